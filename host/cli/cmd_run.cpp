@@ -1,0 +1,133 @@
+// sluice run FILE / sluice validate FILE
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "exec/executor.hpp"
+#include "options.hpp"
+#include "pipeline/load.hpp"
+#include "run_store.hpp"
+#include "table.hpp"
+
+namespace sluice::cli {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+json NumberOrNull(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+json ErrorsJson(const pipeline::Diagnostics& diag) {
+  json errors = json::array();
+  for (const pipeline::Diagnostic& d : diag.Sorted()) {
+    errors.push_back({{"file", d.loc.file}, {"line", d.loc.line}, {"column", d.loc.column}, {"message", d.message}});
+  }
+  return errors;
+}
+
+po::options_description PipelineOptions(const char* caption) {
+  po::options_description options(caption);
+  options.add_options()("help,h", "show this help")("file", po::value<std::string>()->required(),
+                                                    "pipeline file (TOML)")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a parameter: STAGE.KEY=VALUE or pipeline.seed=N (VALUE is TOML); repeatable")(
+      "json", po::bool_switch(), "print one JSON object on stdout");
+  return options;
+}
+
+std::vector<std::string> Overrides(const po::variables_map& vm) {
+  return vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+bool WantsHelp(const Args& args, const po::options_description& options, const char* usage) {
+  for (const std::string& a : args) {
+    if (a == "--help" || a == "-h") {
+      std::cout << usage << "\n" << options;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+int ValidateCommand(const Args& args) {
+  po::options_description options = PipelineOptions("sluice validate options");
+  if (WantsHelp(args, options, "usage: sluice validate FILE [--set STAGE.KEY=VALUE]... [--json]")) return kExitOk;
+  po::variables_map vm = ParseOptions(args, options, {"file"});
+  const std::string file = vm["file"].as<std::string>();
+  plugin::PluginRegistry registry;
+  pipeline::LoadedPipeline loaded = pipeline::LoadPipeline(file, Overrides(vm), registry);
+  const bool as_json = vm["json"].as<bool>();
+  if (!loaded.pipeline) {
+    std::cerr << loaded.RenderErrors();
+    if (as_json)
+      std::cout << json{{"file", file}, {"valid", false}, {"errors", ErrorsJson(loaded.diagnostics)}}.dump(2) << "\n";
+    return kExitUsage;
+  }
+  const pipeline::ResolvedPipeline& p = *loaded.pipeline;
+  if (as_json) {
+    json stages = json::array();
+    for (const auto& s : p.stages) stages.push_back({{"name", s.name}, {"plugin", s.plugin->name}});
+    json params = json::object();
+    for (const auto& [k, v] : p.ParamsJson()) params[k] = json::parse(v);
+    std::cout
+        << json{{"file", file}, {"valid", true}, {"pipeline", p.name}, {"stages", stages}, {"params", params}}.dump(2)
+        << "\n";
+    return kExitOk;
+  }
+  std::string order;
+  for (const auto& s : p.stages) order += (order.empty() ? "" : " -> ") + s.name;
+  std::cout << file << ": ok: pipeline '" << p.name << "', " << p.stages.size() << " stages: " << order << "\n";
+  return kExitOk;
+}
+
+int RunCommand(const Args& args, const std::string& command_line) {
+  po::options_description options = PipelineOptions("sluice run options");
+  options.add_options()("store", po::value<std::string>()->default_value(""),
+                        "store folder (default $SLUICE_STORE or ./.sluice)")("quiet,q", po::bool_switch(),
+                                                                             "no progress output on stderr");
+  if (WantsHelp(args, options, "usage: sluice run FILE [--set STAGE.KEY=VALUE]... [--store DIR] [--json]"))
+    return kExitOk;
+  po::variables_map vm = ParseOptions(args, options, {"file"});
+  const std::string file = vm["file"].as<std::string>();
+  const bool as_json = vm["json"].as<bool>();
+
+  plugin::PluginRegistry registry;
+  pipeline::LoadedPipeline loaded = pipeline::LoadPipeline(file, Overrides(vm), registry);
+  if (!loaded.pipeline) {
+    std::cerr << loaded.RenderErrors() << "sluice run: the pipeline is invalid; nothing was run\n";
+    return kExitUsage;
+  }
+  std::unique_ptr<store::RunStore> store = store::RunStore::Open(StoreDir(vm["store"].as<std::string>()));
+  exec::ProgressView view(
+      stderr, vm["quiet"].as<bool>() ? exec::ProgressView::Mode::kQuiet : exec::ProgressView::DetectMode(stderr));
+  exec::RunOutcome outcome = exec::ExecutePipeline(*loaded.pipeline, *store, view, command_line);
+  std::vector<store::LatestMetric> metrics = store->LatestMetrics(outcome.run_id);
+
+  if (as_json) {
+    json m = json::object();
+    for (const auto& metric : metrics) m[metric.key] = NumberOrNull(metric.value);
+    json out = {{"id", outcome.run_id},
+                {"pipeline", loaded.pipeline->name},
+                {"status", outcome.status},
+                {"seconds", outcome.seconds},
+                {"metrics", m}};
+    out["error"] = outcome.error ? json(*outcome.error) : json(nullptr);
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << "run " << outcome.run_id << " " << outcome.status << " in " << exec::FormatSeconds(outcome.seconds)
+              << "\n";
+    if (outcome.error) std::cout << "  error: " << *outcome.error << "\n";
+    Table table({"", ""}, "  ");
+    for (const auto& metric : metrics) table.Row({metric.key, HumanNumber(metric.value)});
+    std::cout << table.Render();
+  }
+  if (outcome.status == "succeeded") return kExitOk;
+  return outcome.status == "interrupted" ? kExitInterrupted : kExitFailed;
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,29 @@
+// One function per `sluice` command. Each takes the arguments after the command word
+// and returns the process exit code: 0 success, 1 a run or lookup failed, 2 bad usage
+// or an invalid pipeline, 130 interrupted.
+#ifndef SLUICE_HOST_CLI_COMMANDS_HPP_
+#define SLUICE_HOST_CLI_COMMANDS_HPP_
+
+#include <string>
+#include <vector>
+
+namespace sluice::cli {
+
+using Args = std::vector<std::string>;
+
+int RunCommand(const Args& args, const std::string& command_line);
+int ValidateCommand(const Args& args);
+int PluginsCommand(const Args& args);
+int RunsCommand(const Args& args);
+
+// --store, else $SLUICE_STORE, else ./.sluice
+std::string StoreDir(const std::string& flag);
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+
+}  // namespace sluice::cli
+
+#endif  // SLUICE_HOST_CLI_COMMANDS_HPP_

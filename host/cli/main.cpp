@@ -1,0 +1,90 @@
+// sluice: the command-line host. Dispatches to one command per file in this folder.
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "commands.hpp"
+#include "exec/interrupt.hpp"
+#include "options.hpp"
+#include "sluice/config.h"
+#include "sqlite.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: sluice COMMAND [ARGS]
+
+Run pipelines:
+  sluice run FILE [--set STAGE.KEY=VALUE]... [--store DIR] [--json]
+  sluice validate FILE [--set STAGE.KEY=VALUE]...
+
+Plugins:
+  sluice plugins list [--json]
+  sluice plugins show NAME [--json]
+
+Run history (store: --store DIR, $SLUICE_STORE, or ./.sluice):
+  sluice runs list [--pipeline NAME] [--status S] [--limit N] [--metric KEY]... [--json|--csv]
+  sluice runs show RUN [--json]
+  sluice runs metrics RUN KEY [--json|--csv]
+  sluice runs compare RUN RUN... [--json]
+
+RUN is a run id or a unique prefix of one. `sluice COMMAND --help` shows a command's options.
+)";
+
+}  // namespace
+
+namespace sluice::cli {
+
+po::variables_map ParseOptions(const std::vector<std::string>& args, const po::options_description& options,
+                               const std::vector<std::string>& names, bool repeat_last) {
+  po::positional_options_description positional;
+  for (size_t i = 0; i < names.size(); ++i) {
+    positional.add(names[i].c_str(), repeat_last && i + 1 == names.size() ? -1 : 1);
+  }
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+  po::notify(vm);
+  return vm;
+}
+
+std::string StoreDir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("SLUICE_STORE"); env && *env) return env;
+  return ".sluice";
+}
+
+}  // namespace sluice::cli
+
+int main(int argc, char** argv) {
+  using namespace sluice::cli;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  if (args[0] == "--version" || args[0] == "version") {
+    std::printf("sluice %s (LibTorch %s)\n", SLUICE_SDK_VERSION, SLUICE_TORCH_VERSION);
+    return kExitOk;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "run") sluice::exec::InstallInterruptWatcher();  // before any other thread
+  std::string command_line = "sluice";
+  for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
+  try {
+    if (command == "run") return RunCommand(args, command_line);
+    if (command == "validate") return ValidateCommand(args);
+    if (command == "plugins") return PluginsCommand(args);
+    if (command == "runs") return RunsCommand(args);
+    std::fprintf(stderr, "sluice: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+    return kExitUsage;
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "sluice %s: error: %s (see `sluice %s --help`)\n", command.c_str(), e.what(), command.c_str());
+    return kExitUsage;
+  } catch (const sluice::store::StoreError& e) {
+    std::fprintf(stderr, "sluice %s: error: %s\n", command.c_str(), e.what());
+    return kExitFailed;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sluice %s: error: %s\n", command.c_str(), e.what());
+    return kExitFailed;
+  }
+}

@@ -1,0 +1,180 @@
+#include "executor.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "environment.hpp"
+#include "interrupt.hpp"
+#include "plugin/loader.hpp"
+#include "stage_context.hpp"
+
+namespace sluice::exec {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+struct StageRun {
+  const pipeline::ResolvedStage* stage;
+  const SluicePluginInfo* info = nullptr;
+  store::StageRecord record;
+};
+
+// How many stages still read each "stage.port" value, so it can be released after its
+// last reader (a dataset does not outlive the evaluation that uses it).
+std::map<std::string, int> CountReaders(const pipeline::ResolvedPipeline& p) {
+  std::map<std::string, int> readers;
+  for (const pipeline::ResolvedStage& s : p.stages) {
+    for (const pipeline::ResolvedInput& in : s.inputs) ++readers[in.from_stage + "." + in.from_port];
+  }
+  return readers;
+}
+
+}  // namespace
+
+RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::RunStore& store, ProgressView& view,
+                           const std::string& command_line) {
+  const auto started = std::chrono::steady_clock::now();
+  RunOutcome outcome;
+  outcome.run_id = store::NewRunId();
+  const std::string& run_id = outcome.run_id;
+
+  // The lock exists before the run row, so no other process can see a running run
+  // without a live owner.
+  store::RunLock lock;
+  if (!store.in_memory()) lock = store::RunLock(store.LockPath(run_id));
+
+  store::RunRecord run;
+  run.id = run_id;
+  run.pipeline = pipeline.name;
+  run.file = pipeline.file;
+  run.status = "running";
+  run.started_at = store::IsoTime(store::UnixNow());
+  run.host = store::HostName();
+  run.pid = getpid();
+  run.command = command_line;
+  run.spec = pipeline.ToJson();
+  store.CreateRun(run, pipeline.ParamsJson());
+  if (!store.in_memory()) SetActiveRun((store.dir() / "runs.db").string(), run_id);
+
+  std::vector<StageRun> stages;
+  int position = 0;
+  for (const pipeline::ResolvedStage& s : pipeline.stages) {
+    StageRun r{&s, nullptr, {}};
+    r.record.name = s.name;
+    r.record.position = position++;
+    r.record.plugin = s.plugin->name;
+    r.record.plugin_version = s.plugin->version;
+    r.record.plugin_file = s.plugin->path;
+    r.record.status = "pending";
+    store.UpsertStage(run_id, r.record);
+    stages.push_back(std::move(r));
+  }
+  view.Line("sluice: run " + run_id + " of " + pipeline.name + " (" + std::to_string(stages.size()) + " stages)");
+
+  auto finish = [&](const std::string& status, std::optional<std::string> error) {
+    for (StageRun& r : stages) {
+      if (r.record.status == "pending") {
+        r.record.status = "skipped";
+        store.UpsertStage(run_id, r.record);
+      }
+    }
+    store.FinishRun(run_id, status, error);
+    SetActiveRun("", "");
+    std::error_code ec;
+    if (!store.in_memory()) fs::remove_all(store.dir() / "tmp" / run_id, ec);
+    outcome.status = status;
+    outcome.error = std::move(error);
+    outcome.seconds = Seconds(started);
+    return outcome;
+  };
+
+  // Load every plugin before running anything: a bad library fails the run up front.
+  for (StageRun& r : stages) {
+    std::string error;
+    r.info = plugin::LoadPlugin(*r.stage->plugin, error);
+    if (!r.info) {
+      r.record.status = "failed";
+      r.record.error = error;
+      store.UpsertStage(run_id, r.record);
+      return finish("failed", "stage '" + r.stage->name + "': " + error);
+    }
+  }
+  std::map<std::string, std::string> env = HostEnvironment();
+  AddTorchEnvironment(env,
+                      static_cast<int>(pipeline.threads > 0 ? pipeline.threads : std::thread::hardware_concurrency()));
+  store.SetEnvironment(run_id, env);
+
+  store::MetricWriter metrics(store, run_id);
+  PortValues values;
+  std::map<std::string, int> readers = CountReaders(pipeline);
+  int index = 0;
+  for (StageRun& r : stages) {
+    ++index;
+    const pipeline::ResolvedStage& s = *r.stage;
+    if (StopRequested()) {
+      metrics.Flush();
+      return finish("interrupted", "interrupted before stage '" + s.name + "'");
+    }
+    view.Line("[" + std::to_string(index) + "/" + std::to_string(stages.size()) + "] " + s.name + " (" +
+              s.plugin->name + " " + s.plugin->version + ")");
+    r.record.status = "running";
+    r.record.started_at = store::IsoTime(store::UnixNow());
+    store.UpsertStage(run_id, r.record);
+
+    const auto stage_started = std::chrono::steady_clock::now();
+    HostStageContext ctx(s, run_id, store, metrics, view, values);
+    SluiceStatus* c_status = r.info->run_stage(&ctx);  // never throws (SDK wrapper)
+    Status status = Status::Ok();
+    if (c_status) {
+      status = Status(static_cast<Status::Code>(sluice_status_code(c_status)), sluice_status_message(c_status));
+      sluice_status_free(c_status);
+    }
+    if (ctx.host_error()) status = Status::IoError(*ctx.host_error());
+    view.EndStage();
+    std::optional<std::string> flush_error;
+    try {
+      metrics.Flush();
+    } catch (const std::exception& e) {
+      flush_error = std::string("cannot write metrics to the store: ") + e.what();
+    }
+    if (status.ok() && flush_error) status = Status::IoError(*flush_error);
+    if (status.ok()) {
+      for (const PortSpec& out : s.plugin->contract.outputs()) {
+        if (!values.count(s.name + "." + out.name) && readers.count(s.name + "." + out.name)) {
+          status = Status::Internal("the plugin did not set its output '" + out.name + "'");
+        }
+      }
+    }
+
+    r.record.seconds = Seconds(stage_started);
+    r.record.ended_at = store::IsoTime(store::UnixNow());
+    const bool interrupted = status.IsCancelled() && StopRequested();
+    r.record.status = status.ok() ? "succeeded" : interrupted ? "interrupted" : "failed";
+    if (!status.ok()) r.record.error = status.message();
+    store.UpsertStage(run_id, r.record);
+    view.Line("      " + s.name + " " + r.record.status + " in " + FormatSeconds(*r.record.seconds) +
+              (status.ok() ? "" : ": " + status.message()));
+    if (!status.ok()) {
+      return finish(interrupted ? "interrupted" : "failed", "stage '" + s.name + "': " + status.message());
+    }
+    // Release values no later stage reads.
+    for (const pipeline::ResolvedInput& in : s.inputs) {
+      if (--readers[in.from_stage + "." + in.from_port] == 0) values.erase(in.from_stage + "." + in.from_port);
+    }
+    for (auto it = values.begin(); it != values.end();) {
+      it = readers[it->first] > 0 ? std::next(it) : values.erase(it);
+    }
+  }
+  return finish("succeeded", std::nullopt);
+}
+
+}  // namespace sluice::exec

@@ -1,0 +1,30 @@
+// Runs a validated pipeline and records it in the store.
+#ifndef SLUICE_HOST_EXEC_EXECUTOR_HPP_
+#define SLUICE_HOST_EXEC_EXECUTOR_HPP_
+
+#include <optional>
+#include <string>
+
+#include "pipeline/resolved.hpp"
+#include "progress.hpp"
+#include "run_store.hpp"
+
+namespace sluice::exec {
+
+struct RunOutcome {
+  std::string run_id;
+  std::string status;  // succeeded | failed | interrupted
+  std::optional<std::string> error;
+  double seconds = 0;
+};
+
+// Loads every plugin the pipeline uses (checking each handshake before any C++ call),
+// records the run as `running` with its parameters and environment, executes the
+// stages in order and records each one's status, timing, metrics and artifacts. A
+// failing or throwing plugin fails its stage and the run, never the host.
+RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::RunStore& store, ProgressView& view,
+                           const std::string& command_line);
+
+}  // namespace sluice::exec
+
+#endif  // SLUICE_HOST_EXEC_EXECUTOR_HPP_

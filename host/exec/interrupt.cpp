@@ -1,0 +1,82 @@
+#include "interrupt.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "run_store.hpp"
+#include "sqlite.hpp"
+
+namespace sluice::exec {
+namespace {
+
+std::atomic<bool> g_stop{false};
+std::mutex g_mutex;
+std::string g_store_db, g_run_id;
+
+void MarkInterruptedAndExit(int signal_number) {
+  std::string db_path, run_id;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    db_path = g_store_db;
+    run_id = g_run_id;
+  }
+  if (!run_id.empty()) {
+    try {
+      store::Database db(db_path);
+      const std::string now = store::IsoTime(store::UnixNow());
+      db.Prepare("UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
+          .Bind(1, "interrupted by a second " + std::string(signal_number == SIGTERM ? "SIGTERM" : "Ctrl-C") +
+                       "; exited at once, metrics not yet written were lost")
+          .Bind(2, now)
+          .Bind(3, run_id)
+          .Run();
+      db.Prepare("UPDATE stages SET status = 'interrupted', ended_at = ? WHERE run_id = ? AND status = 'running'")
+          .Bind(1, now)
+          .Bind(2, run_id)
+          .Run();
+    } catch (...) {
+      // Exiting anyway; the next open marks the run crashed.
+    }
+  }
+  std::fputs("\nsluice: interrupted again, exiting now\n", stderr);
+  _exit(130);
+}
+
+void Watch(sigset_t set) {
+  for (;;) {
+    int signal_number = 0;
+    if (sigwait(&set, &signal_number) != 0) continue;
+    if (!g_stop.exchange(true)) {
+      std::fputs("\nsluice: stopping after the current step (press Ctrl-C again to exit now)\n", stderr);
+      continue;
+    }
+    MarkInterruptedAndExit(signal_number);
+  }
+}
+
+}  // namespace
+
+void InstallInterruptWatcher() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread(Watch, set).detach();
+}
+
+bool StopRequested() { return g_stop.load(std::memory_order_relaxed); }
+
+void SetActiveRun(const std::string& store_db, const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_store_db = store_db;
+  g_run_id = run_id;
+}
+
+}  // namespace sluice::exec

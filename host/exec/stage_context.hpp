@@ -1,0 +1,56 @@
+// The host's side of sluice::StageContext: what a plugin's stage talks to while it runs.
+// Every method is noexcept towards the plugin: a store failure is remembered, makes
+// StopRequested() true, and fails the stage once it returns.
+#ifndef SLUICE_HOST_EXEC_STAGE_CONTEXT_HPP_
+#define SLUICE_HOST_EXEC_STAGE_CONTEXT_HPP_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "pipeline/resolved.hpp"
+#include "progress.hpp"
+#include "run_store.hpp"
+#include "sluice/stage.hpp"
+
+namespace sluice::exec {
+
+using PortValues = std::map<std::string, std::shared_ptr<PortValue>, std::less<>>;  // "stage.port"
+
+class HostStageContext final : public StageContext {
+ public:
+  HostStageContext(const pipeline::ResolvedStage& stage, const std::string& run_id, store::RunStore& store,
+                   store::MetricWriter& metrics, ProgressView& view, PortValues& values);
+
+  const std::string& stage_name() const override { return stage_.name; }
+  const Params& params() const override { return stage_.params; }
+  uint64_t seed() const override { return stage_.seed; }
+  std::shared_ptr<PortValue> InputValue(std::string_view port) const override;
+  void SetOutput(std::string_view port, std::shared_ptr<PortValue> value) override;
+  void LogMetric(std::string_view key, int64_t step, double value) override;
+  Status AddArtifact(std::string_view name, const std::string& file) override;
+  std::string ScratchDir() override;
+  void SetEnvironment(std::string_view key, std::string_view value) override;
+  bool StopRequested() const override;
+  void ReportProgress(const Progress& progress) override;
+  void Info(std::string_view message) override;
+
+  // A host-side failure during the stage (e.g. the store could not be written).
+  const std::optional<std::string>& host_error() const { return host_error_; }
+
+ private:
+  const pipeline::ResolvedStage& stage_;
+  const std::string& run_id_;
+  store::RunStore& store_;
+  store::MetricWriter& metrics_;
+  ProgressView& view_;
+  PortValues& values_;
+  std::string key_prefix_;
+  std::string metric_key_;  // reused buffer for "<stage>.<key>"
+  std::optional<std::string> host_error_;
+};
+
+}  // namespace sluice::exec
+
+#endif  // SLUICE_HOST_EXEC_STAGE_CONTEXT_HPP_

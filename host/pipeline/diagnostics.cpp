@@ -1,0 +1,103 @@
+#include "diagnostics.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace sluice::pipeline {
+
+void SourceTexts::Add(std::string file, std::string text) {
+  std::vector<std::string> lines;
+  std::string line;
+  std::istringstream in(text);
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+  }
+  lines_[std::move(file)] = std::move(lines);
+}
+
+std::string_view SourceTexts::Line(const std::string& file, int line) const {
+  auto it = lines_.find(file);
+  if (it == lines_.end() || line < 1 || static_cast<size_t>(line) > it->second.size()) return {};
+  return it->second[static_cast<size_t>(line - 1)];
+}
+
+void Diagnostics::Error(SourceLoc loc, std::string message) { errors_.push_back({std::move(loc), std::move(message)}); }
+
+std::vector<Diagnostic> Diagnostics::Sorted() const {
+  std::vector<Diagnostic> sorted = errors_;
+  std::stable_sort(sorted.begin(), sorted.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    // The pipeline file first, then --set overrides; within one, by position.
+    const bool a_set = a.loc.file == "--set", b_set = b.loc.file == "--set";
+    if (a_set != b_set) return b_set;
+    if (a.loc.line != b.loc.line) return a.loc.line < b.loc.line;
+    return a.loc.column < b.loc.column;
+  });
+  return sorted;
+}
+
+std::string Diagnostics::Render(const SourceTexts& texts) const {
+  std::string out;
+  for (const Diagnostic& d : Sorted()) {
+    out += d.loc.file;
+    if (d.loc.line > 0) out += ":" + std::to_string(d.loc.line) + ":" + std::to_string(std::max(d.loc.column, 1));
+    out += ": error: " + d.message + "\n";
+    std::string_view line = texts.Line(d.loc.file, d.loc.line);
+    if (line.empty()) continue;
+    const std::string number = std::to_string(d.loc.line);
+    const std::string gutter(std::max<size_t>(number.size(), 4), ' ');
+    out += gutter.substr(number.size()) + number + " | " + std::string(line) + "\n";
+    // Underline within the line; tabs are kept so the caret lines up.
+    std::string pad;
+    for (int i = 1; i < d.loc.column && static_cast<size_t>(i - 1) < line.size(); ++i) {
+      pad += line[static_cast<size_t>(i - 1)] == '\t' ? '\t' : ' ';
+    }
+    const int room = static_cast<int>(line.size()) - std::max(d.loc.column, 1) + 1;
+    const int length = std::max(1, std::min(d.loc.length, std::max(room, 1)));
+    out += gutter + " | " + pad + "^" + std::string(static_cast<size_t>(length - 1), '~') + "\n";
+  }
+  if (!errors_.empty()) {
+    out += std::to_string(errors_.size()) + (errors_.size() == 1 ? " error" : " errors") + "\n";
+  }
+  return out;
+}
+
+namespace {
+// Optimal string alignment distance (Damerau-Levenshtein with adjacent transpositions).
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+}  // namespace
+
+std::string ClosestMatch(std::string_view name, const std::vector<std::string>& candidates) {
+  const size_t limit = std::max<size_t>(1, (name.size() + 2) / 3);
+  std::string best;
+  size_t best_distance = limit + 1;
+  for (const std::string& c : candidates) {
+    const size_t distance = EditDistance(name, c);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = c;
+    }
+  }
+  return best;
+}
+
+std::string DidYouMean(std::string_view name, const std::vector<std::string>& candidates) {
+  std::string match = ClosestMatch(name, candidates);
+  return match.empty() ? "" : "; did you mean '" + match + "'?";
+}
+
+}  // namespace sluice::pipeline

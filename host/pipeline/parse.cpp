@@ -1,0 +1,391 @@
+// TOML text -> PipelineSpec. The only translation unit that includes toml++ (Debian's
+// compiled toml++ is built with exceptions, so parse errors arrive as toml::parse_error).
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "spec.hpp"
+
+namespace sluice::pipeline {
+
+const char* RawTypeName(RawValue::Type type) {
+  switch (type) {
+    case RawValue::Type::kBool:
+      return "a boolean";
+    case RawValue::Type::kInt:
+      return "an integer";
+    case RawValue::Type::kFloat:
+      return "a float";
+    case RawValue::Type::kString:
+      return "a string";
+    case RawValue::Type::kArray:
+      return "an array";
+    case RawValue::Type::kTable:
+      return "a table";
+    case RawValue::Type::kOther:
+      return "a date or time";
+  }
+  return "a value";
+}
+
+StageSpec* PipelineSpec::FindStage(const std::string& stage_name) {
+  for (StageSpec& s : stages) {
+    if (s.name == stage_name) return &s;
+  }
+  return nullptr;
+}
+
+const StageSpec* PipelineSpec::FindStage(const std::string& stage_name) const {
+  return const_cast<PipelineSpec*>(this)->FindStage(stage_name);
+}
+
+namespace {
+
+SourceLoc Loc(const std::string& file, const toml::source_region& region) {
+  SourceLoc loc{file, static_cast<int>(region.begin.line), static_cast<int>(region.begin.column), 1};
+  if (region.end.line == region.begin.line && region.end.column > region.begin.column) {
+    loc.length = static_cast<int>(region.end.column - region.begin.column);
+  }
+  return loc;
+}
+
+std::string NodeText(const toml::node& node) {
+  std::ostringstream out;
+  node.visit([&](const auto& n) { out << n; });
+  std::string text = out.str();
+  if (node.is_string()) {
+    // toml++ prints strings bare through operator<<; quote them for messages.
+    text = "\"" + text + "\"";
+  }
+  return text;
+}
+
+RawValue ToRaw(const toml::node& node, const SourceLoc& loc) {
+  RawValue v;
+  v.loc = loc;
+  switch (node.type()) {
+    case toml::node_type::boolean:
+      v.type = RawValue::Type::kBool;
+      v.b = node.as_boolean()->get();
+      break;
+    case toml::node_type::integer:
+      v.type = RawValue::Type::kInt;
+      v.i = node.as_integer()->get();
+      break;
+    case toml::node_type::floating_point:
+      v.type = RawValue::Type::kFloat;
+      v.f = node.as_floating_point()->get();
+      break;
+    case toml::node_type::string:
+      v.type = RawValue::Type::kString;
+      v.s = node.as_string()->get();
+      break;
+    case toml::node_type::array:
+      v.type = RawValue::Type::kArray;
+      for (const toml::node& item : *node.as_array()) {
+        SourceLoc item_loc = loc.file == "--set" ? loc : Loc(loc.file, item.source());
+        v.items.push_back(ToRaw(item, item_loc));
+      }
+      break;
+    case toml::node_type::table:
+      v.type = RawValue::Type::kTable;
+      break;
+    default:
+      v.type = RawValue::Type::kOther;
+      break;
+  }
+  v.text = v.type == RawValue::Type::kString ? "\"" + v.s + "\"" : NodeText(node);
+  return v;
+}
+
+// A table's entries in file order (toml++ keeps them sorted by key).
+std::vector<std::pair<const toml::key*, const toml::node*>> InFileOrder(const toml::table& table) {
+  std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+  for (auto&& [key, node] : table) entries.emplace_back(&key, &node);
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    const auto& ra = a.first->source().begin;
+    const auto& rb = b.first->source().begin;
+    return ra.line != rb.line ? ra.line < rb.line : ra.column < rb.column;
+  });
+  return entries;
+}
+
+bool ValidStageName(const std::string& name) {
+  if (name.empty() || !(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; });
+}
+
+std::string SyntaxMessage(std::string_view description) {
+  // toml++ says "Error while parsing key-value pair: cannot redefine existing integer 'x'".
+  std::string text(description);
+  const std::string prefix = "Error while parsing ";
+  if (text.rfind(prefix, 0) == 0) {
+    auto colon = text.find(": ");
+    if (colon != std::string::npos) text = text.substr(colon + 2);
+  }
+  if (text.find("cannot redefine existing") != std::string::npos) {
+    text += " (each key may be defined only once)";
+  }
+  return "TOML syntax: " + text;
+}
+
+void ParsePipelineTable(PipelineSpec& spec, const toml::table& table, Diagnostics& diag) {
+  static const std::vector<std::string> kKeys = {"name", "seed", "threads", "description"};
+  for (const auto& [key, node] : InFileOrder(table)) {
+    const std::string k(key->str());
+    const SourceLoc key_loc = Loc(spec.file, key->source());
+    const SourceLoc value_loc = Loc(spec.file, node->source());
+    if (k == "name" || k == "description") {
+      if (!node->is_string()) {
+        diag.Error(value_loc, "[pipeline] " + k + " must be a string, not " + NodeText(*node));
+      } else if (k == "name") {
+        spec.name = node->as_string()->get();
+        spec.name_loc = value_loc;
+        if (spec.name.empty()) diag.Error(value_loc, "[pipeline] name must not be empty");
+      } else {
+        spec.description = node->as_string()->get();
+      }
+    } else if (k == "seed" || k == "threads") {
+      if (!node->is_integer() || node->as_integer()->get() < 0) {
+        diag.Error(value_loc, "[pipeline] " + k + " must be a non-negative integer, not " + NodeText(*node));
+      } else if (k == "seed") {
+        spec.seed = node->as_integer()->get();
+        spec.seed_loc = value_loc;
+      } else {
+        spec.threads = node->as_integer()->get();
+      }
+    } else {
+      diag.Error(key_loc, "unknown key '" + k + "' in [pipeline]" + DidYouMean(k, kKeys) +
+                              " (known: name, seed, threads, description)");
+    }
+  }
+}
+
+void ParseStage(PipelineSpec& spec, const toml::key& key, const toml::node& node, Diagnostics& diag) {
+  StageSpec stage;
+  stage.name = std::string(key.str());
+  stage.name_loc = Loc(spec.file, key.source());
+  if (!ValidStageName(stage.name) || stage.name == "pipeline") {
+    diag.Error(stage.name_loc, "invalid stage name '" + stage.name +
+                                   "': use letters, digits, '_' and '-', starting with a letter"
+                                   " ('pipeline' is reserved)");
+  }
+  const toml::table* table = node.as_table();
+  if (!table) {
+    diag.Error(Loc(spec.file, node.source()),
+               "stage '" + stage.name + "' must be a table ([stages." + stage.name + "]), not " + NodeText(node));
+    return;
+  }
+  for (const auto& [k, v] : InFileOrder(*table)) {
+    const std::string name(k->str());
+    const SourceLoc key_loc = Loc(spec.file, k->source());
+    const SourceLoc value_loc = Loc(spec.file, v->source());
+    if (name == "plugin") {
+      if (!v->is_string()) {
+        diag.Error(value_loc, "'plugin' of stage '" + stage.name + "' must be a string naming a plugin");
+        continue;
+      }
+      stage.plugin = v->as_string()->get();
+      stage.plugin_loc = value_loc;
+    } else if (name == "inputs") {
+      const toml::table* inputs = v->as_table();
+      if (!inputs) {
+        diag.Error(value_loc, "'inputs' of stage '" + stage.name +
+                                  "' must be a table of port = \"stage\" or \"stage.port\", e.g. "
+                                  "inputs = { data = \"data\" }");
+        continue;
+      }
+      for (const auto& [port_key, source] : InFileOrder(*inputs)) {
+        InputSpec input;
+        input.port = std::string(port_key->str());
+        input.port_loc = Loc(spec.file, port_key->source());
+        input.source_loc = Loc(spec.file, source->source());
+        if (!source->is_string()) {
+          diag.Error(input.source_loc, "input '" + input.port + "' of stage '" + stage.name +
+                                           "' must name a stage as a string (\"stage\" or \"stage.port\")");
+          continue;
+        }
+        input.source = source->as_string()->get();
+        stage.inputs.push_back(std::move(input));
+      }
+    } else {
+      stage.params.push_back({name, key_loc, ToRaw(*v, value_loc)});
+    }
+  }
+  if (stage.plugin.empty() && !table->contains("plugin")) {
+    diag.Error(stage.name_loc,
+               "stage '" + stage.name + "' has no 'plugin'; add plugin = \"NAME\" (see `sluice plugins list`)");
+  }
+  spec.stages.push_back(std::move(stage));
+}
+
+}  // namespace
+
+PipelineSpec ParsePipeline(const std::string& file, const std::string& text, SourceTexts& texts, Diagnostics& diag) {
+  texts.Add(file, text);
+  PipelineSpec spec;
+  spec.file = file;
+  toml::table root;
+  try {
+    root = toml::parse(text, file);
+  } catch (const toml::parse_error& error) {
+    diag.Error(Loc(file, error.source()), SyntaxMessage(error.description()));
+    return spec;
+  }
+  static const std::vector<std::string> kTopLevel = {"pipeline", "stages"};
+  bool has_stages = false;
+  for (const auto& [key, node] : InFileOrder(root)) {
+    const std::string k(key->str());
+    const SourceLoc loc = Loc(file, key->source());
+    if (k == "pipeline") {
+      if (const toml::table* t = node->as_table()) {
+        ParsePipelineTable(spec, *t, diag);
+      } else {
+        diag.Error(loc, "'pipeline' must be a table ([pipeline])");
+      }
+    } else if (k == "stages") {
+      const toml::table* stages = node->as_table();
+      if (!stages) {
+        diag.Error(loc, "'stages' must be a table of stages ([stages.NAME])");
+        continue;
+      }
+      has_stages = true;
+      for (const auto& [stage_key, stage_node] : InFileOrder(*stages)) ParseStage(spec, *stage_key, *stage_node, diag);
+      if (stages->empty()) {
+        diag.Error(loc, "the pipeline has no stages; add one as [stages.NAME] with plugin = \"...\"");
+      }
+    } else {
+      diag.Error(loc, "unknown top-level key '" + k + "'" + DidYouMean(k, kTopLevel) +
+                          " (a pipeline has [pipeline] and [stages.NAME] tables)");
+    }
+  }
+  if (!has_stages) {
+    diag.Error(SourceLoc{file, 1, 1, 1}, "the pipeline has no stages; add one as [stages.NAME] with plugin = \"...\"");
+  }
+  if (spec.name.empty() && !root.contains("pipeline")) {
+    // No [pipeline] table: name the pipeline after its file.
+    std::string stem = file.substr(file.find_last_of('/') + 1);
+    spec.name = stem.substr(0, stem.rfind('.'));
+  } else if (spec.name.empty()) {
+    if (const toml::table* t = root["pipeline"].as_table(); t && !t->contains("name")) {
+      std::string stem = file.substr(file.find_last_of('/') + 1);
+      spec.name = stem.substr(0, stem.rfind('.'));
+    }
+  }
+  return spec;
+}
+
+PipelineSpec ParsePipelineFile(const std::string& file, SourceTexts& texts, Diagnostics& diag) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    diag.Error(SourceLoc{file, 0, 0, 1}, std::string("cannot read pipeline file: ") + std::strerror(errno));
+    PipelineSpec spec;
+    spec.file = file;
+    return spec;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParsePipeline(file, text.str(), texts, diag);
+}
+
+void ApplyOverrides(PipelineSpec& spec, const std::vector<std::string>& overrides, SourceTexts& texts,
+                    Diagnostics& diag) {
+  std::string all;
+  for (const std::string& o : overrides) all += o + "\n";
+  texts.Add("--set", all);
+  int line = 0;
+  for (const std::string& text : overrides) {
+    ++line;
+    const auto eq = text.find('=');
+    const std::string key = text.substr(0, eq);
+    SourceLoc key_loc{"--set", line, 1, std::max<int>(1, static_cast<int>(key.size()))};
+    if (eq == std::string::npos || key.find('.') == std::string::npos || key.front() == '.' || key.back() == '.') {
+      diag.Error(key_loc, "--set takes STAGE.KEY=VALUE (or pipeline.seed=N), got '" + text + "'");
+      continue;
+    }
+    const std::string raw_value = text.substr(eq + 1);
+    SourceLoc value_loc{"--set", line, static_cast<int>(eq) + 2, std::max<int>(1, static_cast<int>(raw_value.size()))};
+    RawValue value;
+    std::optional<toml::table> parsed;
+    std::string syntax_error;
+    try {
+      parsed = toml::parse("v = " + raw_value);
+    } catch (const toml::parse_error& error) {
+      syntax_error = SyntaxMessage(error.description());
+    }
+    if (parsed && parsed->contains("v")) {
+      value = ToRaw(*parsed->get("v"), value_loc);
+    } else if (!raw_value.empty() && std::strchr("[{\"'", raw_value.front())) {
+      diag.Error(value_loc, "--set value is not valid TOML: " + syntax_error);
+      continue;
+    } else {
+      value.type = RawValue::Type::kString;  // a bare word: cuda:0, adamw
+      value.s = raw_value;
+      value.text = "\"" + raw_value + "\"";
+      value.loc = value_loc;
+    }
+    const auto dot = key.find('.');
+    const std::string stage_name = key.substr(0, dot);
+    const std::string param = key.substr(dot + 1);
+    SourceLoc param_loc{"--set", line, static_cast<int>(dot) + 2, static_cast<int>(param.size())};
+    if (stage_name == "pipeline") {
+      if (param == "seed" || param == "threads") {
+        if (value.type != RawValue::Type::kInt || value.i < 0) {
+          diag.Error(value_loc, "pipeline." + param + " must be a non-negative integer, not " + value.text);
+        } else if (param == "seed") {
+          spec.seed = value.i;
+          spec.seed_loc = value_loc;
+        } else {
+          spec.threads = value.i;
+        }
+      } else if (param == "name") {
+        if (value.type != RawValue::Type::kString || value.s.empty()) {
+          diag.Error(value_loc, "pipeline.name must be a non-empty string");
+        } else {
+          spec.name = value.s;
+          spec.name_loc = value_loc;
+        }
+      } else {
+        diag.Error(param_loc,
+                   "unknown key '" + param + "' in [pipeline]" + DidYouMean(param, {"name", "seed", "threads"}));
+      }
+      continue;
+    }
+    StageSpec* stage = spec.FindStage(stage_name);
+    if (!stage) {
+      std::vector<std::string> names;
+      for (const StageSpec& s : spec.stages) names.push_back(s.name);
+      diag.Error(SourceLoc{"--set", line, 1, static_cast<int>(stage_name.size())},
+                 "no stage '" + stage_name + "' in the pipeline" + DidYouMean(stage_name, names));
+      continue;
+    }
+    if (param == "plugin") {
+      if (value.type != RawValue::Type::kString) {
+        diag.Error(value_loc, "'plugin' must be a string naming a plugin");
+      } else {
+        stage->plugin = value.s;
+        stage->plugin_loc = value_loc;
+      }
+      continue;
+    }
+    if (param == "inputs" || param.find('.') != std::string::npos) {
+      diag.Error(param_loc, "--set overrides parameters; edit the file to rewire '" + param + "'");
+      continue;
+    }
+    auto it =
+        std::find_if(stage->params.begin(), stage->params.end(), [&](const ParamEntry& p) { return p.name == param; });
+    if (it != stage->params.end()) {
+      it->name_loc = param_loc;
+      it->value = std::move(value);
+    } else {
+      stage->params.push_back({param, param_loc, std::move(value)});
+    }
+  }
+}
+
+}  // namespace sluice::pipeline

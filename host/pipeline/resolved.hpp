@@ -1,0 +1,62 @@
+// A validated pipeline: every stage bound to a plugin, every parameter typed and
+// defaulted, every input wired to a typed output, stages in execution order.
+#ifndef SLUICE_HOST_PIPELINE_RESOLVED_HPP_
+#define SLUICE_HOST_PIPELINE_RESOLVED_HPP_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "diagnostics.hpp"
+#include "plugin/registry.hpp"
+#include "sluice/value.hpp"
+#include "spec.hpp"
+
+namespace sluice::pipeline {
+
+struct ResolvedInput {
+  std::string port;        // this stage's input port
+  std::string from_stage;  // upstream stage
+  std::string from_port;   // upstream output port
+  std::string type;        // port type
+};
+
+struct ResolvedStage {
+  std::string name;
+  const plugin::PluginDescriptor* plugin = nullptr;  // owned by the registry
+  Params params;
+  uint64_t seed = 0;
+  std::vector<ResolvedInput> inputs;
+};
+
+struct ResolvedPipeline {
+  std::string name;
+  std::string file;  // absolute path
+  std::string description;
+  int64_t seed = 0;
+  int64_t threads = 0;
+  std::vector<ResolvedStage> stages;  // in execution order
+
+  // Every resolved parameter as "stage.param" -> JSON text, plus pipeline.seed and
+  // pipeline.threads.
+  std::map<std::string, std::string> ParamsJson() const;
+  // The whole resolved pipeline as one JSON document (stored with the run).
+  std::string ToJson() const;
+};
+
+// Derives a stage's seed from the pipeline seed and the stage name (stable across
+// versions: FNV-1a and SplitMix64), in [0, 2^31).
+uint64_t StageSeed(int64_t pipeline_seed, const std::string& stage_name);
+
+// Checks the meaning of a parsed pipeline against the plugins' contracts: plugins
+// exist and are compatible, parameters are known, typed, in range and present, inputs
+// name existing stages and ports of the right type, no cycles. Every problem goes to
+// `diag`; the result is empty if there was any.
+std::optional<ResolvedPipeline> Validate(const PipelineSpec& spec, const plugin::PluginRegistry& registry,
+                                         Diagnostics& diag);
+
+}  // namespace sluice::pipeline
+
+#endif  // SLUICE_HOST_PIPELINE_RESOLVED_HPP_

@@ -1,0 +1,488 @@
+// The meaning passes over a parsed pipeline, in order: resolve plugins, check each
+// stage's parameters against its contract, wire inputs to typed outputs, order the
+// graph and reject cycles. Each pass reports every problem it finds.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "resolved.hpp"
+
+namespace sluice::pipeline {
+
+namespace fs = std::filesystem;
+
+uint64_t StageSeed(int64_t pipeline_seed, const std::string& stage_name) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (unsigned char c : stage_name) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  uint64_t z = static_cast<uint64_t>(pipeline_seed) ^ h;  // SplitMix64 finalizer
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return z & 0x7fffffffULL;
+}
+
+namespace {
+
+std::string Describe(const ParamSpec& p) {
+  std::string text = ParamTypeName(p.type());
+  std::string constraint = p.ConstraintText();
+  if (!constraint.empty()) text += " " + constraint;
+  return text;
+}
+
+std::string Where(const StageSpec& stage, const std::string& param) {
+  return "parameter '" + param + "' of stage '" + stage.name + "'";
+}
+
+class StageChecker {
+ public:
+  StageChecker(const PipelineSpec& spec, const StageSpec& stage, const Contract& contract, Diagnostics& diag)
+      : spec_(spec), stage_(stage), contract_(contract), diag_(diag) {}
+
+  // Converts and checks every parameter; fills `out` with all declared parameters.
+  bool Check(Params& out, uint64_t stage_seed) {
+    bool ok = true;
+    std::vector<std::string> names;
+    for (const ParamSpec& p : contract_.params()) names.push_back(p.name());
+    std::set<std::string> given;
+    for (const ParamEntry& entry : stage_.params) {
+      given.insert(entry.name);
+      const ParamSpec* p = contract_.FindParam(entry.name);
+      if (!p) {
+        diag_.Error(entry.name_loc, "unknown parameter '" + entry.name + "' of stage '" + stage_.name + "' (plugin " +
+                                        contract_.name() + ")" + DidYouMean(entry.name, names));
+        ok = false;
+        continue;
+      }
+      Value value;
+      if (Convert(*p, entry.value, value) && CheckConstraints(*p, entry.value, value)) {
+        out.Set(p->name(), std::move(value));
+      } else {
+        ok = false;
+      }
+    }
+    for (const ParamSpec& p : contract_.params()) {
+      if (given.count(p.name())) continue;
+      if (p.has_default()) {
+        out.Set(p.name(), p.default_value());
+      } else if (p.name() == "seed" && p.type() == ParamType::kInt) {
+        out.Set("seed", static_cast<int64_t>(stage_seed));  // derived from [pipeline] seed
+      } else if (p.is_optional()) {
+        out.Set(p.name(), std::monostate{});
+      } else {
+        std::string doc = p.doc().empty() ? "" : " (" + p.doc() + ")";
+        diag_.Error(stage_.name_loc, "stage '" + stage_.name + "' (plugin " + contract_.name() +
+                                         ") is missing required parameter '" + p.name() + "', " + Describe(p) + doc);
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+ private:
+  bool TypeError(const ParamSpec& p, const RawValue& raw, const std::string& expected) {
+    diag_.Error(raw.loc, Where(stage_, p.name()) + " must be " + expected + ", not " + RawTypeName(raw.type) + " (" +
+                             raw.text + ")");
+    return false;
+  }
+
+  bool Convert(const ParamSpec& p, const RawValue& raw, Value& out) {
+    using T = RawValue::Type;
+    auto list_of = [&](T want, const char* expected, auto&& take) {
+      if (raw.type != T::kArray) return TypeError(p, raw, expected);
+      for (const RawValue& item : raw.items) {
+        const bool fits = item.type == want || (want == T::kFloat && item.type == T::kInt);
+        if (!fits) {
+          diag_.Error(item.loc, Where(stage_, p.name()) + " must be " + expected + "; element " + item.text + " is " +
+                                    RawTypeName(item.type));
+          return false;
+        }
+        take(item);
+      }
+      return true;
+    };
+    switch (p.type()) {
+      case ParamType::kBool:
+        if (raw.type != T::kBool) return TypeError(p, raw, "a boolean (true or false)");
+        out = raw.b;
+        return true;
+      case ParamType::kInt:
+        if (raw.type != T::kInt) return TypeError(p, raw, "an integer");
+        out = raw.i;
+        return true;
+      case ParamType::kFloat:
+        if (raw.type == T::kInt) {
+          out = static_cast<double>(raw.i);
+          return true;
+        }
+        if (raw.type != T::kFloat) return TypeError(p, raw, "a number");
+        out = raw.f;
+        return true;
+      case ParamType::kString:
+        if (raw.type != T::kString) return TypeError(p, raw, "a string");
+        out = raw.s;
+        return true;
+      case ParamType::kIntList: {
+        std::vector<int64_t> items;
+        if (!list_of(T::kInt, "an array of integers, e.g. [256, 128]",
+                     [&](const RawValue& i) { items.push_back(i.i); }))
+          return false;
+        out = std::move(items);
+        return true;
+      }
+      case ParamType::kFloatList: {
+        std::vector<double> items;
+        if (!list_of(T::kFloat, "an array of numbers, e.g. [0.5, 1.0]",
+                     [&](const RawValue& i) { items.push_back(i.type == T::kInt ? static_cast<double>(i.i) : i.f); }))
+          return false;
+        out = std::move(items);
+        return true;
+      }
+      case ParamType::kStringList: {
+        std::vector<std::string> items;
+        if (!list_of(T::kString, "an array of strings, e.g. [\"a\", \"b\"]",
+                     [&](const RawValue& i) { items.push_back(i.s); }))
+          return false;
+        out = std::move(items);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool CheckNumber(const ParamSpec& p, double v, const RawValue& raw) {
+    const bool below = p.min_bound() && (p.min_exclusive() ? v <= *p.min_bound() : v < *p.min_bound());
+    const bool above = p.max_bound() && (p.max_exclusive() ? v >= *p.max_bound() : v > *p.max_bound());
+    if (below || above || std::isnan(v)) {
+      diag_.Error(raw.loc, Where(stage_, p.name()) + " must be in " + p.ConstraintText() + ", got " + raw.text);
+      return false;
+    }
+    return true;
+  }
+
+  bool CheckString(const ParamSpec& p, std::string& s, const RawValue& raw) {
+    if (!p.choices().empty() && std::find(p.choices().begin(), p.choices().end(), s) == p.choices().end()) {
+      diag_.Error(raw.loc, Where(stage_, p.name()) + " must be " + p.ConstraintText() + ", got " + raw.text +
+                               DidYouMean(s, p.choices()));
+      return false;
+    }
+    switch (p.string_format()) {
+      case StringFormat::kNone:
+        return true;
+      case StringFormat::kDevice: {
+        bool ok = s == "auto" || s == "cpu" || s == "cuda";
+        if (!ok && s.rfind("cuda:", 0) == 0 && s.size() > 5) {
+          ok = std::all_of(s.begin() + 5, s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+        }
+        if (!ok) {
+          diag_.Error(raw.loc, Where(stage_, p.name()) + " must be a device (auto, cpu, cuda or cuda:N), got " +
+                                   raw.text + DidYouMean(s, {"auto", "cpu", "cuda"}));
+        }
+        return ok;
+      }
+      case StringFormat::kFile:
+      case StringFormat::kDirectory: {
+        // Relative paths are taken from the pipeline file's folder (command-line
+        // overrides from the current folder).
+        fs::path path(s);
+        if (path.is_relative() && raw.loc.file != "--set") path = fs::path(spec_.file).parent_path() / path;
+        std::error_code ec;
+        path = fs::absolute(path, ec).lexically_normal();
+        const bool want_dir = p.string_format() == StringFormat::kDirectory;
+        if (!fs::exists(path, ec)) {
+          diag_.Error(raw.loc, Where(stage_, p.name()) + ": no such " + (want_dir ? "directory" : "file") + " '" +
+                                   path.string() + "'");
+          return false;
+        }
+        if (want_dir != fs::is_directory(path, ec)) {
+          diag_.Error(raw.loc, Where(stage_, p.name()) + ": '" + path.string() + "' is " +
+                                   (want_dir ? "not a directory" : "a directory, not a file"));
+          return false;
+        }
+        s = path.string();
+        return true;
+      }
+    }
+    return true;
+  }
+
+  bool CheckConstraints(const ParamSpec& p, const RawValue& raw, Value& value) {
+    bool ok = true;
+    if (auto* i = std::get_if<int64_t>(&value)) ok = CheckNumber(p, static_cast<double>(*i), raw);
+    if (auto* d = std::get_if<double>(&value)) ok = CheckNumber(p, *d, raw);
+    if (auto* s = std::get_if<std::string>(&value)) ok = CheckString(p, *s, raw);
+    auto check_items = [&](auto& items, auto&& check) {
+      const auto n = static_cast<int64_t>(items.size());
+      if ((p.min_item_count() && n < *p.min_item_count()) || (p.max_item_count() && n > *p.max_item_count())) {
+        std::string bounds;
+        if (p.min_item_count()) bounds = "at least " + std::to_string(*p.min_item_count());
+        if (p.max_item_count())
+          bounds += (bounds.empty() ? "at most " : " and at most ") + std::to_string(*p.max_item_count());
+        diag_.Error(raw.loc, Where(stage_, p.name()) + " must have " + bounds + " items, got " + std::to_string(n));
+        ok = false;
+      }
+      for (size_t k = 0; k < items.size(); ++k) ok = check(items[k], raw.items[k]) && ok;
+    };
+    if (auto* v = std::get_if<std::vector<int64_t>>(&value)) {
+      check_items(*v, [&](int64_t x, const RawValue& r) { return CheckNumber(p, static_cast<double>(x), r); });
+    }
+    if (auto* v = std::get_if<std::vector<double>>(&value)) {
+      check_items(*v, [&](double x, const RawValue& r) { return CheckNumber(p, x, r); });
+    }
+    if (auto* v = std::get_if<std::vector<std::string>>(&value)) {
+      check_items(*v, [&](std::string& x, const RawValue& r) { return CheckString(p, x, r); });
+    }
+    return ok;
+  }
+
+  const PipelineSpec& spec_;
+  const StageSpec& stage_;
+  const Contract& contract_;
+  Diagnostics& diag_;
+};
+
+nlohmann::ordered_json JsonValue(const Value& value) {
+  return std::visit(
+      [](const auto& v) -> nlohmann::ordered_json {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::monostate>) {
+          return nullptr;
+        } else if constexpr (std::is_same_v<T, double>) {
+          if (!std::isfinite(v)) return ValueToString(v);  // JSON has no NaN or infinity
+          return v;
+        } else {
+          return v;
+        }
+      },
+      value);
+}
+
+std::string PortList(const std::vector<PortSpec>& ports) {
+  std::string text;
+  for (const PortSpec& p : ports) text += (text.empty() ? "" : ", ") + p.name + " (" + p.type + ")";
+  return text.empty() ? "none" : text;
+}
+
+}  // namespace
+
+std::optional<ResolvedPipeline> Validate(const PipelineSpec& spec, const plugin::PluginRegistry& registry,
+                                         Diagnostics& diag) {
+  const size_t errors_before = diag.size();
+  ResolvedPipeline out;
+  out.name = spec.name;
+  std::error_code ec;
+  out.file = fs::absolute(spec.file, ec).lexically_normal().string();
+  out.description = spec.description;
+  out.seed = spec.seed;
+  out.threads = spec.threads;
+
+  std::vector<std::string> stage_names;
+  for (const StageSpec& s : spec.stages) stage_names.push_back(s.name);
+  const std::vector<std::string> plugin_names = registry.Names();
+
+  // Pass 1 and 2: plugins and parameters.
+  std::map<std::string, ResolvedStage> resolved;
+  for (const StageSpec& stage : spec.stages) {
+    ResolvedStage r;
+    r.name = stage.name;
+    r.seed = StageSeed(spec.seed, stage.name);
+    if (!stage.plugin.empty()) {
+      std::string error;
+      r.plugin = registry.Find(stage.plugin, error);
+      if (!r.plugin) {
+        if (error.rfind("unknown plugin", 0) == 0) {
+          error += " in stage '" + stage.name + "'" + DidYouMean(stage.plugin, plugin_names) +
+                   " (`sluice plugins list` shows the installed plugins)";
+        }
+        diag.Error(stage.plugin_loc, error);
+      } else {
+        StageChecker(spec, stage, r.plugin->contract, diag).Check(r.params, r.seed);
+        if (r.params.Has("seed")) r.seed = static_cast<uint64_t>(r.params.Int("seed"));
+      }
+    }
+    resolved.emplace(stage.name, std::move(r));
+  }
+
+  // Pass 3: edges and port types.
+  std::map<std::string, std::vector<std::pair<std::string, SourceLoc>>> upstream;  // stage -> (dep, where)
+  for (const StageSpec& stage : spec.stages) {
+    ResolvedStage& r = resolved.at(stage.name);
+    const Contract* contract = r.plugin ? &r.plugin->contract : nullptr;
+    std::vector<std::string> port_names;
+    if (contract) {
+      for (const PortSpec& p : contract->inputs()) port_names.push_back(p.name);
+    }
+    std::set<std::string> wired;
+    for (const InputSpec& input : stage.inputs) {
+      const PortSpec* port = contract ? contract->FindInput(input.port) : nullptr;
+      if (contract && !port) {
+        diag.Error(input.port_loc, "stage '" + stage.name + "' has no input port '" + input.port + "' (plugin " +
+                                       contract->name() + " takes " + PortList(contract->inputs()) + ")" +
+                                       DidYouMean(input.port, port_names));
+      }
+      wired.insert(input.port);
+      const auto dot = input.source.find('.');
+      const std::string from = input.source.substr(0, dot);
+      const std::string from_port = dot == std::string::npos ? "" : input.source.substr(dot + 1);
+      const StageSpec* source = spec.FindStage(from);
+      if (!source) {
+        diag.Error(input.source_loc, "input '" + input.port + "' of stage '" + stage.name + "' names stage '" + from +
+                                         "', which does not exist" + DidYouMean(from, stage_names));
+        continue;
+      }
+      upstream[stage.name].emplace_back(from, input.source_loc);
+      const ResolvedStage& src = resolved.at(from);
+      if (!src.plugin || !port) continue;  // already reported
+      const std::vector<PortSpec>& outputs = src.plugin->contract.outputs();
+      const PortSpec* chosen = nullptr;
+      if (!from_port.empty()) {
+        chosen = src.plugin->contract.FindOutput(from_port);
+        if (!chosen) {
+          std::vector<std::string> out_names;
+          for (const PortSpec& o : outputs) out_names.push_back(o.name);
+          diag.Error(input.source_loc, "stage '" + from + "' has no output port '" + from_port + "' (plugin " +
+                                           src.plugin->name + " outputs " + PortList(outputs) + ")" +
+                                           DidYouMean(from_port, out_names));
+          continue;
+        }
+      } else {
+        std::vector<const PortSpec*> same_type;
+        for (const PortSpec& o : outputs) {
+          if (o.type == port->type) same_type.push_back(&o);
+        }
+        if (same_type.size() == 1) {
+          chosen = same_type.front();
+        } else if (same_type.size() > 1) {
+          diag.Error(input.source_loc, "stage '" + from + "' has several " + port->type + " outputs; name one as \"" +
+                                           from + ".PORT\" (" + PortList(outputs) + ")");
+          continue;
+        } else if (outputs.size() == 1) {
+          chosen = &outputs.front();
+        } else if (outputs.empty()) {
+          diag.Error(input.source_loc, "input '" + input.port + "' of stage '" + stage.name + "' names stage '" + from +
+                                           "', which has no outputs (plugin " + src.plugin->name + ")");
+          continue;
+        }
+      }
+      if (!chosen || chosen->type != port->type) {
+        diag.Error(input.source_loc, "input '" + input.port + "' of stage '" + stage.name + "' expects " + port->type +
+                                         ", but stage '" + from + "' (plugin " + src.plugin->name + ") outputs " +
+                                         PortList(outputs));
+        continue;
+      }
+      r.inputs.push_back({input.port, from, chosen->name, chosen->type});
+    }
+    if (contract) {
+      for (const PortSpec& p : contract->inputs()) {
+        if (p.optional || wired.count(p.name)) continue;
+        diag.Error(stage.name_loc, "stage '" + stage.name + "' (plugin " + contract->name() + ") needs input '" +
+                                       p.name + "' (" + p.type + "): add inputs = { " + p.name + " = \"STAGE\" }");
+      }
+    }
+  }
+
+  // Pass 4: execution order (Kahn's algorithm, ties in file order) and cycles.
+  std::map<std::string, int> pending;
+  for (const StageSpec& s : spec.stages) {
+    std::set<std::string> deps;
+    for (const auto& [dep, loc] : upstream[s.name]) deps.insert(dep);
+    pending[s.name] = static_cast<int>(deps.size());
+  }
+  std::vector<std::string> order;
+  std::set<std::string> done;
+  while (order.size() < spec.stages.size()) {
+    const StageSpec* next = nullptr;
+    for (const StageSpec& s : spec.stages) {
+      if (!done.count(s.name) && pending[s.name] == 0) {
+        next = &s;
+        break;
+      }
+    }
+    if (!next) break;
+    done.insert(next->name);
+    order.push_back(next->name);
+    for (const StageSpec& s : spec.stages) {
+      std::set<std::string> deps;
+      for (const auto& [dep, loc] : upstream[s.name]) deps.insert(dep);
+      if (deps.count(next->name)) --pending[s.name];
+    }
+  }
+  if (order.size() < spec.stages.size()) {
+    // Walk upstream edges from a stuck stage until one repeats: that loop is the cycle.
+    std::string at;
+    for (const StageSpec& s : spec.stages) {
+      if (!done.count(s.name)) {
+        at = s.name;
+        break;
+      }
+    }
+    std::vector<std::string> path;
+    std::vector<SourceLoc> where;
+    while (std::find(path.begin(), path.end(), at) == path.end()) {
+      path.push_back(at);
+      for (const auto& [dep, loc] : upstream[at]) {
+        if (!done.count(dep)) {
+          where.push_back(loc);
+          at = dep;
+          break;
+        }
+      }
+    }
+    auto start = std::find(path.begin(), path.end(), at);
+    std::string cycle;
+    // Upstream walk reversed reads in data-flow direction: a -> b means b takes a's output.
+    for (auto it = path.rbegin(); it != std::make_reverse_iterator(start); ++it) cycle += *it + " -> ";
+    cycle += at;
+    const SourceLoc loc = where[static_cast<size_t>(start - path.begin())];
+    diag.Error(loc, "the stages form a cycle: " + cycle + " (inputs must flow one way)");
+  }
+
+  if (diag.size() > errors_before) return std::nullopt;
+  for (const std::string& name : order) out.stages.push_back(std::move(resolved.at(name)));
+  return out;
+}
+
+std::map<std::string, std::string> ResolvedPipeline::ParamsJson() const {
+  std::map<std::string, std::string> params;
+  params["pipeline.seed"] = std::to_string(seed);
+  params["pipeline.threads"] = std::to_string(threads);
+  for (const ResolvedStage& s : stages) {
+    for (const auto& [key, value] : s.params.values()) params[s.name + "." + key] = JsonValue(value).dump();
+  }
+  return params;
+}
+
+std::string ResolvedPipeline::ToJson() const {
+  nlohmann::ordered_json j;
+  j["name"] = name;
+  j["file"] = file;
+  j["seed"] = seed;
+  j["threads"] = threads;
+  nlohmann::ordered_json stages_json = nlohmann::ordered_json::array();
+  for (const ResolvedStage& s : stages) {
+    nlohmann::ordered_json st;
+    st["name"] = s.name;
+    st["plugin"] = s.plugin->name;
+    st["plugin_version"] = s.plugin->version;
+    nlohmann::ordered_json inputs = nlohmann::ordered_json::object();
+    for (const ResolvedInput& in : s.inputs) inputs[in.port] = in.from_stage + "." + in.from_port;
+    st["inputs"] = inputs;
+    nlohmann::ordered_json params = nlohmann::ordered_json::object();
+    for (const auto& [key, value] : s.params.values()) params[key] = JsonValue(value);
+    st["params"] = params;
+    stages_json.push_back(std::move(st));
+  }
+  j["stages"] = std::move(stages_json);
+  return j.dump();
+}
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,98 @@
+#include "loader.hpp"
+
+#define BOOST_DLL_USE_STD_FS
+#include <dlfcn.h>
+
+#include <boost/dll/shared_library.hpp>
+#include <cstddef>
+#include <vector>
+
+namespace sluice::plugin {
+namespace {
+
+// Libraries are kept here and deliberately never destroyed (no dlclose at exit either:
+// static destructors would otherwise unload plugins while their objects are alive).
+std::vector<boost::dll::shared_library>& Resident() {
+  static auto* resident = new std::vector<boost::dll::shared_library>();
+  return *resident;
+}
+
+std::string DlError(const std::string& what) {
+  // Boost.DLL's message wraps dlerror(); keep only the system part when present.
+  const std::string marker = "dlerror system message: ";
+  auto pos = what.find(marker);
+  if (pos == std::string::npos) return what;
+  std::string text = what.substr(pos + marker.size());
+  if (!text.empty() && text.back() == ')') text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+const SluicePluginInfo* LoadPluginInfo(const std::string& path, std::string& error) {
+  try {
+    boost::dll::shared_library library(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    if (!library.has(SLUICE_PLUGIN_ENTRY)) {
+      error = path + ": not a Sluice plugin: it has no entry point '" SLUICE_PLUGIN_ENTRY
+                     "' (plugins register their stage with SLUICE_PLUGIN(...) and build with sluice_add_plugin())";
+      Resident().push_back(std::move(library));
+      return nullptr;
+    }
+    auto entry = library.get<const SluicePluginInfo*()>(SLUICE_PLUGIN_ENTRY);
+    Resident().push_back(std::move(library));
+    const SluicePluginInfo* info = entry();
+    if (!info) {
+      error = path + ": the plugin's entry point failed to describe the plugin (its Describe() threw)";
+    }
+    return info;
+  } catch (const std::exception& e) {
+    error = path + ": cannot load: " + DlError(e.what());
+    return nullptr;
+  }
+}
+
+const SluicePluginInfo* LoadPlugin(const PluginDescriptor& plugin, std::string& error) {
+  const SluicePluginInfo* info = LoadPluginInfo(plugin.path, error);
+  if (!info) return nullptr;
+  // Read the fixed head first; only then anything the struct size says is present.
+  constexpr size_t kNeeded = offsetof(SluicePluginInfo, run_stage) + sizeof(info->run_stage);
+  std::string problem =
+      CheckHandshake(plugin.path, info->abi_major, info->abi_minor, info->toolchain ? info->toolchain : "");
+  if (problem.empty() && info->struct_size < kNeeded) {
+    problem = plugin.path + ": its plugin info is " + std::to_string(info->struct_size) + " bytes, smaller than ABI " +
+              std::to_string(SLUICE_ABI_MAJOR) + "." + std::to_string(SLUICE_ABI_MINOR) +
+              " requires; rebuild it against this SDK";
+  }
+  if (!problem.empty()) {
+    error = problem;
+    return nullptr;
+  }
+  if (!info->run_stage || !info->contract || !info->name) {
+    error = plugin.path + ": the plugin info is incomplete (no run_stage, name or contract)";
+    return nullptr;
+  }
+  if (plugin.read_without_loading && plugin.contract_json != info->contract) {
+    error = plugin.path +
+            ": the contract in its .sluice_contract section differs from the one the library reports "
+            "(the file was changed after it was built); rebuild it with sluice_add_plugin()";
+    return nullptr;
+  }
+  return info;
+}
+
+std::string TorchRuntime(int threads) {
+#ifdef SLUICE_TORCH_SONAME
+  // Only if a plugin already brought libsluice_torch in: never load LibTorch for this.
+  void* handle = dlopen(SLUICE_TORCH_SONAME, RTLD_NOW | RTLD_NOLOAD);
+  if (!handle) return "";
+  auto runtime = reinterpret_cast<const char* (*)(int)>(dlsym(handle, "sluice_torch_runtime"));
+  std::string json = runtime ? runtime(threads) : "";
+  dlclose(handle);  // drops only the reference NOLOAD added
+  return json;
+#else
+  (void)threads;
+  return "";
+#endif
+}
+
+}  // namespace sluice::plugin

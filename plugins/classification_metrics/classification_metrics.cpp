@@ -1,0 +1,155 @@
+// classification-metrics: evaluates a trained classifier on one split; writes the
+// predictions so anyone can recompute the numbers.
+#include <torch/nn.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "metrics.hpp"
+#include "sluice/plugin.hpp"
+#include "sluice/torch.hpp"
+
+namespace {
+
+using sluice::Status;
+
+Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  return out ? Status::Ok() : Status::IoError("cannot write " + path);
+}
+
+std::string Csv(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+class ClassificationMetrics final : public sluice::Stage {
+ public:
+  static sluice::Contract Describe() {
+    return sluice::Contract("classification-metrics", "0.1.0", sluice::Kind::kEval)
+        .doc("Accuracy, precision/recall/F1, ROC AUC, log loss and confusion matrix (scikit-learn definitions)")
+        .input("data", sluice::ports::kDataset, "the dataset holding the split to evaluate")
+        .input("model", sluice::ports::kTrainedModel, "the trained classifier")
+        .param(sluice::ChoiceParam("split", "test", {"test", "validation", "train"}).doc("which split to evaluate"))
+        .param(sluice::IntParam("batch_size", 1024).range(1, 1 << 20).doc("examples per inference batch"));
+  }
+
+  Status Run(sluice::StageContext& ctx) override {
+    const sluice::Params& p = ctx.params();
+    auto data = ctx.Input<sluice::TensorDataset>("data");
+    auto model = ctx.Input<sluice::TrainedModel>("model");
+    const std::string split_name = p.String("split");
+    const sluice::Split& split = data->split(split_name);
+    const int64_t n = split.size();
+    const int64_t k = data->num_classes();
+    if (n == 0) return Status::InvalidArgument("the " + split_name + " split is empty");
+    if (static_cast<int64_t>(model->class_names.size()) != k) {
+      return Status::InvalidArgument("the model was trained for " + std::to_string(model->class_names.size()) +
+                                     " classes but the data has " + std::to_string(k));
+    }
+    ctx.SetEnvironment("device", model->device.str());
+
+    // Probabilities for the whole split, as doubles in row-major order.
+    std::vector<double> probs(static_cast<size_t>(n * k));
+    {
+      torch::NoGradGuard no_grad;
+      model->network->eval();
+      const int64_t batch = p.Int("batch_size");
+      for (int64_t begin = 0; begin < n; begin += batch) {
+        if (ctx.StopRequested()) return Status::Cancelled("stopped during evaluation");
+        const int64_t end = std::min(n, begin + batch);
+        torch::Tensor x = data->Range(split, begin, end).to(model->device);
+        torch::Tensor prob =
+            torch::softmax(model->network->forward(x), 1).to(torch::kCPU, torch::kFloat64).contiguous();
+        std::copy(prob.data_ptr<double>(), prob.data_ptr<double>() + prob.numel(), probs.begin() + begin * k);
+      }
+    }
+    torch::Tensor targets = split.targets.to(torch::kInt64).contiguous();
+    std::vector<int64_t> labels(targets.data_ptr<int64_t>(), targets.data_ptr<int64_t>() + n);
+    const sluice::metrics::ClassificationReport r = sluice::metrics::Classify(labels, probs, k);
+
+    const std::pair<const char*, double> values[] = {
+        {"accuracy", r.accuracy},
+        {"precision_macro", r.precision_macro},
+        {"recall_macro", r.recall_macro},
+        {"f1_macro", r.f1_macro},
+        {"precision_weighted", r.precision_weighted},
+        {"recall_weighted", r.recall_weighted},
+        {"f1_weighted", r.f1_weighted},
+        {"roc_auc", r.roc_auc},
+        {"log_loss", r.log_loss},
+    };
+    for (const auto& [name, value] : values) ctx.LogMetric(name, 0, value);
+
+    const std::string dir = ctx.ScratchDir();
+    SLUICE_RETURN_IF_ERROR(WritePredictions(dir + "/predictions.csv", labels, probs, k));
+    SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("predictions", dir + "/predictions.csv"));
+    SLUICE_RETURN_IF_ERROR(WriteFile(dir + "/confusion_matrix.csv", ConfusionCsv(r, data->class_names)));
+    SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("confusion_matrix", dir + "/confusion_matrix.csv"));
+    SLUICE_RETURN_IF_ERROR(WriteFile(dir + "/per_class.csv", PerClassCsv(r, data->class_names)));
+    SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("per_class", dir + "/per_class.csv"));
+
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "%s split, %lld examples: accuracy %.4f, f1_macro %.4f, roc_auc %.4f, log_loss %.4f",
+                  split_name.c_str(), static_cast<long long>(n), r.accuracy, r.f1_macro, r.roc_auc, r.log_loss);
+    ctx.Info(line);
+    return Status::Ok();
+  }
+
+ private:
+  static Status WritePredictions(const std::string& path, const std::vector<int64_t>& labels,
+                                 const std::vector<double>& probs, int64_t k) {
+    std::string text = "index,label,pred";
+    for (int64_t c = 0; c < k; ++c) text += ",p_" + std::to_string(c);
+    text += "\n";
+    char buf[40];
+    const auto uk = static_cast<size_t>(k);
+    for (size_t i = 0; i < labels.size(); ++i) {
+      const double* row = &probs[i * uk];
+      const auto pred = std::max_element(row, row + uk) - row;
+      text += std::to_string(i) + "," + std::to_string(labels[i]) + "," + std::to_string(pred);
+      for (size_t c = 0; c < uk; ++c) {
+        // Float32 probabilities printed exactly (9 significant digits round-trip).
+        std::snprintf(buf, sizeof buf, ",%.9g", row[c]);
+        text += buf;
+      }
+      text += "\n";
+    }
+    return WriteFile(path, text);
+  }
+
+  static std::string ConfusionCsv(const sluice::metrics::ClassificationReport& r,
+                                  const std::vector<std::string>& names) {
+    std::string text = "true\\pred";
+    for (const std::string& name : names) text += "," + Csv(name);
+    text += "\n";
+    for (size_t t = 0; t < r.confusion.size(); ++t) {
+      text += Csv(names[t]);
+      for (int64_t count : r.confusion[t]) text += "," + std::to_string(count);
+      text += "\n";
+    }
+    return text;
+  }
+
+  static std::string PerClassCsv(const sluice::metrics::ClassificationReport& r,
+                                 const std::vector<std::string>& names) {
+    std::string text = "class,name,precision,recall,f1,support\n";
+    char buf[128];
+    for (size_t c = 0; c < names.size(); ++c) {
+      std::snprintf(buf, sizeof buf, ",%.6f,%.6f,%.6f,%lld\n", r.precision[c], r.recall[c], r.f1[c],
+                    static_cast<long long>(r.support[c]));
+      text += std::to_string(c) + "," + Csv(names[c]) + buf;
+    }
+    return text;
+  }
+};
+
+}  // namespace
+
+SLUICE_PLUGIN(ClassificationMetrics)

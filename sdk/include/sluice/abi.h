@@ -1,0 +1,76 @@
+/* The C tier of the plugin ABI: what the host reads before it calls any C++.
+ *
+ * A plugin is a shared library exporting one C function, SLUICE_PLUGIN_ENTRY, that
+ * returns a pointer to a SluicePluginInfo. The host reads abi_major/abi_minor/struct_size
+ * first, then the toolchain key; only if both match does it use the C++ tier
+ * (run_stage). Rules, as in LLVM's PassPluginLibraryInfo and SQLite's sqlite3_vfs:
+ *
+ *   - fields are only ever appended; a reorder or removal bumps SLUICE_ABI_MAJOR;
+ *   - a host accepts a plugin when the majors are equal and the plugin's minor is not
+ *     newer than the host's;
+ *   - struct_size tells the host how many of the appended fields the plugin filled in;
+ *     optional callbacks are NULL when absent.
+ *
+ * The same fields, serialized as JSON, are embedded in the library's ELF section
+ * SLUICE_CONTRACT_SECTION by sluice_add_plugin(), so that `sluice validate` and
+ * `sluice plugins` read a plugin's contract without loading it. */
+#ifndef SLUICE_ABI_H_
+#define SLUICE_ABI_H_
+
+#include <stdint.h>
+
+#include "sluice/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SLUICE_ABI_MAJOR 1
+#define SLUICE_ABI_MINOR 0
+
+/* Name of the exported entry point: const SluicePluginInfo* sluice_plugin_info(void). */
+#define SLUICE_PLUGIN_ENTRY "sluice_plugin_info"
+/* ELF section holding the JSON copy of the info (written at build time). */
+#define SLUICE_CONTRACT_SECTION ".sluice_contract"
+
+/* An error crossing the boundary. Created by sluice_status_new() (in libsluice_sdk, so
+ * host and plugins share one allocator); whoever receives one owns it and releases it
+ * with sluice_status_free(). */
+typedef struct SluiceStatus SluiceStatus;
+
+SLUICE_API SluiceStatus* sluice_status_new(int code, const char* message);
+SLUICE_API int sluice_status_code(const SluiceStatus* status);
+SLUICE_API const char* sluice_status_message(const SluiceStatus* status);
+SLUICE_API void sluice_status_free(SluiceStatus* status);
+
+typedef struct SluicePluginInfo {
+  /* --- ABI 1.0: never reordered. --- */
+  uint32_t abi_major;   /* SLUICE_ABI_MAJOR the plugin was built with */
+  uint32_t abi_minor;   /* SLUICE_ABI_MINOR the plugin was built with */
+  uint32_t struct_size; /* sizeof(SluicePluginInfo) as the plugin saw it */
+  uint32_t reserved;    /* zero */
+  const char* name;     /* unique plugin name used in pipeline files, e.g. "trainer" */
+  const char* version;  /* the plugin's own version, e.g. "1.2.0" */
+  const char* kind;     /* "data" | "model" | "train" | "eval" | "deploy" | "other" */
+  /* SDK version, compiler, LibTorch version and _GLIBCXX_USE_CXX11_ABI, e.g.
+   * "sdk=0.1;cxx=gcc-12;torch=1.13;cxx11abi=1". The C++ tier is used only when this
+   * equals the host's key byte for byte. */
+  const char* toolchain;
+  /* The contract as JSON: doc, typed ports, parameter schema (see sluice/contract.hpp). */
+  const char* contract;
+  /* C++ tier: runs one stage. stage_context is a sluice::StageContext* owned by the
+   * host and valid for the duration of the call. Returns NULL on success, otherwise an
+   * error the host takes ownership of. Never throws. */
+  SluiceStatus* (*run_stage)(void* stage_context);
+} SluicePluginInfo;
+
+/* Type of the entry point. Returns NULL only if the plugin could not describe itself.
+ * The returned struct and its strings are owned by the plugin and live until exit
+ * (plugins are never unloaded). */
+typedef const SluicePluginInfo* (*SluicePluginEntryFn)(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* SLUICE_ABI_H_ */

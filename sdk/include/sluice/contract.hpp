@@ -1,0 +1,223 @@
+// What a plugin declares about itself, readable without running it: a one-line doc,
+// typed ports and a parameter schema. Declared in C++ with chained setters (as
+// LibTorch's options read), serialized to JSON for the C tier and the ELF section.
+//
+//   sluice::Contract("trainer", "0.1.0", sluice::Kind::kTrain)
+//       .doc("Trains a model with minibatch gradient descent")
+//       .input("data", sluice::ports::kDataset, "train and validation splits")
+//       .output("model", sluice::ports::kTrainedModel, "the trained network")
+//       .param(sluice::FloatParam("lr", 1e-3).greater_than(0).doc("learning rate"))
+//       .param(sluice::ChoiceParam("optimizer", "adamw", {"sgd", "adam", "adamw"}));
+#ifndef SLUICE_CONTRACT_HPP_
+#define SLUICE_CONTRACT_HPP_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sluice/export.h"
+#include "sluice/value.hpp"
+
+namespace sluice {
+
+enum class Kind { kData, kModel, kTrain, kEval, kDeploy, kOther };
+SLUICE_API const char* KindName(Kind kind);
+
+// Port types. A port accepts exactly its type; new types are plain strings.
+namespace ports {
+inline constexpr const char* kDataset = "dataset";             // sluice::TensorDataset
+inline constexpr const char* kModel = "model";                 // sluice::ModelSpec
+inline constexpr const char* kTrainedModel = "trained-model";  // sluice::TrainedModel
+}  // namespace ports
+
+enum class ParamType { kBool, kInt, kFloat, kString, kIntList, kFloatList, kStringList };
+SLUICE_API const char* ParamTypeName(ParamType type);  // "bool", "int", ..., "int[]"
+
+// Extra meaning of a string parameter, checked by the host before anything runs.
+enum class StringFormat {
+  kNone,
+  kDevice,     // auto | cpu | cuda | cuda:N
+  kFile,       // an existing file (relative paths are taken from the pipeline's folder)
+  kDirectory,  // an existing directory (same)
+};
+SLUICE_API const char* StringFormatName(StringFormat format);
+
+// One parameter. Required values go in the constructor; the rest are optional setters.
+// A parameter without a default is required unless optional() is called. Ranges apply
+// to numbers and to each element of a list.
+class SLUICE_API ParamSpec {
+ public:
+  ParamSpec(std::string name, ParamType type) : name_(std::move(name)), type_(type) {}
+
+  /// One line shown by `sluice plugins show`.
+  ParamSpec& doc(std::string text) {
+    doc_ = std::move(text);
+    return *this;
+  }
+  /// Value used when the pipeline leaves the parameter out.
+  ParamSpec& default_value(Value value) {
+    default_ = std::move(value);
+    return *this;
+  }
+  /// May be left out without a default; the plugin sees Params::Has() == false.
+  ParamSpec& optional() {
+    optional_ = true;
+    return *this;
+  }
+  /// Inclusive bounds.
+  ParamSpec& min(double bound) {
+    min_ = bound;
+    min_exclusive_ = false;
+    return *this;
+  }
+  ParamSpec& max(double bound) {
+    max_ = bound;
+    max_exclusive_ = false;
+    return *this;
+  }
+  ParamSpec& range(double lo, double hi) { return min(lo).max(hi); }
+  /// Exclusive bounds.
+  ParamSpec& greater_than(double bound) {
+    min_ = bound;
+    min_exclusive_ = true;
+    return *this;
+  }
+  ParamSpec& less_than(double bound) {
+    max_ = bound;
+    max_exclusive_ = true;
+    return *this;
+  }
+  /// Allowed values of a string (or each element of a string list).
+  ParamSpec& choices(std::vector<std::string> allowed) {
+    choices_ = std::move(allowed);
+    return *this;
+  }
+  ParamSpec& format(StringFormat f) {
+    format_ = f;
+    return *this;
+  }
+  /// Bounds on the number of elements of a list.
+  ParamSpec& min_items(int64_t n) {
+    min_items_ = n;
+    return *this;
+  }
+  ParamSpec& max_items(int64_t n) {
+    max_items_ = n;
+    return *this;
+  }
+
+  const std::string& name() const { return name_; }
+  ParamType type() const { return type_; }
+  const std::string& doc() const { return doc_; }
+  const Value& default_value() const { return default_; }
+  bool has_default() const { return !std::holds_alternative<std::monostate>(default_); }
+  bool is_optional() const { return optional_; }
+  bool is_required() const { return !has_default() && !optional_; }
+  const std::optional<double>& min_bound() const { return min_; }
+  const std::optional<double>& max_bound() const { return max_; }
+  bool min_exclusive() const { return min_exclusive_; }
+  bool max_exclusive() const { return max_exclusive_; }
+  const std::vector<std::string>& choices() const { return choices_; }
+  StringFormat string_format() const { return format_; }
+  const std::optional<int64_t>& min_item_count() const { return min_items_; }
+  const std::optional<int64_t>& max_item_count() const { return max_items_; }
+
+  // "[0, 1)", "> 0", "one of sgd|adam|adamw", or "" when unconstrained.
+  std::string ConstraintText() const;
+
+ private:
+  std::string name_;
+  ParamType type_;
+  std::string doc_;
+  Value default_;
+  bool optional_ = false;
+  std::optional<double> min_, max_;
+  bool min_exclusive_ = false, max_exclusive_ = false;
+  std::vector<std::string> choices_;
+  StringFormat format_ = StringFormat::kNone;
+  std::optional<int64_t> min_items_, max_items_;
+};
+
+// Shorthands with the common default.
+inline ParamSpec BoolParam(std::string name, bool def) {
+  return ParamSpec(std::move(name), ParamType::kBool).default_value(def);
+}
+inline ParamSpec IntParam(std::string name, int64_t def) {
+  return ParamSpec(std::move(name), ParamType::kInt).default_value(def);
+}
+inline ParamSpec FloatParam(std::string name, double def) {
+  return ParamSpec(std::move(name), ParamType::kFloat).default_value(def);
+}
+inline ParamSpec StringParam(std::string name, std::string def) {
+  return ParamSpec(std::move(name), ParamType::kString).default_value(std::move(def));
+}
+inline ParamSpec ChoiceParam(std::string name, std::string def, std::vector<std::string> allowed) {
+  return StringParam(std::move(name), std::move(def)).choices(std::move(allowed));
+}
+inline ParamSpec IntListParam(std::string name, std::vector<int64_t> def) {
+  return ParamSpec(std::move(name), ParamType::kIntList).default_value(std::move(def));
+}
+inline ParamSpec StringListParam(std::string name, std::vector<std::string> def) {
+  return ParamSpec(std::move(name), ParamType::kStringList).default_value(std::move(def));
+}
+// The conventional "seed" parameter: when a pipeline leaves it out, the host fills in a
+// seed derived from [pipeline] seed and the stage name, so every run is reproducible.
+inline ParamSpec SeedParam() {
+  return ParamSpec("seed", ParamType::kInt)
+      .optional()
+      .min(0)
+      .doc("random seed (default: derived from the pipeline seed and the stage name)");
+}
+// A required parameter of the given type (no default).
+inline ParamSpec RequiredParam(std::string name, ParamType type) { return ParamSpec(std::move(name), type); }
+
+struct PortSpec {
+  std::string name;
+  std::string type;  // one of sluice::ports, or a plugin-defined type name
+  std::string doc;
+  bool optional = false;  // inputs only: may be left unwired
+};
+
+class SLUICE_API Contract {
+ public:
+  Contract() = default;
+  Contract(std::string name, std::string version, Kind kind)
+      : name_(std::move(name)), version_(std::move(version)), kind_(kind) {}
+
+  /// One line shown by `sluice plugins list`.
+  Contract& doc(std::string text) {
+    doc_ = std::move(text);
+    return *this;
+  }
+  Contract& input(std::string name, std::string type, std::string doc = "");
+  Contract& optional_input(std::string name, std::string type, std::string doc = "");
+  Contract& output(std::string name, std::string type, std::string doc = "");
+  Contract& param(ParamSpec spec);
+
+  const std::string& name() const { return name_; }
+  const std::string& version() const { return version_; }
+  Kind kind() const { return kind_; }
+  const std::string& doc() const { return doc_; }
+  const std::vector<PortSpec>& inputs() const { return inputs_; }
+  const std::vector<PortSpec>& outputs() const { return outputs_; }
+  const std::vector<ParamSpec>& params() const { return params_; }
+  const ParamSpec* FindParam(std::string_view name) const;
+  const PortSpec* FindInput(std::string_view name) const;
+  const PortSpec* FindOutput(std::string_view name) const;
+
+  // JSON round trip (the form in SluicePluginInfo::contract and the ELF section).
+  std::string ToJson() const;
+  // Throws std::runtime_error with a readable message on malformed input.
+  static Contract FromJson(std::string_view json);
+
+ private:
+  std::string name_, version_;
+  Kind kind_ = Kind::kOther;
+  std::string doc_;
+  std::vector<PortSpec> inputs_, outputs_;
+  std::vector<ParamSpec> params_;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_CONTRACT_HPP_

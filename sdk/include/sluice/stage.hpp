@@ -1,0 +1,111 @@
+// The C++ tier: what a stage sees while it runs.
+//
+// The host calls a plugin's Stage::Run with a StageContext it owns. Everything reachable
+// from the context (params, inputs, the scratch folder) is valid until Run returns.
+// Values a stage publishes with SetOutput are shared with downstream stages and kept by
+// the host until the run ends.
+#ifndef SLUICE_STAGE_HPP_
+#define SLUICE_STAGE_HPP_
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sluice/export.h"
+#include "sluice/status.hpp"
+#include "sluice/value.hpp"
+
+namespace sluice {
+
+// Base of everything that flows along a pipeline edge. Concrete types (TensorDataset,
+// ModelSpec, TrainedModel in sluice/torch.hpp) are defined in SDK libraries, so their
+// type information is unique process-wide and dynamic casts work across plugins.
+class SLUICE_API PortValue {
+ public:
+  virtual ~PortValue();
+  // The port type this value satisfies (one of sluice::ports).
+  virtual const char* port_type() const = 0;
+};
+
+// Thrown by StageContext::Input<T> and Params accessors; caught by the SDK wrapper and
+// reported as the stage's error.
+class SLUICE_API StageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+  ~StageError() override;
+};
+
+// A snapshot of a long stage's progress, rendered by the host as a live bar on a
+// terminal or as plain lines otherwise.
+struct Progress {
+  std::string phase;  // e.g. "epoch 2/3"
+  int64_t done = 0;   // units done in this phase
+  int64_t total = 0;  // units in this phase (0: unknown)
+  std::string unit = "step";
+  // Figures shown next to the bar, e.g. {"loss", 0.41}, {"samples/s", 51234}.
+  std::vector<std::pair<std::string, double>> figures;
+};
+
+class SLUICE_API StageContext {
+ public:
+  virtual ~StageContext();
+
+  // The stage's name in the pipeline (the key under [stages]).
+  virtual const std::string& stage_name() const = 0;
+  // Resolved parameters: every declared one, defaults filled in.
+  virtual const Params& params() const = 0;
+  // Seed for this stage, derived from [pipeline] seed and the stage name; a parameter
+  // named "seed" overrides it.
+  virtual uint64_t seed() const = 0;
+
+  // The value wired to an input port, or null if an optional port is unwired.
+  virtual std::shared_ptr<PortValue> InputValue(std::string_view port) const = 0;
+  // Publishes an output port's value.
+  virtual void SetOutput(std::string_view port, std::shared_ptr<PortValue> value) = 0;
+
+  // Logs one point of a metric series. `key` is stored as "<stage>.<key>". Cheap
+  // (buffered; written to the store in batches).
+  virtual void LogMetric(std::string_view key, int64_t step, double value) = 0;
+  // Moves `file` (written under ScratchDir()) into the store's content-addressed
+  // artifact folder and records it under `name` for this stage.
+  virtual Status AddArtifact(std::string_view name, const std::string& file) = 0;
+  // A folder private to this stage of this run, for files the stage writes.
+  virtual std::string ScratchDir() = 0;
+  // Records a fact about where the run executed (e.g. "device" = "cpu").
+  virtual void SetEnvironment(std::string_view key, std::string_view value) = 0;
+
+  // True once the user asked to stop (Ctrl-C). Long loops check it every step and
+  // return Status::Cancelled.
+  virtual bool StopRequested() const = 0;
+  virtual void ReportProgress(const Progress& progress) = 0;
+  // A line of information for the user (stderr).
+  virtual void Info(std::string_view message) = 0;
+
+  // The input as a concrete type; throws StageError if it is missing or of another type.
+  template <class T>
+  std::shared_ptr<T> Input(std::string_view port) const {
+    std::shared_ptr<PortValue> value = InputValue(port);
+    if (!value) throw StageError("input port '" + std::string(port) + "' is not connected");
+    std::shared_ptr<T> typed = std::dynamic_pointer_cast<T>(value);
+    if (!typed) {
+      throw StageError("input port '" + std::string(port) + "' received a value of type '" + value->port_type() +
+                       "' this plugin cannot use");
+    }
+    return typed;
+  }
+};
+
+// A plugin's stage. One instance is created per stage execution.
+class SLUICE_API Stage {
+ public:
+  virtual ~Stage();
+  virtual Status Run(StageContext& ctx) = 0;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_STAGE_HPP_

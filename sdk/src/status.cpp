@@ -1,0 +1,63 @@
+#include "sluice/status.hpp"
+
+#include <new>
+
+#include "sluice/abi.h"
+#include "sluice/plugin.hpp"
+
+namespace sluice {
+
+const char* Status::CodeName(Code code) {
+  switch (code) {
+    case Code::kOk:
+      return "ok";
+    case Code::kInvalidArgument:
+      return "invalid argument";
+    case Code::kNotFound:
+      return "not found";
+    case Code::kIoError:
+      return "I/O error";
+    case Code::kCancelled:
+      return "cancelled";
+    case Code::kFailedPrecondition:
+      return "failed precondition";
+    case Code::kInternal:
+      return "internal error";
+  }
+  return "unknown";
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "ok";
+  return std::string(CodeName(code_)) + ": " + message_;
+}
+
+namespace internal {
+SluiceStatus* ToC(const Status& status) {
+  if (status.ok()) return nullptr;
+  return sluice_status_new(static_cast<int>(status.code()), status.message().c_str());
+}
+}  // namespace internal
+
+}  // namespace sluice
+
+// The C error object. Allocated and freed only here, so both sides of the boundary use
+// one allocator.
+struct SluiceStatus {
+  int code;
+  std::string message;
+};
+
+extern "C" {
+
+SluiceStatus* sluice_status_new(int code, const char* message) {
+  return new (std::nothrow) SluiceStatus{code, message ? message : ""};
+}
+
+int sluice_status_code(const SluiceStatus* status) { return status ? status->code : 0; }
+
+const char* sluice_status_message(const SluiceStatus* status) { return status ? status->message.c_str() : ""; }
+
+void sluice_status_free(SluiceStatus* status) { delete status; }
+
+}  // extern "C"

@@ -1,0 +1,435 @@
+#include "run_store.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <random>
+
+#include "migrations.hpp"
+
+namespace sluice::store {
+
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------- helpers
+
+std::string NewRunId() {
+  uint64_t bits = 0;
+  std::ifstream urandom("/dev/urandom", std::ios::binary);
+  if (!urandom.read(reinterpret_cast<char*>(&bits), sizeof bits)) {
+    std::random_device rd;
+    bits = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+           static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(bits));
+  return buf;
+}
+
+double UnixNow() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+
+std::string IsoTime(double unix_seconds) {
+  auto whole = static_cast<time_t>(std::floor(unix_seconds));
+  int millis = static_cast<int>((unix_seconds - static_cast<double>(whole)) * 1000.0);
+  if (millis > 999) millis = 999;
+  std::tm tm{};
+  gmtime_r(&whole, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+  return buf;
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+// ---------------------------------------------------------------- RunLock
+
+RunLock::RunLock(const fs::path& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0 || ::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    throw StoreError("cannot lock " + path.string());
+  }
+}
+
+RunLock::~RunLock() { Release(); }
+
+RunLock::RunLock(RunLock&& other) noexcept : fd_(other.fd_), path_(std::move(other.path_)) { other.fd_ = -1; }
+
+RunLock& RunLock::operator=(RunLock&& other) noexcept {
+  if (this != &other) {
+    Release();
+    fd_ = other.fd_;
+    path_ = std::move(other.path_);
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+void RunLock::Release() {
+  if (fd_ < 0) return;
+  std::error_code ignored;
+  fs::remove(path_, ignored);  // remove while still holding it, so nobody sees it free
+  ::close(fd_);
+  fd_ = -1;
+}
+
+// ---------------------------------------------------------------- RunStore
+
+RunStore::RunStore(fs::path dir, std::unique_ptr<Database> db) : dir_(std::move(dir)), db_(std::move(db)) {}
+RunStore::~RunStore() = default;
+
+std::unique_ptr<RunStore> RunStore::Open(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir / "locks", ec);
+  if (ec) throw StoreError("cannot create store folder " + dir.string() + ": " + ec.message());
+  fs::create_directories(dir / "artifacts", ec);
+  auto db = std::make_unique<Database>((dir / "runs.db").string());
+  Migrate(*db);
+  std::unique_ptr<RunStore> store(new RunStore(fs::absolute(dir), std::move(db)));
+  store->MarkCrashedRuns();
+  return store;
+}
+
+std::unique_ptr<RunStore> RunStore::OpenInMemory() {
+  auto db = std::make_unique<Database>(":memory:");
+  Migrate(*db);
+  return std::unique_ptr<RunStore>(new RunStore(fs::path(), std::move(db)));
+}
+
+fs::path RunStore::LockPath(const std::string& run_id) const { return dir_ / "locks" / (run_id + ".lock"); }
+
+int RunStore::MarkCrashedRuns() {
+  if (in_memory()) return 0;
+  const std::string host = HostName();
+  std::vector<std::pair<std::string, int64_t>> running;
+  {
+    Statement q = db_->Prepare("SELECT id, pid FROM runs WHERE status = 'running' AND host = ?");
+    q.Bind(1, host);
+    while (q.Step()) running.emplace_back(q.Text(0), q.Int(1));
+  }
+  int marked = 0;
+  for (const auto& [id, pid] : running) {
+    // The owner holds an exclusive flock on the lock file for the whole run. If we can
+    // take it (or the file is gone), the owner is dead: the kernel drops flocks on exit.
+    const fs::path lock_path = LockPath(id);
+    int fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      continue;  // alive
+    }
+    const std::string now = IsoTime(UnixNow());
+    const std::string message =
+        "the process running it (pid " + std::to_string(pid) + " on " + host + ") ended without recording a result";
+    db_->WriteTransaction([&] {
+      Statement u = db_->Prepare(
+          "UPDATE runs SET status = 'crashed', error = ?, ended_at = ? WHERE id = ? AND status = 'running'");
+      u.Bind(1, message).Bind(2, now).Bind(3, id).Run();
+      Statement s =
+          db_->Prepare("UPDATE stages SET status = 'crashed', ended_at = ? WHERE run_id = ? AND status = 'running'");
+      s.Bind(1, now).Bind(2, id).Run();
+    });
+    ++marked;
+    if (fd >= 0) {
+      std::error_code ignored;
+      fs::remove(lock_path, ignored);
+      ::close(fd);
+    }
+  }
+  return marked;
+}
+
+void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::string>& params_json) {
+  db_->WriteTransaction([&] {
+    db_->Prepare(
+           "INSERT INTO runs (id, pipeline, file, status, error, started_at, ended_at, host, pid, command, spec) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .Bind(1, run.id)
+        .Bind(2, run.pipeline)
+        .Bind(3, run.file)
+        .Bind(4, run.status)
+        .Bind(5, run.error)
+        .Bind(6, run.started_at)
+        .Bind(7, run.ended_at)
+        .Bind(8, run.host)
+        .Bind(9, run.pid)
+        .Bind(10, run.command)
+        .Bind(11, run.spec)
+        .Run();
+    Statement p = db_->Prepare("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)");
+    for (const auto& [key, value] : params_json) {
+      p.Bind(1, run.id).Bind(2, key).Bind(3, value).Run();
+      p.Reset();
+    }
+  });
+}
+
+void RunStore::SetEnvironment(const std::string& run_id, const std::map<std::string, std::string>& env) {
+  db_->WriteTransaction([&] {
+    Statement s = db_->Prepare("INSERT OR REPLACE INTO environment (run_id, key, value) VALUES (?, ?, ?)");
+    for (const auto& [key, value] : env) {
+      s.Bind(1, run_id).Bind(2, key).Bind(3, value).Run();
+      s.Reset();
+    }
+  });
+}
+
+void RunStore::UpsertStage(const std::string& run_id, const StageRecord& st) {
+  db_->WriteTransaction([&] {
+    Statement s = db_->Prepare(
+        "INSERT OR REPLACE INTO stages (run_id, name, position, plugin, plugin_version, plugin_file, status, "
+        "started_at, ended_at, seconds, cached, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.Bind(1, run_id).Bind(2, st.name).Bind(3, st.position).Bind(4, st.plugin).Bind(5, st.plugin_version);
+    s.Bind(6, st.plugin_file).Bind(7, st.status).Bind(8, st.started_at).Bind(9, st.ended_at);
+    if (st.seconds) {
+      s.Bind(10, *st.seconds);
+    } else {
+      s.BindNull(10);
+    }
+    s.Bind(11, st.cached ? 1 : 0).Bind(12, st.error).Run();
+  });
+}
+
+void RunStore::AddArtifact(const std::string& run_id, const ArtifactRecord& a) {
+  db_->WriteTransaction([&] {
+    db_->Prepare(
+           "INSERT OR REPLACE INTO artifacts (run_id, stage, name, path, sha256, bytes) VALUES (?, ?, ?, ?, ?, ?)")
+        .Bind(1, run_id)
+        .Bind(2, a.stage)
+        .Bind(3, a.name)
+        .Bind(4, a.path)
+        .Bind(5, a.sha256)
+        .Bind(6, a.bytes)
+        .Run();
+  });
+}
+
+void RunStore::FinishRun(const std::string& run_id, const std::string& status,
+                         const std::optional<std::string>& error) {
+  db_->WriteTransaction([&] {
+    db_->Prepare("UPDATE runs SET status = ?, error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
+        .Bind(1, status)
+        .Bind(2, error)
+        .Bind(3, IsoTime(UnixNow()))
+        .Bind(4, run_id)
+        .Run();
+  });
+}
+
+namespace {
+
+constexpr const char* kRunColumns = "id, pipeline, file, status, error, started_at, ended_at, host, pid, command, spec";
+
+RunRecord ReadRun(const Statement& q) {
+  RunRecord r;
+  r.id = q.Text(0);
+  r.pipeline = q.Text(1);
+  r.file = q.Text(2);
+  r.status = q.Text(3);
+  r.error = q.OptionalText(4);
+  r.started_at = q.Text(5);
+  r.ended_at = q.OptionalText(6);
+  r.host = q.Text(7);
+  r.pid = q.Int(8);
+  r.command = q.Text(9);
+  r.spec = q.Text(10);
+  return r;
+}
+
+}  // namespace
+
+RunRecord RunStore::FindRun(const std::string& id_or_prefix) {
+  if (id_or_prefix.empty()) throw StoreError("empty run id");
+  for (char c : id_or_prefix) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      throw StoreError("'" + id_or_prefix + "' is not a run id (run ids are hexadecimal)");
+    }
+  }
+  // Prefix match through the primary-key index: id >= prefix AND id < prefix + 1.
+  std::string upper = id_or_prefix;
+  upper.back() = static_cast<char>(upper.back() + 1);
+  Statement q =
+      db_->Prepare(std::string("SELECT ") + kRunColumns + " FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 3");
+  q.Bind(1, id_or_prefix).Bind(2, upper);
+  std::vector<RunRecord> found;
+  while (q.Step()) found.push_back(ReadRun(q));
+  if (found.empty()) throw StoreError("no run matches '" + id_or_prefix + "' in " + dir_.string());
+  if (found.size() > 1) {
+    std::string ids;
+    for (const RunRecord& r : found) ids += (ids.empty() ? "" : ", ") + r.id;
+    throw StoreError("run prefix '" + id_or_prefix + "' is ambiguous (" + ids + (found.size() > 2 ? ", ..." : "") +
+                     "); give more digits");
+  }
+  return found.front();
+}
+
+std::vector<RunRecord> RunStore::ListRuns(const RunFilter& filter) {
+  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE 1";
+  if (filter.pipeline) sql += " AND pipeline = :pipeline";
+  if (filter.status) sql += " AND status = :status";
+  sql += " ORDER BY started_at DESC, id";
+  if (filter.limit > 0) sql += " LIMIT " + std::to_string(filter.limit);
+  Statement q = db_->Prepare(sql);
+  int index = 1;
+  if (filter.pipeline) q.Bind(index++, *filter.pipeline);
+  if (filter.status) q.Bind(index++, *filter.status);
+  std::vector<RunRecord> runs;
+  while (q.Step()) runs.push_back(ReadRun(q));
+  return runs;
+}
+
+std::map<std::string, std::string> RunStore::Params(const std::string& run_id) {
+  Statement q = db_->Prepare("SELECT key, value FROM params WHERE run_id = ?");
+  q.Bind(1, run_id);
+  std::map<std::string, std::string> out;
+  while (q.Step()) out.emplace(q.Text(0), q.Text(1));
+  return out;
+}
+
+std::vector<LatestMetric> RunStore::LatestMetrics(const std::string& run_id) {
+  Statement q = db_->Prepare("SELECT key, step, value FROM metrics_latest WHERE run_id = ? ORDER BY key");
+  q.Bind(1, run_id);
+  std::vector<LatestMetric> out;
+  while (q.Step()) out.push_back({q.Text(0), q.Int(1), q.OptionalDouble(2).value_or(NAN)});
+  return out;
+}
+
+std::vector<MetricPoint> RunStore::MetricHistory(const std::string& run_id, const std::string& key) {
+  Statement q = db_->Prepare("SELECT step, value, logged_at FROM metrics WHERE run_id = ? AND key = ? ORDER BY step");
+  q.Bind(1, run_id).Bind(2, key);
+  std::vector<MetricPoint> out;
+  while (q.Step()) out.push_back({q.Int(0), q.OptionalDouble(1).value_or(NAN), q.Double(2)});
+  return out;
+}
+
+std::vector<StageRecord> RunStore::Stages(const std::string& run_id) {
+  Statement q = db_->Prepare(
+      "SELECT name, position, plugin, plugin_version, plugin_file, status, started_at, ended_at, seconds, cached, "
+      "error FROM stages WHERE run_id = ? ORDER BY position");
+  q.Bind(1, run_id);
+  std::vector<StageRecord> out;
+  while (q.Step()) {
+    StageRecord s;
+    s.name = q.Text(0);
+    s.position = static_cast<int>(q.Int(1));
+    s.plugin = q.Text(2);
+    s.plugin_version = q.Text(3);
+    s.plugin_file = q.Text(4);
+    s.status = q.Text(5);
+    s.started_at = q.OptionalText(6);
+    s.ended_at = q.OptionalText(7);
+    s.seconds = q.OptionalDouble(8);
+    s.cached = q.Int(9) != 0;
+    s.error = q.OptionalText(10);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<ArtifactRecord> RunStore::Artifacts(const std::string& run_id) {
+  Statement q = db_->Prepare(
+      "SELECT a.stage, a.name, a.path, a.sha256, a.bytes FROM artifacts a "
+      "LEFT JOIN stages s ON s.run_id = a.run_id AND s.name = a.stage WHERE a.run_id = ? "
+      "ORDER BY s.position, a.name");
+  q.Bind(1, run_id);
+  std::vector<ArtifactRecord> out;
+  while (q.Step()) out.push_back({q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Int(4)});
+  return out;
+}
+
+std::map<std::string, std::string> RunStore::Environment(const std::string& run_id) {
+  Statement q = db_->Prepare("SELECT key, value FROM environment WHERE run_id = ?");
+  q.Bind(1, run_id);
+  std::map<std::string, std::string> out;
+  while (q.Step()) out.emplace(q.Text(0), q.Text(1));
+  return out;
+}
+
+// ---------------------------------------------------------------- MetricWriter
+
+MetricWriter::MetricWriter(RunStore& store, std::string run_id, size_t batch_size, int flush_interval_ms)
+    : store_(store),
+      run_id_(std::move(run_id)),
+      batch_size_(batch_size),
+      flush_interval_s_(flush_interval_ms / 1000.0),
+      last_flush_(UnixNow()) {
+  buffer_.reserve(batch_size_);
+}
+
+MetricWriter::~MetricWriter() {
+  try {
+    Flush();
+  } catch (...) {
+    // The destructor runs on error paths; the caller already reports the failure.
+  }
+}
+
+uint32_t MetricWriter::Intern(std::string_view key) {
+  // Few distinct keys per run: a linear scan beats hashing, most recent first.
+  for (size_t i = keys_.size(); i-- > 0;) {
+    if (keys_[i] == key) return static_cast<uint32_t>(i);
+  }
+  keys_.emplace_back(key);
+  return static_cast<uint32_t>(keys_.size() - 1);
+}
+
+void MetricWriter::Log(std::string_view key, int64_t step, double value) {
+  const double now = UnixNow();
+  buffer_.push_back({Intern(key), step, value, now});
+  if (buffer_.size() >= batch_size_ || now - last_flush_ >= flush_interval_s_) Flush();
+}
+
+void MetricWriter::Flush() {
+  last_flush_ = UnixNow();
+  if (buffer_.empty()) return;
+  Database& db = store_.db();
+  db.WriteTransaction([&] {
+    Statement insert =
+        db.Prepare("INSERT OR REPLACE INTO metrics (run_id, key, step, value, logged_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+    insert.Bind(1, run_id_);
+    std::vector<const Point*> last(keys_.size(), nullptr);
+    for (const Point& p : buffer_) {
+      insert.Bind(2, keys_[p.key]).Bind(3, p.step);
+      if (std::isnan(p.value)) {
+        insert.BindNull(4);
+      } else {
+        insert.Bind(4, p.value);
+      }
+      insert.Bind(5, p.logged_at);
+      insert.Step();
+      insert.Reset();
+      last[p.key] = &p;
+    }
+    // The latest point per key is the one with the highest step.
+    Statement latest = db.Prepare(
+        "INSERT INTO metrics_latest (run_id, key, step, value) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, value = excluded.value "
+        "WHERE excluded.step >= metrics_latest.step");
+    for (const Point* p : last) {
+      if (!p) continue;
+      latest.Bind(1, run_id_).Bind(2, keys_[p->key]).Bind(3, p->step);
+      if (std::isnan(p->value)) {
+        latest.BindNull(4);
+      } else {
+        latest.Bind(4, p->value);
+      }
+      latest.Step();
+      latest.Reset();
+    }
+  });
+  written_ += static_cast<int64_t>(buffer_.size());
+  buffer_.clear();
+}
+
+}  // namespace sluice::store

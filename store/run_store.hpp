@@ -1,0 +1,177 @@
+// The run store: a folder (default ./.sluice) holding runs.db (SQLite, WAL) and the
+// content-addressed artifacts/ tree. One RunStore per process and store folder.
+#ifndef SLUICE_STORE_RUN_STORE_HPP_
+#define SLUICE_STORE_RUN_STORE_HPP_
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sqlite.hpp"
+
+namespace sluice::store {
+
+struct RunRecord {
+  std::string id;
+  std::string pipeline;
+  std::string file;
+  std::string status;  // running | succeeded | failed | interrupted | crashed
+  std::optional<std::string> error;
+  std::string started_at;
+  std::optional<std::string> ended_at;
+  std::string host;
+  int64_t pid = 0;
+  std::string command;
+  std::string spec;  // JSON
+};
+
+struct StageRecord {
+  std::string name;
+  int position = 0;
+  std::string plugin;
+  std::string plugin_version;
+  std::string plugin_file;
+  std::string status;  // pending | running | succeeded | failed | interrupted | skipped | crashed
+  std::optional<std::string> started_at, ended_at;
+  std::optional<double> seconds;
+  bool cached = false;
+  std::optional<std::string> error;
+};
+
+struct ArtifactRecord {
+  std::string stage;
+  std::string name;
+  std::string path;
+  std::string sha256;
+  int64_t bytes = 0;
+};
+
+struct MetricPoint {
+  int64_t step = 0;
+  double value = 0;  // NaN when stored as NULL
+  double logged_at = 0;
+};
+
+struct LatestMetric {
+  std::string key;
+  int64_t step = 0;
+  double value = 0;
+};
+
+struct RunFilter {
+  std::optional<std::string> pipeline;
+  std::optional<std::string> status;
+  int64_t limit = 50;  // <= 0: no limit
+};
+
+class RunStore {
+ public:
+  // Opens the store in `dir`, creating the folder and the database if needed, applying
+  // migrations, and marking runs whose process died as crashed.
+  static std::unique_ptr<RunStore> Open(const std::filesystem::path& dir);
+  // An in-memory store with no artifact folder, for tests.
+  static std::unique_ptr<RunStore> OpenInMemory();
+
+  ~RunStore();
+
+  Database& db() { return *db_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  bool in_memory() const { return dir_.empty(); }
+
+  // --- Writing a run (the executor) ---
+  void CreateRun(const RunRecord& run, const std::map<std::string, std::string>& params_json);
+  void SetEnvironment(const std::string& run_id, const std::map<std::string, std::string>& env);
+  void UpsertStage(const std::string& run_id, const StageRecord& stage);
+  void AddArtifact(const std::string& run_id, const ArtifactRecord& artifact);
+  // Sets the final status unless the run already has one (first writer wins).
+  void FinishRun(const std::string& run_id, const std::string& status, const std::optional<std::string>& error);
+
+  // Runs of this host whose process is gone are marked crashed (and their running
+  // stages with them). Returns how many. Called by Open().
+  int MarkCrashedRuns();
+
+  // --- Reading ---
+  // A run by id or unique id prefix. Throws StoreError when none or several match.
+  RunRecord FindRun(const std::string& id_or_prefix);
+  std::vector<RunRecord> ListRuns(const RunFilter& filter);
+  std::map<std::string, std::string> Params(const std::string& run_id);  // key -> JSON
+  std::vector<LatestMetric> LatestMetrics(const std::string& run_id);
+  std::vector<MetricPoint> MetricHistory(const std::string& run_id, const std::string& key);
+  std::vector<StageRecord> Stages(const std::string& run_id);
+  std::vector<ArtifactRecord> Artifacts(const std::string& run_id);
+  std::map<std::string, std::string> Environment(const std::string& run_id);
+
+  // Lock file whose flock marks a run's process as alive.
+  std::filesystem::path LockPath(const std::string& run_id) const;
+
+ private:
+  RunStore(std::filesystem::path dir, std::unique_ptr<Database> db);
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Database> db_;
+};
+
+// Held by the process executing a run, from before the run is recorded until it ends.
+// While it is held, other processes see the run as alive.
+class RunLock {
+ public:
+  RunLock() = default;
+  explicit RunLock(const std::filesystem::path& path);  // throws StoreError
+  ~RunLock();
+  RunLock(RunLock&& other) noexcept;
+  RunLock& operator=(RunLock&& other) noexcept;
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+  // Releases the lock and removes the file.
+  void Release();
+
+ private:
+  int fd_ = -1;
+  std::filesystem::path path_;
+};
+
+// Buffers metric points and writes them in batches: one transaction per `batch_size`
+// points or per `flush_interval_ms`, whichever comes first, and on Flush().
+class MetricWriter {
+ public:
+  MetricWriter(RunStore& store, std::string run_id, size_t batch_size = 16384, int flush_interval_ms = 500);
+  ~MetricWriter();  // flushes; never throws
+  MetricWriter(const MetricWriter&) = delete;
+  MetricWriter& operator=(const MetricWriter&) = delete;
+
+  void Log(std::string_view key, int64_t step, double value);
+  void Flush();
+  int64_t points_written() const { return written_; }
+
+ private:
+  struct Point {
+    uint32_t key;
+    int64_t step;
+    double value;
+    double logged_at;
+  };
+  uint32_t Intern(std::string_view key);
+
+  RunStore& store_;
+  std::string run_id_;
+  size_t batch_size_;
+  double flush_interval_s_;
+  double last_flush_;
+  std::vector<std::string> keys_;
+  std::vector<Point> buffer_;
+  int64_t written_ = 0;
+};
+
+// --- Small shared helpers ---
+std::string NewRunId();                    // 16 random hex digits
+double UnixNow();                          // seconds since the epoch
+std::string IsoTime(double unix_seconds);  // 2026-11-28T21:05:11.123Z
+std::string HostName();
+
+}  // namespace sluice::store
+
+#endif  // SLUICE_STORE_RUN_STORE_HPP_

@@ -1,0 +1,154 @@
+#include "sqlite.hpp"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <thread>
+
+namespace sluice::store {
+namespace {
+
+[[noreturn]] void Fail(sqlite3* db, const std::string& what) {
+  throw StoreError(what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+bool IsBusy(int rc) { return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED; }
+
+// Retries `attempt` while SQLite reports the database busy, with capped exponential
+// backoff. The busy handler already waits inside SQLite; this covers the cases where
+// SQLite returns SQLITE_BUSY without calling it (e.g. WAL recovery by another process).
+template <class F>
+int RetryWhileBusy(F&& attempt) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(Database::kWriteDeadlineSeconds);
+  auto pause = std::chrono::microseconds(200);
+  for (;;) {
+    int rc = attempt();
+    if (!IsBusy(rc) || std::chrono::steady_clock::now() > deadline) return rc;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(50'000));
+  }
+}
+
+}  // namespace
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+  int rc = RetryWhileBusy(
+      [&] { return sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr); });
+  if (rc != SQLITE_OK) Fail(db_, "cannot prepare '" + std::string(sql.substr(0, 60)) + "'");
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+
+Statement& Statement::Bind(int index, int64_t value) {
+  if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) Fail(db_, "bind");
+  return *this;
+}
+
+Statement& Statement::Bind(int index, double value) {
+  if (sqlite3_bind_double(stmt_, index, value) != SQLITE_OK) Fail(db_, "bind");
+  return *this;
+}
+
+Statement& Statement::Bind(int index, std::string_view value) {
+  if (sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT) != SQLITE_OK) {
+    Fail(db_, "bind");
+  }
+  return *this;
+}
+
+Statement& Statement::BindNull(int index) {
+  if (sqlite3_bind_null(stmt_, index) != SQLITE_OK) Fail(db_, "bind");
+  return *this;
+}
+
+Statement& Statement::Bind(int index, const std::optional<std::string>& value) {
+  return value ? Bind(index, *value) : BindNull(index);
+}
+
+bool Statement::Step() {
+  int rc = RetryWhileBusy([&] {
+    int r = sqlite3_step(stmt_);
+    if (IsBusy(r)) sqlite3_reset(stmt_);
+    return r;
+  });
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  std::string sql = sqlite3_sql(stmt_) ? sqlite3_sql(stmt_) : "";
+  Fail(db_, "cannot execute '" + sql.substr(0, 60) + "'");
+}
+
+void Statement::Run() {
+  while (Step()) {
+  }
+}
+
+void Statement::Reset() { sqlite3_reset(stmt_); }
+
+bool Statement::IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+double Statement::Double(int column) const { return sqlite3_column_double(stmt_, column); }
+
+std::string Statement::Text(int column) const {
+  const unsigned char* text = sqlite3_column_text(stmt_, column);
+  if (!text) return {};
+  return std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+std::optional<std::string> Statement::OptionalText(int column) const {
+  if (IsNull(column)) return std::nullopt;
+  return Text(column);
+}
+
+std::optional<double> Statement::OptionalDouble(int column) const {
+  if (IsNull(column)) return std::nullopt;
+  return Double(column);
+}
+
+Database::Database(const std::string& path) : path_(path) {
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw StoreError("cannot open store database " + path + ": " + message);
+  }
+  sqlite3_busy_timeout(db_, kWriteDeadlineSeconds * 1000);
+  sqlite3_extended_result_codes(db_, 1);
+  try {
+    Exec("PRAGMA journal_mode=WAL");
+    Exec("PRAGMA synchronous=NORMAL");
+    Exec("PRAGMA foreign_keys=ON");
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+Database::~Database() { sqlite3_close(db_); }
+
+void Database::Exec(std::string_view sql) {
+  std::string text(sql);
+  char* error = nullptr;
+  int rc = RetryWhileBusy([&] {
+    sqlite3_free(error);
+    error = nullptr;
+    return sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
+  });
+  if (rc != SQLITE_OK) {
+    std::string message = error ? error : sqlite3_errmsg(db_);
+    sqlite3_free(error);
+    throw StoreError("store " + path_ + ": " + message + " (in '" + text.substr(0, 60) + "')");
+  }
+}
+
+int64_t Database::Changes() const { return sqlite3_changes(db_); }
+
+void Database::BeginImmediate() { Exec("BEGIN IMMEDIATE"); }
+void Database::Commit() { Exec("COMMIT"); }
+void Database::Rollback() noexcept { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
+
+}  // namespace sluice::store
