@@ -53,18 +53,19 @@ SourceLoc Loc(const std::string& file, const toml::source_region& region) {
   return loc;
 }
 
-std::string NodeText(const toml::node& node) {
+// The value as the user wrote it (quoted from the source when it sits on one line).
+std::string NodeText(const toml::node& node, const SourceLoc& loc, const SourceTexts& texts) {
+  const std::string_view line = texts.Line(loc.file, loc.line);
+  if (loc.column >= 1 && loc.length > 1 && static_cast<size_t>(loc.column - 1 + loc.length) <= line.size()) {
+    return std::string(line.substr(static_cast<size_t>(loc.column - 1), static_cast<size_t>(loc.length)));
+  }
+  if (const auto* str = node.as_string()) return "\"" + str->get() + "\"";
   std::ostringstream out;
   node.visit([&](const auto& n) { out << n; });
-  std::string text = out.str();
-  if (node.is_string()) {
-    // toml++ prints strings bare through operator<<; quote them for messages.
-    text = "\"" + text + "\"";
-  }
-  return text;
+  return out.str();
 }
 
-RawValue ToRaw(const toml::node& node, const SourceLoc& loc) {
+RawValue ToRaw(const toml::node& node, const SourceLoc& loc, const SourceTexts& texts) {
   RawValue v;
   v.loc = loc;
   switch (node.type()) {
@@ -87,8 +88,10 @@ RawValue ToRaw(const toml::node& node, const SourceLoc& loc) {
     case toml::node_type::array:
       v.type = RawValue::Type::kArray;
       for (const toml::node& item : *node.as_array()) {
-        SourceLoc item_loc = loc.file == "--set" ? loc : Loc(loc.file, item.source());
-        v.items.push_back(ToRaw(item, item_loc));
+        // Items of a --set value share its location; they are quoted from toml++ then.
+        SourceLoc item_loc = loc.file == "--set" ? SourceLoc{loc.file, loc.line, loc.column, 1}
+                                                 : Loc(loc.file, item.source());
+        v.items.push_back(ToRaw(item, item_loc, texts));
       }
       break;
     case toml::node_type::table:
@@ -98,7 +101,7 @@ RawValue ToRaw(const toml::node& node, const SourceLoc& loc) {
       v.type = RawValue::Type::kOther;
       break;
   }
-  v.text = v.type == RawValue::Type::kString ? "\"" + v.s + "\"" : NodeText(node);
+  v.text = NodeText(node, loc, texts);
   return v;
 }
 
@@ -134,7 +137,7 @@ std::string SyntaxMessage(std::string_view description) {
   return "TOML syntax: " + text;
 }
 
-void ParsePipelineTable(PipelineSpec& spec, const toml::table& table, Diagnostics& diag) {
+void ParsePipelineTable(PipelineSpec& spec, const toml::table& table, const SourceTexts& texts, Diagnostics& diag) {
   static const std::vector<std::string> kKeys = {"name", "seed", "threads", "description"};
   for (const auto& [key, node] : InFileOrder(table)) {
     const std::string k(key->str());
@@ -142,7 +145,7 @@ void ParsePipelineTable(PipelineSpec& spec, const toml::table& table, Diagnostic
     const SourceLoc value_loc = Loc(spec.file, node->source());
     if (k == "name" || k == "description") {
       if (!node->is_string()) {
-        diag.Error(value_loc, "[pipeline] " + k + " must be a string, not " + NodeText(*node));
+        diag.Error(value_loc, "[pipeline] " + k + " must be a string, not " + NodeText(*node, value_loc, texts));
       } else if (k == "name") {
         spec.name = node->as_string()->get();
         spec.name_loc = value_loc;
@@ -152,7 +155,7 @@ void ParsePipelineTable(PipelineSpec& spec, const toml::table& table, Diagnostic
       }
     } else if (k == "seed" || k == "threads") {
       if (!node->is_integer() || node->as_integer()->get() < 0) {
-        diag.Error(value_loc, "[pipeline] " + k + " must be a non-negative integer, not " + NodeText(*node));
+        diag.Error(value_loc, "[pipeline] " + k + " must be a non-negative integer, not " + NodeText(*node, value_loc, texts));
       } else if (k == "seed") {
         spec.seed = node->as_integer()->get();
         spec.seed_loc = value_loc;
@@ -166,7 +169,8 @@ void ParsePipelineTable(PipelineSpec& spec, const toml::table& table, Diagnostic
   }
 }
 
-void ParseStage(PipelineSpec& spec, const toml::key& key, const toml::node& node, Diagnostics& diag) {
+void ParseStage(PipelineSpec& spec, const toml::key& key, const toml::node& node, const SourceTexts& texts,
+                Diagnostics& diag) {
   StageSpec stage;
   stage.name = std::string(key.str());
   stage.name_loc = Loc(spec.file, key.source());
@@ -177,8 +181,9 @@ void ParseStage(PipelineSpec& spec, const toml::key& key, const toml::node& node
   }
   const toml::table* table = node.as_table();
   if (!table) {
-    diag.Error(Loc(spec.file, node.source()),
-               "stage '" + stage.name + "' must be a table ([stages." + stage.name + "]), not " + NodeText(node));
+    const SourceLoc loc = Loc(spec.file, node.source());
+    diag.Error(loc, "stage '" + stage.name + "' must be a table ([stages." + stage.name + "]), not " +
+                        NodeText(node, loc, texts));
     return;
   }
   for (const auto& [k, v] : InFileOrder(*table)) {
@@ -214,7 +219,7 @@ void ParseStage(PipelineSpec& spec, const toml::key& key, const toml::node& node
         stage.inputs.push_back(std::move(input));
       }
     } else {
-      stage.params.push_back({name, key_loc, ToRaw(*v, value_loc)});
+      stage.params.push_back({name, key_loc, ToRaw(*v, value_loc, texts)});
     }
   }
   if (stage.plugin.empty() && !table->contains("plugin")) {
@@ -244,7 +249,7 @@ PipelineSpec ParsePipeline(const std::string& file, const std::string& text, Sou
     const SourceLoc loc = Loc(file, key->source());
     if (k == "pipeline") {
       if (const toml::table* t = node->as_table()) {
-        ParsePipelineTable(spec, *t, diag);
+        ParsePipelineTable(spec, *t, texts, diag);
       } else {
         diag.Error(loc, "'pipeline' must be a table ([pipeline])");
       }
@@ -255,7 +260,7 @@ PipelineSpec ParsePipeline(const std::string& file, const std::string& text, Sou
         continue;
       }
       has_stages = true;
-      for (const auto& [stage_key, stage_node] : InFileOrder(*stages)) ParseStage(spec, *stage_key, *stage_node, diag);
+      for (const auto& [stage_key, stage_node] : InFileOrder(*stages)) ParseStage(spec, *stage_key, *stage_node, texts, diag);
       if (stages->empty()) {
         diag.Error(loc, "the pipeline has no stages; add one as [stages.NAME] with plugin = \"...\"");
       }
@@ -267,15 +272,10 @@ PipelineSpec ParsePipeline(const std::string& file, const std::string& text, Sou
   if (!has_stages) {
     diag.Error(SourceLoc{file, 1, 1, 1}, "the pipeline has no stages; add one as [stages.NAME] with plugin = \"...\"");
   }
-  if (spec.name.empty() && !root.contains("pipeline")) {
-    // No [pipeline] table: name the pipeline after its file.
-    std::string stem = file.substr(file.find_last_of('/') + 1);
-    spec.name = stem.substr(0, stem.rfind('.'));
-  } else if (spec.name.empty()) {
-    if (const toml::table* t = root["pipeline"].as_table(); t && !t->contains("name")) {
-      std::string stem = file.substr(file.find_last_of('/') + 1);
-      spec.name = stem.substr(0, stem.rfind('.'));
-    }
+  if (spec.name.empty() && !(root["pipeline"].as_table() && root["pipeline"].as_table()->contains("name"))) {
+    // No name given: the pipeline is named after its file.
+    const std::string base = file.substr(file.find_last_of('/') + 1);
+    spec.name = base.substr(0, base.rfind('.'));
   }
   return spec;
 }
@@ -319,7 +319,7 @@ void ApplyOverrides(PipelineSpec& spec, const std::vector<std::string>& override
       syntax_error = SyntaxMessage(error.description());
     }
     if (parsed && parsed->contains("v")) {
-      value = ToRaw(*parsed->get("v"), value_loc);
+      value = ToRaw(*parsed->get("v"), value_loc, texts);
     } else if (!raw_value.empty() && std::strchr("[{\"'", raw_value.front())) {
       diag.Error(value_loc, "--set value is not valid TOML: " + syntax_error);
       continue;

@@ -34,9 +34,14 @@ namespace {
 
 std::string Describe(const ParamSpec& p) {
   std::string text = ParamTypeName(p.type());
-  std::string constraint = p.ConstraintText();
-  if (!constraint.empty()) text += " " + constraint;
-  return text;
+  const std::string constraint = p.ConstraintText();
+  return constraint.empty() ? text : text + ", " + constraint;
+}
+
+// "must be in [0, 1)", "must be >= 0".
+std::string MustBe(const ParamSpec& p) {
+  const std::string range = p.RangeText();
+  return (range[0] == '[' || range[0] == '(' ? "must be in " : "must be ") + range;
 }
 
 std::string Where(const StageSpec& stage, const std::string& param) {
@@ -79,9 +84,10 @@ class StageChecker {
       } else if (p.is_optional()) {
         out.Set(p.name(), std::monostate{});
       } else {
-        std::string doc = p.doc().empty() ? "" : " (" + p.doc() + ")";
+        const std::string doc = p.doc().empty() ? "" : ": " + p.doc();
         diag_.Error(stage_.name_loc, "stage '" + stage_.name + "' (plugin " + contract_.name() +
-                                         ") is missing required parameter '" + p.name() + "', " + Describe(p) + doc);
+                                         ") is missing required parameter '" + p.name() + "' (" + Describe(p) + ")" +
+                                         doc);
         ok = false;
       }
     }
@@ -163,7 +169,9 @@ class StageChecker {
     const bool below = p.min_bound() && (p.min_exclusive() ? v <= *p.min_bound() : v < *p.min_bound());
     const bool above = p.max_bound() && (p.max_exclusive() ? v >= *p.max_bound() : v > *p.max_bound());
     if (below || above || std::isnan(v)) {
-      diag_.Error(raw.loc, Where(stage_, p.name()) + " must be in " + p.ConstraintText() + ", got " + raw.text);
+      const bool element = p.type() == ParamType::kIntList || p.type() == ParamType::kFloatList;
+      diag_.Error(raw.loc, (element ? "each element of " : "") + Where(stage_, p.name()) + " " + MustBe(p) +
+                               ", got " + raw.text);
       return false;
     }
     return true;
@@ -171,7 +179,8 @@ class StageChecker {
 
   bool CheckString(const ParamSpec& p, std::string& s, const RawValue& raw) {
     if (!p.choices().empty() && std::find(p.choices().begin(), p.choices().end(), s) == p.choices().end()) {
-      diag_.Error(raw.loc, Where(stage_, p.name()) + " must be " + p.ConstraintText() + ", got " + raw.text +
+      const std::string each = p.type() == ParamType::kStringList ? "each element of " : "";
+      diag_.Error(raw.loc, each + Where(stage_, p.name()) + " must be " + p.ConstraintText() + ", got " + raw.text +
                                DidYouMean(s, p.choices()));
       return false;
     }
@@ -437,11 +446,12 @@ std::optional<ResolvedPipeline> Validate(const PipelineSpec& spec, const plugin:
         }
       }
     }
+    // The walk went against the data flow (x0 <- x1 <- ... <- xk <- x0); print it along
+    // the flow: x0 -> xk -> ... -> x1 -> x0.
     auto start = std::find(path.begin(), path.end(), at);
-    std::string cycle;
-    // Upstream walk reversed reads in data-flow direction: a -> b means b takes a's output.
-    for (auto it = path.rbegin(); it != std::make_reverse_iterator(start); ++it) cycle += *it + " -> ";
-    cycle += at;
+    std::string cycle = at;
+    for (auto it = path.rbegin(); it != std::make_reverse_iterator(start + 1); ++it) cycle += " -> " + *it;
+    cycle += " -> " + at;
     const SourceLoc loc = where[static_cast<size_t>(start - path.begin())];
     diag.Error(loc, "the stages form a cycle: " + cycle + " (inputs must flow one way)");
   }

@@ -74,8 +74,31 @@ PluginRegistry::PluginRegistry(std::vector<std::string> search_path) : search_pa
       ScanFile(file);
     }
   }
+  SortByName();
+}
+
+void PluginRegistry::SortByName() {
   std::stable_sort(plugins_.begin(), plugins_.end(),
                    [](const PluginDescriptor& a, const PluginDescriptor& b) { return a.name < b.name; });
+}
+
+PluginRegistry PluginRegistry::FromContracts(const std::vector<Contract>& contracts) {
+  PluginRegistry registry{NoFiles{}};
+  for (const Contract& c : contracts) {
+    PluginDescriptor d;
+    d.path = "<memory>/" + c.name() + ".so";
+    d.name = c.name();
+    d.version = c.version();
+    d.kind = KindName(c.kind());
+    d.toolchain = HostToolchainKey();
+    d.abi_major = SLUICE_ABI_MAJOR;
+    d.abi_minor = SLUICE_ABI_MINOR;
+    d.contract_json = c.ToJson();
+    d.contract = c;
+    registry.plugins_.push_back(std::move(d));
+  }
+  registry.SortByName();
+  return registry;
 }
 
 void PluginRegistry::ScanFile(const std::string& path) {
@@ -114,15 +137,14 @@ void PluginRegistry::ScanFile(const std::string& path) {
       d.read_without_loading = false;
       d.abi_major = info->abi_major;
       d.abi_minor = info->abi_minor;
-      if (d.abi_major == SLUICE_ABI_MAJOR && info->name && info->version && info->kind && info->toolchain &&
-          info->contract) {
-        d.name = info->name;
-        d.version = info->version;
+      // name and version lead the struct in every ABI major; the rest is only read once
+      // the major matches.
+      d.name = info->name ? info->name : fs::path(path).stem().string();
+      d.version = info->version ? info->version : "?";
+      if (d.abi_major == SLUICE_ABI_MAJOR && info->kind && info->toolchain && info->contract) {
         d.kind = info->kind;
         d.toolchain = info->toolchain;
         d.contract_json = info->contract;
-      } else {
-        d.name = fs::path(path).stem().string();
       }
       break;
     }

@@ -42,6 +42,8 @@ class PluginRegistry {
  public:
   static std::vector<std::string> DefaultSearchPath();
   explicit PluginRegistry(std::vector<std::string> search_path = DefaultSearchPath());
+  // A registry of the given contracts and no files, for tests of what consumes it.
+  static PluginRegistry FromContracts(const std::vector<Contract>& contracts);
 
   // All plugins found, sorted by name then search order.
   const std::vector<PluginDescriptor>& plugins() const { return plugins_; }
@@ -54,7 +56,10 @@ class PluginRegistry {
   const PluginDescriptor* Find(std::string_view name, std::string& error) const;
 
  private:
+  struct NoFiles {};
+  explicit PluginRegistry(NoFiles) {}
   void ScanFile(const std::string& path);
+  void SortByName();
 
   std::vector<std::string> search_path_;
   std::vector<PluginDescriptor> plugins_;

@@ -35,7 +35,8 @@ class IdxImages final : public sluice::Stage {
         .param(sluice::IntParam("test_limit", 0).min(0).doc("use only the first N test images (0: all)"))
         .param(sluice::BoolParam("normalize", true)
                    .doc("standardize pixels with the training split's mean and standard deviation"))
-        .param(sluice::StringListParam("class_names", {}).doc("a name per class (default: the label numbers)"));
+        .param(sluice::StringListParam("class_names", {}).doc("a name per class (default: the label numbers)"))
+        .param(sluice::SeedParam());
   }
 
   Status Run(sluice::StageContext& ctx) override {

@@ -138,18 +138,24 @@ std::vector<PortSpec> PortsFromJson(const json& j) {
 
 }  // namespace
 
-std::string ParamSpec::ConstraintText() const {
+std::string ParamSpec::RangeText() const {
   std::string text;
-  if (!choices_.empty()) {
-    text = "one of ";
-    for (size_t i = 0; i < choices_.size(); ++i) text += (i ? "|" : "") + choices_[i];
-  } else if (min_ && max_) {
+  if (min_ && max_) {
     text =
         std::string(min_exclusive_ ? "(" : "[") + Number(*min_) + ", " + Number(*max_) + (max_exclusive_ ? ")" : "]");
   } else if (min_) {
     text = std::string(min_exclusive_ ? "> " : ">= ") + Number(*min_);
   } else if (max_) {
     text = std::string(max_exclusive_ ? "< " : "<= ") + Number(*max_);
+  }
+  return text;
+}
+
+std::string ParamSpec::ConstraintText() const {
+  std::string text = RangeText();
+  if (!choices_.empty()) {
+    text = "one of ";
+    for (size_t i = 0; i < choices_.size(); ++i) text += (i ? "|" : "") + choices_[i];
   }
   if (format_ != StringFormat::kNone) {
     std::string f =

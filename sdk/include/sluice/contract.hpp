@@ -122,8 +122,11 @@ class SLUICE_API ParamSpec {
   const std::optional<int64_t>& min_item_count() const { return min_items_; }
   const std::optional<int64_t>& max_item_count() const { return max_items_; }
 
-  // "[0, 1)", "> 0", "one of sgd|adam|adamw", or "" when unconstrained.
+  // Everything allowed, e.g. "[0, 1)", "> 0", "one of sgd|adam|adamw", "1..16 items", or
+  // "" when unconstrained.
   std::string ConstraintText() const;
+  // Only the numeric bounds: "[0, 1)", ">= 0", or "".
+  std::string RangeText() const;
 
  private:
   std::string name_;

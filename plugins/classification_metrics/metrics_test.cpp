@@ -1,0 +1,63 @@
+// The metrics equal scikit-learn's on the cases in testdata/golden.json, produced by
+// testdata/make_golden.py with Debian's python3-sklearn 1.2.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "metrics.hpp"
+
+namespace sluice::metrics {
+namespace {
+
+constexpr double kTolerance = 1e-6;
+
+nlohmann::json Golden() {
+  std::ifstream in(SLUICE_METRICS_GOLDEN);
+  return nlohmann::json::parse(in);
+}
+
+TEST(ClassificationMetricsTest, EqualScikitLearnOnGoldenCases) {
+  const nlohmann::json golden = Golden();
+  ASSERT_GE(golden["cases"].size(), 4u);
+  for (const auto& c : golden["cases"]) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    const auto labels = c["labels"].get<std::vector<int64_t>>();
+    const auto probs = c["probs"].get<std::vector<double>>();
+    const ClassificationReport r = Classify(labels, probs, c["num_classes"].get<int64_t>());
+    EXPECT_NEAR(r.accuracy, c["accuracy"].get<double>(), kTolerance);
+    EXPECT_NEAR(r.precision_macro, c["precision_macro"].get<double>(), kTolerance);
+    EXPECT_NEAR(r.recall_macro, c["recall_macro"].get<double>(), kTolerance);
+    EXPECT_NEAR(r.f1_macro, c["f1_macro"].get<double>(), kTolerance);
+    EXPECT_NEAR(r.precision_weighted, c["precision_weighted"].get<double>(), kTolerance);
+    EXPECT_NEAR(r.recall_weighted, c["recall_weighted"].get<double>(), kTolerance);
+    EXPECT_NEAR(r.f1_weighted, c["f1_weighted"].get<double>(), kTolerance);
+    EXPECT_NEAR(r.roc_auc, c["roc_auc"].get<double>(), kTolerance);
+    EXPECT_NEAR(r.log_loss, c["log_loss"].get<double>(), kTolerance);
+    EXPECT_EQ(r.confusion, c["confusion"].get<std::vector<std::vector<int64_t>>>());
+  }
+}
+
+TEST(ClassificationMetricsTest, BinaryAucCountsTiesAsHalf) {
+  // One positive tied with one negative, one positive above all: (1 + 0.5) / 2.
+  EXPECT_DOUBLE_EQ(BinaryRocAuc({true, false, true, false}, {0.5, 0.5, 0.9, 0.1}), 0.875);
+  EXPECT_TRUE(std::isnan(BinaryRocAuc({true, true}, {0.1, 0.2})));
+}
+
+TEST(ClassificationMetricsTest, PerfectPredictionsScoreOne) {
+  const ClassificationReport r = Classify({0, 1, 2}, {1, 0, 0, 0, 1, 0, 0, 0, 1}, 3);
+  EXPECT_DOUBLE_EQ(r.accuracy, 1.0);
+  EXPECT_DOUBLE_EQ(r.f1_macro, 1.0);
+  EXPECT_DOUBLE_EQ(r.roc_auc, 1.0);
+  EXPECT_NEAR(r.log_loss, 0.0, 1e-12);
+}
+
+TEST(ClassificationMetricsTest, RejectsMismatchedShapes) {
+  EXPECT_THROW(Classify({0, 1}, {0.5, 0.5}, 2), std::invalid_argument);
+  EXPECT_THROW(Classify({0, 3}, {0.5, 0.5, 0.5, 0.5}, 2), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace sluice::metrics

@@ -1,0 +1,91 @@
+#include "stage_harness.hpp"
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "plugin/loader.hpp"
+#include "plugin/registry.hpp"
+
+namespace sluice::testing {
+
+StageHarness::StageHarness(const std::string& name, const std::string& plugin_dir) : stage_(name) {
+  plugin::PluginRegistry registry({plugin_dir});
+  std::string error;
+  const plugin::PluginDescriptor* d = registry.Find(name, error);
+  if (!d) throw std::runtime_error(error);
+  info_struct_ = plugin::LoadPlugin(*d, error);
+  if (!info_struct_) throw std::runtime_error(error);
+  contract_ = d->contract;
+  for (const ParamSpec& p : contract_.params()) params_.Set(p.name(), p.default_value());
+  if (contract_.FindParam("seed")) params_.Set("seed", int64_t{1});
+}
+
+StageHarness& StageHarness::Set(const std::string& param, Value value) {
+  if (!contract_.FindParam(param)) throw std::invalid_argument("plugin " + stage_ + " has no parameter " + param);
+  params_.Set(param, std::move(value));
+  return *this;
+}
+
+StageHarness& StageHarness::Input(const std::string& port, std::shared_ptr<PortValue> value) {
+  inputs_[port] = std::move(value);
+  return *this;
+}
+
+StageHarness& StageHarness::StopAfter(int checks) {
+  stop_after_ = checks;
+  return *this;
+}
+
+Status StageHarness::Run() {
+  SluiceStatus* status = info_struct_->run_stage(static_cast<StageContext*>(this));
+  if (!status) return Status::Ok();
+  Status out(static_cast<Status::Code>(sluice_status_code(status)), sluice_status_message(status));
+  sluice_status_free(status);
+  return out;
+}
+
+std::vector<std::pair<int64_t, double>> StageHarness::Metric(const std::string& key) const {
+  auto it = metrics_.find(key);
+  return it == metrics_.end() ? std::vector<std::pair<int64_t, double>>{} : it->second;
+}
+
+std::shared_ptr<PortValue> StageHarness::InputValue(std::string_view port) const {
+  auto it = inputs_.find(port);
+  return it == inputs_.end() ? nullptr : it->second;
+}
+
+void StageHarness::SetOutput(std::string_view port, std::shared_ptr<PortValue> value) {
+  outputs_[std::string(port)] = std::move(value);
+}
+
+void StageHarness::LogMetric(std::string_view key, int64_t step, double value) {
+  metrics_[std::string(key)].emplace_back(step, value);
+}
+
+Status StageHarness::AddArtifact(std::string_view name, const std::string& file) {
+  if (!std::filesystem::exists(file)) return Status::NotFound(file);
+  artifacts_[std::string(name)] = file;
+  return Status::Ok();
+}
+
+std::string StageHarness::ScratchDir() {
+  std::filesystem::create_directories(dir_.path() / "scratch");
+  return (dir_.path() / "scratch").string();
+}
+
+void StageHarness::SetEnvironment(std::string_view key, std::string_view value) {
+  environment_[std::string(key)] = std::string(value);
+}
+
+bool StageHarness::StopRequested() const {
+  if (stop_after_ < 0) return false;
+  if (stop_after_ == 0) return true;
+  --stop_after_;
+  return false;
+}
+
+void StageHarness::ReportProgress(const Progress&) {}
+
+void StageHarness::Info(std::string_view message) { info_.emplace_back(message); }
+
+}  // namespace sluice::testing

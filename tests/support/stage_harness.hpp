@@ -1,0 +1,78 @@
+// Runs one plugin's stage alone, as the host would, with inline parameters and inputs
+// made by the test (after MediaPipe's calculator tests and GStreamer's GstHarness).
+//
+//   StageHarness h("trainer");
+//   h.Set("epochs", int64_t{2}).Input("data", dataset).Input("model", spec);
+//   ASSERT_TRUE(h.Run().ok());
+//   auto model = h.Output<sluice::TrainedModel>("model");
+#ifndef SLUICE_TESTS_SUPPORT_STAGE_HARNESS_HPP_
+#define SLUICE_TESTS_SUPPORT_STAGE_HARNESS_HPP_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sluice/abi.h"
+#include "sluice/contract.hpp"
+#include "sluice/stage.hpp"
+#include "temp_dir.hpp"
+
+namespace sluice::testing {
+
+class StageHarness final : public StageContext {
+ public:
+  // Loads the built-in plugin `name` from the build tree, checking its handshake.
+  explicit StageHarness(const std::string& name, const std::string& plugin_dir = SLUICE_TEST_BUILTIN_PLUGIN_DIR);
+
+  StageHarness& Set(const std::string& param, Value value);
+  StageHarness& Input(const std::string& port, std::shared_ptr<PortValue> value);
+  // StopRequested() turns true after it has been asked `checks` times.
+  StageHarness& StopAfter(int checks);
+
+  Status Run();
+
+  template <class T>
+  std::shared_ptr<T> Output(const std::string& port) const {
+    auto it = outputs_.find(port);
+    return it == outputs_.end() ? nullptr : std::dynamic_pointer_cast<T>(it->second);
+  }
+  // (step, value) pairs logged under `key` (without the stage prefix).
+  std::vector<std::pair<int64_t, double>> Metric(const std::string& key) const;
+  // Artifact name -> the file's path (kept in the harness's temp folder).
+  const std::map<std::string, std::string>& artifacts() const { return artifacts_; }
+  const std::vector<std::string>& info() const { return info_; }
+  const Contract& contract() const { return contract_; }
+
+  // StageContext
+  const std::string& stage_name() const override { return stage_; }
+  const Params& params() const override { return params_; }
+  uint64_t seed() const override { return params_.Has("seed") ? static_cast<uint64_t>(params_.Int("seed")) : 1; }
+  std::shared_ptr<PortValue> InputValue(std::string_view port) const override;
+  void SetOutput(std::string_view port, std::shared_ptr<PortValue> value) override;
+  void LogMetric(std::string_view key, int64_t step, double value) override;
+  Status AddArtifact(std::string_view name, const std::string& file) override;
+  std::string ScratchDir() override;
+  void SetEnvironment(std::string_view key, std::string_view value) override;
+  bool StopRequested() const override;
+  void ReportProgress(const Progress& progress) override;
+  void Info(std::string_view message) override;
+
+ private:
+  std::string stage_;
+  const SluicePluginInfo* info_struct_ = nullptr;
+  Contract contract_;
+  Params params_;
+  std::map<std::string, std::shared_ptr<PortValue>, std::less<>> inputs_, outputs_;
+  std::map<std::string, std::vector<std::pair<int64_t, double>>> metrics_;
+  std::map<std::string, std::string> artifacts_;
+  std::map<std::string, std::string> environment_;
+  std::vector<std::string> info_;
+  mutable int stop_after_ = -1;
+  TempDir dir_;
+};
+
+}  // namespace sluice::testing
+
+#endif  // SLUICE_TESTS_SUPPORT_STAGE_HARNESS_HPP_

@@ -1,0 +1,231 @@
+// Parsing and validating pipelines against contracts (no plugin libraries involved).
+#include <gtest/gtest.h>
+
+#include "pipeline/diagnostics.hpp"
+#include "pipeline/resolved.hpp"
+#include "pipeline/spec.hpp"
+#include "temp_dir.hpp"
+
+namespace sluice::pipeline {
+namespace {
+
+plugin::PluginRegistry TestRegistry() {
+  return plugin::PluginRegistry::FromContracts({
+      Contract("source", "1.0.0", Kind::kData)
+          .output("data", ports::kDataset)
+          .param(RequiredParam("dir", ParamType::kString).format(StringFormat::kDirectory))
+          .param(FloatParam("fraction", 0.1).range(0, 0.9)),
+      Contract("net", "1.0.0", Kind::kModel)
+          .output("model", ports::kModel)
+          .param(IntListParam("hidden", {8}).min(1))
+          .param(ChoiceParam("activation", "relu", {"relu", "tanh"})),
+      Contract("fit", "1.0.0", Kind::kTrain)
+          .input("data", ports::kDataset)
+          .input("model", ports::kModel)
+          .output("model", ports::kTrainedModel)
+          .param(FloatParam("lr", 0.01).greater_than(0))
+          .param(IntParam("epochs", 1).min(1))
+          .param(SeedParam()),
+      Contract("judge", "1.0.0", Kind::kEval).input("data", ports::kDataset).input("model", ports::kTrainedModel),
+      Contract("relay", "1.0.0", Kind::kOther).optional_input("in", "blob").output("out", "blob"),
+  });
+}
+
+struct Checked {
+  std::optional<ResolvedPipeline> pipeline;
+  std::string errors;
+};
+
+Checked Check(const std::string& toml, const std::vector<std::string>& overrides = {}) {
+  static const plugin::PluginRegistry registry = TestRegistry();
+  SourceTexts texts;
+  Diagnostics diag;
+  PipelineSpec spec = ParsePipeline("p.toml", toml, texts, diag);
+  ApplyOverrides(spec, overrides, texts, diag);
+  Checked out;
+  out.pipeline = Validate(spec, registry, diag);
+  out.errors = diag.Render(texts);
+  if (!diag.empty()) out.pipeline.reset();
+  return out;
+}
+
+const char* kGood = R"(
+[pipeline]
+name = "demo"
+seed = 5
+
+[stages.judge]
+plugin = "judge"
+inputs = { data = "data", model = "fit" }
+
+[stages.fit]
+plugin = "fit"
+inputs = { data = "data", model = "net" }
+lr = 1
+
+[stages.net]
+plugin = "net"
+
+[stages.data]
+plugin = "source"
+dir = "/tmp"
+)";
+
+TEST(PipelineTest, ResolvesDefaultsOrderAndWiring) {
+  Checked c = Check(kGood);
+  ASSERT_TRUE(c.pipeline) << c.errors;
+  const ResolvedPipeline& p = *c.pipeline;
+  EXPECT_EQ(p.name, "demo");
+  // Dependencies first; otherwise the file's order.
+  std::vector<std::string> order;
+  for (const auto& s : p.stages) order.push_back(s.name);
+  EXPECT_EQ(order, (std::vector<std::string>{"net", "data", "fit", "judge"}));
+  const ResolvedStage& fit = p.stages[2];
+  EXPECT_DOUBLE_EQ(fit.params.Float("lr"), 1.0);  // an integer given for a float
+  EXPECT_EQ(fit.params.Int("epochs"), 1);         // default
+  EXPECT_EQ(static_cast<uint64_t>(fit.params.Int("seed")), StageSeed(5, "fit"));
+  ASSERT_EQ(fit.inputs.size(), 2u);
+  EXPECT_EQ(fit.inputs[0].from_stage, "data");
+  EXPECT_EQ(fit.inputs[0].from_port, "data");
+  auto params = p.ParamsJson();
+  EXPECT_EQ(params.at("net.hidden"), "[8]");
+  EXPECT_EQ(params.at("net.activation"), "\"relu\"");
+  EXPECT_EQ(params.at("pipeline.seed"), "5");
+}
+
+TEST(PipelineTest, StageSeedsDependOnPipelineSeedAndName) {
+  EXPECT_EQ(StageSeed(7, "train"), StageSeed(7, "train"));
+  EXPECT_NE(StageSeed(7, "train"), StageSeed(8, "train"));
+  EXPECT_NE(StageSeed(7, "train"), StageSeed(7, "eval"));
+  EXPECT_LT(StageSeed(123456789, "x"), 1ULL << 31);
+}
+
+TEST(PipelineTest, OverridesReplaceParametersAndSeed) {
+  Checked c = Check(kGood, {"fit.lr=3e-4", "net.hidden=[4, 2]", "net.activation=tanh", "pipeline.seed=9"});
+  ASSERT_TRUE(c.pipeline) << c.errors;
+  auto params = c.pipeline->ParamsJson();
+  EXPECT_EQ(params.at("fit.lr"), "0.0003");
+  EXPECT_EQ(params.at("net.hidden"), "[4,2]");
+  EXPECT_EQ(params.at("net.activation"), "\"tanh\"");
+  EXPECT_EQ(params.at("pipeline.seed"), "9");
+  EXPECT_EQ(params.at("fit.seed"), std::to_string(StageSeed(9, "fit")));
+}
+
+TEST(PipelineTest, ReportsEveryProblemAtOnceInFileOrder) {
+  Checked c = Check(R"([stages.data]
+plugin = "source"
+fraction = 2
+
+[stages.fit]
+plugin = "fit"
+inputs = { data = "data", model = "nett" }
+lrr = 0.1
+epochs = 0
+)");
+  EXPECT_FALSE(c.pipeline);
+  EXPECT_EQ(c.errors,
+            "p.toml:1:9: error: stage 'data' (plugin source) is missing required parameter 'dir' (string, existing "
+            "directory)\n"
+            "   1 | [stages.data]\n"
+            "     |         ^~~~\n"
+            "p.toml:3:12: error: parameter 'fraction' of stage 'data' must be in [0, 0.9], got 2\n"
+            "   3 | fraction = 2\n"
+            "     |            ^\n"
+            "p.toml:7:35: error: input 'model' of stage 'fit' names stage 'nett', which does not exist\n"
+            "   7 | inputs = { data = \"data\", model = \"nett\" }\n"
+            "     |                                   ^~~~~~\n"
+            "p.toml:8:1: error: unknown parameter 'lrr' of stage 'fit' (plugin fit); did you mean 'lr'?\n"
+            "   8 | lrr = 0.1\n"
+            "     | ^~~\n"
+            "p.toml:9:10: error: parameter 'epochs' of stage 'fit' must be >= 1, got 0\n"
+            "   9 | epochs = 0\n"
+            "     |          ^\n"
+            "5 errors\n");
+}
+
+TEST(PipelineTest, FindsCyclesAndNamesThemAlongTheDataFlow) {
+  Checked c = Check(R"([stages.a]
+plugin = "relay"
+inputs = { in = "c" }
+
+[stages.b]
+plugin = "relay"
+inputs = { in = "a" }
+
+[stages.c]
+plugin = "relay"
+inputs = { in = "b" }
+)");
+  EXPECT_FALSE(c.pipeline);
+  EXPECT_NE(c.errors.find("error: the stages form a cycle: a -> b -> c -> a"), std::string::npos) << c.errors;
+}
+
+TEST(PipelineTest, RejectsAStageReadingItself) {
+  Checked c = Check("[stages.a]\nplugin = \"relay\"\ninputs = { in = \"a\" }\n");
+  EXPECT_NE(c.errors.find("cycle: a -> a"), std::string::npos) << c.errors;
+}
+
+TEST(PipelineTest, AmbiguousOutputsNeedAPortName) {
+  static const plugin::PluginRegistry registry = plugin::PluginRegistry::FromContracts({
+      Contract("two", "1", Kind::kOther).output("left", "blob").output("right", "blob"),
+      Contract("relay", "1", Kind::kOther).optional_input("in", "blob").output("out", "blob"),
+  });
+  SourceTexts texts;
+  Diagnostics diag;
+  PipelineSpec spec =
+      ParsePipeline("p.toml",
+                    "[stages.t]\nplugin = \"two\"\n[stages.r]\nplugin = \"relay\"\ninputs = { in = \"t\" }\n"
+                    "[stages.s]\nplugin = \"relay\"\ninputs = { in = \"t.right\" }\n",
+                    texts, diag);
+  EXPECT_FALSE(Validate(spec, registry, diag));
+  const std::string errors = diag.Render(texts);
+  EXPECT_NE(errors.find("stage 't' has several blob outputs; name one as \"t.PORT\""), std::string::npos) << errors;
+  EXPECT_EQ(diag.size(), 1u) << errors;  // t.right is fine
+}
+
+TEST(PipelineTest, RelativeDirectoriesAreTakenFromThePipelineFolder) {
+  testing::TempDir dir;
+  dir.Write("sub/data/marker", "");
+  const std::string file = dir.Write("sub/p.toml", "[stages.d]\nplugin = \"source\"\ndir = \"data\"\n");
+  SourceTexts texts;
+  Diagnostics diag;
+  PipelineSpec spec = ParsePipelineFile(file, texts, diag);
+  auto resolved = Validate(spec, TestRegistry(), diag);
+  ASSERT_TRUE(resolved) << diag.Render(texts);
+  EXPECT_EQ(resolved->stages[0].params.String("dir"), (dir.path() / "sub" / "data").string());
+}
+
+TEST(PipelineTest, NamesThePipelineAfterItsFileWhenUnnamed) {
+  SourceTexts texts;
+  Diagnostics diag;
+  PipelineSpec spec = ParsePipeline("dir/my_pipe.toml", "[stages.n]\nplugin = \"net\"\n", texts, diag);
+  EXPECT_EQ(spec.name, "my_pipe");
+}
+
+TEST(PipelineTest, MissingFileIsAnError) {
+  SourceTexts texts;
+  Diagnostics diag;
+  ParsePipelineFile("/nonexistent/p.toml", texts, diag);
+  EXPECT_EQ(diag.Render(texts),
+            "/nonexistent/p.toml: error: cannot read pipeline file: No such file or directory\n1 error\n");
+}
+
+TEST(DiagnosticsTest, SuggestsCloseNamesOnly) {
+  EXPECT_EQ(ClosestMatch("lrr", {"lr", "epochs"}), "lr");
+  EXPECT_EQ(ClosestMatch("optimzer", {"optimizer", "lr"}), "optimizer");
+  EXPECT_EQ(ClosestMatch("batchsize", {"batch_size"}), "batch_size");
+  EXPECT_EQ(ClosestMatch("tarin", {"train", "eval"}), "train");  // transposition
+  EXPECT_EQ(ClosestMatch("zzz", {"lr", "epochs"}), "");
+  EXPECT_EQ(DidYouMean("x", {}), "");
+}
+
+TEST(DiagnosticsTest, UnderlinesWithinTheLineAndKeepsTabs) {
+  SourceTexts texts;
+  texts.Add("f.toml", "a = 1\n\tbad = 2\n");
+  Diagnostics diag;
+  diag.Error({"f.toml", 2, 2, 3}, "wrong");
+  EXPECT_EQ(diag.Render(texts), "f.toml:2:2: error: wrong\n   2 | \tbad = 2\n     | \t^~~\n1 error\n");
+}
+
+}  // namespace
+}  // namespace sluice::pipeline

@@ -1,0 +1,140 @@
+// Reading contracts from ELF sections, the registry's search path, and the handshake
+// checks made before any C++ call. Uses the real test plugins in tests/plugins.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "plugin/elf_section.hpp"
+#include "plugin/loader.hpp"
+#include "plugin/registry.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+namespace sluice::plugin {
+namespace {
+
+const std::string kPlugins = SLUICE_TEST_PLUGIN_DIR;
+
+bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST(ElfSectionTest, ReadsTheEmbeddedContract) {
+  std::string contents, error;
+  ASSERT_EQ(ReadElfSection(kPlugins + "/good/test-echo.so", SLUICE_CONTRACT_SECTION, contents, error),
+            ElfReadResult::kFound)
+      << error;
+  EXPECT_TRUE(Contains(contents, "\"name\":\"test-echo\"")) << contents;
+  EXPECT_EQ(ReadElfSection(kPlugins + "/nosection/not-a-plugin.so", SLUICE_CONTRACT_SECTION, contents, error),
+            ElfReadResult::kNoSection);
+  EXPECT_EQ(ReadElfSection("/etc/hostname", SLUICE_CONTRACT_SECTION, contents, error), ElfReadResult::kNotElf);
+  EXPECT_EQ(ReadElfSection("/nonexistent.so", SLUICE_CONTRACT_SECTION, contents, error), ElfReadResult::kUnreadable);
+}
+
+TEST(RegistryTest, ReadsContractsWithoutLoadingLibraries) {
+  PluginRegistry registry({kPlugins + "/good"});
+  ASSERT_EQ(registry.plugins().size(), 1u);
+  const PluginDescriptor& d = registry.plugins()[0];
+  EXPECT_EQ(d.name, "test-echo");
+  EXPECT_EQ(d.version, "1.2.3");
+  EXPECT_TRUE(d.read_without_loading);
+  EXPECT_TRUE(d.incompatibility.empty()) << d.incompatibility;
+  EXPECT_NE(d.contract.FindParam("behavior"), nullptr);
+  std::string error;
+  EXPECT_EQ(registry.Find("test-echo", error), &d);
+  EXPECT_EQ(registry.Find("nope", error), nullptr);
+  EXPECT_EQ(error, "unknown plugin 'nope'");
+}
+
+TEST(RegistryTest, RefusesForeignAbiAndToolchainFromTheSection) {
+  PluginRegistry registry({kPlugins + "/foreign"});
+  std::string error;
+  EXPECT_EQ(registry.Find("test-future", error), nullptr);
+  EXPECT_TRUE(Contains(error,
+                       "test-future.so: built for Sluice plugin ABI 99.0, but this sluice implements ABI 1.0; "
+                       "rebuild the plugin against Sluice SDK"))
+      << error;
+  EXPECT_EQ(registry.Find("test-other-torch", error), nullptr);
+  EXPECT_TRUE(Contains(error, "built with toolchain 'sdk=0.1;cxx=gcc-12;torch=0.1;cxx11abi=1', but this sluice uses '" +
+                                  std::string(HostToolchainKey()) + "'; rebuild the plugin against this Sluice SDK"))
+      << error;
+}
+
+TEST(RegistryTest, LoadsLibrariesWithoutASectionToAskThemAndStillChecks) {
+  PluginRegistry registry({kPlugins + "/nosection"});
+  ASSERT_EQ(registry.issues().size(), 1u);
+  EXPECT_TRUE(Contains(registry.issues()[0].path, "not-a-plugin.so"));
+  EXPECT_TRUE(Contains(registry.issues()[0].message, "not a Sluice plugin: it has no entry point 'sluice_plugin_info'"))
+      << registry.issues()[0].message;
+  std::string error;
+  EXPECT_EQ(registry.Find("test-future", error), nullptr);
+  EXPECT_TRUE(Contains(error, "ABI 99.0")) << error;
+  EXPECT_EQ(registry.Find("test-other-torch", error), nullptr);
+  EXPECT_TRUE(Contains(error, "toolchain")) << error;
+  for (const PluginDescriptor& d : registry.plugins()) EXPECT_FALSE(d.read_without_loading);
+}
+
+TEST(RegistryTest, TwoFilesWithOneNameAreAnError) {
+  PluginRegistry registry({kPlugins + "/good", kPlugins + "/duplicate"});
+  std::string error;
+  EXPECT_EQ(registry.Find("test-echo", error), nullptr);
+  EXPECT_TRUE(Contains(error, "plugin 'test-echo' is provided by 2 files: " + kPlugins + "/good/test-echo.so, " +
+                                  kPlugins + "/duplicate/test-echo.so; remove one"))
+      << error;
+}
+
+TEST(RegistryTest, SearchPathComesFromTheEnvironmentFirst) {
+  setenv("SLUICE_PLUGIN_PATH", "/a:/b::/c", 1);
+  std::vector<std::string> path = PluginRegistry::DefaultSearchPath();
+  unsetenv("SLUICE_PLUGIN_PATH");
+  ASSERT_EQ(path.size(), 4u);
+  EXPECT_EQ(path[0], "/a");
+  EXPECT_EQ(path[2], "/c");
+  EXPECT_TRUE(Contains(path[3], "lib/sluice/plugins"));
+}
+
+TEST(LoaderTest, LoadsACompatiblePluginAndKeepsItResident) {
+  PluginRegistry registry({kPlugins + "/good"});
+  std::string error;
+  const SluicePluginInfo* info = LoadPlugin(registry.plugins()[0], error);
+  ASSERT_NE(info, nullptr) << error;
+  EXPECT_STREQ(info->name, "test-echo");
+  EXPECT_NE(info->run_stage, nullptr);
+  // Loading again hands back the same resident library.
+  EXPECT_EQ(LoadPlugin(registry.plugins()[0], error), info);
+}
+
+TEST(LoaderTest, RefusesALibraryWhoseSectionWasTamperedWith) {
+  testing::TempDir dir;
+  const std::string copy = dir / "test-echo.so";
+  std::filesystem::copy_file(kPlugins + "/good/test-echo.so", copy);
+  // Replace the section with a contract the code does not report.
+  std::string section, error;
+  ReadElfSection(copy, SLUICE_CONTRACT_SECTION, section, error);
+  const std::string altered_contract = dir.Write("contract.json", [&] {
+    std::string s = section;
+    s.replace(s.find("1.2.3"), 5, "1.2.4");
+    return s;
+  }());
+  auto result =
+      testing::RunProcess({SLUICE_TEST_OBJCOPY, "--update-section", ".sluice_contract=" + altered_contract, copy});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  PluginRegistry registry({dir.path().string()});
+  ASSERT_EQ(registry.plugins().size(), 1u);
+  EXPECT_EQ(LoadPlugin(registry.plugins()[0], error), nullptr);
+  EXPECT_TRUE(Contains(error, "the contract in its .sluice_contract section differs from the one the library reports"))
+      << error;
+}
+
+TEST(LoaderTest, ReportsFilesThatAreNotLibraries) {
+  testing::TempDir dir;
+  dir.Write("garbage.so", "this is not an ELF file\n");
+  PluginRegistry registry({dir.path().string()});
+  ASSERT_EQ(registry.issues().size(), 1u);
+  EXPECT_EQ(registry.issues()[0].message, "not a plugin: not an ELF shared library");
+  std::string error;
+  EXPECT_EQ(LoadPluginInfo(dir / "garbage.so", error), nullptr);
+  EXPECT_TRUE(Contains(error, "garbage.so: cannot load:")) << error;
+}
+
+}  // namespace
+}  // namespace sluice::plugin
