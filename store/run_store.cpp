@@ -298,7 +298,8 @@ std::map<std::string, std::string> RunStore::Params(const std::string& run_id) {
 }
 
 std::vector<LatestMetric> RunStore::LatestMetrics(const std::string& run_id) {
-  Statement q = db_->Prepare("SELECT key, step, value FROM metrics_latest WHERE run_id = ? ORDER BY key");
+  Statement q = db_->Prepare(
+      "SELECT key, last_step, last_value FROM metric_series WHERE run_id = ? AND last_step IS NOT NULL ORDER BY key");
   q.Bind(1, run_id);
   std::vector<LatestMetric> out;
   while (q.Step()) out.push_back({q.Text(0), q.Int(1), q.OptionalDouble(2).value_or(NAN)});
@@ -306,7 +307,9 @@ std::vector<LatestMetric> RunStore::LatestMetrics(const std::string& run_id) {
 }
 
 std::vector<MetricPoint> RunStore::MetricHistory(const std::string& run_id, const std::string& key) {
-  Statement q = db_->Prepare("SELECT step, value, logged_at FROM metrics WHERE run_id = ? AND key = ? ORDER BY step");
+  Statement q = db_->Prepare(
+      "SELECT p.step, p.value, p.logged_at FROM metric_series s JOIN metric_points p ON p.series_id = s.id "
+      "WHERE s.run_id = ? AND s.key = ? ORDER BY p.step");
   q.Bind(1, run_id).Bind(2, key);
   std::vector<MetricPoint> out;
   while (q.Step()) out.push_back({q.Int(0), q.OptionalDouble(1).value_or(NAN), q.Double(2)});
@@ -381,7 +384,21 @@ uint32_t MetricWriter::Intern(std::string_view key) {
     if (keys_[i] == key) return static_cast<uint32_t>(i);
   }
   keys_.emplace_back(key);
+  series_.push_back(0);
   return static_cast<uint32_t>(keys_.size() - 1);
+}
+
+int64_t MetricWriter::SeriesId(uint32_t key) {
+  if (series_[key] != 0) return series_[key];
+  Database& db = store_.db();
+  db.Prepare("INSERT OR IGNORE INTO metric_series (run_id, key) VALUES (?, ?)")
+      .Bind(1, run_id_)
+      .Bind(2, keys_[key])
+      .Run();
+  Statement q = db.Prepare("SELECT id FROM metric_series WHERE run_id = ? AND key = ?");
+  q.Bind(1, run_id_).Bind(2, keys_[key]);
+  if (!q.Step()) throw StoreError("cannot create metric series " + keys_[key]);
+  return series_[key] = q.Int(0);
 }
 
 void MetricWriter::Log(std::string_view key, int64_t step, double value) {
@@ -396,35 +413,33 @@ void MetricWriter::Flush() {
   Database& db = store_.db();
   db.WriteTransaction([&] {
     Statement insert =
-        db.Prepare("INSERT OR REPLACE INTO metrics (run_id, key, step, value, logged_at) VALUES (?1, ?2, ?3, ?4, ?5)");
-    insert.Bind(1, run_id_);
+        db.Prepare("INSERT OR REPLACE INTO metric_points (series_id, step, value, logged_at) VALUES (?1, ?2, ?3, ?4)");
     std::vector<const Point*> last(keys_.size(), nullptr);
     for (const Point& p : buffer_) {
-      insert.Bind(2, keys_[p.key]).Bind(3, p.step);
+      insert.Bind(1, SeriesId(p.key)).Bind(2, p.step);
       if (std::isnan(p.value)) {
-        insert.BindNull(4);
+        insert.BindNull(3);
       } else {
-        insert.Bind(4, p.value);
+        insert.Bind(3, p.value);
       }
-      insert.Bind(5, p.logged_at);
+      insert.Bind(4, p.logged_at);
       insert.Step();
       insert.Reset();
       last[p.key] = &p;
     }
-    // The latest point per key is the one with the highest step.
+    // The series' newest point: the last one logged, unless an older step came last.
     Statement latest = db.Prepare(
-        "INSERT INTO metrics_latest (run_id, key, step, value) VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, value = excluded.value "
-        "WHERE excluded.step >= metrics_latest.step");
+        "UPDATE metric_series SET last_step = ?2, last_value = ?3 "
+        "WHERE id = ?1 AND (last_step IS NULL OR last_step <= ?2)");
     for (const Point* p : last) {
       if (!p) continue;
-      latest.Bind(1, run_id_).Bind(2, keys_[p->key]).Bind(3, p->step);
+      latest.Bind(1, series_[p->key]).Bind(2, p->step);
       if (std::isnan(p->value)) {
-        latest.BindNull(4);
+        latest.BindNull(3);
       } else {
-        latest.Bind(4, p->value);
+        latest.Bind(3, p->value);
       }
-      latest.Step();
+      latest.Run();
       latest.Reset();
     }
   });

@@ -149,12 +149,13 @@ class MetricWriter {
 
  private:
   struct Point {
-    uint32_t key;
+    uint32_t key;  // index into keys_ / series_
     int64_t step;
     double value;
     double logged_at;
   };
   uint32_t Intern(std::string_view key);
+  int64_t SeriesId(uint32_t key);  // creates the series row on first use
 
   RunStore& store_;
   std::string run_id_;
@@ -162,6 +163,7 @@ class MetricWriter {
   double flush_interval_s_;
   double last_flush_;
   std::vector<std::string> keys_;
+  std::vector<int64_t> series_;  // metric_series.id per key, 0 until created
   std::vector<Point> buffer_;
   int64_t written_ = 0;
 };

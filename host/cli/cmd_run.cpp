@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "exec/executor.hpp"
+#include "exec/timings.hpp"
 #include "options.hpp"
 #include "pipeline/load.hpp"
 #include "run_store.hpp"
@@ -102,7 +103,9 @@ int RunCommand(const Args& args, const std::string& command_line) {
     std::cerr << loaded.RenderErrors() << "sluice run: the pipeline is invalid; nothing was run\n";
     return kExitUsage;
   }
+  exec::MarkPhase("validated");
   std::unique_ptr<store::RunStore> store = store::RunStore::Open(StoreDir(vm["store"].as<std::string>()));
+  exec::MarkPhase("store_open");
   exec::ProgressView view(
       stderr, vm["quiet"].as<bool>() ? exec::ProgressView::Mode::kQuiet : exec::ProgressView::DetectMode(stderr));
   exec::RunOutcome outcome = exec::ExecutePipeline(*loaded.pipeline, *store, view, command_line);

@@ -11,6 +11,7 @@
 #include "interrupt.hpp"
 #include "plugin/loader.hpp"
 #include "stage_context.hpp"
+#include "timings.hpp"
 
 namespace sluice::exec {
 
@@ -63,6 +64,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
   run.command = command_line;
   run.spec = pipeline.ToJson();
   store.CreateRun(run, pipeline.ParamsJson());
+  MarkPhase("recorded");
   if (!store.in_memory()) SetActiveRun((store.dir() / "runs.db").string(), run_id);
 
   std::vector<StageRun> stages;
@@ -108,6 +110,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
       return finish("failed", "stage '" + r.stage->name + "': " + error);
     }
   }
+  MarkPhase("plugins_loaded");
   std::map<std::string, std::string> env = HostEnvironment();
   AddTorchEnvironment(env,
                       static_cast<int>(pipeline.threads > 0 ? pipeline.threads : std::thread::hardware_concurrency()));
@@ -131,6 +134,10 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     store.UpsertStage(run_id, r.record);
 
     const auto stage_started = std::chrono::steady_clock::now();
+    if (index == 1) {
+      MarkPhase("first_stage");
+      PrintPhases();
+    }
     HostStageContext ctx(s, run_id, store, metrics, view, values);
     SluiceStatus* c_status = r.info->run_stage(&ctx);  // never throws (SDK wrapper)
     Status status = Status::Ok();

@@ -89,8 +89,8 @@ RawValue ToRaw(const toml::node& node, const SourceLoc& loc, const SourceTexts& 
       v.type = RawValue::Type::kArray;
       for (const toml::node& item : *node.as_array()) {
         // Items of a --set value share its location; they are quoted from toml++ then.
-        SourceLoc item_loc = loc.file == "--set" ? SourceLoc{loc.file, loc.line, loc.column, 1}
-                                                 : Loc(loc.file, item.source());
+        SourceLoc item_loc =
+            loc.file == "--set" ? SourceLoc{loc.file, loc.line, loc.column, 1} : Loc(loc.file, item.source());
         v.items.push_back(ToRaw(item, item_loc, texts));
       }
       break;
@@ -155,7 +155,8 @@ void ParsePipelineTable(PipelineSpec& spec, const toml::table& table, const Sour
       }
     } else if (k == "seed" || k == "threads") {
       if (!node->is_integer() || node->as_integer()->get() < 0) {
-        diag.Error(value_loc, "[pipeline] " + k + " must be a non-negative integer, not " + NodeText(*node, value_loc, texts));
+        diag.Error(value_loc,
+                   "[pipeline] " + k + " must be a non-negative integer, not " + NodeText(*node, value_loc, texts));
       } else if (k == "seed") {
         spec.seed = node->as_integer()->get();
         spec.seed_loc = value_loc;
@@ -260,7 +261,8 @@ PipelineSpec ParsePipeline(const std::string& file, const std::string& text, Sou
         continue;
       }
       has_stages = true;
-      for (const auto& [stage_key, stage_node] : InFileOrder(*stages)) ParseStage(spec, *stage_key, *stage_node, texts, diag);
+      for (const auto& [stage_key, stage_node] : InFileOrder(*stages))
+        ParseStage(spec, *stage_key, *stage_node, texts, diag);
       if (stages->empty()) {
         diag.Error(loc, "the pipeline has no stages; add one as [stages.NAME] with plugin = \"...\"");
       }

@@ -170,8 +170,8 @@ class StageChecker {
     const bool above = p.max_bound() && (p.max_exclusive() ? v >= *p.max_bound() : v > *p.max_bound());
     if (below || above || std::isnan(v)) {
       const bool element = p.type() == ParamType::kIntList || p.type() == ParamType::kFloatList;
-      diag_.Error(raw.loc, (element ? "each element of " : "") + Where(stage_, p.name()) + " " + MustBe(p) +
-                               ", got " + raw.text);
+      diag_.Error(raw.loc, (element ? "each element of " : "") + Where(stage_, p.name()) + " " + MustBe(p) + ", got " +
+                               raw.text);
       return false;
     }
     return true;

@@ -27,23 +27,36 @@ CREATE TABLE params (
   PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
 
-CREATE TABLE metrics (
-  run_id     TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-  key        TEXT NOT NULL,               -- 'stage.metric'
+-- Metrics: one row per series (run, key), its points in a table keyed by small
+-- integers so that logging stays cheap. Read them through the `metrics` and
+-- `metrics_latest` views.
+CREATE TABLE metric_series (
+  id          INTEGER PRIMARY KEY,
+  run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  key         TEXT NOT NULL,              -- 'stage.metric'
+  last_step   INTEGER,                    -- the newest point, kept by the writer
+  last_value  REAL,
+  UNIQUE (run_id, key)
+);
+
+CREATE TABLE metric_points (
+  series_id  INTEGER NOT NULL,            -- metric_series.id (deleted with it, by trigger)
   step       INTEGER NOT NULL,
   value      REAL,                        -- NULL stands for NaN
   logged_at  REAL NOT NULL,               -- seconds since the Unix epoch
-  PRIMARY KEY (run_id, key, step)
+  PRIMARY KEY (series_id, step)
 ) WITHOUT ROWID;
 
--- The last point of each series, kept in step with metrics by the writer.
-CREATE TABLE metrics_latest (
-  run_id  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-  key     TEXT NOT NULL,
-  step    INTEGER NOT NULL,
-  value   REAL,
-  PRIMARY KEY (run_id, key)
-) WITHOUT ROWID;
+CREATE TRIGGER metric_series_delete AFTER DELETE ON metric_series BEGIN
+  DELETE FROM metric_points WHERE series_id = old.id;
+END;
+
+CREATE VIEW metrics AS
+  SELECT s.run_id, s.key, p.step, p.value, p.logged_at
+  FROM metric_points p JOIN metric_series s ON s.id = p.series_id;
+
+CREATE VIEW metrics_latest AS
+  SELECT run_id, key, last_step AS step, last_value AS value FROM metric_series;
 
 CREATE TABLE stages (
   run_id          TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,

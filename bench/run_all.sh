@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Every benchmark, in one go, on a Release build (tools/setup --bench first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+echo "### metric logging"; "$build/bin/sluice_bench_metric_logging"
+echo; echo "### start-up"; /usr/bin/python3 bench/startup.py --build "$build"
+echo; echo "### training"; /usr/bin/python3 bench/training.py --build "$build"
