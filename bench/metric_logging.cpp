@@ -5,12 +5,12 @@
 //   sluice_bench_metric_logging [points]
 #include <sqlite3.h>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 
 #include "run_store.hpp"
 

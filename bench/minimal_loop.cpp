@@ -43,7 +43,9 @@ int main(int argc, char** argv) {
   torch::Tensor pixels = x_train.to(torch::kFloat64).mul(1.0 / 255);
   const float mean = static_cast<float>(pixels.mean().item<double>());
   const float stdev = static_cast<float>(pixels.std(false).item<double>());
-  auto normalize = [&](const torch::Tensor& raw) { return raw.to(torch::kFloat32).mul_(1.0 / 255).sub_(mean).div_(stdev); };
+  auto normalize = [&](const torch::Tensor& raw) {
+    return raw.to(torch::kFloat32).mul_(1.0 / 255).sub_(mean).div_(stdev);
+  };
 
   torch::manual_seed(7);
   torch::nn::Sequential model(torch::nn::Flatten(), torch::nn::Linear(784, 256), torch::nn::ReLU(),
@@ -74,7 +76,11 @@ int main(int argc, char** argv) {
     int64_t correct = 0;
     for (int64_t begin = 0; begin < x_val.size(0); begin += 1024) {
       const int64_t end = std::min(x_val.size(0), begin + 1024);
-      correct += model->forward(normalize(x_val.slice(0, begin, end))).argmax(1).eq(y_val.slice(0, begin, end)).sum().item<int64_t>();
+      correct += model->forward(normalize(x_val.slice(0, begin, end)))
+                     .argmax(1)
+                     .eq(y_val.slice(0, begin, end))
+                     .sum()
+                     .item<int64_t>();
     }
     std::fprintf(stderr, "epoch %lld: val_accuracy %.4f\n", static_cast<long long>(epoch + 1),
                  static_cast<double>(correct) / static_cast<double>(x_val.size(0)));
