@@ -6,6 +6,7 @@
 //   sluice_bench_minimal_loop [epochs] [threads]
 // Prints one JSON object with samples_per_sec over the training steps.
 #include <ATen/Parallel.h>
+#include <malloc.h>
 #include <torch/nn.h>
 #include <torch/optim.h>
 
@@ -21,6 +22,10 @@ int main(int argc, char** argv) {
   const int64_t epochs = argc > 1 ? std::atoll(argv[1]) : 3;
   const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
   at::set_num_threads(threads);
+  // The same allocator settings as `sluice run` (see host/cli/cmd_run.cpp), so that the
+  // comparison measures orchestration, not glibc's mmap threshold.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   const std::string dir = "/usr/share/datasets/fashion-mnist/";
   sluice::idx::IdxArray images, labels;
   if (!sluice::idx::ReadIdx(dir + "train-images-idx3-ubyte.gz", 3, images).ok() ||

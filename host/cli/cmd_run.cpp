@@ -1,4 +1,6 @@
 // sluice run FILE / sluice validate FILE
+#include <malloc.h>
+
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -106,6 +108,13 @@ int RunCommand(const Args& args, const std::string& command_line) {
   exec::MarkPhase("validated");
   std::unique_ptr<store::RunStore> store = store::RunStore::Open(StoreDir(vm["store"].as<std::string>()));
   exec::MarkPhase("store_open");
+  // Training allocates and frees the same batch-sized buffers every step. glibc hands
+  // blocks above its mmap threshold (128 KiB until a large free happens to raise it)
+  // straight to the kernel and back, so every step page-faults them in again (measured
+  // here: a third of the CPU time in the kernel). Keep blocks up to 32 MiB in the heap,
+  // whatever the history of the process.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   exec::ProgressView view(
       stderr, vm["quiet"].as<bool>() ? exec::ProgressView::Mode::kQuiet : exec::ProgressView::DetectMode(stderr));
   exec::RunOutcome outcome = exec::ExecutePipeline(*loaded.pipeline, *store, view, command_line);
