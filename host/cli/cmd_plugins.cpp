@@ -68,11 +68,9 @@ int PluginsCommand(const Args& args) {
   po::options_description options("sluice plugins options");
   options.add_options()("help,h", "show this help")("action", po::value<std::string>()->required(), "list | show")(
       "name", po::value<std::string>(), "plugin name (show)")("json", po::bool_switch(), "print JSON on stdout");
-  for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") {
-      std::cout << "usage: sluice plugins list [--json]\n       sluice plugins show NAME [--json]\n\n" << options;
-      return kExitOk;
-    }
+  if (PrintHelpIfAsked(args, options,
+                       "usage: sluice plugins list [--json]\n       sluice plugins show NAME [--json]")) {
+    return kExitOk;
   }
   po::variables_map vm = ParseOptions(args, options, {"action", "name"});
   const std::string action = vm["action"].as<std::string>();

@@ -5,11 +5,10 @@
 #include <cstdio>
 #include <iostream>
 
-#include <nlohmann/json.hpp>
-
 #include "commands.hpp"
 #include "exec/executor.hpp"
 #include "exec/timings.hpp"
+#include "json_output.hpp"
 #include "options.hpp"
 #include "pipeline/load.hpp"
 #include "run_store.hpp"
@@ -17,11 +16,7 @@
 
 namespace sluice::cli {
 
-using json = nlohmann::ordered_json;
-
 namespace {
-
-json NumberOrNull(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 json ErrorsJson(const pipeline::Diagnostics& diag) {
   json errors = json::array();
@@ -45,21 +40,12 @@ std::vector<std::string> Overrides(const po::variables_map& vm) {
   return vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
 }
 
-bool WantsHelp(const Args& args, const po::options_description& options, const char* usage) {
-  for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") {
-      std::cout << usage << "\n" << options;
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 int ValidateCommand(const Args& args) {
   po::options_description options = PipelineOptions("sluice validate options");
-  if (WantsHelp(args, options, "usage: sluice validate FILE [--set STAGE.KEY=VALUE]... [--json]")) return kExitOk;
+  if (PrintHelpIfAsked(args, options, "usage: sluice validate FILE [--set STAGE.KEY=VALUE]... [--json]"))
+    return kExitOk;
   po::variables_map vm = ParseOptions(args, options, {"file"});
   const std::string file = vm["file"].as<std::string>();
   plugin::PluginRegistry registry;
@@ -93,7 +79,7 @@ int RunCommand(const Args& args, const std::string& command_line) {
   options.add_options()("store", po::value<std::string>()->default_value(""),
                         "store folder (default $SLUICE_STORE or ./.sluice)")("quiet,q", po::bool_switch(),
                                                                              "no progress output on stderr");
-  if (WantsHelp(args, options, "usage: sluice run FILE [--set STAGE.KEY=VALUE]... [--store DIR] [--json]"))
+  if (PrintHelpIfAsked(args, options, "usage: sluice run FILE [--set STAGE.KEY=VALUE]... [--store DIR] [--json]"))
     return kExitOk;
   po::variables_map vm = ParseOptions(args, options, {"file"});
   const std::string file = vm["file"].as<std::string>();

@@ -6,21 +6,16 @@
 #include <iostream>
 #include <set>
 
-#include <nlohmann/json.hpp>
-
 #include "commands.hpp"
 #include "exec/progress.hpp"
+#include "json_output.hpp"
 #include "options.hpp"
 #include "run_store.hpp"
 #include "table.hpp"
 
 namespace sluice::cli {
 
-using json = nlohmann::ordered_json;
-
 namespace {
-
-json NumberOrNull(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 std::unique_ptr<store::RunStore> OpenExisting(const std::string& flag) {
   const std::string dir = StoreDir(flag);
@@ -66,12 +61,6 @@ json ParamsJson(const std::map<std::string, std::string>& params) {
   return out;
 }
 
-json MetricsJson(const std::vector<store::LatestMetric>& metrics) {
-  json out = json::object();
-  for (const auto& m : metrics) out[m.key] = NumberOrNull(m.value);
-  return out;
-}
-
 json RunSummaryJson(const store::RunRecord& r) {
   return {{"id", r.id},
           {"pipeline", r.pipeline},
@@ -79,16 +68,6 @@ json RunSummaryJson(const store::RunRecord& r) {
           {"started_at", r.started_at},
           {"ended_at", r.ended_at ? json(*r.ended_at) : json(nullptr)},
           {"error", r.error ? json(*r.error) : json(nullptr)}};
-}
-
-bool Help(const Args& args, const po::options_description& options, const char* usage) {
-  for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") {
-      std::cout << usage << "\n\n" << options;
-      return true;
-    }
-  }
-  return false;
 }
 
 int List(const Args& args) {
@@ -100,7 +79,8 @@ int List(const Args& args) {
       "metric", po::value<std::vector<std::string>>()->composing(), "add a column with this metric; repeatable")(
       "json", po::bool_switch(), "JSON array on stdout")("csv", po::bool_switch(), "CSV on stdout")(
       "store", po::value<std::string>()->default_value(""), "store folder");
-  if (Help(args, options, "usage: sluice runs list [--pipeline NAME] [--status S] [--limit N] [--json|--csv]"))
+  if (PrintHelpIfAsked(args, options,
+                       "usage: sluice runs list [--pipeline NAME] [--status S] [--limit N] [--json|--csv]"))
     return kExitOk;
   po::variables_map vm = ParseOptions(args, options, {});
   store::RunFilter filter;
@@ -182,7 +162,7 @@ int Show(const Args& args) {
   options.add_options()("help,h", "show this help")("run", po::value<std::string>()->required(), "run id or prefix")(
       "json", po::bool_switch(), "JSON object on stdout")("store", po::value<std::string>()->default_value(""),
                                                           "store folder");
-  if (Help(args, options, "usage: sluice runs show RUN [--json]")) return kExitOk;
+  if (PrintHelpIfAsked(args, options, "usage: sluice runs show RUN [--json]")) return kExitOk;
   po::variables_map vm = ParseOptions(args, options, {"run"});
   auto store = OpenExisting(vm["store"].as<std::string>());
   store::RunRecord run = store->FindRun(vm["run"].as<std::string>());
@@ -255,7 +235,7 @@ int Metrics(const Args& args) {
       "key", po::value<std::string>()->required(), "metric key, e.g. train.loss")(
       "json", po::bool_switch(), "JSON on stdout")("csv", po::bool_switch(), "CSV on stdout")(
       "store", po::value<std::string>()->default_value(""), "store folder");
-  if (Help(args, options, "usage: sluice runs metrics RUN KEY [--json|--csv]")) return kExitOk;
+  if (PrintHelpIfAsked(args, options, "usage: sluice runs metrics RUN KEY [--json|--csv]")) return kExitOk;
   po::variables_map vm = ParseOptions(args, options, {"run", "key"});
   auto store = OpenExisting(vm["store"].as<std::string>());
   store::RunRecord run = store->FindRun(vm["run"].as<std::string>());
@@ -296,7 +276,7 @@ int Compare(const Args& args) {
   options.add_options()("help,h", "show this help")("run", po::value<std::vector<std::string>>()->required(), "runs")(
       "json", po::bool_switch(), "JSON on stdout")("all", po::bool_switch(), "also show parameters that are equal")(
       "store", po::value<std::string>()->default_value(""), "store folder");
-  if (Help(args, options, "usage: sluice runs compare RUN RUN... [--json] [--all]")) return kExitOk;
+  if (PrintHelpIfAsked(args, options, "usage: sluice runs compare RUN RUN... [--json] [--all]")) return kExitOk;
   po::variables_map vm = ParseOptions(args, options, {"run"}, true);
   const auto ids = vm["run"].as<std::vector<std::string>>();
   if (ids.size() < 2) throw po::error("runs compare needs at least two runs");

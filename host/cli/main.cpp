@@ -46,6 +46,16 @@ po::variables_map ParseOptions(const std::vector<std::string>& args, const po::o
   return vm;
 }
 
+bool PrintHelpIfAsked(const std::vector<std::string>& args, const po::options_description& options, const char* usage) {
+  for (const std::string& a : args) {
+    if (a == "--help" || a == "-h") {
+      std::cout << usage << "\n\n" << options;
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string StoreDir(const std::string& flag) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("SLUICE_STORE"); env && *env) return env;

@@ -15,6 +15,9 @@ namespace po = boost::program_options;
 po::variables_map ParseOptions(const std::vector<std::string>& args, const po::options_description& options,
                                const std::vector<std::string>& names, bool repeat_last = false);
 
+// If `args` hold --help or -h, prints `usage` and the options, and returns true.
+bool PrintHelpIfAsked(const std::vector<std::string>& args, const po::options_description& options, const char* usage);
+
 }  // namespace sluice::cli
 
 #endif  // SLUICE_HOST_CLI_OPTIONS_HPP_

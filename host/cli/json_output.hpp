@@ -1,0 +1,28 @@
+// JSON shapes shared by the commands (stdout with --json).
+#ifndef SLUICE_HOST_CLI_JSON_OUTPUT_HPP_
+#define SLUICE_HOST_CLI_JSON_OUTPUT_HPP_
+
+#include <cmath>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "run_store.hpp"
+
+namespace sluice::cli {
+
+using json = nlohmann::ordered_json;
+
+// JSON has no NaN or infinity: those become null.
+inline json NumberOrNull(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+// {"stage.metric": latest value, ...}
+inline json MetricsJson(const std::vector<store::LatestMetric>& metrics) {
+  json out = json::object();
+  for (const auto& m : metrics) out[m.key] = NumberOrNull(m.value);
+  return out;
+}
+
+}  // namespace sluice::cli
+
+#endif  // SLUICE_HOST_CLI_JSON_OUTPUT_HPP_
