@@ -4,12 +4,15 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <random>
+
+#include <nlohmann/json.hpp>
 
 #include "migrations.hpp"
 
@@ -357,6 +360,164 @@ std::map<std::string, std::string> RunStore::Environment(const std::string& run_
   std::map<std::string, std::string> out;
   while (q.Step()) out.emplace(q.Text(0), q.Text(1));
   return out;
+}
+
+void RunStore::ReopenRun(const std::string& run_id, int64_t pid, const std::string& host,
+                         const std::string& command) {
+  db_->WriteTransaction([&] {
+    db_->Prepare(
+           "UPDATE runs SET status = 'running', error = NULL, ended_at = NULL, pid = ?, host = ?, "
+           "command = command || char(10) || ? WHERE id = ?")
+        .Bind(1, pid)
+        .Bind(2, host)
+        .Bind(3, command)
+        .Bind(4, run_id)
+        .Run();
+  });
+}
+
+// ---------------------------------------------------------------- model registry
+
+namespace {
+
+bool ValidModelName(const std::string& name) {
+  if (name.empty() || name.size() > 100 || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+std::vector<ModelRecord> ReadModels(Database& db, Statement& q) {
+  std::vector<ModelRecord> out;
+  while (q.Step()) {
+    ModelRecord m;
+    m.name = q.Text(0);
+    m.version = q.Int(1);
+    m.run_id = q.OptionalText(2);
+    m.stage = q.Text(3);
+    m.path = q.Text(4);
+    m.created_at = q.Text(5);
+    m.description = q.Text(6);
+    m.manifest = q.Text(7);
+    out.push_back(std::move(m));
+  }
+  for (ModelRecord& m : out) {
+    Statement a = db.Prepare("SELECT alias FROM model_aliases WHERE name = ? AND version = ? ORDER BY alias");
+    a.Bind(1, m.name).Bind(2, m.version);
+    while (a.Step()) m.aliases.push_back(a.Text(0));
+  }
+  return out;
+}
+
+constexpr const char* kModelColumns = "name, version, run_id, stage, path, created_at, description, manifest";
+
+}  // namespace
+
+ModelRecord RunStore::RegisterModel(const std::string& name, const std::optional<std::string>& run_id,
+                                    const std::string& stage, const fs::path& bundle_dir,
+                                    const std::string& description) {
+  if (!ValidModelName(name)) {
+    throw StoreError("invalid model name '" + name + "': use letters, digits, '-', '_' and '.'");
+  }
+  if (in_memory()) throw StoreError("an in-memory store keeps no models");
+  std::ifstream manifest_in(bundle_dir / "manifest.json");
+  if (!manifest_in) throw StoreError(bundle_dir.string() + " has no manifest.json");
+  const std::string manifest_text((std::istreambuf_iterator<char>(manifest_in)), std::istreambuf_iterator<char>());
+  ModelRecord record;
+  db_->WriteTransaction([&] {
+    Statement q = db_->Prepare("SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?");
+    q.Bind(1, name);
+    q.Step();
+    record.version = q.Int(0);
+    record.name = name;
+    record.run_id = run_id;
+    record.stage = stage;
+    record.created_at = IsoTime(UnixNow());
+    record.description = description;
+    const fs::path target = dir_ / "models" / name / ("v" + std::to_string(record.version));
+    std::error_code ec;
+    fs::remove_all(target, ec);  // a leftover of an aborted registration
+    fs::create_directories(target.parent_path(), ec);
+    fs::copy(bundle_dir, target, fs::copy_options::recursive, ec);
+    if (ec) throw StoreError("cannot copy the bundle to " + target.string() + ": " + ec.message());
+    record.path = target.string();
+    // The registered copy's manifest says what it was registered as.
+    nlohmann::ordered_json manifest;
+    try {
+      manifest = nlohmann::ordered_json::parse(manifest_text);
+    } catch (const nlohmann::json::exception& e) {
+      throw StoreError(bundle_dir.string() + "/manifest.json: " + e.what());
+    }
+    manifest["name"] = name;
+    manifest["version"] = record.version;
+    manifest["registered_at"] = record.created_at;
+    record.manifest = manifest.dump(2);
+    std::ofstream(target / "manifest.json", std::ios::trunc) << record.manifest << "\n";
+    db_->Prepare(std::string("INSERT INTO models (") + kModelColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .Bind(1, name)
+        .Bind(2, record.version)
+        .Bind(3, run_id)
+        .Bind(4, stage)
+        .Bind(5, record.path)
+        .Bind(6, record.created_at)
+        .Bind(7, description)
+        .Bind(8, record.manifest)
+        .Run();
+  });
+  return record;
+}
+
+std::vector<ModelRecord> RunStore::ListModels(const std::optional<std::string>& name) {
+  Statement q = db_->Prepare(std::string("SELECT ") + kModelColumns + " FROM models" +
+                             (name ? " WHERE name = ?" : "") + " ORDER BY name, version DESC");
+  if (name) q.Bind(1, *name);
+  return ReadModels(*db_, q);
+}
+
+ModelRecord RunStore::FindModel(const std::string& reference) {
+  std::string name = reference;
+  std::optional<int64_t> version;
+  std::optional<std::string> alias;
+  if (auto at = reference.find('@'); at != std::string::npos) {
+    name = reference.substr(0, at);
+    alias = reference.substr(at + 1);
+  } else if (auto colon = reference.find(':'); colon != std::string::npos) {
+    name = reference.substr(0, colon);
+    const std::string digits = reference.substr(colon + 1);
+    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit)) {
+      throw StoreError("'" + reference + "': a model version is a number (NAME:VERSION)");
+    }
+    version = std::stoll(digits);
+  }
+  if (alias) {
+    Statement a = db_->Prepare("SELECT version FROM model_aliases WHERE name = ? AND alias = ?");
+    a.Bind(1, name).Bind(2, *alias);
+    if (!a.Step()) throw StoreError("model '" + name + "' has no alias '" + *alias + "'");
+    version = a.Int(0);
+  }
+  std::vector<ModelRecord> all = ListModels(name);
+  if (all.empty()) throw StoreError("no registered model named '" + name + "' in " + dir_.string());
+  if (!version) return all.front();  // newest
+  for (ModelRecord& m : all) {
+    if (m.version == *version) return m;
+  }
+  throw StoreError("model '" + name + "' has no version " + std::to_string(*version) + " (newest is " +
+                   std::to_string(all.front().version) + ")");
+}
+
+void RunStore::SetAlias(const std::string& name, const std::string& alias, int64_t version) {
+  if (!ValidModelName(alias)) throw StoreError("invalid alias '" + alias + "'");
+  FindModel(name + ":" + std::to_string(version));  // exists, or a readable error
+  db_->WriteTransaction([&] {
+    db_->Prepare(
+           "INSERT INTO model_aliases (name, alias, version, updated_at) VALUES (?, ?, ?, ?) "
+           "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at")
+        .Bind(1, name)
+        .Bind(2, alias)
+        .Bind(3, version)
+        .Bind(4, IsoTime(UnixNow()))
+        .Run();
+  });
 }
 
 // ---------------------------------------------------------------- MetricWriter

@@ -62,6 +62,18 @@ struct LatestMetric {
   double value = 0;
 };
 
+struct ModelRecord {
+  std::string name;
+  int64_t version = 0;
+  std::optional<std::string> run_id;
+  std::string stage;
+  std::string path;
+  std::string created_at;
+  std::string description;
+  std::string manifest;                // JSON
+  std::vector<std::string> aliases;    // aliases pointing at this version
+};
+
 struct RunFilter {
   std::optional<std::string> pipeline;
   std::optional<std::string> status;
@@ -104,6 +116,21 @@ class RunStore {
   std::vector<StageRecord> Stages(const std::string& run_id);
   std::vector<ArtifactRecord> Artifacts(const std::string& run_id);
   std::map<std::string, std::string> Environment(const std::string& run_id);
+
+  // Marks a finished run as running again for `sluice run --resume`: new pid, host and
+  // command; error and end time cleared.
+  void ReopenRun(const std::string& run_id, int64_t pid, const std::string& host, const std::string& command);
+
+  // --- Model registry ---
+  // Copies `bundle_dir` to <store>/models/NAME/vVERSION under the next version of `name`,
+  // adds name, version and registration time to its manifest.json, and records it.
+  ModelRecord RegisterModel(const std::string& name, const std::optional<std::string>& run_id,
+                            const std::string& stage, const std::filesystem::path& bundle_dir,
+                            const std::string& description);
+  std::vector<ModelRecord> ListModels(const std::optional<std::string>& name = std::nullopt);
+  // NAME (newest version), NAME:VERSION or NAME@ALIAS. Throws StoreError when none.
+  ModelRecord FindModel(const std::string& reference);
+  void SetAlias(const std::string& name, const std::string& alias, int64_t version);
 
   // Lock file whose flock marks a run's process as alive.
   std::filesystem::path LockPath(const std::string& run_id) const;

@@ -11,6 +11,7 @@
 #include "json_output.hpp"
 #include "options.hpp"
 #include "pipeline/load.hpp"
+#include "pipeline/stored.hpp"
 #include "run_store.hpp"
 #include "table.hpp"
 
@@ -28,7 +29,7 @@ json ErrorsJson(const pipeline::Diagnostics& diag) {
 
 po::options_description PipelineOptions(const char* caption) {
   po::options_description options(caption);
-  options.add_options()("help,h", "show this help")("file", po::value<std::string>()->required(),
+  options.add_options()("help,h", "show this help")("file", po::value<std::string>(),
                                                     "pipeline file (TOML)")(
       "set", po::value<std::vector<std::string>>()->composing(),
       "override a parameter: STAGE.KEY=VALUE or pipeline.seed=N (VALUE is TOML); repeatable")(
@@ -47,6 +48,7 @@ int ValidateCommand(const Args& args) {
   if (PrintHelpIfAsked(args, options, "usage: sluice validate FILE [--set STAGE.KEY=VALUE]... [--json]"))
     return kExitOk;
   po::variables_map vm = ParseOptions(args, options, {"file"});
+  if (!vm.count("file")) throw po::error("the pipeline FILE is missing");
   const std::string file = vm["file"].as<std::string>();
   plugin::PluginRegistry registry;
   pipeline::LoadedPipeline loaded = pipeline::LoadPipeline(file, Overrides(vm), registry);
@@ -76,23 +78,53 @@ int ValidateCommand(const Args& args) {
 
 int RunCommand(const Args& args, const std::string& command_line) {
   po::options_description options = PipelineOptions("sluice run options");
-  options.add_options()("store", po::value<std::string>()->default_value(""),
-                        "store folder (default $SLUICE_STORE or ./.sluice)")("quiet,q", po::bool_switch(),
-                                                                             "no progress output on stderr");
-  if (PrintHelpIfAsked(args, options, "usage: sluice run FILE [--set STAGE.KEY=VALUE]... [--store DIR] [--json]"))
+  options.add_options()  //
+      ("store", po::value<std::string>()->default_value(""), "store folder (default $SLUICE_STORE or ./.sluice)")  //
+      ("resume", po::value<std::string>(), "continue an interrupted, crashed or failed run (id or prefix)")  //
+      ("quiet,q", po::bool_switch(), "no progress output on stderr");
+  if (PrintHelpIfAsked(args, options,
+                       "usage: sluice run FILE [--set STAGE.KEY=VALUE]... [--store DIR] [--json]\n"
+                       "       sluice run --resume RUN [--store DIR] [--json]")) {
     return kExitOk;
+  }
   po::variables_map vm = ParseOptions(args, options, {"file"});
-  const std::string file = vm["file"].as<std::string>();
   const bool as_json = vm["json"].as<bool>();
+  const bool resume = vm.count("resume") > 0;
+  if (resume && (vm.count("file") || vm.count("set"))) {
+    throw po::error("--resume continues a run with its own pipeline and parameters; give no FILE or --set");
+  }
+  if (!resume && !vm.count("file")) throw po::error("the pipeline FILE is missing");
 
   plugin::PluginRegistry registry;
-  pipeline::LoadedPipeline loaded = pipeline::LoadPipeline(file, Overrides(vm), registry);
-  if (!loaded.pipeline) {
-    std::cerr << loaded.RenderErrors() << "sluice run: the pipeline is invalid; nothing was run\n";
-    return kExitUsage;
+  std::unique_ptr<store::RunStore> store;
+  std::optional<pipeline::ResolvedPipeline> resolved;
+  exec::ExecuteOptions execute;
+  if (resume) {
+    store = store::RunStore::Open(StoreDir(vm["store"].as<std::string>()));
+    store::RunRecord run = store->FindRun(vm["resume"].as<std::string>());
+    if (run.status == "succeeded" || run.status == "running") {
+      std::cerr << "sluice run: error: run " << run.id << " is " << run.status
+                << (run.status == "running" ? " (pid " + std::to_string(run.pid) + " on " + run.host + ")" : "")
+                << "; only interrupted, crashed or failed runs can be resumed\n";
+      return kExitFailed;
+    }
+    pipeline::Diagnostics diag;
+    resolved = pipeline::LoadStoredPipeline(run.spec, "run " + run.id, registry, /*require_same_versions=*/true, diag);
+    if (!resolved) {
+      std::cerr << diag.Render(pipeline::SourceTexts()) << "sluice run: cannot resume run " << run.id << "\n";
+      return kExitUsage;
+    }
+    execute.resume_run_id = run.id;
+  } else {
+    pipeline::LoadedPipeline loaded = pipeline::LoadPipeline(vm["file"].as<std::string>(), Overrides(vm), registry);
+    if (!loaded.pipeline) {
+      std::cerr << loaded.RenderErrors() << "sluice run: the pipeline is invalid; nothing was run\n";
+      return kExitUsage;
+    }
+    resolved = std::move(loaded.pipeline);
+    exec::MarkPhase("validated");
+    store = store::RunStore::Open(StoreDir(vm["store"].as<std::string>()));
   }
-  exec::MarkPhase("validated");
-  std::unique_ptr<store::RunStore> store = store::RunStore::Open(StoreDir(vm["store"].as<std::string>()));
   exec::MarkPhase("store_open");
   // Training allocates and frees the same batch-sized buffers every step. glibc hands
   // blocks above its mmap threshold (128 KiB until a large free happens to raise it)
@@ -103,17 +135,15 @@ int RunCommand(const Args& args, const std::string& command_line) {
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
   exec::ProgressView view(
       stderr, vm["quiet"].as<bool>() ? exec::ProgressView::Mode::kQuiet : exec::ProgressView::DetectMode(stderr));
-  exec::RunOutcome outcome = exec::ExecutePipeline(*loaded.pipeline, *store, view, command_line);
+  exec::RunOutcome outcome = exec::ExecutePipeline(*resolved, *store, view, command_line, execute);
   std::vector<store::LatestMetric> metrics = store->LatestMetrics(outcome.run_id);
 
   if (as_json) {
-    json m = json::object();
-    for (const auto& metric : metrics) m[metric.key] = NumberOrNull(metric.value);
     json out = {{"id", outcome.run_id},
-                {"pipeline", loaded.pipeline->name},
+                {"pipeline", resolved->name},
                 {"status", outcome.status},
                 {"seconds", outcome.seconds},
-                {"metrics", m}};
+                {"metrics", MetricsJson(metrics)}};
     out["error"] = outcome.error ? json(*outcome.error) : json(nullptr);
     std::cout << out.dump(2) << "\n";
   } else {

@@ -42,10 +42,11 @@ std::map<std::string, int> CountReaders(const pipeline::ResolvedPipeline& p) {
 }  // namespace
 
 RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::RunStore& store, ProgressView& view,
-                           const std::string& command_line) {
+                           const std::string& command_line, const ExecuteOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   RunOutcome outcome;
-  outcome.run_id = store::NewRunId();
+  const bool resuming = options.resume_run_id.has_value();
+  outcome.run_id = resuming ? *options.resume_run_id : store::NewRunId();
   const std::string& run_id = outcome.run_id;
 
   // The lock exists before the run row, so no other process can see a running run
@@ -63,7 +64,11 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
   run.pid = getpid();
   run.command = command_line;
   run.spec = pipeline.ToJson();
-  store.CreateRun(run, pipeline.ParamsJson());
+  if (resuming) {
+    store.ReopenRun(run_id, run.pid, run.host, command_line);
+  } else {
+    store.CreateRun(run, pipeline.ParamsJson());
+  }
   MarkPhase("recorded");
   if (!store.in_memory()) SetActiveRun((store.dir() / "runs.db").string(), run_id);
 
@@ -80,7 +85,8 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     store.UpsertStage(run_id, r.record);
     stages.push_back(std::move(r));
   }
-  view.Line("sluice: run " + run_id + " of " + pipeline.name + " (" + std::to_string(stages.size()) + " stages)");
+  view.Line(std::string("sluice: ") + (resuming ? "resuming run " : "run ") + run_id + " of " + pipeline.name + " (" +
+            std::to_string(stages.size()) + " stages)");
 
   auto finish = [&](const std::string& status, std::optional<std::string> error) {
     for (StageRun& r : stages) {
@@ -92,7 +98,11 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     store.FinishRun(run_id, status, error);
     SetActiveRun("", "");
     std::error_code ec;
-    if (!store.in_memory()) fs::remove_all(store.dir() / "tmp" / run_id, ec);
+    if (!store.in_memory()) {
+      fs::remove_all(store.dir() / "tmp" / run_id, ec);
+      // Checkpoints serve `--resume`; a run that succeeded has nothing left to resume.
+      if (status == "succeeded") fs::remove_all(store.dir() / "checkpoints" / run_id, ec);
+    }
     outcome.status = status;
     outcome.error = std::move(error);
     outcome.seconds = Seconds(started);
@@ -138,7 +148,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
       MarkPhase("first_stage");
       PrintPhases();
     }
-    HostStageContext ctx(s, run_id, store, metrics, view, values);
+    HostStageContext ctx(s, run_id, resuming, store, metrics, view, values);
     SluiceStatus* c_status = r.info->run_stage(&ctx);  // never throws (SDK wrapper)
     Status status = Status::Ok();
     if (c_status) {

@@ -18,12 +18,18 @@ struct RunOutcome {
   double seconds = 0;
 };
 
+struct ExecuteOptions {
+  // Continue this interrupted, crashed or failed run instead of recording a new one:
+  // stages run again and those that checkpoint pick up where they stopped.
+  std::optional<std::string> resume_run_id;
+};
+
 // Loads every plugin the pipeline uses (checking each handshake before any C++ call),
 // records the run as `running` with its parameters and environment, executes the
 // stages in order and records each one's status, timing, metrics and artifacts. A
 // failing or throwing plugin fails its stage and the run, never the host.
 RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::RunStore& store, ProgressView& view,
-                           const std::string& command_line);
+                           const std::string& command_line, const ExecuteOptions& options = {});
 
 }  // namespace sluice::exec
 

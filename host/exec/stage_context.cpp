@@ -9,11 +9,12 @@ namespace sluice::exec {
 
 namespace fs = std::filesystem;
 
-HostStageContext::HostStageContext(const pipeline::ResolvedStage& stage, const std::string& run_id,
+HostStageContext::HostStageContext(const pipeline::ResolvedStage& stage, const std::string& run_id, bool resuming,
                                    store::RunStore& store, store::MetricWriter& metrics, ProgressView& view,
                                    PortValues& values)
     : stage_(stage),
       run_id_(run_id),
+      resuming_(resuming),
       store_(store),
       metrics_(metrics),
       view_(view),
@@ -30,6 +31,7 @@ std::shared_ptr<PortValue> HostStageContext::InputValue(std::string_view port) c
 }
 
 void HostStageContext::SetOutput(std::string_view port, std::shared_ptr<PortValue> value) {
+  if (value) value->origin = {stage_.name, stage_.plugin->name, stage_.plugin->version, stage_.params_json};
   values_[stage_.name + "." + std::string(port)] = std::move(value);
 }
 
@@ -52,6 +54,68 @@ Status HostStageContext::AddArtifact(std::string_view name, const std::string& f
   } catch (const std::exception& e) {
     return Status::IoError(e.what());
   }
+}
+
+std::string HostStageContext::CheckpointDir() {
+  fs::path dir = store_.in_memory() ? fs::temp_directory_path() / ("sluice-" + run_id_) / "checkpoints" / stage_.name
+                                    : store_.dir() / "checkpoints" / run_id_ / stage_.name;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec && !host_error_) host_error_ = "cannot create checkpoint folder " + dir.string() + ": " + ec.message();
+  return dir.string();
+}
+
+Status HostStageContext::ResolveModel(std::string_view reference, ModelReference& out) {
+  const std::string ref(reference);
+  try {
+    // NAME:VERSION, NAME@ALIAS, or the name of a registered model; otherwise a run id.
+    bool is_model = ref.find_first_of(":@") != std::string::npos;
+    if (!is_model && !store_.in_memory()) is_model = !store_.ListModels(ref).empty();
+    if (is_model) {
+      store::ModelRecord model = store_.FindModel(ref);
+      out.bundle = model.path;
+      out.weights = (fs::path(model.path) / "model.pt").string();
+      out.run_id = model.run_id.value_or("");
+      out.description = "model " + model.name + " v" + std::to_string(model.version);
+      return Status::Ok();
+    }
+    store::RunRecord run = store_.FindRun(ref);
+    std::vector<store::ArtifactRecord> artifacts = store_.Artifacts(run.id);
+    for (auto it = artifacts.rbegin(); it != artifacts.rend(); ++it) {
+      if (it->name != "model") continue;
+      out.weights = it->path;
+      out.run_id = run.id;
+      out.description = "run " + run.id + " (stage " + it->stage + ")";
+      return Status::Ok();
+    }
+    return Status::NotFound("run " + run.id + " has no trained weights (no artifact named 'model'; status " +
+                            run.status + ")");
+  } catch (const std::exception& e) {
+    return Status::NotFound(e.what());
+  }
+}
+
+Status HostStageContext::RegisterModel(const ModelRegistration& registration, int64_t& version, std::string& path) {
+  try {
+    store::ModelRecord record =
+        store_.RegisterModel(registration.name, run_id_, stage_.name, registration.bundle_dir, registration.description);
+    version = record.version;
+    path = record.path;
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Status::IoError(e.what());
+  }
+}
+
+std::vector<std::pair<std::string, double>> HostStageContext::RunMetrics() {
+  std::vector<std::pair<std::string, double>> out;
+  try {
+    metrics_.Flush();
+    for (const store::LatestMetric& m : store_.LatestMetrics(run_id_)) out.emplace_back(m.key, m.value);
+  } catch (const std::exception& e) {
+    if (!host_error_) host_error_ = std::string("cannot read metrics from the store: ") + e.what();
+  }
+  return out;
 }
 
 std::string HostStageContext::ScratchDir() {

@@ -20,8 +20,8 @@ using PortValues = std::map<std::string, std::shared_ptr<PortValue>, std::less<>
 
 class HostStageContext final : public StageContext {
  public:
-  HostStageContext(const pipeline::ResolvedStage& stage, const std::string& run_id, store::RunStore& store,
-                   store::MetricWriter& metrics, ProgressView& view, PortValues& values);
+  HostStageContext(const pipeline::ResolvedStage& stage, const std::string& run_id, bool resuming,
+                   store::RunStore& store, store::MetricWriter& metrics, ProgressView& view, PortValues& values);
 
   const std::string& stage_name() const override { return stage_.name; }
   const Params& params() const override { return stage_.params; }
@@ -35,6 +35,12 @@ class HostStageContext final : public StageContext {
   bool StopRequested() const override;
   void ReportProgress(const Progress& progress) override;
   void Info(std::string_view message) override;
+  const std::string& run_id() const override { return run_id_; }
+  std::string CheckpointDir() override;
+  bool Resuming() const override { return resuming_; }
+  Status ResolveModel(std::string_view reference, ModelReference& out) override;
+  Status RegisterModel(const ModelRegistration& registration, int64_t& version, std::string& path) override;
+  std::vector<std::pair<std::string, double>> RunMetrics() override;
 
   // A host-side failure during the stage (e.g. the store could not be written).
   const std::optional<std::string>& host_error() const { return host_error_; }
@@ -42,6 +48,7 @@ class HostStageContext final : public StageContext {
  private:
   const pipeline::ResolvedStage& stage_;
   const std::string& run_id_;
+  bool resuming_;
   store::RunStore& store_;
   store::MetricWriter& metrics_;
   ProgressView& view_;

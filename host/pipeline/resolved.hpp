@@ -27,6 +27,7 @@ struct ResolvedStage {
   std::string name;
   const plugin::PluginDescriptor* plugin = nullptr;  // owned by the registry
   Params params;
+  std::string params_json;  // the same as one JSON object
   uint64_t seed = 0;
   std::vector<ResolvedInput> inputs;
 };

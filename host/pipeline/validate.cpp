@@ -457,7 +457,13 @@ std::optional<ResolvedPipeline> Validate(const PipelineSpec& spec, const plugin:
   }
 
   if (diag.size() > errors_before) return std::nullopt;
-  for (const std::string& name : order) out.stages.push_back(std::move(resolved.at(name)));
+  for (const std::string& name : order) {
+    ResolvedStage& stage = resolved.at(name);
+    nlohmann::ordered_json params = nlohmann::ordered_json::object();
+    for (const auto& [key, value] : stage.params.values()) params[key] = JsonValue(value);
+    stage.params_json = params.dump();
+    out.stages.push_back(std::move(stage));
+  }
   return out;
 }
 
@@ -486,9 +492,7 @@ std::string ResolvedPipeline::ToJson() const {
     nlohmann::ordered_json inputs = nlohmann::ordered_json::object();
     for (const ResolvedInput& in : s.inputs) inputs[in.port] = in.from_stage + "." + in.from_port;
     st["inputs"] = inputs;
-    nlohmann::ordered_json params = nlohmann::ordered_json::object();
-    for (const auto& [key, value] : s.params.values()) params[key] = JsonValue(value);
-    st["params"] = params;
+    st["params"] = nlohmann::ordered_json::parse(s.params_json);
     stages_json.push_back(std::move(st));
   }
   j["stages"] = std::move(stages_json);

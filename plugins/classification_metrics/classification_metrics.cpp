@@ -1,7 +1,11 @@
 // classification-metrics: evaluates a trained classifier on one split; writes the
-// predictions so anyone can recompute the numbers.
+// predictions so anyone can recompute the numbers, and pictures of the results.
+#include <sys/resource.h>
+#include <torch/cuda.h>
 #include <torch/nn.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -9,6 +13,7 @@
 #include "metrics.hpp"
 #include "sluice/plugin.hpp"
 #include "sluice/torch.hpp"
+#include "svg.hpp"
 
 namespace {
 
@@ -28,21 +33,42 @@ std::string Csv(const std::string& s) {
   return q + "\"";
 }
 
+double Percentile(std::vector<double> values, double q) {
+  if (values.empty()) return NAN;
+  std::sort(values.begin(), values.end());
+  const double at = q * static_cast<double>(values.size() - 1);
+  const auto lo = static_cast<size_t>(std::floor(at));
+  const auto hi = std::min(lo + 1, values.size() - 1);
+  return values[lo] + (values[hi] - values[lo]) * (at - static_cast<double>(lo));
+}
+
+double PeakMemoryMb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
 class ClassificationMetrics final : public sluice::Stage {
  public:
   static sluice::Contract Describe() {
-    return sluice::Contract("classification-metrics", "0.1.0", sluice::Kind::kEval)
-        .doc("Accuracy, precision/recall/F1, ROC AUC, log loss and confusion matrix (scikit-learn definitions)")
+    return sluice::Contract("classification-metrics", "0.2.0", sluice::Kind::kEval)
+        .doc("Accuracy, precision/recall/F1, ROC and PR AUC, log loss, calibration, confusion matrix "
+             "(scikit-learn definitions), inference latency; ROC, confusion and reliability images")
         .input("data", sluice::ports::kDataset, "the dataset holding the split to evaluate")
         .input("model", sluice::ports::kTrainedModel, "the trained classifier")
         .param(sluice::ChoiceParam("split", "test", {"test", "validation", "train"}).doc("which split to evaluate"))
-        .param(sluice::IntParam("batch_size", 1024).range(1, 1 << 20).doc("examples per inference batch"));
+        .param(sluice::IntParam("batch_size", 1024).range(1, 1 << 20).doc("examples per inference batch"))
+        .param(sluice::IntParam("calibration_bins", 10).range(2, 100).doc("equal-width bins of the calibration error"));
   }
 
   Status Run(sluice::StageContext& ctx) override {
     const sluice::Params& p = ctx.params();
     auto data = ctx.Input<sluice::TensorDataset>("data");
     auto model = ctx.Input<sluice::TrainedModel>("model");
+    if (data->task != sluice::Task::kClassification || model->task != sluice::Task::kClassification) {
+      return Status::InvalidArgument("classification-metrics needs classification data and model; use "
+                                     "regression-metrics for regression");
+    }
     const std::string split_name = p.String("split");
     const sluice::Split& split = data->split(split_name);
     const int64_t n = split.size();
@@ -54,8 +80,9 @@ class ClassificationMetrics final : public sluice::Stage {
     }
     ctx.SetEnvironment("device", model->device.str());
 
-    // Probabilities for the whole split, as doubles in row-major order.
+    // Probabilities for the whole split, as doubles in row-major order; each batch timed.
     std::vector<double> probs(static_cast<size_t>(n * k));
+    std::vector<double> batch_ms;
     {
       torch::NoGradGuard no_grad;
       model->network->eval();
@@ -63,16 +90,22 @@ class ClassificationMetrics final : public sluice::Stage {
       for (int64_t begin = 0; begin < n; begin += batch) {
         if (ctx.StopRequested()) return Status::Cancelled("stopped during evaluation");
         const int64_t end = std::min(n, begin + batch);
-        torch::Tensor x = data->Range(split, begin, end).to(model->device);
-        torch::Tensor prob =
-            torch::softmax(model->network->forward(x), 1).to(torch::kCPU, torch::kFloat64).contiguous();
+        const sluice::Inputs x = data->Range(split, begin, end).To(model->device);
+        const auto t0 = std::chrono::steady_clock::now();
+        torch::Tensor logits = model->network->Forward(x);
+        if (model->device.is_cuda()) torch::cuda::synchronize();
+        batch_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        torch::Tensor prob = torch::softmax(logits.to(torch::kFloat32), 1).to(torch::kCPU, torch::kFloat64).contiguous();
         std::copy(prob.data_ptr<double>(), prob.data_ptr<double>() + prob.numel(), probs.begin() + begin * k);
       }
     }
     torch::Tensor targets = split.targets.to(torch::kInt64).contiguous();
     std::vector<int64_t> labels(targets.data_ptr<int64_t>(), targets.data_ptr<int64_t>() + n);
-    const sluice::metrics::ClassificationReport r = sluice::metrics::Classify(labels, probs, k);
+    const int bins = static_cast<int>(p.Int("calibration_bins"));
+    const sluice::metrics::ClassificationReport r = sluice::metrics::Classify(labels, probs, k, bins);
 
+    double total_ms = 0;
+    for (double ms : batch_ms) total_ms += ms;
     const std::pair<const char*, double> values[] = {
         {"accuracy", r.accuracy},
         {"precision_macro", r.precision_macro},
@@ -82,7 +115,13 @@ class ClassificationMetrics final : public sluice::Stage {
         {"recall_weighted", r.recall_weighted},
         {"f1_weighted", r.f1_weighted},
         {"roc_auc", r.roc_auc},
+        {"pr_auc", r.pr_auc},
         {"log_loss", r.log_loss},
+        {"calibration_error", r.calibration_error},
+        {"latency_p50_ms", Percentile(batch_ms, 0.5)},
+        {"latency_p95_ms", Percentile(batch_ms, 0.95)},
+        {"inference_samples_per_sec", static_cast<double>(n) / (total_ms / 1000.0)},
+        {"peak_memory_mb", PeakMemoryMb()},
     };
     for (const auto& [name, value] : values) ctx.LogMetric(name, 0, value);
 
@@ -93,16 +132,62 @@ class ClassificationMetrics final : public sluice::Stage {
     SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("confusion_matrix", dir + "/confusion_matrix.csv"));
     SLUICE_RETURN_IF_ERROR(WriteFile(dir + "/per_class.csv", PerClassCsv(r, data->class_names)));
     SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("per_class", dir + "/per_class.csv"));
+    SLUICE_RETURN_IF_ERROR(WriteImages(ctx, dir, labels, probs, k, bins, r, data->class_names));
 
     char line[256];
     std::snprintf(line, sizeof line,
-                  "%s split, %lld examples: accuracy %.4f, f1_macro %.4f, roc_auc %.4f, log_loss %.4f",
-                  split_name.c_str(), static_cast<long long>(n), r.accuracy, r.f1_macro, r.roc_auc, r.log_loss);
+                  "%s split, %lld examples: accuracy %.4f, f1_macro %.4f, roc_auc %.4f, pr_auc %.4f, log_loss %.4f, "
+                  "calibration_error %.4f",
+                  split_name.c_str(), static_cast<long long>(n), r.accuracy, r.f1_macro, r.roc_auc, r.pr_auc,
+                  r.log_loss, r.calibration_error);
     ctx.Info(line);
     return Status::Ok();
   }
 
  private:
+  static Status WriteImages(sluice::StageContext& ctx, const std::string& dir, const std::vector<int64_t>& labels,
+                            const std::vector<double>& probs, int64_t k, int bins,
+                            const sluice::metrics::ClassificationReport& r, const std::vector<std::string>& names) {
+    const auto uk = static_cast<size_t>(k);
+    // ROC: the positive class for two classes, each class against the rest otherwise.
+    std::vector<sluice::svg::Series> roc;
+    for (size_t c = (k == 2 ? 1 : 0); c < uk; ++c) {
+      std::vector<bool> positive(labels.size());
+      std::vector<double> score(labels.size());
+      for (size_t i = 0; i < labels.size(); ++i) {
+        positive[i] = labels[i] == static_cast<int64_t>(c);
+        score[i] = probs[i * uk + c];
+      }
+      const sluice::metrics::Curve curve = sluice::metrics::RocCurve(positive, score);
+      const double auc = sluice::metrics::BinaryRocAuc(positive, score);
+      char label[160];
+      std::snprintf(label, sizeof label, "%s (AUC %.3f)", names[c].substr(0, 24).c_str(), auc);
+      roc.push_back({label, curve.x, curve.y, false});
+    }
+    // Reliability diagram.
+    sluice::svg::Series reliability{"model", {}, {}, false};
+    for (const auto& bin : sluice::metrics::CalibrationBins(labels, probs, k, bins)) {
+      if (bin.count == 0) continue;
+      reliability.x.push_back(bin.confidence);
+      reliability.y.push_back(bin.accuracy);
+    }
+    char title[96];
+    std::snprintf(title, sizeof title, "ROC curve%s", k == 2 ? "" : "s (one vs rest)");
+    const std::pair<std::string, std::string> images[] = {
+        {"roc_curve", sluice::svg::LineChart(roc, {title, "false positive rate", "true positive rate", true, false})},
+        {"confusion_matrix_image", sluice::svg::Heatmap(r.confusion, names, "Confusion matrix")},
+        {"reliability_diagram",
+         sluice::svg::LineChart({reliability}, {"Reliability (calibration error " + std::to_string(r.calibration_error).substr(0, 6) + ")",
+                                                "confidence", "accuracy", true, true})},
+    };
+    for (const auto& [name, svg] : images) {
+      const std::string path = dir + "/" + name + ".svg";
+      if (!sluice::svg::WriteFile(path, svg)) return Status::IoError("cannot write " + path);
+      SLUICE_RETURN_IF_ERROR(ctx.AddArtifact(name, path));
+    }
+    return Status::Ok();
+  }
+
   static Status WritePredictions(const std::string& path, const std::vector<int64_t>& labels,
                                  const std::vector<double>& probs, int64_t k) {
     std::string text = "index,label,pred";
@@ -124,8 +209,7 @@ class ClassificationMetrics final : public sluice::Stage {
     return WriteFile(path, text);
   }
 
-  static std::string ConfusionCsv(const sluice::metrics::ClassificationReport& r,
-                                  const std::vector<std::string>& names) {
+  static std::string ConfusionCsv(const sluice::metrics::ClassificationReport& r, const std::vector<std::string>& names) {
     std::string text = "true\\pred";
     for (const std::string& name : names) text += "," + Csv(name);
     text += "\n";
@@ -137,8 +221,7 @@ class ClassificationMetrics final : public sluice::Stage {
     return text;
   }
 
-  static std::string PerClassCsv(const sluice::metrics::ClassificationReport& r,
-                                 const std::vector<std::string>& names) {
+  static std::string PerClassCsv(const sluice::metrics::ClassificationReport& r, const std::vector<std::string>& names) {
     std::string text = "class,name,precision,recall,f1,support\n";
     char buf[128];
     for (size_t c = 0; c < names.size(); ++c) {

@@ -26,7 +26,7 @@ TEST(ClassificationMetricsStageTest, PredictionsFileReproducesTheMetrics) {
   auto model = std::make_shared<TrainedModel>();
   model->network = std::make_shared<FixedNetwork>();
   model->class_names = data->class_names;
-  model->sample_shape = data->sample_shape;
+  model->schema = data->schema();
 
   testing::StageHarness h("classification-metrics");
   h.Input("data", data).Input("model", model).Set("batch_size", int64_t{64});

@@ -7,6 +7,8 @@
 #include <numeric>
 #include <random>
 
+#include <nlohmann/json.hpp>
+
 #include "idx_reader.hpp"
 #include "sluice/plugin.hpp"
 #include "sluice/torch.hpp"
@@ -19,7 +21,7 @@ class IdxImages final : public sluice::Stage {
  public:
   static sluice::Contract Describe() {
     using sluice::ParamType;
-    return sluice::Contract("idx-images", "0.1.0", sluice::Kind::kData)
+    return sluice::Contract("idx-images", "0.2.0", sluice::Kind::kData)
         .doc("Image classification data from IDX files (MNIST, Fashion-MNIST), split and normalized")
         .output("data", sluice::ports::kDataset, "train, validation and test splits")
         .param(sluice::RequiredParam("dir", ParamType::kString)
@@ -95,9 +97,9 @@ class IdxImages final : public sluice::Stage {
     auto take = [](const torch::Tensor& t, const std::vector<int64_t>& idx) {
       return t.index_select(0, torch::tensor(idx, torch::kInt64));
     };
-    dataset->train = {take(all_x, train_idx), take(all_y, train_idx)};
-    dataset->validation = {take(all_x, val_idx), take(all_y, val_idx)};
-    dataset->test = {test_images, test_targets};
+    dataset->train = {take(all_x, train_idx), {}, take(all_y, train_idx)};
+    dataset->validation = {take(all_x, val_idx), {}, take(all_y, val_idx)};
+    dataset->test = {test_images, {}, test_targets};
 
     dataset->input_scale = 1.0 / 255.0;
     double mean = 0, std = 1;
@@ -121,6 +123,16 @@ class IdxImages final : public sluice::Stage {
       dataset->mean = torch::tensor(static_cast<float>(mean));
       dataset->std = torch::tensor(static_cast<float>(std));
     }
+    dataset->target_name = "label";
+    // The transform predictions must apply to new images, with the model.
+    dataset->preprocessing = nlohmann::json{{"kind", "image"},
+                                            {"format", "idx"},
+                                            {"shape", dataset->sample_shape},
+                                            {"input_scale", dataset->input_scale},
+                                            {"mean", p.Bool("normalize") ? mean : 0.0},
+                                            {"std", p.Bool("normalize") ? std : 1.0},
+                                            {"class_names", names}}
+                                 .dump();
     char line[256];
     std::snprintf(line, sizeof line,
                   "%lld train, %lld validation, %lld test images of %lldx%lld, %zu classes; pixel mean %.4f std %.4f",

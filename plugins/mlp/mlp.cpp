@@ -1,5 +1,8 @@
-// mlp: a multilayer perceptron over flattened inputs.
+// mlp: a multilayer perceptron over flattened dense features, with an embedding per
+// categorical column of a table.
 #include <torch/nn.h>
+
+#include <cstdio>
 
 #include "sluice/plugin.hpp"
 #include "sluice/torch.hpp"
@@ -8,86 +11,112 @@ namespace {
 
 using sluice::Status;
 
+torch::nn::AnyModule Activation(const std::string& name) {
+  if (name == "gelu") return torch::nn::AnyModule(torch::nn::GELU());
+  if (name == "tanh") return torch::nn::AnyModule(torch::nn::Tanh());
+  if (name == "sigmoid") return torch::nn::AnyModule(torch::nn::Sigmoid());
+  if (name == "leaky_relu") return torch::nn::AnyModule(torch::nn::LeakyReLU());
+  return torch::nn::AnyModule(torch::nn::ReLU());
+}
+
+// fastai's rule of thumb: min(50, (categories + 1) / 2), unless a width is given.
+int64_t EmbeddingWidth(int64_t categories, int64_t given) {
+  return given > 0 ? given : std::min<int64_t>(50, (categories + 1) / 2);
+}
+
 class MlpNetwork final : public sluice::Network {
  public:
-  MlpNetwork(int64_t inputs, const std::vector<int64_t>& hidden, int64_t outputs, const std::string& activation,
-             double dropout) {
+  MlpNetwork(const sluice::InputSchema& schema, const std::vector<int64_t>& hidden, const std::string& activation,
+             double dropout, int64_t embedding_dim) {
+    int64_t width = schema.num_dense();
+    embeddings_ = register_module("embeddings", torch::nn::ModuleList());
+    for (int64_t categories : schema.categorical_cardinality) {
+      const int64_t w = EmbeddingWidth(categories, embedding_dim);
+      embeddings_->push_back(torch::nn::Embedding(categories, w));
+      width += w;
+    }
     torch::nn::Sequential layers;
-    layers->push_back(torch::nn::Flatten());
-    int64_t width = inputs;
     for (int64_t h : hidden) {
       layers->push_back(torch::nn::Linear(width, h));
-      if (activation == "relu") {
-        layers->push_back(torch::nn::ReLU());
-      } else if (activation == "gelu") {
-        layers->push_back(torch::nn::GELU());
-      } else if (activation == "tanh") {
-        layers->push_back(torch::nn::Tanh());
-      } else if (activation == "sigmoid") {
-        layers->push_back(torch::nn::Sigmoid());
-      } else {
-        layers->push_back(torch::nn::LeakyReLU());
-      }
+      layers->push_back(Activation(activation));
       if (dropout > 0) layers->push_back(torch::nn::Dropout(dropout));
       width = h;
     }
-    layers->push_back(torch::nn::Linear(width, outputs));
+    layers->push_back(torch::nn::Linear(width, schema.num_outputs));
     layers_ = register_module("layers", layers);
   }
 
-  torch::Tensor forward(torch::Tensor x) override { return layers_->forward(x); }
+  torch::Tensor forward(torch::Tensor x) override { return layers_->forward(x.flatten(1)); }
+
+  torch::Tensor Forward(const sluice::Inputs& in) override {
+    if (embeddings_->size() == 0) return forward(in.dense);
+    std::vector<torch::Tensor> parts = {in.dense.flatten(1)};
+    for (size_t c = 0; c < embeddings_->size(); ++c) {
+      parts.push_back(embeddings_[c]->as<torch::nn::Embedding>()->forward(in.categorical.select(1, static_cast<int64_t>(c))));
+    }
+    return layers_->forward(torch::cat(parts, 1));
+  }
 
  private:
+  torch::nn::ModuleList embeddings_{nullptr};
   torch::nn::Sequential layers_{nullptr};
 };
 
 class MlpSpec final : public sluice::ModelSpec {
  public:
-  MlpSpec(std::vector<int64_t> hidden, std::string activation, double dropout)
-      : hidden_(std::move(hidden)), activation_(std::move(activation)), dropout_(dropout) {}
+  MlpSpec(std::vector<int64_t> hidden, std::string activation, double dropout, int64_t embedding_dim)
+      : hidden_(std::move(hidden)), activation_(std::move(activation)), dropout_(dropout), embedding_dim_(embedding_dim) {}
 
-  std::shared_ptr<sluice::Network> Build(const std::vector<int64_t>& sample_shape, int64_t num_outputs) const override {
-    return std::make_shared<MlpNetwork>(Inputs(sample_shape), hidden_, num_outputs, activation_, dropout_);
+  std::shared_ptr<sluice::Network> Build(const sluice::InputSchema& schema) const override {
+    return std::make_shared<MlpNetwork>(schema, hidden_, activation_, dropout_, embedding_dim_);
   }
 
-  std::string Describe(const std::vector<int64_t>& sample_shape, int64_t num_outputs) const override {
-    std::string text = "mlp " + std::to_string(Inputs(sample_shape));
+  std::string Describe(const sluice::InputSchema& schema) const override {
+    std::string text = "mlp " + std::to_string(schema.num_dense());
+    int64_t embedded = 0;
+    for (int64_t c : schema.categorical_cardinality) embedded += EmbeddingWidth(c, embedding_dim_);
+    if (embedded > 0) text += "+" + std::to_string(embedded) + " (embeddings)";
     for (int64_t h : hidden_) text += "-" + std::to_string(h);
-    text += "-" + std::to_string(num_outputs) + " " + activation_;
-    if (dropout_ > 0) text += " dropout " + std::to_string(dropout_).substr(0, 4);
+    text += "-" + std::to_string(schema.num_outputs) + " " + activation_;
+    if (dropout_ > 0) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, " dropout %g", dropout_);
+      text += buf;
+    }
     return text;
   }
 
  private:
-  static int64_t Inputs(const std::vector<int64_t>& shape) {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    return n;
-  }
   std::vector<int64_t> hidden_;
   std::string activation_;
   double dropout_;
+  int64_t embedding_dim_;
 };
 
 class Mlp final : public sluice::Stage {
  public:
   static sluice::Contract Describe() {
-    return sluice::Contract("mlp", "0.1.0", sluice::Kind::kModel)
-        .doc("Multilayer perceptron: flatten, then linear layers with an activation and dropout")
-        .output("model", sluice::ports::kModel, "the architecture, built once the data's shape is known")
-        .param(sluice::IntListParam("hidden", {256})
-                   .min(1)
-                   .max(1 << 16)
-                   .max_items(16)
-                   .doc("widths of the hidden layers, e.g. [512, 256]; [] for a linear model"))
-        .param(sluice::ChoiceParam("activation", "relu", {"relu", "gelu", "tanh", "sigmoid", "leaky_relu"})
-                   .doc("activation after each hidden layer"))
-        .param(sluice::FloatParam("dropout", 0.0).min(0.0).less_than(1.0).doc("dropout after each hidden layer"));
+    sluice::Contract c =
+        sluice::Contract("mlp", "0.2.0", sluice::Kind::kModel)
+            .doc("Multilayer perceptron: flattened features (plus an embedding per categorical column), linear "
+                 "layers with an activation and dropout")
+            .output("model", sluice::ports::kModel, "the architecture, built once the data's shape is known")
+            .param(sluice::IntListParam("hidden", {256}).min(1).max(1 << 16).max_items(16).doc(
+                "widths of the hidden layers, e.g. [512, 256]; [] for a linear model"))
+            .param(sluice::ChoiceParam("activation", "relu", {"relu", "gelu", "tanh", "sigmoid", "leaky_relu"})
+                       .doc("activation after each hidden layer"))
+            .param(sluice::FloatParam("dropout", 0.0).min(0.0).less_than(1.0).doc("dropout after each hidden layer"))
+            .param(sluice::IntParam("embedding_dim", 0).range(0, 1024).doc(
+                "width of each categorical column's embedding (0: min(50, (categories + 1) / 2))"));
+    return sluice::AddInitParams(c);
   }
 
   Status Run(sluice::StageContext& ctx) override {
     const sluice::Params& p = ctx.params();
-    ctx.SetOutput("model", std::make_shared<MlpSpec>(p.IntList("hidden"), p.String("activation"), p.Float("dropout")));
+    auto spec = std::make_shared<MlpSpec>(p.IntList("hidden"), p.String("activation"), p.Float("dropout"),
+                                          p.Int("embedding_dim"));
+    sluice::ReadInitParams(ctx, *spec);
+    ctx.SetOutput("model", std::move(spec));
     return Status::Ok();
   }
 };

@@ -19,8 +19,9 @@ TEST(MlpTest, BuildsTheLayersItDescribes) {
   ASSERT_TRUE(h.Run().ok());
   auto spec = h.Output<ModelSpec>("model");
   ASSERT_TRUE(spec);
-  EXPECT_EQ(spec->Describe({1, 4, 4}, 3), "mlp 16-32-16-3 tanh dropout 0.25");
-  auto net = spec->Build({1, 4, 4}, 3);
+  const InputSchema schema{{1, 4, 4}, {}, {}, 3};
+  EXPECT_EQ(spec->Describe(schema), "mlp 16-32-16-3 tanh dropout 0.25");
+  auto net = spec->Build(schema);
   EXPECT_EQ(ParameterCount(*net), (16 * 32 + 32) + (32 * 16 + 16) + (16 * 3 + 3));
   net->eval();
   EXPECT_EQ(net->forward(torch::zeros({5, 1, 4, 4})).sizes(), (std::vector<int64_t>{5, 3}));
@@ -30,7 +31,7 @@ TEST(MlpTest, NoHiddenLayersIsALinearModel) {
   testing::StageHarness h("mlp");
   h.Set("hidden", std::vector<int64_t>{});
   ASSERT_TRUE(h.Run().ok());
-  auto net = h.Output<ModelSpec>("model")->Build({10}, 2);
+  auto net = h.Output<ModelSpec>("model")->Build(InputSchema{{10}, {}, {}, 2});
   EXPECT_EQ(ParameterCount(*net), 10 * 2 + 2);
 }
 

@@ -1,65 +1,133 @@
-// trainer: minibatch training of a classifier on a TensorDataset.
+// trainer: minibatch training of a classifier or regressor on a TensorDataset.
+//
+// Per step: the next batch (prepared ahead by the prefetcher), forward under autocast
+// when mixed precision is on, loss (cross entropy with optional class weights, or MSE),
+// backward, gradient clipping, optimizer step at the scheduled learning rate. Per epoch:
+// validation metrics, early stopping bookkeeping, a checkpoint. At the end: the best or
+// last weights, learning-curve images, the trained model.
 #include <torch/nn.h>
 #include <torch/optim.h>
-#include <torch/serialize.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <map>
 #include <numeric>
 #include <random>
 
+#include "amp.hpp"
+#include "checkpoint.hpp"
+#include "metrics.hpp"
+#include "prefetcher.hpp"
+#include "schedule.hpp"
 #include "sluice/plugin.hpp"
 #include "sluice/torch.hpp"
+#include "svg.hpp"
 
 namespace {
 
 using sluice::Status;
 namespace F = torch::nn::functional;
+namespace fs = std::filesystem;
 
-struct Evaluation {
-  double loss = 0;
-  double accuracy = 0;
-};
+double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-Evaluation Evaluate(sluice::Network& net, const sluice::TensorDataset& data, const sluice::Split& split,
-                    const torch::Device& device, int64_t batch_size) {
+// Validation metrics, keyed without the "val_" prefix: loss, accuracy, f1_macro, roc_auc,
+// pr_auc (classification) or loss, rmse, mae, r2 (regression, in the target's units).
+std::map<std::string, double> Validate(sluice::Network& net, const sluice::TensorDataset& data,
+                                       const sluice::Split& split, const torch::Device& device, int64_t batch_size,
+                                       torch::ScalarType precision) {
   torch::NoGradGuard no_grad;
   net.eval();
-  double loss_sum = 0;
-  int64_t correct = 0;
   const int64_t n = split.size();
+  const bool regression = data.task == sluice::Task::kRegression;
+  double loss_sum = 0;
+  std::vector<double> outputs;  // probabilities (n x classes) or predictions (n)
+  outputs.reserve(static_cast<size_t>(n * (regression ? 1 : data.num_classes())));
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(n, begin + batch_size);
-    torch::Tensor x = data.Range(split, begin, end).to(device);
+    sluice::Inputs x = data.Range(split, begin, end).To(device);
     torch::Tensor y = split.targets.slice(0, begin, end).to(device);
-    torch::Tensor logits = net.forward(x);
-    loss_sum += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
-    correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+    torch::Tensor out;
+    {
+      sluice::trainer::AutocastScope autocast(precision);
+      out = net.Forward(x);
+    }
+    out = out.to(torch::kFloat32);
+    if (regression) {
+      out = out.reshape({-1});
+      loss_sum += F::mse_loss(out, y, F::MSELossFuncOptions().reduction(torch::kSum)).item<double>();
+      torch::Tensor values = out.to(torch::kCPU, torch::kFloat64).mul(data.target_scale).add(data.target_shift);
+      outputs.insert(outputs.end(), values.data_ptr<double>(), values.data_ptr<double>() + values.numel());
+    } else {
+      loss_sum += F::cross_entropy(out, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+      torch::Tensor prob = torch::softmax(out, 1).to(torch::kCPU, torch::kFloat64).contiguous();
+      outputs.insert(outputs.end(), prob.data_ptr<double>(), prob.data_ptr<double>() + prob.numel());
+    }
   }
-  return {loss_sum / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
+  std::map<std::string, double> m;
+  m["loss"] = loss_sum / static_cast<double>(n);
+  torch::Tensor targets = split.targets.to(torch::kCPU, torch::kFloat64).contiguous();
+  if (regression) {
+    std::vector<double> truth(targets.data_ptr<double>(), targets.data_ptr<double>() + n);
+    for (double& t : truth) t = t * data.target_scale + data.target_shift;
+    const sluice::metrics::RegressionReport r = sluice::metrics::Regress(truth, outputs);
+    m["rmse"] = r.rmse;
+    m["mae"] = r.mae;
+    m["r2"] = r.r2;
+  } else {
+    std::vector<int64_t> labels(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) labels[static_cast<size_t>(i)] = static_cast<int64_t>(targets.data_ptr<double>()[i]);
+    const sluice::metrics::ClassificationReport r = sluice::metrics::Classify(labels, outputs, data.num_classes());
+    m["accuracy"] = r.accuracy;
+    m["f1_macro"] = r.f1_macro;
+    m["roc_auc"] = r.roc_auc;
+    m["pr_auc"] = r.pr_auc;
+  }
+  return m;
 }
 
 std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const sluice::Params& p, sluice::Network& net) {
+  std::vector<torch::Tensor> trainable;
+  for (const torch::Tensor& t : net.parameters()) {
+    if (t.requires_grad()) trainable.push_back(t);
+  }
   const std::string& name = p.String("optimizer");
   const double lr = p.Float("lr"), wd = p.Float("weight_decay");
   if (name == "sgd") {
-    return std::make_unique<torch::optim::SGD>(
-        net.parameters(), torch::optim::SGDOptions(lr).momentum(p.Float("momentum")).weight_decay(wd));
+    return std::make_unique<torch::optim::SGD>(trainable,
+                                               torch::optim::SGDOptions(lr).momentum(p.Float("momentum")).weight_decay(wd));
   }
-  if (name == "adam") {
-    return std::make_unique<torch::optim::Adam>(net.parameters(), torch::optim::AdamOptions(lr).weight_decay(wd));
-  }
-  return std::make_unique<torch::optim::AdamW>(net.parameters(), torch::optim::AdamWOptions(lr).weight_decay(wd));
+  if (name == "adam") return std::make_unique<torch::optim::Adam>(trainable, torch::optim::AdamOptions(lr).weight_decay(wd));
+  return std::make_unique<torch::optim::AdamW>(trainable, torch::optim::AdamWOptions(lr).weight_decay(wd));
 }
 
-double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+// Class weights for the loss: none, sklearn's "balanced" (n / (classes * count)), or given.
+torch::Tensor ClassWeights(const sluice::Params& p, const sluice::TensorDataset& data) {
+  const std::vector<double>& given = p.FloatList("class_weight_values");
+  const int64_t k = data.num_classes();
+  if (!given.empty()) {
+    if (static_cast<int64_t>(given.size()) != k) {
+      throw sluice::StageError("class_weight_values has " + std::to_string(given.size()) + " weights for " +
+                               std::to_string(k) + " classes");
+    }
+    return torch::tensor(given, torch::kFloat32);
+  }
+  if (p.String("class_weights") == "none") return {};
+  torch::Tensor counts = torch::bincount(data.train.targets, {}, k).to(torch::kFloat32).clamp_min(1);
+  return counts.reciprocal().mul(static_cast<double>(data.train.size()) / static_cast<double>(k));
+}
+
+bool Minimize(const std::string& metric) { return metric == "val_loss" || metric == "val_rmse" || metric == "val_mae"; }
 
 class Trainer final : public sluice::Stage {
  public:
   static sluice::Contract Describe() {
-    return sluice::Contract("trainer", "0.1.0", sluice::Kind::kTrain)
-        .doc("Trains a classifier with minibatch gradient descent (SGD, Adam, AdamW) on CPU or CUDA")
+    using sluice::ParamType;
+    return sluice::Contract("trainer", "0.2.0", sluice::Kind::kTrain)
+        .doc("Trains a classifier or regressor by minibatch gradient descent on CPU or CUDA, with schedules, "
+             "early stopping and checkpoints")
         .input("data", sluice::ports::kDataset, "training and validation splits")
         .input("model", sluice::ports::kModel, "the architecture to train")
         .output("model", sluice::ports::kTrainedModel, "the trained network")
@@ -69,9 +137,34 @@ class Trainer final : public sluice::Stage {
         .param(sluice::IntParam("epochs", 5).range(1, 100000).doc("passes over the training split"))
         .param(sluice::IntParam("batch_size", 128).range(1, 1 << 20).doc("examples per optimizer step"))
         .param(sluice::ChoiceParam("optimizer", "adamw", {"sgd", "adam", "adamw"}).doc("update rule"))
-        .param(sluice::FloatParam("lr", 1e-3).greater_than(0).max(10).doc("learning rate"))
+        .param(sluice::FloatParam("lr", 1e-3).greater_than(0).max(10).doc("learning rate (peak, with a schedule)"))
         .param(sluice::FloatParam("momentum", 0.9).min(0).less_than(1).doc("momentum (sgd only)"))
         .param(sluice::FloatParam("weight_decay", 0.0).min(0).doc("L2 penalty (decoupled for adamw)"))
+        .param(sluice::ChoiceParam("schedule", "none", {"none", "step", "cosine"})
+                   .doc("learning rate schedule after warm-up"))
+        .param(sluice::IntParam("warmup_steps", 0).min(0).doc("steps of linear warm-up from 0 to lr"))
+        .param(sluice::IntParam("step_size", 10).min(1).doc("epochs between decays (schedule = step)"))
+        .param(sluice::FloatParam("gamma", 0.1).greater_than(0).max(1).doc("decay factor (schedule = step)"))
+        .param(sluice::FloatParam("min_lr", 0.0).min(0).doc("final learning rate (schedule = cosine)"))
+        .param(sluice::FloatParam("grad_clip", 0.0).min(0).doc("clip the gradient norm to this (0: off)"))
+        .param(sluice::ChoiceParam("class_weights", "none", {"none", "balanced"})
+                   .doc("weigh the loss per class: balanced = n / (classes * class count)"))
+        .param(sluice::ParamSpec("class_weight_values", ParamType::kFloatList)
+                   .default_value(std::vector<double>{})
+                   .min(0)
+                   .doc("explicit weight per class (overrides class_weights)"))
+        .param(sluice::ChoiceParam("early_stopping", "none",
+                                   {"none", "val_loss", "val_accuracy", "val_f1_macro", "val_roc_auc", "val_pr_auc",
+                                    "val_rmse", "val_mae", "val_r2"})
+                   .doc("stop when this validation metric stops improving"))
+        .param(sluice::IntParam("patience", 5).min(1).doc("epochs without improvement before stopping"))
+        .param(sluice::FloatParam("min_delta", 0.0).min(0).doc("smallest change that counts as improvement"))
+        .param(sluice::BoolParam("restore_best", true).doc("end with the best epoch's weights (early stopping)"))
+        .param(sluice::ChoiceParam("precision", "fp32", {"fp32", "bf16", "fp16"})
+                   .doc("mixed precision on CUDA: bf16, or fp16 with loss scaling"))
+        .param(sluice::IntParam("prefetch", -1).range(-1, 64).doc(
+            "batches prepared ahead on a worker thread; -1: 2 on CUDA, 0 on the CPU (where the worker's OpenMP "
+            "threads would compete with training's)"))
         .param(sluice::SeedParam())
         .param(sluice::IntParam("eval_batch_size", 1024).range(1, 1 << 20).doc("batch size for validation"))
         .param(sluice::IntParam("log_every", 1).range(1, 1 << 20).doc("log train.loss every N steps"));
@@ -82,62 +175,148 @@ class Trainer final : public sluice::Stage {
     auto data = ctx.Input<sluice::TensorDataset>("data");
     auto spec = ctx.Input<sluice::ModelSpec>("model");
     if (data->train.size() == 0) return Status::InvalidArgument("the training split is empty");
+    const bool regression = data->task == sluice::Task::kRegression;
+    const std::string stop_metric = p.String("early_stopping");
+    if (stop_metric != "none") {
+      const bool regression_metric = stop_metric == "val_rmse" || stop_metric == "val_mae" || stop_metric == "val_r2";
+      const bool classification_metric = stop_metric != "val_loss" && !regression_metric;
+      if ((regression && classification_metric) || (!regression && regression_metric)) {
+        return Status::InvalidArgument("early_stopping = \"" + stop_metric + "\" does not apply to " +
+                                       sluice::TaskName(data->task) + " data");
+      }
+      if (data->validation.size() == 0) return Status::InvalidArgument("early stopping needs a validation split");
+    }
+
     const torch::Device device = sluice::ResolveDevice(p.String("device"));
     ctx.SetEnvironment("device", device.str());
+    const std::string precision_name = p.String("precision");
+    const torch::ScalarType precision = precision_name == "bf16"   ? torch::kBFloat16
+                                        : precision_name == "fp16" ? torch::kFloat16
+                                                                   : torch::kFloat32;
+    if (precision != torch::kFloat32 && !device.is_cuda()) {
+      return Status::InvalidArgument("precision = \"" + precision_name + "\" needs a CUDA device; this run trains on " +
+                                     device.str() + " (use precision = \"fp32\")");
+    }
 
     const auto seed = static_cast<uint64_t>(p.Int("seed"));
     torch::manual_seed(seed);
-    std::shared_ptr<sluice::Network> net = spec->Build(data->sample_shape, data->num_classes());
+    const sluice::InputSchema schema = data->schema();
+    std::shared_ptr<sluice::Network> net = spec->Build(schema);
+    const std::string init = sluice::InitializeNetwork(*net, *spec);
+    if (!init.empty()) ctx.Info(init);
     net->to(device);
     std::unique_ptr<torch::optim::Optimizer> optimizer = MakeOptimizer(p, *net);
-    int64_t parameter_count = 0;
-    for (const torch::Tensor& t : net->parameters()) parameter_count += t.numel();
+    std::vector<torch::Tensor> parameters;
+    for (const torch::Tensor& t : net->parameters()) {
+      if (t.requires_grad()) parameters.push_back(t);
+    }
+    torch::Tensor class_weights = regression ? torch::Tensor() : ClassWeights(p, *data);
+    if (class_weights.defined()) class_weights = class_weights.to(device);
+    sluice::trainer::LossScaler scaler(precision == torch::kFloat16);
 
     const int64_t epochs = p.Int("epochs"), batch = p.Int("batch_size"), log_every = p.Int("log_every");
     const int64_t n = data->train.size();
     const int64_t steps = (n + batch - 1) / batch;
-    ctx.Info(spec->Describe(data->sample_shape, data->num_classes()) + ", " + std::to_string(parameter_count) +
-             " parameters, " + p.String("optimizer") + " on " + device.str() + ", " + std::to_string(epochs) +
-             " epochs of " + std::to_string(steps) + " steps");
+    sluice::trainer::Schedule schedule;
+    schedule.kind = p.String("schedule");
+    schedule.base_lr = p.Float("lr");
+    schedule.warmup_steps = p.Int("warmup_steps");
+    schedule.steps_per_epoch = steps;
+    schedule.total_steps = steps * epochs;
+    schedule.step_size = p.Int("step_size");
+    schedule.gamma = p.Float("gamma");
+    schedule.min_lr = p.Float("min_lr");
 
     // Shuffling uses its own generator, so the data order does not depend on how many
     // random numbers the network's initialization drew.
-    std::mt19937_64 rng(seed ^ 0x5eed5eed5eed5eedULL);
+    sluice::trainer::TrainState state;
+    state.shuffle.seed(seed ^ 0x5eed5eed5eed5eedULL);
+    state.best_value = Minimize(stop_metric) ? INFINITY : -INFINITY;
+    const std::string checkpoint = (fs::path(ctx.CheckpointDir()) / "last.pt").string();
+    const std::string best_path = (fs::path(ctx.CheckpointDir()) / "best.pt").string();
+    if (ctx.Resuming() && fs::exists(checkpoint)) {
+      sluice::trainer::LoadCheckpoint(checkpoint, *net, *optimizer, state);
+      scaler.set_scale(state.loss_scale);
+      ctx.Info("resuming after epoch " + std::to_string(state.epoch) + " (step " + std::to_string(state.global_step) +
+               ") from " + checkpoint);
+    }
+
+    int64_t parameter_count = 0;
+    for (const torch::Tensor& t : net->parameters()) parameter_count += t.numel();
+    ctx.Info(spec->Describe(schema) + ", " + std::to_string(parameter_count) + " parameters, " +
+             p.String("optimizer") + " on " + device.str() + (precision_name == "fp32" ? "" : " " + precision_name) +
+             ", " + std::to_string(epochs) + (epochs == 1 ? " epoch" : " epochs") + " of " + std::to_string(steps) +
+             " steps");
+
     std::vector<int64_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
     sluice::Progress progress;
-    progress.unit = "step";
     progress.total = steps;
     progress.figures = {{"loss", 0.0}, {"samples/s", 0.0}};
-    int64_t global_step = 0;
-    double last_loss = NAN;
+    const bool pin = device.is_cuda();
+    bool stopped_early = false;
 
-    for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
+    for (int64_t epoch = state.epoch + 1; epoch <= epochs && !stopped_early; ++epoch) {
       net->train();
-      std::shuffle(order.begin(), order.end(), rng);
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), state.shuffle);
       const torch::Tensor all = torch::from_blob(order.data(), {n}, torch::kInt64);
       progress.phase = "epoch " + std::to_string(epoch) + "/" + std::to_string(epochs);
       const double epoch_start = Now();
+      double loss_sum = 0;
+      int64_t loss_count = 0;
+      double last_loss = NAN;
+      struct Batch {
+        sluice::Inputs x;
+        torch::Tensor y;
+      };
+      sluice::trainer::Prefetcher<Batch> batches(
+          [&](int64_t step) {
+            const torch::Tensor idx = all.slice(0, step * batch, std::min(n, (step + 1) * batch));
+            Batch b{data->Rows(data->train, idx), data->train.targets.index_select(0, idx)};
+            if (pin) {
+              b.x = b.x.PinMemory();
+              b.y = b.y.pin_memory();
+            }
+            return b;
+          },
+          0, steps, static_cast<int>(p.Int("prefetch") >= 0 ? p.Int("prefetch") : (device.is_cuda() ? 2 : 0)));
       for (int64_t step = 0; step < steps; ++step) {
         if (ctx.StopRequested()) {
           return Status::Cancelled("stopped in epoch " + std::to_string(epoch) + " at step " + std::to_string(step) +
                                    " of " + std::to_string(steps));
         }
-        const torch::Tensor idx = all.slice(0, step * batch, std::min(n, (step + 1) * batch));
-        torch::Tensor x = data->Batch(data->train, idx).to(device);
-        torch::Tensor y = data->train.targets.index_select(0, idx).to(device);
+        Batch b = batches.Next();
+        const sluice::Inputs x = b.x.To(device, pin);
+        const torch::Tensor y = b.y.to(device, pin);
+        for (auto& group : optimizer->param_groups()) group.options().set_lr(schedule.LearningRate(state.global_step));
         optimizer->zero_grad();
-        torch::Tensor loss = F::cross_entropy(net->forward(x), y);
-        loss.backward();
-        optimizer->step();
-        ++global_step;
-        if (global_step % log_every == 0 || step + 1 == steps) {
+        torch::Tensor loss;
+        {
+          sluice::trainer::AutocastScope autocast(precision);
+          torch::Tensor out = net->Forward(x);
+          if (regression) {
+            loss = F::mse_loss(out.to(torch::kFloat32).reshape({-1}), y);
+          } else {
+            auto options = F::CrossEntropyFuncOptions();
+            if (class_weights.defined()) options.weight(class_weights);
+            loss = F::cross_entropy(out.to(torch::kFloat32), y, options);
+          }
+        }
+        scaler.Scale(loss).backward();
+        if (scaler.Unscale(parameters)) {
+          if (p.Float("grad_clip") > 0) torch::nn::utils::clip_grad_norm_(parameters, p.Float("grad_clip"));
+          optimizer->step();
+        }
+        ++state.global_step;
+        if (state.global_step % log_every == 0 || step + 1 == steps) {
           last_loss = loss.item<double>();
           if (!std::isfinite(last_loss)) {
             return Status::InvalidArgument("the training loss became " + std::to_string(last_loss) + " in epoch " +
                                            std::to_string(epoch) + " (learning rate too high?)");
           }
-          ctx.LogMetric("loss", global_step, last_loss);
+          ctx.LogMetric("loss", state.global_step, last_loss);
+          loss_sum += last_loss;
+          ++loss_count;
         }
         progress.done = step + 1;
         progress.figures[0].second = last_loss;
@@ -149,35 +328,102 @@ class Trainer final : public sluice::Stage {
       const double samples_per_sec = static_cast<double>(n) / seconds;
       ctx.LogMetric("samples_per_sec", epoch, samples_per_sec);
       ctx.LogMetric("epoch_seconds", epoch, seconds);
-      char line[200];
+      ctx.LogMetric("lr", epoch, schedule.LearningRate(state.global_step - 1));
+      if (scaler.enabled()) ctx.LogMetric("loss_scale", epoch, scaler.scale());
+      state.history["train_loss"].push_back(loss_count ? loss_sum / static_cast<double>(loss_count) : NAN);
+
+      char line[256];
+      std::snprintf(line, sizeof line, "epoch %lld/%lld: loss %.4f, %.0f samples/s", static_cast<long long>(epoch),
+                    static_cast<long long>(epochs), last_loss, samples_per_sec);
+      std::string summary = line;
       if (data->validation.size() > 0) {
-        Evaluation val = Evaluate(*net, *data, data->validation, device, p.Int("eval_batch_size"));
-        ctx.LogMetric("val_loss", epoch, val.loss);
-        ctx.LogMetric("val_accuracy", epoch, val.accuracy);
-        std::snprintf(line, sizeof line, "epoch %lld/%lld: loss %.4f, val_loss %.4f, val_accuracy %.4f, %.0f samples/s",
-                      static_cast<long long>(epoch), static_cast<long long>(epochs), last_loss, val.loss, val.accuracy,
-                      samples_per_sec);
-      } else {
-        std::snprintf(line, sizeof line, "epoch %lld/%lld: loss %.4f, %.0f samples/s", static_cast<long long>(epoch),
-                      static_cast<long long>(epochs), last_loss, samples_per_sec);
+        const auto val = Validate(*net, *data, data->validation, device, p.Int("eval_batch_size"), precision);
+        for (const auto& [name, value] : val) {
+          ctx.LogMetric("val_" + name, epoch, value);
+          state.history["val_" + name].push_back(value);
+          std::snprintf(line, sizeof line, ", val_%s %.4f", name.c_str(), value);
+          summary += line;
+        }
+        if (stop_metric != "none") {
+          const double value = val.at(stop_metric.substr(4));
+          const double delta = p.Float("min_delta");
+          const bool better = Minimize(stop_metric) ? value < state.best_value - delta : value > state.best_value + delta;
+          if (better) {
+            state.best_value = value;
+            state.best_epoch = epoch;
+            state.bad_epochs = 0;
+            sluice::SaveWeights(*net, best_path);
+          } else if (++state.bad_epochs >= p.Int("patience")) {
+            stopped_early = true;
+            summary += "; early stop: " + stop_metric + " has not improved for " + std::to_string(state.bad_epochs) +
+                       " epochs (best " + std::to_string(state.best_value) + " at epoch " +
+                       std::to_string(state.best_epoch) + ")";
+          }
+        }
       }
-      ctx.Info(line);
+      ctx.Info(summary);
+      state.epoch = epoch;
+      state.loss_scale = scaler.scale();
+      sluice::trainer::SaveCheckpoint(checkpoint, *net, *optimizer, state);
     }
 
-    // The weights, as a LibTorch archive, among the run's artifacts.
-    const std::string path = ctx.ScratchDir() + "/model.pt";
-    torch::serialize::OutputArchive archive;
-    net->save(archive);
-    archive.save_to(path);
-    SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("model", path));
+    if (stop_metric != "none" && state.best_epoch > 0) {
+      ctx.LogMetric("best_epoch", 0, static_cast<double>(state.best_epoch));
+      if (p.Bool("restore_best") && state.best_epoch != state.epoch) {
+        sluice::LoadWeights(*net, best_path);
+        ctx.Info("restored the weights of epoch " + std::to_string(state.best_epoch) + " (best " + stop_metric + ")");
+      }
+    }
+
+    const std::string dir = ctx.ScratchDir();
+    SLUICE_RETURN_IF_ERROR(WriteCurves(ctx, state, dir));
+    sluice::SaveWeights(*net, dir + "/model.pt");
+    SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("model", dir + "/model.pt"));
 
     auto trained = std::make_shared<sluice::TrainedModel>();
     trained->spec = spec;
     trained->network = net;
-    trained->sample_shape = data->sample_shape;
+    trained->task = data->task;
+    trained->schema = schema;
     trained->class_names = data->class_names;
+    trained->target_name = data->target_name;
+    trained->preprocessing = data->preprocessing;
+    trained->target_shift = data->target_shift;
+    trained->target_scale = data->target_scale;
     trained->device = device;
     ctx.SetOutput("model", std::move(trained));
+    return Status::Ok();
+  }
+
+ private:
+  // learning_curves.svg (losses per epoch) and validation_metrics.svg (the rest).
+  static Status WriteCurves(sluice::StageContext& ctx, const sluice::trainer::TrainState& state, const std::string& dir) {
+    std::vector<sluice::svg::Series> losses, others;
+    for (const auto& [name, values] : state.history) {
+      sluice::svg::Series s;
+      s.label = name;
+      for (size_t i = 0; i < values.size(); ++i) {
+        s.x.push_back(static_cast<double>(i + 1));
+        s.y.push_back(values[i]);
+      }
+      s.dashed = name.rfind("val_", 0) == 0;
+      (name.find("loss") != std::string::npos ? losses : others).push_back(std::move(s));
+    }
+    if (!losses.empty()) {
+      const std::string path = dir + "/learning_curves.svg";
+      if (!sluice::svg::WriteFile(path, sluice::svg::LineChart(losses, {"Learning curves", "epoch", "loss", false, true}))) {
+        return Status::IoError("cannot write " + path);
+      }
+      SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("learning_curves", path));
+    }
+    if (!others.empty()) {
+      const std::string path = dir + "/validation_metrics.svg";
+      if (!sluice::svg::WriteFile(path,
+                                  sluice::svg::LineChart(others, {"Validation metrics", "epoch", "value", false, true}))) {
+        return Status::IoError("cannot write " + path);
+      }
+      SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("validation_metrics", path));
+    }
     return Status::Ok();
   }
 };

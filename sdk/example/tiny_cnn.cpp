@@ -31,19 +31,21 @@ class TinyCnnSpec final : public sluice::ModelSpec {
  public:
   explicit TinyCnnSpec(int64_t filters) : filters_(filters) {}
 
-  std::shared_ptr<sluice::Network> Build(const std::vector<int64_t>& shape, int64_t classes) const override {
+  std::shared_ptr<sluice::Network> Build(const sluice::InputSchema& schema) const override {
+    const std::vector<int64_t>& shape = schema.sample_shape;
     if (shape.size() != 3) {
       // Thrown inside plugin code: the SDK turns it into the stage's error message.
       throw sluice::StageError("example-tiny-cnn needs images (channels x height x width), not " +
                                std::to_string(shape.size()) + "-d samples");
     }
-    return std::make_shared<TinyCnn>(shape[0], shape[1], shape[2], filters_, classes);
+    return std::make_shared<TinyCnn>(shape[0], shape[1], shape[2], filters_, schema.num_outputs);
   }
 
-  std::string Describe(const std::vector<int64_t>& shape, int64_t classes) const override {
+  std::string Describe(const sluice::InputSchema& schema) const override {
+    const std::vector<int64_t>& shape = schema.sample_shape;
     return "tiny-cnn " + std::to_string(filters_) + "/" + std::to_string(2 * filters_) + " filters, " +
-           std::to_string(shape.size() == 3 ? shape[0] : 0) + " channels in, " + std::to_string(classes) +
-           " classes out";
+           std::to_string(shape.size() == 3 ? shape[0] : 0) + " channels in, " + std::to_string(schema.num_outputs) +
+           " outputs";
   }
 
  private:

@@ -200,7 +200,7 @@ TEST_F(CliTest, PluginsAreDescribedWithoutRunningThem) {
   EXPECT_EQ(typo.exit_code, 1);
   EXPECT_EQ(typo.err, "sluice plugins: error: unknown plugin 'trainr'; did you mean 'trainer'?\n");
   ProcessResult human = Sluice({"plugins", "show", "mlp"});
-  EXPECT_NE(human.out.find("hidden      int[]   [256]"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("hidden         int[]     [256]"), std::string::npos) << human.out;
 }
 
 TEST_F(CliTest, TheHostItselfDoesNotLinkLibTorch) {

@@ -19,7 +19,7 @@ inline std::shared_ptr<TensorDataset> Blobs(int64_t per_split, int64_t classes =
   auto split = [&](int64_t n) {
     torch::Tensor y = torch::arange(n, torch::kInt64).remainder(classes);
     torch::Tensor x = centres.index_select(0, y) + torch::randn({n, features});
-    return Split{x, y};
+    return Split{x, {}, y};
   };
   auto ds = std::make_shared<TensorDataset>();
   ds->train = split(per_split);

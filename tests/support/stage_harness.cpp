@@ -36,6 +36,49 @@ StageHarness& StageHarness::StopAfter(int checks) {
   return *this;
 }
 
+StageHarness& StageHarness::Checkpoints(const std::string& dir, bool resuming) {
+  checkpoint_dir_ = dir;
+  resuming_ = resuming;
+  return *this;
+}
+
+StageHarness& StageHarness::KnownModel(const std::string& reference, const std::string& weights) {
+  models_[reference] = weights;
+  return *this;
+}
+
+std::string StageHarness::CheckpointDir() {
+  const std::string dir = checkpoint_dir_.empty() ? (dir_.path() / "checkpoints").string() : checkpoint_dir_;
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+Status StageHarness::ResolveModel(std::string_view reference, ModelReference& out) {
+  auto it = models_.find(std::string(reference));
+  if (it == models_.end()) return Status::NotFound("no run matches '" + std::string(reference) + "'");
+  out.weights = it->second;
+  out.description = "test model " + it->first;
+  return Status::Ok();
+}
+
+Status StageHarness::RegisterModel(const ModelRegistration& registration, int64_t& version, std::string& path) {
+  auto& versions = registered_[registration.name];
+  version = static_cast<int64_t>(versions.size()) + 1;
+  path = (dir_.path() / "models" / registration.name / ("v" + std::to_string(version))).string();
+  std::filesystem::create_directories(path);
+  std::filesystem::copy(registration.bundle_dir, path, std::filesystem::copy_options::recursive);
+  versions.push_back(path);
+  return Status::Ok();
+}
+
+std::vector<std::pair<std::string, double>> StageHarness::RunMetrics() {
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& [key, points] : metrics_) {
+    if (!points.empty()) out.emplace_back(stage_ + "." + key, points.back().second);
+  }
+  return out;
+}
+
 Status StageHarness::Run() {
   SluiceStatus* status = info_struct_->run_stage(static_cast<StageContext*>(this));
   if (!status) return Status::Ok();

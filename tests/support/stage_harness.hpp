@@ -30,6 +30,11 @@ class StageHarness final : public StageContext {
   StageHarness& Input(const std::string& port, std::shared_ptr<PortValue> value);
   // StopRequested() turns true after it has been asked `checks` times.
   StageHarness& StopAfter(int checks);
+  // Checkpoints go to `dir` (share it between harnesses to resume), and Resuming() says
+  // `resuming`.
+  StageHarness& Checkpoints(const std::string& dir, bool resuming);
+  // ResolveModel(reference) answers `weights`.
+  StageHarness& KnownModel(const std::string& reference, const std::string& weights);
 
   Status Run();
 
@@ -58,6 +63,14 @@ class StageHarness final : public StageContext {
   bool StopRequested() const override;
   void ReportProgress(const Progress& progress) override;
   void Info(std::string_view message) override;
+  const std::string& run_id() const override { return run_id_; }
+  std::string CheckpointDir() override;
+  bool Resuming() const override { return resuming_; }
+  Status ResolveModel(std::string_view reference, ModelReference& out) override;
+  Status RegisterModel(const ModelRegistration& registration, int64_t& version, std::string& path) override;
+  std::vector<std::pair<std::string, double>> RunMetrics() override;
+  // Bundles registered through RegisterModel: name -> folders, by version.
+  const std::map<std::string, std::vector<std::string>>& registered() const { return registered_; }
 
  private:
   std::string stage_;
@@ -70,6 +83,11 @@ class StageHarness final : public StageContext {
   std::map<std::string, std::string> environment_;
   std::vector<std::string> info_;
   mutable int stop_after_ = -1;
+  std::string run_id_ = "00000000000000aa";
+  std::string checkpoint_dir_;
+  bool resuming_ = false;
+  std::map<std::string, std::string> models_;
+  std::map<std::string, std::vector<std::string>> registered_;
   TempDir dir_;
 };
 

@@ -29,6 +29,29 @@ class SLUICE_API PortValue {
   virtual ~PortValue();
   // The port type this value satisfies (one of sluice::ports).
   virtual const char* port_type() const = 0;
+
+  // Where the value came from, filled in by the host when a stage publishes it: the
+  // stage, its plugin and version, and its resolved parameters as a JSON object. A bundle
+  // uses it to record how to rebuild a model.
+  struct Origin {
+    std::string stage, plugin, plugin_version, params_json;
+  };
+  Origin origin;
+};
+
+// A model resolved by StageContext::ResolveModel.
+struct ModelReference {
+  std::string weights;  // a LibTorch archive of the network's parameters
+  std::string bundle;   // the bundle folder, when the reference named a registered model
+  std::string run_id;   // the run that trained it
+  std::string description;  // e.g. "run 3f9a... (stage train)" or "credit-risk v3"
+};
+
+// What a bundle stage asks the host to register (see StageContext::RegisterModel).
+struct ModelRegistration {
+  std::string name;           // registry name, e.g. "credit-risk"
+  std::string bundle_dir;     // a folder written under ScratchDir(), with manifest.json
+  std::string description;
 };
 
 // Thrown by StageContext::Input<T> and Params accessors; caught by the SDK wrapper and
@@ -81,6 +104,23 @@ class SLUICE_API StageContext {
   // True once the user asked to stop (Ctrl-C). Long loops check it every step and
   // return Status::Cancelled.
   virtual bool StopRequested() const = 0;
+
+  // The id of the run this stage belongs to.
+  virtual const std::string& run_id() const = 0;
+  // A folder that keeps its files across an interruption of this run (and is handed to
+  // the same stage when the run is resumed with `sluice run --resume`).
+  virtual std::string CheckpointDir() = 0;
+  // True when this execution continues an interrupted or crashed run: a stage that
+  // checkpoints picks up from CheckpointDir().
+  virtual bool Resuming() const = 0;
+  // Resolves a run id (or unique prefix) or a registered model (NAME, NAME:VERSION,
+  // NAME@ALIAS) to trained weights.
+  virtual Status ResolveModel(std::string_view reference, ModelReference& out) = 0;
+  // Copies a bundle folder into the store's model registry under the next version of
+  // `registration.name`; returns that version and the registered folder.
+  virtual Status RegisterModel(const ModelRegistration& registration, int64_t& version, std::string& path) = 0;
+  // The latest value of each metric this run has logged so far, keyed "stage.metric".
+  virtual std::vector<std::pair<std::string, double>> RunMetrics() = 0;
   virtual void ReportProgress(const Progress& progress) = 0;
   // A line of information for the user (stderr).
   virtual void Info(std::string_view message) = 0;

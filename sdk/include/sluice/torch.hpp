@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sluice/config.h"
+#include "sluice/contract.hpp"
 #include "sluice/export.h"
 #include "sluice/stage.hpp"
 
@@ -23,44 +24,82 @@ static_assert(TORCH_VERSION_MAJOR == SLUICE_TORCH_VERSION_MAJOR && TORCH_VERSION
 
 namespace sluice {
 
-// One split of a dataset. Features are kept compact (uint8 images stay uint8) and
-// converted per batch by TensorDataset::Batch.
+// Whether a dataset's targets are classes or numbers.
+enum class Task { kClassification, kRegression };
+SLUICE_API const char* TaskName(Task task);  // "classification" | "regression"
+
+// One split of a dataset. Dense features are kept compact (uint8 images stay uint8) and
+// converted per batch by TensorDataset::Rows / Range.
 struct Split {
-  torch::Tensor features;  // [N, sample_shape...], uint8 or float32, on the CPU
-  torch::Tensor targets;   // [N] int64 class indices
+  torch::Tensor features;     // [N, sample_shape...], uint8 or float32, on the CPU
+  torch::Tensor categorical;  // [N, C] int64 category codes for embeddings, or undefined
+  torch::Tensor targets;      // [N]: int64 class indices, or float32 values (regression)
   int64_t size() const { return targets.defined() ? targets.size(0) : 0; }
 };
 
-// Port type "dataset": train, validation and test splits of a classification problem,
-// with the normalization fitted on the training split.
+// What a network consumes: the normalized dense features and, for tables with
+// embedded categorical columns, their codes (0 stands for missing or unseen).
+struct SLUICE_API Inputs {
+  torch::Tensor dense;        // float32 [B, sample_shape...]
+  torch::Tensor categorical;  // int64 [B, C], or undefined
+  Inputs To(const torch::Device& device, bool non_blocking = false) const;
+  Inputs PinMemory() const;
+  int64_t size() const { return dense.size(0); }
+};
+
+// The shape of a network's inputs and outputs, from the data it is trained on.
+struct SLUICE_API InputSchema {
+  std::vector<int64_t> sample_shape;             // one sample's dense features, e.g. {1, 28, 28} or {41}
+  std::vector<int64_t> categorical_cardinality;  // codes per embedded column (including 0)
+  std::vector<std::string> categorical_names;    // the embedded columns' names
+  int64_t num_outputs = 0;                       // classes, or 1 for regression
+  int64_t num_dense() const;                     // product of sample_shape
+};
+
+// Port type "dataset": train, validation and test splits with the preprocessing fitted
+// on the training split.
 class SLUICE_API TensorDataset : public PortValue {
  public:
   ~TensorDataset() override;
   const char* port_type() const override;
 
+  Task task = Task::kClassification;
   Split train, validation, test;
-  std::vector<int64_t> sample_shape;     // one sample, e.g. {1, 28, 28}
-  std::vector<std::string> class_names;  // one per class
-  // Batch() computes (features * input_scale - mean) / std; mean and std broadcast
-  // against one sample (scalars for images).
+  std::vector<int64_t> sample_shape;                // one sample's dense features
+  std::vector<int64_t> categorical_cardinality;     // per embedded column
+  std::vector<std::string> categorical_names;
+  std::vector<std::string> class_names;             // one per class (classification)
+  std::string target_name;                          // e.g. "class" or the label column
+  // Rows() computes (features * input_scale - mean) / std; mean and std broadcast
+  // against one sample (scalars for images; undefined when features are ready).
   double input_scale = 1.0;
   torch::Tensor mean, std;
+  // Regression targets are stored standardized: value = target * target_scale + target_shift.
+  double target_shift = 0.0, target_scale = 1.0;
+  // How raw records (image files, table rows) become these tensors, as JSON. It travels
+  // with every model trained on this data, so prediction applies the same transform.
+  std::string preprocessing;
 
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
+  int64_t num_outputs() const { return task == Task::kRegression ? 1 : num_classes(); }
   int64_t num_features() const;  // product of sample_shape
+  InputSchema schema() const;
   // "train" | "validation" | "test"; throws StageError for another name.
   const Split& split(std::string_view name) const;
-  // Rows `index` (int64 [B]) of `split` as normalized float32 [B, sample_shape...].
-  torch::Tensor Batch(const Split& split, const torch::Tensor& index) const;
+  // Rows `index` (int64 [B]) of `split`, normalized.
+  Inputs Rows(const Split& split, const torch::Tensor& index) const;
   // Rows [begin, end) of `split`, normalized.
-  torch::Tensor Range(const Split& split, int64_t begin, int64_t end) const;
+  Inputs Range(const Split& split, int64_t begin, int64_t end) const;
 };
 
-// A network a model plugin builds. forward maps a normalized batch to logits.
+// A network a model plugin builds: maps normalized inputs to logits (or one value per
+// row for regression). Dense-only networks implement forward(x); networks that embed
+// categorical columns override Forward(inputs) as well.
 class SLUICE_API Network : public torch::nn::Module {
  public:
   ~Network() override;
   virtual torch::Tensor forward(torch::Tensor x) = 0;
+  virtual torch::Tensor Forward(const Inputs& inputs) { return forward(inputs.dense); }
 };
 
 // Port type "model": an architecture, instantiated once the data's shape is known.
@@ -69,9 +108,15 @@ class SLUICE_API ModelSpec : public PortValue {
   ~ModelSpec() override;
   const char* port_type() const override;
   // A freshly initialized network (uses the current torch seed).
-  virtual std::shared_ptr<Network> Build(const std::vector<int64_t>& sample_shape, int64_t num_outputs) const = 0;
+  virtual std::shared_ptr<Network> Build(const InputSchema& schema) const = 0;
   // A one-line description, e.g. "mlp 784-256-10 relu".
-  virtual std::string Describe(const std::vector<int64_t>& sample_shape, int64_t num_outputs) const = 0;
+  virtual std::string Describe(const InputSchema& schema) const = 0;
+
+  // Start from trained weights (set by AddInitParams/ReadInitParams): a LibTorch archive
+  // of a network's parameters, and name prefixes of parameters to keep frozen.
+  std::string init_weights;
+  std::string init_from;  // the reference the user gave (run id or NAME[:VERSION|@ALIAS])
+  std::vector<std::string> freeze;
 };
 
 // Port type "trained-model": a network with trained weights and what it was trained on.
@@ -82,10 +127,31 @@ class SLUICE_API TrainedModel : public PortValue {
 
   std::shared_ptr<const ModelSpec> spec;
   std::shared_ptr<Network> network;
-  std::vector<int64_t> sample_shape;
+  Task task = Task::kClassification;
+  InputSchema schema;
   std::vector<std::string> class_names;
+  std::string target_name;
+  std::string preprocessing;  // JSON, from the dataset (see TensorDataset::preprocessing)
+  double target_shift = 0.0, target_scale = 1.0;  // regression: output * scale + shift
   torch::Device device = torch::kCPU;
 };
+
+// --- Fine-tuning and transfer -------------------------------------------------------
+
+// Declares `init_from` (a run id, or NAME[:VERSION|@ALIAS] of a registered model) and
+// `freeze` (parameter name prefixes) on a model plugin's contract.
+SLUICE_API Contract& AddInitParams(Contract& contract);
+// Resolves those parameters through the host into `spec`. Throws StageError when the
+// reference does not resolve.
+SLUICE_API void ReadInitParams(StageContext& ctx, ModelSpec& spec);
+// Loads `spec.init_weights` into `network` (parameters whose name and shape match; the
+// others keep their fresh values and are reported) and freezes `spec.freeze`.
+// Returns a one-line summary for the user, "" when the spec has no initial weights.
+SLUICE_API std::string InitializeNetwork(Network& network, const ModelSpec& spec);
+
+// Saves or loads a network's parameters and buffers as a LibTorch archive.
+SLUICE_API void SaveWeights(Network& network, const std::string& path);
+SLUICE_API void LoadWeights(Network& network, const std::string& path);
 
 // Parses "auto" | "cpu" | "cuda" | "cuda:N" into a device this build can use. "auto" is
 // CUDA when this LibTorch has it and a GPU is present. Throws StageError otherwise.

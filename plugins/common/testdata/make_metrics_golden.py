@@ -2,7 +2,7 @@
 """Golden values for metrics_test.cpp, computed by scikit-learn.
 
 Run with Debian's python3 (python3-sklearn installed) from this folder:
-    /usr/bin/python3 make_golden.py > golden.json
+    /usr/bin/python3 make_metrics_golden.py > metrics_golden.json
 Each case holds deterministic labels and probabilities and what sklearn says of them.
 """
 import json
@@ -10,6 +10,21 @@ import json
 import numpy as np
 import sklearn
 from sklearn import metrics
+from sklearn.preprocessing import label_binarize
+
+
+def expected_calibration_error(labels, probs, bins=10):
+    """Top-label ECE over equal-width bins (b/B, (b+1)/B]; sklearn has no ECE, so this is
+    the reference the C++ is checked against, written independently with numpy."""
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == labels).astype(float)
+    idx = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            ece += m.sum() / len(labels) * abs(correct[m].mean() - conf[m].mean())
+    return ece
 
 
 def case(name, labels, probs):
@@ -31,8 +46,12 @@ def case(name, labels, probs):
         out[f"f1_{avg}"] = metrics.f1_score(labels, pred, average=avg, zero_division=0)
     if k == 2:
         out["roc_auc"] = metrics.roc_auc_score(labels, probs[:, 1])
+        out["pr_auc"] = metrics.average_precision_score(labels, probs[:, 1])
     else:
         out["roc_auc"] = metrics.roc_auc_score(labels, probs, multi_class="ovr", average="macro")
+        out["pr_auc"] = metrics.average_precision_score(label_binarize(labels, classes=list(range(k))), probs,
+                                                        average="macro")
+    out["calibration_error"] = expected_calibration_error(labels, probs)
     out["log_loss"] = metrics.log_loss(labels, probs, labels=list(range(k)))
     return out
 
@@ -73,4 +92,23 @@ p = np.array([[1.0, 0.0, 0.0], [0.6, 0.1, 0.3], [0.2, 0.3, 0.5], [0.0, 0.4, 0.6]
               [0.1, 0.1, 0.8], [0.0, 0.0, 1.0], [0.3, 0.3, 0.4], [0.5, 0.2, 0.3]])
 cases.append(case("never_predicted", y, p))
 
-print(json.dumps({"sklearn": sklearn.__version__, "cases": cases}))
+def regression(name, y, p):
+    return {
+        "name": name,
+        "targets": list(map(float, y)),
+        "predictions": list(map(float, p)),
+        "mse": metrics.mean_squared_error(y, p),
+        "rmse": metrics.mean_squared_error(y, p, squared=False),
+        "mae": metrics.mean_absolute_error(y, p),
+        "r2": metrics.r2_score(y, p),
+    }
+
+
+y = rng.normal(10, 3, 500)
+regressions = [
+    regression("noisy_linear", y, y + rng.normal(0, 1.5, 500)),
+    regression("constant_target_exact", np.full(5, 2.0), np.full(5, 2.0)),
+    regression("constant_target_off", np.full(5, 2.0), np.array([2.0, 2.5, 1.0, 2.0, 3.0])),
+]
+
+print(json.dumps({"sklearn": sklearn.__version__, "cases": cases, "regression": regressions}))

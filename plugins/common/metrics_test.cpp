@@ -1,5 +1,5 @@
-// The metrics equal scikit-learn's on the cases in testdata/golden.json, produced by
-// testdata/make_golden.py with Debian's python3-sklearn 1.2.
+// The metrics equal scikit-learn's on the cases in testdata/metrics_golden.json, produced
+// by testdata/make_metrics_golden.py with Debian's python3-sklearn 1.2.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -36,8 +36,30 @@ TEST(ClassificationMetricsTest, EqualScikitLearnOnGoldenCases) {
     EXPECT_NEAR(r.f1_weighted, c["f1_weighted"].get<double>(), kTolerance);
     EXPECT_NEAR(r.roc_auc, c["roc_auc"].get<double>(), kTolerance);
     EXPECT_NEAR(r.log_loss, c["log_loss"].get<double>(), kTolerance);
+    EXPECT_NEAR(r.pr_auc, c["pr_auc"].get<double>(), kTolerance);
+    EXPECT_NEAR(r.calibration_error, c["calibration_error"].get<double>(), kTolerance);
     EXPECT_EQ(r.confusion, c["confusion"].get<std::vector<std::vector<int64_t>>>());
   }
+}
+
+TEST(RegressionMetricsTest, EqualScikitLearnOnGoldenCases) {
+  const nlohmann::json golden = Golden();
+  ASSERT_GE(golden["regression"].size(), 3u);
+  for (const auto& c : golden["regression"]) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    const RegressionReport r =
+        Regress(c["targets"].get<std::vector<double>>(), c["predictions"].get<std::vector<double>>());
+    EXPECT_NEAR(r.mse, c["mse"].get<double>(), kTolerance);
+    EXPECT_NEAR(r.rmse, c["rmse"].get<double>(), kTolerance);
+    EXPECT_NEAR(r.mae, c["mae"].get<double>(), kTolerance);
+    EXPECT_NEAR(r.r2, c["r2"].get<double>(), kTolerance);
+  }
+}
+
+TEST(ClassificationMetricsTest, RocCurveRunsFromOriginToOne) {
+  Curve c = RocCurve({true, false, true, false}, {0.9, 0.8, 0.4, 0.1});
+  EXPECT_EQ(c.x, (std::vector<double>{0, 0, 0.5, 0.5, 1}));
+  EXPECT_EQ(c.y, (std::vector<double>{0, 0.5, 0.5, 1, 1}));
 }
 
 TEST(ClassificationMetricsTest, BinaryAucCountsTiesAsHalf) {

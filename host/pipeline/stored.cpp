@@ -1,0 +1,85 @@
+#include "stored.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace sluice::pipeline {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+RawValue FromJson(const json& j, const SourceLoc& loc) {
+  RawValue v;
+  v.loc = loc;
+  v.text = j.dump();
+  if (j.is_boolean()) {
+    v.type = RawValue::Type::kBool;
+    v.b = j.get<bool>();
+  } else if (j.is_number_integer()) {
+    v.type = RawValue::Type::kInt;
+    v.i = j.get<int64_t>();
+  } else if (j.is_number()) {
+    v.type = RawValue::Type::kFloat;
+    v.f = j.get<double>();
+  } else if (j.is_string()) {
+    v.type = RawValue::Type::kString;
+    v.s = j.get<std::string>();
+  } else if (j.is_array()) {
+    v.type = RawValue::Type::kArray;
+    for (const json& item : j) v.items.push_back(FromJson(item, loc));
+  } else if (j.is_object()) {
+    v.type = RawValue::Type::kTable;
+  }
+  return v;
+}
+
+}  // namespace
+
+std::optional<ResolvedPipeline> LoadStoredPipeline(const std::string& spec_json, const std::string& origin,
+                                                   const plugin::PluginRegistry& registry, bool require_same_versions,
+                                                   Diagnostics& diag) {
+  const SourceLoc where{origin, 0, 0, 1};
+  PipelineSpec spec;
+  spec.file = origin;
+  json j;
+  try {
+    j = json::parse(spec_json);
+    spec.name = j.at("name").get<std::string>();
+    spec.seed = j.at("seed").get<int64_t>();
+    spec.threads = j.value("threads", int64_t{0});
+    for (const json& st : j.at("stages")) {
+      StageSpec stage;
+      stage.name = st.at("name").get<std::string>();
+      stage.name_loc = where;
+      stage.plugin = st.at("plugin").get<std::string>();
+      stage.plugin_loc = where;
+      for (const auto& [port, source] : st.at("inputs").items()) {
+        stage.inputs.push_back({port, where, source.get<std::string>(), where});
+      }
+      for (const auto& [name, value] : st.at("params").items()) {
+        if (value.is_null()) continue;  // an optional parameter that was not set
+        stage.params.push_back({name, where, FromJson(value, where)});
+      }
+      if (require_same_versions) {
+        std::string error;
+        const plugin::PluginDescriptor* d = registry.Find(stage.plugin, error);
+        const std::string recorded = st.value("plugin_version", "");
+        if (d && d->version != recorded) {
+          diag.Error(where, "stage '" + stage.name + "': plugin " + stage.plugin + " is version " + d->version +
+                                " now, the run used " + recorded + " (" + d->path +
+                                "); resuming needs the plugin build the run started with");
+        }
+      }
+      spec.stages.push_back(std::move(stage));
+    }
+  } catch (const json::exception& e) {
+    diag.Error(where, std::string("the stored pipeline is unreadable: ") + e.what());
+    return std::nullopt;
+  }
+  std::optional<ResolvedPipeline> resolved = Validate(spec, registry, diag);
+  if (!resolved || !diag.empty()) return std::nullopt;
+  resolved->file = j.value("file", origin);
+  return resolved;
+}
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,25 @@
+// Pipelines that do not come from a file: a run's stored spec (for `sluice run --resume`)
+// and pipelines the host writes itself (for `sluice predict`). Both are the JSON of
+// ResolvedPipeline::ToJson and are validated like a file.
+#ifndef SLUICE_HOST_PIPELINE_STORED_HPP_
+#define SLUICE_HOST_PIPELINE_STORED_HPP_
+
+#include <optional>
+#include <string>
+
+#include "diagnostics.hpp"
+#include "plugin/registry.hpp"
+#include "resolved.hpp"
+
+namespace sluice::pipeline {
+
+// Validates the pipeline in `spec_json` against today's plugins. With
+// `require_same_versions`, a plugin whose version differs from the one recorded is an
+// error (resuming needs the same plugin build). Problems are reported against `origin`.
+std::optional<ResolvedPipeline> LoadStoredPipeline(const std::string& spec_json, const std::string& origin,
+                                                   const plugin::PluginRegistry& registry, bool require_same_versions,
+                                                   Diagnostics& diag);
+
+}  // namespace sluice::pipeline
+
+#endif  // SLUICE_HOST_PIPELINE_STORED_HPP_

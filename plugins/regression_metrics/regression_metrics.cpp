@@ -1,0 +1,115 @@
+// regression-metrics: evaluates a trained regressor on one split (MSE, RMSE, MAE, R2 in
+// the target's own units), writes its predictions and a predicted-vs-actual plot.
+#include <sys/resource.h>
+#include <torch/cuda.h>
+#include <torch/nn.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "metrics.hpp"
+#include "sluice/plugin.hpp"
+#include "sluice/torch.hpp"
+#include "svg.hpp"
+
+namespace {
+
+using sluice::Status;
+
+double Percentile(std::vector<double> values, double q) {
+  if (values.empty()) return NAN;
+  std::sort(values.begin(), values.end());
+  const double at = q * static_cast<double>(values.size() - 1);
+  const auto lo = static_cast<size_t>(std::floor(at));
+  const auto hi = std::min(lo + 1, values.size() - 1);
+  return values[lo] + (values[hi] - values[lo]) * (at - static_cast<double>(lo));
+}
+
+class RegressionMetrics final : public sluice::Stage {
+ public:
+  static sluice::Contract Describe() {
+    return sluice::Contract("regression-metrics", "0.1.0", sluice::Kind::kEval)
+        .doc("MSE, RMSE, MAE and R2 (scikit-learn definitions) in the target's units, inference latency; "
+             "predictions and a predicted-vs-actual plot")
+        .input("data", sluice::ports::kDataset, "the dataset holding the split to evaluate")
+        .input("model", sluice::ports::kTrainedModel, "the trained regressor")
+        .param(sluice::ChoiceParam("split", "test", {"test", "validation", "train"}).doc("which split to evaluate"))
+        .param(sluice::IntParam("batch_size", 1024).range(1, 1 << 20).doc("examples per inference batch"));
+  }
+
+  Status Run(sluice::StageContext& ctx) override {
+    const sluice::Params& p = ctx.params();
+    auto data = ctx.Input<sluice::TensorDataset>("data");
+    auto model = ctx.Input<sluice::TrainedModel>("model");
+    if (data->task != sluice::Task::kRegression || model->task != sluice::Task::kRegression) {
+      return Status::InvalidArgument("regression-metrics needs regression data and model; use classification-metrics");
+    }
+    const std::string split_name = p.String("split");
+    const sluice::Split& split = data->split(split_name);
+    const int64_t n = split.size();
+    if (n == 0) return Status::InvalidArgument("the " + split_name + " split is empty");
+    std::vector<double> predictions, batch_ms;
+    predictions.reserve(static_cast<size_t>(n));
+    {
+      torch::NoGradGuard no_grad;
+      model->network->eval();
+      for (int64_t begin = 0; begin < n; begin += p.Int("batch_size")) {
+        if (ctx.StopRequested()) return Status::Cancelled("stopped during evaluation");
+        const int64_t end = std::min(n, begin + p.Int("batch_size"));
+        const sluice::Inputs x = data->Range(split, begin, end).To(model->device);
+        const auto t0 = std::chrono::steady_clock::now();
+        torch::Tensor out = model->network->Forward(x);
+        if (model->device.is_cuda()) torch::cuda::synchronize();
+        batch_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        torch::Tensor values = out.reshape({-1}).to(torch::kCPU, torch::kFloat64).mul(model->target_scale).add(model->target_shift);
+        predictions.insert(predictions.end(), values.data_ptr<double>(), values.data_ptr<double>() + values.numel());
+      }
+    }
+    torch::Tensor t = split.targets.to(torch::kFloat64).mul(data->target_scale).add(data->target_shift).contiguous();
+    std::vector<double> targets(t.data_ptr<double>(), t.data_ptr<double>() + n);
+    const sluice::metrics::RegressionReport r = sluice::metrics::Regress(targets, predictions);
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    double total_ms = 0;
+    for (double ms : batch_ms) total_ms += ms;
+    const std::pair<const char*, double> values[] = {
+        {"mse", r.mse},
+        {"rmse", r.rmse},
+        {"mae", r.mae},
+        {"r2", r.r2},
+        {"latency_p50_ms", Percentile(batch_ms, 0.5)},
+        {"latency_p95_ms", Percentile(batch_ms, 0.95)},
+        {"inference_samples_per_sec", static_cast<double>(n) / (total_ms / 1000.0)},
+        {"peak_memory_mb", static_cast<double>(usage.ru_maxrss) / 1024.0},
+    };
+    for (const auto& [name, value] : values) ctx.LogMetric(name, 0, value);
+
+    const std::string dir = ctx.ScratchDir();
+    std::string csv = "index,target,pred\n";
+    char buf[96];
+    for (int64_t i = 0; i < n; ++i) {
+      std::snprintf(buf, sizeof buf, "%lld,%.17g,%.9g\n", static_cast<long long>(i), targets[static_cast<size_t>(i)],
+                    predictions[static_cast<size_t>(i)]);
+      csv += buf;
+    }
+    std::ofstream(dir + "/predictions.csv", std::ios::trunc) << csv;
+    SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("predictions", dir + "/predictions.csv"));
+    const std::string plot = sluice::svg::LineChart(
+        {{data->target_name.empty() ? "examples" : data->target_name, targets, predictions, false}},
+        {"Predicted against actual (R2 " + std::to_string(r.r2).substr(0, 5) + ")", "actual", "predicted", false, false,
+         false, true});
+    if (!sluice::svg::WriteFile(dir + "/predicted_vs_actual.svg", plot)) return Status::IoError("cannot write plot");
+    SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("predicted_vs_actual", dir + "/predicted_vs_actual.svg"));
+    std::snprintf(buf, sizeof buf, "%s split, %lld examples: rmse %.4g, mae %.4g, r2 %.4f", split_name.c_str(),
+                  static_cast<long long>(n), r.rmse, r.mae, r.r2);
+    ctx.Info(buf);
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+SLUICE_PLUGIN(RegressionMetrics)
