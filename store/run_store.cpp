@@ -362,8 +362,7 @@ std::map<std::string, std::string> RunStore::Environment(const std::string& run_
   return out;
 }
 
-void RunStore::ReopenRun(const std::string& run_id, int64_t pid, const std::string& host,
-                         const std::string& command) {
+void RunStore::ReopenRun(const std::string& run_id, int64_t pid, const std::string& host, const std::string& command) {
   db_->WriteTransaction([&] {
     db_->Prepare(
            "UPDATE runs SET status = 'running', error = NULL, ended_at = NULL, pid = ?, host = ?, "
@@ -468,8 +467,8 @@ ModelRecord RunStore::RegisterModel(const std::string& name, const std::optional
 }
 
 std::vector<ModelRecord> RunStore::ListModels(const std::optional<std::string>& name) {
-  Statement q = db_->Prepare(std::string("SELECT ") + kModelColumns + " FROM models" +
-                             (name ? " WHERE name = ?" : "") + " ORDER BY name, version DESC");
+  Statement q = db_->Prepare(std::string("SELECT ") + kModelColumns + " FROM models" + (name ? " WHERE name = ?" : "") +
+                             " ORDER BY name, version DESC");
   if (name) q.Bind(1, *name);
   return ReadModels(*db_, q);
 }

@@ -70,8 +70,8 @@ struct ModelRecord {
   std::string path;
   std::string created_at;
   std::string description;
-  std::string manifest;                // JSON
-  std::vector<std::string> aliases;    // aliases pointing at this version
+  std::string manifest;              // JSON
+  std::vector<std::string> aliases;  // aliases pointing at this version
 };
 
 struct RunFilter {
@@ -124,9 +124,8 @@ class RunStore {
   // --- Model registry ---
   // Copies `bundle_dir` to <store>/models/NAME/vVERSION under the next version of `name`,
   // adds name, version and registration time to its manifest.json, and records it.
-  ModelRecord RegisterModel(const std::string& name, const std::optional<std::string>& run_id,
-                            const std::string& stage, const std::filesystem::path& bundle_dir,
-                            const std::string& description);
+  ModelRecord RegisterModel(const std::string& name, const std::optional<std::string>& run_id, const std::string& stage,
+                            const std::filesystem::path& bundle_dir, const std::string& description);
   std::vector<ModelRecord> ListModels(const std::optional<std::string>& name = std::nullopt);
   // NAME (newest version), NAME:VERSION or NAME@ALIAS. Throws StoreError when none.
   ModelRecord FindModel(const std::string& reference);

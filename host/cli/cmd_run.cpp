@@ -29,8 +29,7 @@ json ErrorsJson(const pipeline::Diagnostics& diag) {
 
 po::options_description PipelineOptions(const char* caption) {
   po::options_description options(caption);
-  options.add_options()("help,h", "show this help")("file", po::value<std::string>(),
-                                                    "pipeline file (TOML)")(
+  options.add_options()("help,h", "show this help")("file", po::value<std::string>(), "pipeline file (TOML)")(
       "set", po::value<std::vector<std::string>>()->composing(),
       "override a parameter: STAGE.KEY=VALUE or pipeline.seed=N (VALUE is TOML); repeatable")(
       "json", po::bool_switch(), "print one JSON object on stdout");
@@ -78,9 +77,9 @@ int ValidateCommand(const Args& args) {
 
 int RunCommand(const Args& args, const std::string& command_line) {
   po::options_description options = PipelineOptions("sluice run options");
-  options.add_options()  //
+  options.add_options()                                                                                            //
       ("store", po::value<std::string>()->default_value(""), "store folder (default $SLUICE_STORE or ./.sluice)")  //
-      ("resume", po::value<std::string>(), "continue an interrupted, crashed or failed run (id or prefix)")  //
+      ("resume", po::value<std::string>(), "continue an interrupted, crashed or failed run (id or prefix)")        //
       ("quiet,q", po::bool_switch(), "no progress output on stderr");
   if (PrintHelpIfAsked(args, options,
                        "usage: sluice run FILE [--set STAGE.KEY=VALUE]... [--store DIR] [--json]\n"
@@ -109,7 +108,8 @@ int RunCommand(const Args& args, const std::string& command_line) {
       return kExitFailed;
     }
     pipeline::Diagnostics diag;
-    resolved = pipeline::LoadStoredPipeline(run.spec, "run " + run.id, registry, /*require_same_versions=*/true, diag);
+    resolved = pipeline::LoadStoredPipeline(run.spec, "run " + run.id, registry,
+                                            "resuming needs the plugin builds the run started with", diag);
     if (!resolved) {
       std::cerr << diag.Render(pipeline::SourceTexts()) << "sluice run: cannot resume run " << run.id << "\n";
       return kExitUsage;

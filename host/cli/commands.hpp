@@ -15,6 +15,8 @@ int RunCommand(const Args& args, const std::string& command_line);
 int ValidateCommand(const Args& args);
 int PluginsCommand(const Args& args);
 int RunsCommand(const Args& args);
+int ModelsCommand(const Args& args);
+int PredictCommand(const Args& args);
 
 // --store, else $SLUICE_STORE, else ./.sluice
 std::string StoreDir(const std::string& flag);

@@ -15,7 +15,14 @@ constexpr const char* kUsage = R"(usage: sluice COMMAND [ARGS]
 
 Run pipelines:
   sluice run FILE [--set STAGE.KEY=VALUE]... [--store DIR] [--json]
+  sluice run --resume RUN [--store DIR] [--json]
   sluice validate FILE [--set STAGE.KEY=VALUE]...
+
+Models:
+  sluice models list [NAME] [--json]
+  sluice models show NAME[:VERSION|@ALIAS] [--json]
+  sluice models promote NAME VERSION --alias ALIAS
+  sluice predict MODEL --input FILE [--output FILE] [--json]    (MODEL: a bundle folder or NAME[:VERSION|@ALIAS])
 
 Plugins:
   sluice plugins list [--json]
@@ -85,6 +92,8 @@ int main(int argc, char** argv) {
     if (command == "validate") return ValidateCommand(args);
     if (command == "plugins") return PluginsCommand(args);
     if (command == "runs") return RunsCommand(args);
+    if (command == "models") return ModelsCommand(args);
+    if (command == "predict") return PredictCommand(args);
     std::fprintf(stderr, "sluice: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
     return kExitUsage;
   } catch (const po::error& e) {

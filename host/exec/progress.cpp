@@ -47,15 +47,24 @@ void ProgressView::ClearBar() {
   bar_visible_ = false;
 }
 
+void ProgressView::Message(const std::string& text) {
+  if (mode_ == Mode::kMessages) {
+    std::fprintf(out_, "%s\n", text.c_str());
+    std::fflush(out_);
+    return;
+  }
+  Line(text);
+}
+
 void ProgressView::Line(const std::string& text) {
-  if (mode_ == Mode::kQuiet) return;
+  if (mode_ == Mode::kQuiet || mode_ == Mode::kMessages) return;
   ClearBar();
   std::fprintf(out_, "%s\n", text.c_str());
   std::fflush(out_);
 }
 
 void ProgressView::Update(const std::string& stage, const Progress& p) {
-  if (mode_ == Mode::kQuiet) return;
+  if (mode_ == Mode::kQuiet || mode_ == Mode::kMessages) return;
   const double now = Now();
   if (p.phase != phase_) {
     phase_ = p.phase;

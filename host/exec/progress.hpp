@@ -12,12 +12,14 @@ namespace sluice::exec {
 
 class ProgressView {
  public:
-  enum class Mode { kBar, kLines, kQuiet };
+  // kMessages shows only what plugins say (Info), not the run's own progress.
+  enum class Mode { kBar, kLines, kMessages, kQuiet };
   // kBar when `stream` is a terminal, kLines otherwise.
   static Mode DetectMode(std::FILE* stream);
   ProgressView(std::FILE* stream, Mode mode) : out_(stream), mode_(mode) {}
 
-  void Line(const std::string& text);  // a whole line (clears a live bar first)
+  void Line(const std::string& text);     // a whole line (clears a live bar first)
+  void Message(const std::string& text);  // a plugin's line (Info)
   void Update(const std::string& stage, const Progress& progress);
   void EndStage();  // clears the bar
 

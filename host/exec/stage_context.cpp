@@ -97,8 +97,8 @@ Status HostStageContext::ResolveModel(std::string_view reference, ModelReference
 
 Status HostStageContext::RegisterModel(const ModelRegistration& registration, int64_t& version, std::string& path) {
   try {
-    store::ModelRecord record =
-        store_.RegisterModel(registration.name, run_id_, stage_.name, registration.bundle_dir, registration.description);
+    store::ModelRecord record = store_.RegisterModel(registration.name, run_id_, stage_.name, registration.bundle_dir,
+                                                     registration.description);
     version = record.version;
     path = record.path;
     return Status::Ok();
@@ -139,6 +139,8 @@ bool HostStageContext::StopRequested() const { return host_error_.has_value() ||
 
 void HostStageContext::ReportProgress(const Progress& progress) { view_.Update(stage_.name, progress); }
 
-void HostStageContext::Info(std::string_view message) { view_.Line("  " + stage_.name + ": " + std::string(message)); }
+void HostStageContext::Info(std::string_view message) {
+  view_.Message("  " + stage_.name + ": " + std::string(message));
+}
 
 }  // namespace sluice::exec

@@ -36,8 +36,8 @@ RawValue FromJson(const json& j, const SourceLoc& loc) {
 }  // namespace
 
 std::optional<ResolvedPipeline> LoadStoredPipeline(const std::string& spec_json, const std::string& origin,
-                                                   const plugin::PluginRegistry& registry, bool require_same_versions,
-                                                   Diagnostics& diag) {
+                                                   const plugin::PluginRegistry& registry,
+                                                   const std::optional<std::string>& version_hint, Diagnostics& diag) {
   const SourceLoc where{origin, 0, 0, 1};
   PipelineSpec spec;
   spec.file = origin;
@@ -60,14 +60,13 @@ std::optional<ResolvedPipeline> LoadStoredPipeline(const std::string& spec_json,
         if (value.is_null()) continue;  // an optional parameter that was not set
         stage.params.push_back({name, where, FromJson(value, where)});
       }
-      if (require_same_versions) {
+      if (version_hint) {
         std::string error;
         const plugin::PluginDescriptor* d = registry.Find(stage.plugin, error);
         const std::string recorded = st.value("plugin_version", "");
         if (d && d->version != recorded) {
           diag.Error(where, "stage '" + stage.name + "': plugin " + stage.plugin + " is version " + d->version +
-                                " now, the run used " + recorded + " (" + d->path +
-                                "); resuming needs the plugin build the run started with");
+                                " here (" + d->path + "), but " + origin + " used " + recorded + "; " + *version_hint);
         }
       }
       spec.stages.push_back(std::move(stage));

@@ -13,12 +13,12 @@
 
 namespace sluice::pipeline {
 
-// Validates the pipeline in `spec_json` against today's plugins. With
-// `require_same_versions`, a plugin whose version differs from the one recorded is an
-// error (resuming needs the same plugin build). Problems are reported against `origin`.
+// Validates the pipeline in `spec_json` against today's plugins. When `version_hint` is
+// set, a plugin whose version differs from the one recorded is an error, whose message
+// ends with the hint (what to do). Problems are reported against `origin`.
 std::optional<ResolvedPipeline> LoadStoredPipeline(const std::string& spec_json, const std::string& origin,
-                                                   const plugin::PluginRegistry& registry, bool require_same_versions,
-                                                   Diagnostics& diag);
+                                                   const plugin::PluginRegistry& registry,
+                                                   const std::optional<std::string>& version_hint, Diagnostics& diag);
 
 }  // namespace sluice::pipeline
 

@@ -52,8 +52,9 @@ class ClassificationMetrics final : public sluice::Stage {
  public:
   static sluice::Contract Describe() {
     return sluice::Contract("classification-metrics", "0.2.0", sluice::Kind::kEval)
-        .doc("Accuracy, precision/recall/F1, ROC and PR AUC, log loss, calibration, confusion matrix "
-             "(scikit-learn definitions), inference latency; ROC, confusion and reliability images")
+        .doc(
+            "Accuracy, precision/recall/F1, ROC and PR AUC, log loss, calibration, confusion matrix "
+            "(scikit-learn definitions), inference latency; ROC, confusion and reliability images")
         .input("data", sluice::ports::kDataset, "the dataset holding the split to evaluate")
         .input("model", sluice::ports::kTrainedModel, "the trained classifier")
         .param(sluice::ChoiceParam("split", "test", {"test", "validation", "train"}).doc("which split to evaluate"))
@@ -66,8 +67,9 @@ class ClassificationMetrics final : public sluice::Stage {
     auto data = ctx.Input<sluice::TensorDataset>("data");
     auto model = ctx.Input<sluice::TrainedModel>("model");
     if (data->task != sluice::Task::kClassification || model->task != sluice::Task::kClassification) {
-      return Status::InvalidArgument("classification-metrics needs classification data and model; use "
-                                     "regression-metrics for regression");
+      return Status::InvalidArgument(
+          "classification-metrics needs classification data and model; use "
+          "regression-metrics for regression");
     }
     const std::string split_name = p.String("split");
     const sluice::Split& split = data->split(split_name);
@@ -95,7 +97,8 @@ class ClassificationMetrics final : public sluice::Stage {
         torch::Tensor logits = model->network->Forward(x);
         if (model->device.is_cuda()) torch::cuda::synchronize();
         batch_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-        torch::Tensor prob = torch::softmax(logits.to(torch::kFloat32), 1).to(torch::kCPU, torch::kFloat64).contiguous();
+        torch::Tensor prob =
+            torch::softmax(logits.to(torch::kFloat32), 1).to(torch::kCPU, torch::kFloat64).contiguous();
         std::copy(prob.data_ptr<double>(), prob.data_ptr<double>() + prob.numel(), probs.begin() + begin * k);
       }
     }
@@ -177,8 +180,9 @@ class ClassificationMetrics final : public sluice::Stage {
         {"roc_curve", sluice::svg::LineChart(roc, {title, "false positive rate", "true positive rate", true, false})},
         {"confusion_matrix_image", sluice::svg::Heatmap(r.confusion, names, "Confusion matrix")},
         {"reliability_diagram",
-         sluice::svg::LineChart({reliability}, {"Reliability (calibration error " + std::to_string(r.calibration_error).substr(0, 6) + ")",
-                                                "confidence", "accuracy", true, true})},
+         sluice::svg::LineChart(
+             {reliability}, {"Reliability (calibration error " + std::to_string(r.calibration_error).substr(0, 6) + ")",
+                             "confidence", "accuracy", true, true})},
     };
     for (const auto& [name, svg] : images) {
       const std::string path = dir + "/" + name + ".svg";
@@ -209,7 +213,8 @@ class ClassificationMetrics final : public sluice::Stage {
     return WriteFile(path, text);
   }
 
-  static std::string ConfusionCsv(const sluice::metrics::ClassificationReport& r, const std::vector<std::string>& names) {
+  static std::string ConfusionCsv(const sluice::metrics::ClassificationReport& r,
+                                  const std::vector<std::string>& names) {
     std::string text = "true\\pred";
     for (const std::string& name : names) text += "," + Csv(name);
     text += "\n";
@@ -221,7 +226,8 @@ class ClassificationMetrics final : public sluice::Stage {
     return text;
   }
 
-  static std::string PerClassCsv(const sluice::metrics::ClassificationReport& r, const std::vector<std::string>& names) {
+  static std::string PerClassCsv(const sluice::metrics::ClassificationReport& r,
+                                 const std::vector<std::string>& names) {
     std::string text = "class,name,precision,recall,f1,support\n";
     char buf[128];
     for (size_t c = 0; c < names.size(); ++c) {

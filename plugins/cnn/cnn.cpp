@@ -54,7 +54,8 @@ class CnnNetwork final : public sluice::Network {
     for (size_t b = 0; b < o.channels.size(); ++b) {
       for (int64_t c = 0; c < o.convs_per_block; ++c) {
         const int64_t k = o.Kernel(b);
-        features->push_back(nn::Conv2d(nn::Conv2dOptions(channels, o.channels[b], k).padding(k / 2).bias(!o.batch_norm)));
+        features->push_back(
+            nn::Conv2d(nn::Conv2dOptions(channels, o.channels[b], k).padding(k / 2).bias(!o.batch_norm)));
         if (o.batch_norm) features->push_back(nn::BatchNorm2d(o.channels[b]));
         features->push_back(Activation(o.activation));
         channels = o.channels[b];
@@ -125,15 +126,26 @@ class Cnn final : public sluice::Stage {
         sluice::Contract("cnn", "0.1.0", sluice::Kind::kModel)
             .doc("Convolutional network for images: conv blocks (batch norm, pooling), then dense layers")
             .output("model", sluice::ports::kModel, "the architecture, built once the image size is known")
-            .param(sluice::IntListParam("channels", {32, 64}).min(1).max(4096).min_items(1).max_items(12).doc(
-                "output channels of each block"))
-            .param(sluice::IntListParam("kernel_sizes", {3}).min(1).max(15).min_items(1).max_items(12).doc(
-                "kernel size of the convolutions: one for all blocks, or one per block"))
+            .param(sluice::IntListParam("channels", {32, 64})
+                       .min(1)
+                       .max(4096)
+                       .min_items(1)
+                       .max_items(12)
+                       .doc("output channels of each block"))
+            .param(sluice::IntListParam("kernel_sizes", {3})
+                       .min(1)
+                       .max(15)
+                       .min_items(1)
+                       .max_items(12)
+                       .doc("kernel size of the convolutions: one for all blocks, or one per block"))
             .param(sluice::IntParam("convs_per_block", 1).range(1, 8).doc("convolutions in each block"))
             .param(sluice::BoolParam("batch_norm", true).doc("batch normalization after each convolution"))
             .param(sluice::ChoiceParam("pooling", "max", {"max", "avg", "none"}).doc("2x2 pooling after each block"))
-            .param(sluice::IntListParam("hidden", {128}).min(1).max(1 << 16).max_items(8).doc(
-                "dense layers after the convolutions"))
+            .param(sluice::IntListParam("hidden", {128})
+                       .min(1)
+                       .max(1 << 16)
+                       .max_items(8)
+                       .doc("dense layers after the convolutions"))
             .param(sluice::FloatParam("dropout", 0.25).min(0).less_than(1).doc("dropout before each dense layer"))
             .param(sluice::ChoiceParam("activation", "relu", {"relu", "gelu", "leaky_relu"}).doc("activation"));
     return sluice::AddInitParams(c);

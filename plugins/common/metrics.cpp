@@ -135,8 +135,8 @@ RegressionReport Regress(const std::vector<double>& targets, const std::vector<d
   return r;
 }
 
-ClassificationReport Classify(const std::vector<int64_t>& labels, const std::vector<double>& probs,
-                              int64_t num_classes, int calibration_bins) {
+ClassificationReport Classify(const std::vector<int64_t>& labels, const std::vector<double>& probs, int64_t num_classes,
+                              int calibration_bins) {
   const size_t n = labels.size();
   const auto k = static_cast<size_t>(num_classes);
   if (n == 0 || num_classes < 1 || probs.size() != n * k) {

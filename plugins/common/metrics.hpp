@@ -35,8 +35,8 @@ struct ClassificationReport {
 
 // `labels[i]` in [0, num_classes); `probs` is row-major n x num_classes. The predicted
 // class is the argmax (first on ties).
-ClassificationReport Classify(const std::vector<int64_t>& labels, const std::vector<double>& probs,
-                              int64_t num_classes, int calibration_bins = 10);
+ClassificationReport Classify(const std::vector<int64_t>& labels, const std::vector<double>& probs, int64_t num_classes,
+                              int calibration_bins = 10);
 
 // Area under the ROC curve for binary targets, ties counted half (Mann-Whitney).
 double BinaryRocAuc(const std::vector<bool>& positive, const std::vector<double>& score);

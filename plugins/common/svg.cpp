@@ -16,11 +16,20 @@ std::string Escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -58,8 +67,9 @@ std::string Header(int width, int height, const std::string& title) {
   return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) + "\" height=\"" +
          std::to_string(height) + "\" viewBox=\"0 0 " + std::to_string(width) + " " + std::to_string(height) +
          "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-         "<text x=\"" + std::to_string(width / 2) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" +
-         Escape(title) + "</text>\n";
+         "<text x=\"" +
+         std::to_string(width / 2) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" + Escape(title) +
+         "</text>\n";
 }
 
 }  // namespace
@@ -104,12 +114,12 @@ std::string LineChart(const std::vector<Series>& series, const LineChartOptions&
            Num(py(t)) + "\" stroke=\"#eee\"/>\n<text x=\"" + Num(left - 6) + "\" y=\"" + Num(py(t) + 4) +
            "\" text-anchor=\"end\">" + Tick(t) + "</text>\n";
   }
-  svg += "<rect x=\"" + std::to_string(left) + "\" y=\"" + std::to_string(top) + "\" width=\"" + std::to_string(plot_w) +
-         "\" height=\"" + std::to_string(plot_h) + "\" fill=\"none\" stroke=\"#333\"/>\n";
+  svg += "<rect x=\"" + std::to_string(left) + "\" y=\"" + std::to_string(top) + "\" width=\"" +
+         std::to_string(plot_w) + "\" height=\"" + std::to_string(plot_h) + "\" fill=\"none\" stroke=\"#333\"/>\n";
   if (o.unit_square || o.diagonal) {
     const double lo = std::max(x0, y0), hi = std::min(x1, y1);
-    svg += "<line x1=\"" + Num(px(lo)) + "\" y1=\"" + Num(py(lo)) + "\" x2=\"" + Num(px(hi)) + "\" y2=\"" + Num(py(hi)) +
-           "\" stroke=\"#999\" stroke-dasharray=\"4 4\"/>\n";
+    svg += "<line x1=\"" + Num(px(lo)) + "\" y1=\"" + Num(py(lo)) + "\" x2=\"" + Num(px(hi)) + "\" y2=\"" +
+           Num(py(hi)) + "\" stroke=\"#999\" stroke-dasharray=\"4 4\"/>\n";
   }
   svg += "<text x=\"" + Num(left + plot_w / 2.0) + "\" y=\"" + Num(height - 12) + "\" text-anchor=\"middle\">" +
          Escape(o.x_label) + "</text>\n<text transform=\"translate(16," + Num(top + plot_h / 2.0) +
@@ -126,8 +136,9 @@ std::string LineChart(const std::vector<Series>& series, const LineChartOptions&
                (o.lines ? "3" : "2") + "\" fill=\"" + colour + "\"" + (o.lines ? "" : " fill-opacity=\"0.5\"") + "/>\n";
       }
     }
-    if (o.lines) svg += std::string("<polyline fill=\"none\" stroke-width=\"1.5\" stroke=\"") + colour + "\"" +
-           (series[s].dashed ? " stroke-dasharray=\"6 3\"" : "") + " points=\"" + points + "\"/>\n";
+    if (o.lines)
+      svg += std::string("<polyline fill=\"none\" stroke-width=\"1.5\" stroke=\"") + colour + "\"" +
+             (series[s].dashed ? " stroke-dasharray=\"6 3\"" : "") + " points=\"" + points + "\"/>\n";
     const double ly = top + 10 + 18.0 * static_cast<double>(s);
     svg += std::string("<line x1=\"") + Num(left + plot_w + 12) + "\" y1=\"" + Num(ly) + "\" x2=\"" +
            Num(left + plot_w + 32) + "\" y2=\"" + Num(ly) + "\" stroke=\"" + colour + "\" stroke-width=\"2\"" +
@@ -160,8 +171,8 @@ std::string Heatmap(const std::vector<std::vector<int64_t>>& counts, const std::
       const int shade = static_cast<int>(255 - 200 * share);
       char fill[16];
       std::snprintf(fill, sizeof fill, "#%02x%02xff", shade, shade);
-      svg += "<rect x=\"" + std::to_string(left + p * cell) + "\" y=\"" + std::to_string(top + t * cell) + "\" width=\"" +
-             std::to_string(cell) + "\" height=\"" + std::to_string(cell) + "\" fill=\"" + fill +
+      svg += "<rect x=\"" + std::to_string(left + p * cell) + "\" y=\"" + std::to_string(top + t * cell) +
+             "\" width=\"" + std::to_string(cell) + "\" height=\"" + std::to_string(cell) + "\" fill=\"" + fill +
              "\" stroke=\"white\"/>\n";
       if (cell >= 28) {
         svg += "<text x=\"" + std::to_string(left + p * cell + cell / 2) + "\" y=\"" +

@@ -52,7 +52,8 @@ class MlpNetwork final : public sluice::Network {
     if (embeddings_->size() == 0) return forward(in.dense);
     std::vector<torch::Tensor> parts = {in.dense.flatten(1)};
     for (size_t c = 0; c < embeddings_->size(); ++c) {
-      parts.push_back(embeddings_[c]->as<torch::nn::Embedding>()->forward(in.categorical.select(1, static_cast<int64_t>(c))));
+      parts.push_back(
+          embeddings_[c]->as<torch::nn::Embedding>()->forward(in.categorical.select(1, static_cast<int64_t>(c))));
     }
     return layers_->forward(torch::cat(parts, 1));
   }
@@ -65,7 +66,10 @@ class MlpNetwork final : public sluice::Network {
 class MlpSpec final : public sluice::ModelSpec {
  public:
   MlpSpec(std::vector<int64_t> hidden, std::string activation, double dropout, int64_t embedding_dim)
-      : hidden_(std::move(hidden)), activation_(std::move(activation)), dropout_(dropout), embedding_dim_(embedding_dim) {}
+      : hidden_(std::move(hidden)),
+        activation_(std::move(activation)),
+        dropout_(dropout),
+        embedding_dim_(embedding_dim) {}
 
   std::shared_ptr<sluice::Network> Build(const sluice::InputSchema& schema) const override {
     return std::make_shared<MlpNetwork>(schema, hidden_, activation_, dropout_, embedding_dim_);
@@ -98,16 +102,21 @@ class Mlp final : public sluice::Stage {
   static sluice::Contract Describe() {
     sluice::Contract c =
         sluice::Contract("mlp", "0.2.0", sluice::Kind::kModel)
-            .doc("Multilayer perceptron: flattened features (plus an embedding per categorical column), linear "
-                 "layers with an activation and dropout")
+            .doc(
+                "Multilayer perceptron: flattened features (plus an embedding per categorical column), linear "
+                "layers with an activation and dropout")
             .output("model", sluice::ports::kModel, "the architecture, built once the data's shape is known")
-            .param(sluice::IntListParam("hidden", {256}).min(1).max(1 << 16).max_items(16).doc(
-                "widths of the hidden layers, e.g. [512, 256]; [] for a linear model"))
+            .param(sluice::IntListParam("hidden", {256})
+                       .min(1)
+                       .max(1 << 16)
+                       .max_items(16)
+                       .doc("widths of the hidden layers, e.g. [512, 256]; [] for a linear model"))
             .param(sluice::ChoiceParam("activation", "relu", {"relu", "gelu", "tanh", "sigmoid", "leaky_relu"})
                        .doc("activation after each hidden layer"))
             .param(sluice::FloatParam("dropout", 0.0).min(0.0).less_than(1.0).doc("dropout after each hidden layer"))
-            .param(sluice::IntParam("embedding_dim", 0).range(0, 1024).doc(
-                "width of each categorical column's embedding (0: min(50, (categories + 1) / 2))"));
+            .param(sluice::IntParam("embedding_dim", 0)
+                       .range(0, 1024)
+                       .doc("width of each categorical column's embedding (0: min(50, (categories + 1) / 2))"));
     return sluice::AddInitParams(c);
   }
 

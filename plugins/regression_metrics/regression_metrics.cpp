@@ -32,8 +32,9 @@ class RegressionMetrics final : public sluice::Stage {
  public:
   static sluice::Contract Describe() {
     return sluice::Contract("regression-metrics", "0.1.0", sluice::Kind::kEval)
-        .doc("MSE, RMSE, MAE and R2 (scikit-learn definitions) in the target's units, inference latency; "
-             "predictions and a predicted-vs-actual plot")
+        .doc(
+            "MSE, RMSE, MAE and R2 (scikit-learn definitions) in the target's units, inference latency; "
+            "predictions and a predicted-vs-actual plot")
         .input("data", sluice::ports::kDataset, "the dataset holding the split to evaluate")
         .input("model", sluice::ports::kTrainedModel, "the trained regressor")
         .param(sluice::ChoiceParam("split", "test", {"test", "validation", "train"}).doc("which split to evaluate"))
@@ -64,7 +65,8 @@ class RegressionMetrics final : public sluice::Stage {
         torch::Tensor out = model->network->Forward(x);
         if (model->device.is_cuda()) torch::cuda::synchronize();
         batch_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-        torch::Tensor values = out.reshape({-1}).to(torch::kCPU, torch::kFloat64).mul(model->target_scale).add(model->target_shift);
+        torch::Tensor values =
+            out.reshape({-1}).to(torch::kCPU, torch::kFloat64).mul(model->target_scale).add(model->target_shift);
         predictions.insert(predictions.end(), values.data_ptr<double>(), values.data_ptr<double>() + values.numel());
       }
     }

@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/serialize.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -26,14 +27,16 @@ void SaveCheckpoint(const std::string& path, Network& network, torch::optim::Opt
   }
   std::ostringstream shuffle;
   shuffle << state.shuffle;
-  nlohmann::json j = {{"epoch", state.epoch},
-                      {"global_step", state.global_step},
-                      {"shuffle", shuffle.str()},
-                      {"best_value", state.best_value},
-                      {"best_epoch", state.best_epoch},
-                      {"bad_epochs", state.bad_epochs},
-                      {"loss_scale", state.loss_scale},
-                      {"history", state.history}};
+  // JSON has no infinity or NaN: those are written as null.
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::json history = nlohmann::json::object();
+  for (const auto& [key, values] : state.history) {
+    for (double v : values) history[key].push_back(number(v));
+  }
+  nlohmann::json j = {{"epoch", state.epoch},           {"global_step", state.global_step},
+                      {"shuffle", shuffle.str()},       {"best_value", number(state.best_value)},
+                      {"best_epoch", state.best_epoch}, {"bad_epochs", state.bad_epochs},
+                      {"loss_scale", state.loss_scale}, {"history", history}};
   archive.write("state", c10::IValue(j.dump()));
   const std::string temporary = path + ".partial";
   archive.save_to(temporary);
@@ -76,11 +79,14 @@ void LoadCheckpoint(const std::string& path, Network& network, torch::optim::Opt
   state.global_step = j.at("global_step").get<int64_t>();
   std::istringstream shuffle(j.at("shuffle").get<std::string>());
   shuffle >> state.shuffle;
-  state.best_value = j.at("best_value").get<double>();
+  if (!j.at("best_value").is_null()) state.best_value = j.at("best_value").get<double>();  // else still +-inf
   state.best_epoch = j.at("best_epoch").get<int64_t>();
   state.bad_epochs = j.at("bad_epochs").get<int64_t>();
   state.loss_scale = j.at("loss_scale").get<double>();
-  state.history = j.at("history").get<std::map<std::string, std::vector<double>>>();
+  state.history.clear();
+  for (const auto& [key, values] : j.at("history").items()) {
+    for (const auto& v : values) state.history[key].push_back(v.is_null() ? NAN : v.get<double>());
+  }
 }
 
 }  // namespace sluice::trainer

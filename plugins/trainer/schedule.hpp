@@ -26,10 +26,12 @@ struct Schedule {
     if (kind == "step") {
       lr = base_lr * std::pow(gamma, static_cast<double>(step / steps_per_epoch / std::max<int64_t>(step_size, 1)));
     } else if (kind == "cosine") {
-      const double progress = std::clamp(static_cast<double>(step) / static_cast<double>(std::max<int64_t>(total_steps, 1)), 0.0, 1.0);
+      const double progress =
+          std::clamp(static_cast<double>(step) / static_cast<double>(std::max<int64_t>(total_steps, 1)), 0.0, 1.0);
       lr = min_lr + (base_lr - min_lr) * 0.5 * (1.0 + std::cos(M_PI * progress));
     }
-    if (warmup_steps > 0 && step < warmup_steps) lr *= static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
+    if (warmup_steps > 0 && step < warmup_steps)
+      lr *= static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
     return lr;
   }
 };

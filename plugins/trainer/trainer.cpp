@@ -78,7 +78,8 @@ std::map<std::string, double> Validate(sluice::Network& net, const sluice::Tenso
     m["r2"] = r.r2;
   } else {
     std::vector<int64_t> labels(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) labels[static_cast<size_t>(i)] = static_cast<int64_t>(targets.data_ptr<double>()[i]);
+    for (int64_t i = 0; i < n; ++i)
+      labels[static_cast<size_t>(i)] = static_cast<int64_t>(targets.data_ptr<double>()[i]);
     const sluice::metrics::ClassificationReport r = sluice::metrics::Classify(labels, outputs, data.num_classes());
     m["accuracy"] = r.accuracy;
     m["f1_macro"] = r.f1_macro;
@@ -96,10 +97,11 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const sluice::Params& p, 
   const std::string& name = p.String("optimizer");
   const double lr = p.Float("lr"), wd = p.Float("weight_decay");
   if (name == "sgd") {
-    return std::make_unique<torch::optim::SGD>(trainable,
-                                               torch::optim::SGDOptions(lr).momentum(p.Float("momentum")).weight_decay(wd));
+    return std::make_unique<torch::optim::SGD>(
+        trainable, torch::optim::SGDOptions(lr).momentum(p.Float("momentum")).weight_decay(wd));
   }
-  if (name == "adam") return std::make_unique<torch::optim::Adam>(trainable, torch::optim::AdamOptions(lr).weight_decay(wd));
+  if (name == "adam")
+    return std::make_unique<torch::optim::Adam>(trainable, torch::optim::AdamOptions(lr).weight_decay(wd));
   return std::make_unique<torch::optim::AdamW>(trainable, torch::optim::AdamWOptions(lr).weight_decay(wd));
 }
 
@@ -126,8 +128,9 @@ class Trainer final : public sluice::Stage {
   static sluice::Contract Describe() {
     using sluice::ParamType;
     return sluice::Contract("trainer", "0.2.0", sluice::Kind::kTrain)
-        .doc("Trains a classifier or regressor by minibatch gradient descent on CPU or CUDA, with schedules, "
-             "early stopping and checkpoints")
+        .doc(
+            "Trains a classifier or regressor by minibatch gradient descent on CPU or CUDA, with schedules, "
+            "early stopping and checkpoints")
         .input("data", sluice::ports::kDataset, "training and validation splits")
         .input("model", sluice::ports::kModel, "the architecture to train")
         .output("model", sluice::ports::kTrainedModel, "the trained network")
@@ -162,9 +165,12 @@ class Trainer final : public sluice::Stage {
         .param(sluice::BoolParam("restore_best", true).doc("end with the best epoch's weights (early stopping)"))
         .param(sluice::ChoiceParam("precision", "fp32", {"fp32", "bf16", "fp16"})
                    .doc("mixed precision on CUDA: bf16, or fp16 with loss scaling"))
-        .param(sluice::IntParam("prefetch", -1).range(-1, 64).doc(
-            "batches prepared ahead on a worker thread; -1: 2 on CUDA, 0 on the CPU (where the worker's OpenMP "
-            "threads would compete with training's)"))
+        .param(
+            sluice::IntParam("prefetch", -1)
+                .range(-1, 64)
+                .doc(
+                    "batches prepared ahead on a worker thread; -1: 2 on CUDA, 0 on the CPU (where the worker's OpenMP "
+                    "threads would compete with training's)"))
         .param(sluice::SeedParam())
         .param(sluice::IntParam("eval_batch_size", 1024).range(1, 1 << 20).doc("batch size for validation"))
         .param(sluice::IntParam("log_every", 1).range(1, 1 << 20).doc("log train.loss every N steps"));
@@ -243,10 +249,9 @@ class Trainer final : public sluice::Stage {
 
     int64_t parameter_count = 0;
     for (const torch::Tensor& t : net->parameters()) parameter_count += t.numel();
-    ctx.Info(spec->Describe(schema) + ", " + std::to_string(parameter_count) + " parameters, " +
-             p.String("optimizer") + " on " + device.str() + (precision_name == "fp32" ? "" : " " + precision_name) +
-             ", " + std::to_string(epochs) + (epochs == 1 ? " epoch" : " epochs") + " of " + std::to_string(steps) +
-             " steps");
+    ctx.Info(spec->Describe(schema) + ", " + std::to_string(parameter_count) + " parameters, " + p.String("optimizer") +
+             " on " + device.str() + (precision_name == "fp32" ? "" : " " + precision_name) + ", " +
+             std::to_string(epochs) + (epochs == 1 ? " epoch" : " epochs") + " of " + std::to_string(steps) + " steps");
 
     std::vector<int64_t> order(static_cast<size_t>(n));
     sluice::Progress progress;
@@ -347,7 +352,8 @@ class Trainer final : public sluice::Stage {
         if (stop_metric != "none") {
           const double value = val.at(stop_metric.substr(4));
           const double delta = p.Float("min_delta");
-          const bool better = Minimize(stop_metric) ? value < state.best_value - delta : value > state.best_value + delta;
+          const bool better =
+              Minimize(stop_metric) ? value < state.best_value - delta : value > state.best_value + delta;
           if (better) {
             state.best_value = value;
             state.best_epoch = epoch;
@@ -397,7 +403,8 @@ class Trainer final : public sluice::Stage {
 
  private:
   // learning_curves.svg (losses per epoch) and validation_metrics.svg (the rest).
-  static Status WriteCurves(sluice::StageContext& ctx, const sluice::trainer::TrainState& state, const std::string& dir) {
+  static Status WriteCurves(sluice::StageContext& ctx, const sluice::trainer::TrainState& state,
+                            const std::string& dir) {
     std::vector<sluice::svg::Series> losses, others;
     for (const auto& [name, values] : state.history) {
       sluice::svg::Series s;
@@ -411,15 +418,16 @@ class Trainer final : public sluice::Stage {
     }
     if (!losses.empty()) {
       const std::string path = dir + "/learning_curves.svg";
-      if (!sluice::svg::WriteFile(path, sluice::svg::LineChart(losses, {"Learning curves", "epoch", "loss", false, true}))) {
+      if (!sluice::svg::WriteFile(path,
+                                  sluice::svg::LineChart(losses, {"Learning curves", "epoch", "loss", false, true}))) {
         return Status::IoError("cannot write " + path);
       }
       SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("learning_curves", path));
     }
     if (!others.empty()) {
       const std::string path = dir + "/validation_metrics.svg";
-      if (!sluice::svg::WriteFile(path,
-                                  sluice::svg::LineChart(others, {"Validation metrics", "epoch", "value", false, true}))) {
+      if (!sluice::svg::WriteFile(
+              path, sluice::svg::LineChart(others, {"Validation metrics", "epoch", "value", false, true}))) {
         return Status::IoError("cannot write " + path);
       }
       SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("validation_metrics", path));

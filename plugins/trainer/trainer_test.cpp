@@ -94,3 +94,151 @@ TEST(TrainerTest, ExplainsAnUnusableDeviceOrDivergence) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+using testing::StageHarness;
+
+std::shared_ptr<ModelSpec> Spec(std::vector<int64_t> hidden, double dropout,
+                                const std::vector<std::pair<std::string, Value>>& extra = {}) {
+  StageHarness mlp("mlp");
+  mlp.Set("hidden", std::move(hidden)).Set("dropout", dropout);
+  for (const auto& [k, v] : extra) mlp.Set(k, v);
+  for (const auto& [ref, path] : extra) {
+    if (ref == "init_from") mlp.KnownModel(std::get<std::string>(path), std::get<std::string>(path));
+  }
+  Status s = mlp.Run();
+  EXPECT_TRUE(s.ok()) << s.message();
+  return mlp.Output<ModelSpec>("model");
+}
+
+void ExpectSameWeights(Network& a, Network& b) {
+  auto pa = a.named_parameters(), pb = b.named_parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (const auto& p : pa) EXPECT_TRUE(torch::equal(p.value(), pb[p.key()])) << p.key();
+}
+
+TEST(TrainerResumeTest, AResumedRunEndsWithTheUninterruptedRunsWeightsBitForBit) {
+  auto data = testing::Blobs(300);  // 300 / 32 -> 10 steps per epoch
+  auto configure = [&](StageHarness& h) -> StageHarness& {
+    h.Input("data", data).Input("model", Spec({16}, 0.3));  // dropout draws random numbers too
+    h.Set("device", std::string("cpu")).Set("epochs", int64_t{4}).Set("batch_size", int64_t{32});
+    h.Set("lr", 0.01).Set("seed", int64_t{3}).Set("schedule", std::string("cosine"));
+    return h;
+  };
+  testing::TempDir straight, interrupted;
+  StageHarness a("trainer");
+  configure(a).Checkpoints(straight.path().string(), false);
+  ASSERT_TRUE(a.Run().ok());
+
+  StageHarness b("trainer");
+  configure(b).Checkpoints(interrupted.path().string(), false).StopAfter(25);  // in epoch 3
+  ASSERT_TRUE(b.Run().IsCancelled());
+
+  StageHarness c("trainer");
+  configure(c).Checkpoints(interrupted.path().string(), true);
+  Status resumed = c.Run();
+  ASSERT_TRUE(resumed.ok()) << resumed.message();
+  EXPECT_EQ(c.info()[0], "resuming after epoch 2 (step 20) from " + (interrupted.path() / "last.pt").string());
+  ExpectSameWeights(*a.Output<TrainedModel>("model")->network, *c.Output<TrainedModel>("model")->network);
+  // The resumed run logs the steps it ran; together with the interrupted one, every step.
+  EXPECT_EQ(c.Metric("loss").front().first, 21);
+  const auto all_steps = a.Metric("loss");
+  EXPECT_EQ(c.Metric("loss"), decltype(all_steps)(all_steps.begin() + 20, all_steps.end()));
+}
+
+TEST(TrainerTest, EarlyStoppingStopsAndRestoresTheBestEpoch) {
+  StageHarness h("trainer");
+  h.Input("data", testing::Blobs(300)).Input("model", Spec({16}, 0.0));
+  h.Set("device", std::string("cpu")).Set("epochs", int64_t{40}).Set("batch_size", int64_t{32}).Set("lr", 0.05);
+  h.Set("early_stopping", std::string("val_loss")).Set("patience", int64_t{2}).Set("optimizer", std::string("sgd"));
+  h.Set("momentum", 0.99);
+  ASSERT_TRUE(h.Run().ok());
+  const auto val_loss = h.Metric("val_loss");
+  ASSERT_LT(val_loss.size(), 40u);
+  const int64_t best = static_cast<int64_t>(h.Metric("best_epoch").at(0).second);
+  double best_loss = 1e9;
+  int64_t best_at = 0;
+  for (const auto& [epoch, loss] : val_loss) {
+    if (loss < best_loss) {
+      best_loss = loss;
+      best_at = epoch;
+    }
+  }
+  EXPECT_EQ(best, best_at);
+  EXPECT_EQ(static_cast<int64_t>(val_loss.size()), best + 2);  // patience 2
+}
+
+TEST(TrainerTest, StepScheduleDecaysEachEpoch) {
+  StageHarness h("trainer");
+  h.Input("data", testing::Blobs(300)).Input("model", Spec({8}, 0.0));
+  h.Set("device", std::string("cpu")).Set("epochs", int64_t{3}).Set("lr", 0.1);
+  h.Set("schedule", std::string("step")).Set("step_size", int64_t{1}).Set("gamma", 0.5);
+  ASSERT_TRUE(h.Run().ok());
+  const auto lr = h.Metric("lr");
+  ASSERT_EQ(lr.size(), 3u);
+  EXPECT_DOUBLE_EQ(lr[0].second, 0.1);
+  EXPECT_DOUBLE_EQ(lr[1].second, 0.05);
+  EXPECT_DOUBLE_EQ(lr[2].second, 0.025);
+}
+
+TEST(TrainerTest, RegressesAContinuousTarget) {
+  torch::manual_seed(4);
+  auto ds = std::make_shared<TensorDataset>();
+  ds->task = Task::kRegression;
+  auto split = [](int64_t n) {
+    torch::Tensor x = torch::randn({n, 3});
+    torch::Tensor y = (x.select(1, 0) * 3 - x.select(1, 1) * 2 + 0.1 * torch::randn({n})).to(torch::kFloat32);
+    return Split{x, {}, y};
+  };
+  ds->train = split(600);
+  ds->validation = split(150);
+  ds->test = split(150);
+  ds->sample_shape = {3};
+  ds->target_name = "y";
+  StageHarness h("trainer");
+  h.Input("data", ds).Input("model", Spec({32}, 0.0));
+  h.Set("device", std::string("cpu")).Set("epochs", int64_t{30}).Set("lr", 0.01);
+  ASSERT_TRUE(h.Run().ok());
+  EXPECT_GT(h.Metric("val_r2").back().second, 0.95);
+  EXPECT_LT(h.Metric("val_rmse").back().second, 0.6);
+  EXPECT_EQ(h.Output<TrainedModel>("model")->task, Task::kRegression);
+
+  StageHarness wrong("trainer");
+  wrong.Input("data", ds).Input("model", Spec({4}, 0.0)).Set("early_stopping", std::string("val_accuracy"));
+  EXPECT_EQ(wrong.Run().message(), "early_stopping = \"val_accuracy\" does not apply to regression data");
+}
+
+TEST(TrainerTest, StartsFromGivenWeightsAndKeepsFrozenOnesFixed) {
+  auto data = testing::Blobs(300);
+  StageHarness first("trainer");
+  first.Input("data", data).Input("model", Spec({16}, 0.0)).Set("device", std::string("cpu"));
+  ASSERT_TRUE(first.Run().ok());
+  testing::TempDir dir;
+  const std::string weights = dir / "weights.pt";
+  auto trained = first.Output<TrainedModel>("model");
+  SaveWeights(*trained->network, weights);
+
+  StageHarness tune("trainer");
+  tune.Input("data", data)
+      .Input("model", Spec({16}, 0.0, {{"init_from", weights}, {"freeze", std::vector<std::string>{"layers.0"}}}))
+      .Set("device", std::string("cpu"))
+      .Set("epochs", int64_t{2});
+  ASSERT_TRUE(tune.Run().ok());
+  EXPECT_EQ(tune.info()[0], "initialized 4 parameter tensors from test model " + weights + "; 2 frozen");
+  auto tuned = tune.Output<TrainedModel>("model");
+  auto before = trained->network->named_parameters(), after = tuned->network->named_parameters();
+  EXPECT_TRUE(torch::equal(before["layers.0.weight"], after["layers.0.weight"]));
+  EXPECT_FALSE(torch::equal(before["layers.2.weight"], after["layers.2.weight"]));
+}
+
+TEST(TrainerTest, RefusesClassWeightsOfTheWrongLength) {
+  StageHarness h("trainer");
+  h.Input("data", testing::Blobs(60)).Input("model", Spec({4}, 0.0));
+  h.Set("class_weight_values", std::vector<double>{1, 2});
+  EXPECT_EQ(h.Run().message(), "class_weight_values has 2 weights for 3 classes");
+}
+
+}  // namespace
+}  // namespace sluice

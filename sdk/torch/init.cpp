@@ -40,8 +40,9 @@ Contract& AddInitParams(Contract& contract) {
       .param(ParamSpec("init_from", ParamType::kString)
                  .optional()
                  .doc("start from trained weights: a run id (or prefix), or a registered model NAME[:VERSION|@ALIAS]"))
-      .param(StringListParam("freeze", {}).doc(
-          "keep parameters whose names start with these prefixes fixed (e.g. [\"features\"]); needs init_from"));
+      .param(StringListParam("freeze", {})
+                 .doc("keep parameters whose names start with these prefixes fixed (e.g. [\"features\"]); needs "
+                      "init_from"));
 }
 
 void ReadInitParams(StageContext& ctx, ModelSpec& spec) {

@@ -19,8 +19,8 @@ namespace fs = std::filesystem;
 
 std::vector<std::string> Seeds() {
   std::vector<std::string> texts;
-  for (const fs::path& dir : {fs::path(SLUICE_TEST_SOURCE_DIR) / "golden" / "bad",
-                             fs::path(SLUICE_TEST_SOURCE_DIR) / ".." / "pipelines"}) {
+  for (const fs::path& dir :
+       {fs::path(SLUICE_TEST_SOURCE_DIR) / "golden" / "bad", fs::path(SLUICE_TEST_SOURCE_DIR) / ".." / "pipelines"}) {
     for (const auto& entry : fs::directory_iterator(dir)) {
       if (entry.path().extension() == ".toml") texts.push_back(testing::ReadFile(entry.path().string()));
     }
@@ -34,11 +34,21 @@ std::string Mutate(std::string text, std::mt19937_64& rng) {
   for (int e = 0; e < edits && !text.empty(); ++e) {
     const size_t at = rng() % text.size();
     switch (rng() % 5) {
-      case 0: text[at] = kAlphabet[rng() % kAlphabet.size()]; break;             // replace
-      case 1: text.erase(at, 1 + rng() % 8); break;                              // delete
-      case 2: text.insert(at, 1, kAlphabet[rng() % kAlphabet.size()]); break;    // insert
-      case 3: text.insert(at, text.substr(rng() % text.size(), 1 + rng() % 16)); break;  // duplicate
-      default: text[at] = static_cast<char>(rng() % 256); break;                 // any byte
+      case 0:
+        text[at] = kAlphabet[rng() % kAlphabet.size()];
+        break;  // replace
+      case 1:
+        text.erase(at, 1 + rng() % 8);
+        break;  // delete
+      case 2:
+        text.insert(at, 1, kAlphabet[rng() % kAlphabet.size()]);
+        break;  // insert
+      case 3:
+        text.insert(at, text.substr(rng() % text.size(), 1 + rng() % 16));
+        break;  // duplicate
+      default:
+        text[at] = static_cast<char>(rng() % 256);
+        break;  // any byte
     }
   }
   return text;
@@ -46,7 +56,8 @@ std::string Mutate(std::string text, std::mt19937_64& rng) {
 
 TEST(PipelineFuzzTest, MutatedFilesNeverCrashTheChecker) {
   // The built-in plugins' contracts, read from the build tree as the host reads them.
-  const plugin::PluginRegistry registry({SLUICE_TEST_BUILTIN_PLUGIN_DIR, std::string(SLUICE_TEST_PLUGIN_DIR) + "/good"});
+  const plugin::PluginRegistry registry(
+      {SLUICE_TEST_BUILTIN_PLUGIN_DIR, std::string(SLUICE_TEST_PLUGIN_DIR) + "/good"});
   ASSERT_GE(registry.plugins().size(), 5u);
   const std::vector<std::string> seeds = Seeds();
   ASSERT_GE(seeds.size(), 10u);

@@ -41,16 +41,16 @@ class SLUICE_API PortValue {
 
 // A model resolved by StageContext::ResolveModel.
 struct ModelReference {
-  std::string weights;  // a LibTorch archive of the network's parameters
-  std::string bundle;   // the bundle folder, when the reference named a registered model
-  std::string run_id;   // the run that trained it
+  std::string weights;      // a LibTorch archive of the network's parameters
+  std::string bundle;       // the bundle folder, when the reference named a registered model
+  std::string run_id;       // the run that trained it
   std::string description;  // e.g. "run 3f9a... (stage train)" or "credit-risk v3"
 };
 
 // What a bundle stage asks the host to register (see StageContext::RegisterModel).
 struct ModelRegistration {
-  std::string name;           // registry name, e.g. "credit-risk"
-  std::string bundle_dir;     // a folder written under ScratchDir(), with manifest.json
+  std::string name;        // registry name, e.g. "credit-risk"
+  std::string bundle_dir;  // a folder written under ScratchDir(), with manifest.json
   std::string description;
 };
 

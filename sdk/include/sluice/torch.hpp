@@ -65,11 +65,11 @@ class SLUICE_API TensorDataset : public PortValue {
 
   Task task = Task::kClassification;
   Split train, validation, test;
-  std::vector<int64_t> sample_shape;                // one sample's dense features
-  std::vector<int64_t> categorical_cardinality;     // per embedded column
+  std::vector<int64_t> sample_shape;             // one sample's dense features
+  std::vector<int64_t> categorical_cardinality;  // per embedded column
   std::vector<std::string> categorical_names;
-  std::vector<std::string> class_names;             // one per class (classification)
-  std::string target_name;                          // e.g. "class" or the label column
+  std::vector<std::string> class_names;  // one per class (classification)
+  std::string target_name;               // e.g. "class" or the label column
   // Rows() computes (features * input_scale - mean) / std; mean and std broadcast
   // against one sample (scalars for images; undefined when features are ready).
   double input_scale = 1.0;
@@ -131,7 +131,7 @@ class SLUICE_API TrainedModel : public PortValue {
   InputSchema schema;
   std::vector<std::string> class_names;
   std::string target_name;
-  std::string preprocessing;  // JSON, from the dataset (see TensorDataset::preprocessing)
+  std::string preprocessing;                      // JSON, from the dataset (see TensorDataset::preprocessing)
   double target_shift = 0.0, target_scale = 1.0;  // regression: output * scale + shift
   torch::Device device = torch::kCPU;
 };

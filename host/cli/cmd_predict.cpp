@@ -1,0 +1,186 @@
+// sluice predict MODEL --input FILE [--output FILE] [--json]
+//
+// MODEL is a bundle folder or a registered model (NAME, NAME:VERSION, NAME@ALIAS). The
+// bundle's model plugin rebuilds the architecture from the parameters in its manifest,
+// then the predictor plugin loads the weights and applies the bundle's preprocessing to
+// the input. Both run as a two-stage pipeline in a throwaway in-memory store.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "commands.hpp"
+#include "exec/executor.hpp"
+#include "json_output.hpp"
+#include "options.hpp"
+#include "pipeline/stored.hpp"
+#include "run_store.hpp"
+
+namespace sluice::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kBundleFormat = 1;  // the newest bundle format this sluice reads
+
+// The bundle folder MODEL names, and a name for messages.
+fs::path ResolveBundle(const std::string& model, const std::string& store_flag, std::string& label) {
+  std::error_code ec;
+  if (fs::is_directory(model, ec)) {
+    label = "bundle " + model;
+    return model;
+  }
+  if (fs::is_regular_file(model, ec) && fs::path(model).filename() == "manifest.json") {
+    label = "bundle " + fs::path(model).parent_path().string();
+    return fs::path(model).parent_path();
+  }
+  const std::string dir = StoreDir(store_flag);
+  if (!fs::exists(fs::path(dir) / "runs.db")) {
+    throw store::StoreError("no bundle folder '" + model + "', and no store at " + dir + " to look it up in");
+  }
+  store::ModelRecord record = store::RunStore::Open(dir)->FindModel(model);
+  label = "model " + record.name + " v" + std::to_string(record.version);
+  return record.path;
+}
+
+}  // namespace
+
+int PredictCommand(const Args& args) {
+  po::options_description options("sluice predict options");
+  options.add_options()                                                                          //
+      ("help,h", "show this help")                                                               //
+      ("model", po::value<std::string>(), "bundle folder, or NAME[:VERSION|@ALIAS] in the store")  //
+      ("input", po::value<std::string>(), "rows to predict: .csv, .arff or IDX images")          //
+      ("output", po::value<std::string>(), "write index,pred,p_0.. rows here (default: stdout)")  //
+      ("json", po::bool_switch(), "JSON on stdout")                                              //
+      ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N")          //
+      ("batch-size", po::value<int64_t>()->default_value(1024), "rows per inference batch")      //
+      ("store", po::value<std::string>()->default_value(""), "store folder (for registered models)");
+  if (PrintHelpIfAsked(args, options, "usage: sluice predict MODEL --input FILE [--output FILE] [--json]")) {
+    return kExitOk;
+  }
+  po::variables_map vm = ParseOptions(args, options, {"model"});
+  if (!vm.count("model")) throw po::error("the MODEL to predict with is missing");
+  if (!vm.count("input")) throw po::error("--input FILE is required");
+  const bool as_json = vm["json"].as<bool>();
+
+  std::string label;
+  const fs::path bundle = fs::absolute(ResolveBundle(vm["model"].as<std::string>(), vm["store"].as<std::string>(), label));
+  json manifest;
+  {
+    std::ifstream in(bundle / "manifest.json");
+    if (!in) throw store::StoreError(label + ": no manifest.json in " + bundle.string() + " (not a Sluice bundle)");
+    try {
+      manifest = json::parse(in);
+    } catch (const json::exception& e) {
+      throw store::StoreError(label + ": manifest.json is malformed: " + e.what());
+    }
+  }
+  if (manifest.value("format", "") != "sluice-bundle") throw store::StoreError(label + " is not a Sluice bundle");
+  const int format = manifest.value("format_version", 0);
+  if (format > kBundleFormat) {
+    std::cerr << "sluice predict: error: " << label << " is bundle format " << format << " (written by sluice "
+              << manifest.value("sluice", "?") << "); this sluice reads format " << kBundleFormat
+              << " and older: upgrade sluice\n";
+    return kExitFailed;
+  }
+
+  // The two stages, as a stored pipeline: the model plugin and the predictor.
+  plugin::PluginRegistry registry;
+  std::string ignored;
+  const plugin::PluginDescriptor* predictor = registry.Find("predictor", ignored);
+  std::string output = vm.count("output") ? fs::absolute(vm["output"].as<std::string>()).string() : "";
+  const bool to_stdout = output.empty();
+  if (to_stdout) output = (fs::temp_directory_path() / ("sluice-predict-" + std::to_string(getpid()) + ".csv")).string();
+  const json& model = manifest.at("model");
+  json spec = {{"name", "predict"},
+               {"seed", 0},
+               {"threads", 0},
+               {"stages",
+                {{{"name", "model"},
+                  {"plugin", model.at("plugin")},
+                  {"plugin_version", model.at("plugin_version")},
+                  {"inputs", json::object()},
+                  {"params", model.at("params")}},
+                 {{"name", "predict"},
+                  {"plugin", "predictor"},
+                  {"plugin_version", predictor ? predictor->version : ""},
+                  {"inputs", {{"model", "model.model"}}},
+                  {"params",
+                   {{"bundle", bundle.string()},
+                    {"input", fs::absolute(vm["input"].as<std::string>()).string()},
+                    {"output", output},
+                    {"device", vm["device"].as<std::string>()},
+                    {"batch_size", vm["batch-size"].as<int64_t>()}}}}}}};
+  pipeline::Diagnostics diag;
+  std::optional<pipeline::ResolvedPipeline> resolved = pipeline::LoadStoredPipeline(
+      spec.dump(), label, registry,
+      "the bundle needs the model plugin it was trained with (install that version, or retrain)", diag);
+  if (!resolved) {
+    std::cerr << diag.Render(pipeline::SourceTexts()) << "sluice predict: " << label << " cannot be used here\n";
+    return kExitFailed;
+  }
+  std::unique_ptr<store::RunStore> store = store::RunStore::OpenInMemory();
+  exec::ProgressView view(stderr, exec::ProgressView::Mode::kMessages);
+  exec::RunOutcome outcome = exec::ExecutePipeline(*resolved, *store, view, "sluice predict");
+  if (outcome.status != "succeeded") {
+    std::cerr << "sluice predict: error: " << outcome.error.value_or(outcome.status) << "\n";
+    if (to_stdout) fs::remove(output);
+    return outcome.status == "interrupted" ? kExitInterrupted : kExitFailed;
+  }
+  std::map<std::string, double> metrics;
+  for (const auto& m : store->LatestMetrics(outcome.run_id)) metrics[m.key] = m.value;
+
+  if (to_stdout && !as_json) {
+    std::ifstream in(output);
+    std::cout << in.rdbuf();
+    fs::remove(output);
+    return kExitOk;
+  }
+  if (to_stdout) {
+    // JSON rows: {"index": i, "pred": ..., "probabilities": [...]}.
+    std::ifstream in(output);
+    std::string line;
+    std::getline(in, line);
+    json rows = json::array();
+    while (std::getline(in, line)) {
+      std::stringstream fields(line);
+      std::string cell;
+      std::vector<double> values;
+      while (std::getline(fields, cell, ',')) values.push_back(std::stod(cell));
+      json row = {{"index", static_cast<int64_t>(values[0])}};
+      if (manifest.value("task", "") == "regression") {
+        row["pred"] = values[1];
+      } else {
+        row["pred"] = static_cast<int64_t>(values[1]);
+        const auto& names = manifest.at("class_names");
+        if (values[1] < static_cast<double>(names.size())) row["label"] = names.at(static_cast<size_t>(values[1]));
+        row["probabilities"] = std::vector<double>(values.begin() + 2, values.end());
+      }
+      rows.push_back(std::move(row));
+    }
+    fs::remove(output);
+    std::cout << rows.dump() << "\n";
+    return kExitOk;
+  }
+  const double n = metrics.count("predict.rows") ? metrics.at("predict.rows") : 0;
+  if (as_json) {
+    std::cout << json{{"model", label},
+                      {"bundle", bundle.string()},
+                      {"output", output},
+                      {"rows", static_cast<int64_t>(n)},
+                      {"seconds", outcome.seconds},
+                      {"samples_per_sec", NumberOrNull(metrics.count("predict.samples_per_sec") ? metrics.at("predict.samples_per_sec") : NAN)}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cerr << "sluice predict: " << static_cast<int64_t>(n) << " rows with " << label << " -> " << output << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace sluice::cli

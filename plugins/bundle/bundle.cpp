@@ -1,0 +1,130 @@
+// bundle: exports a trained model as a self-contained folder (weights, how to rebuild the
+// network, the preprocessing, class names, a manifest with the run, metrics and versions)
+// and registers it in the store's model registry under a name and the next version.
+#include <torch/version.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "sluice/plugin.hpp"
+#include "sluice/torch.hpp"
+
+namespace {
+
+using sluice::Status;
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+constexpr int kBundleFormat = 1;
+
+std::string NowIso() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Status WriteJson(const fs::path& path, const json& j) {
+  std::ofstream out(path, std::ios::trunc);
+  out << j.dump(2) << "\n";
+  out.close();
+  return out ? Status::Ok() : Status::IoError("cannot write " + path.string());
+}
+
+class Bundle final : public sluice::Stage {
+ public:
+  static sluice::Contract Describe() {
+    return sluice::Contract("bundle", "0.1.0", sluice::Kind::kDeploy)
+        .doc("Exports a trained model as a self-contained bundle and registers it in the model registry")
+        .input("model", sluice::ports::kTrainedModel, "the trained model")
+        .param(sluice::RequiredParam("name", sluice::ParamType::kString)
+                   .doc("registry name (letters, digits, - _ .); each bundle gets the next version"))
+        .param(sluice::StringParam("description", "").doc("a line about this model"))
+        .param(sluice::ParamSpec("export_dir", sluice::ParamType::kString)
+                   .optional()
+                   .doc("also copy the bundle folder here (created if needed)"));
+  }
+
+  Status Run(sluice::StageContext& ctx) override {
+    const sluice::Params& p = ctx.params();
+    auto model = ctx.Input<sluice::TrainedModel>("model");
+    if (!model->spec || model->spec->origin.plugin.empty()) {
+      return Status::FailedPrecondition("the model does not say which plugin built its architecture");
+    }
+    const fs::path dir = fs::path(ctx.ScratchDir()) / "bundle";
+    fs::create_directories(dir);
+    sluice::SaveWeights(*model->network, (dir / "model.pt").string());
+    json preprocessing = model->preprocessing.empty() ? json::object() : json::parse(model->preprocessing);
+    SLUICE_RETURN_IF_ERROR(WriteJson(dir / "preprocessing.json", preprocessing));
+
+    // The architecture is rebuilt at prediction time by running the model plugin again
+    // with the same parameters; the starting weights it was given no longer matter.
+    json params = json::parse(model->spec->origin.params_json);
+    params.erase("init_from");
+    params.erase("freeze");
+    json metrics = json::object();
+    for (const auto& [key, value] : ctx.RunMetrics()) {
+      if (std::isfinite(value)) metrics[key] = value;
+    }
+    const json manifest = {
+        {"format", "sluice-bundle"},
+        {"format_version", kBundleFormat},
+        {"description", p.String("description")},
+        {"created_at", NowIso()},
+        {"run_id", ctx.run_id()},
+        {"trained_by_stage", model->origin.stage},
+        {"sluice", SLUICE_SDK_VERSION},
+        {"toolchain", SLUICE_TOOLCHAIN_KEY},
+        {"libtorch", TORCH_VERSION},
+        {"task", sluice::TaskName(model->task)},
+        {"target", model->target_name},
+        {"class_names", model->class_names},
+        {"target_shift", model->target_shift},
+        {"target_scale", model->target_scale},
+        {"schema",
+         {{"sample_shape", model->schema.sample_shape},
+          {"categorical_cardinality", model->schema.categorical_cardinality},
+          {"categorical_names", model->schema.categorical_names},
+          {"num_outputs", model->schema.num_outputs}}},
+        {"model",
+         {{"plugin", model->spec->origin.plugin},
+          {"plugin_version", model->spec->origin.plugin_version},
+          {"params", params}}},
+        {"input", preprocessing.value("kind", "unknown")},
+        {"files", {"manifest.json", "model.pt", "preprocessing.json"}},
+        {"metrics", metrics},
+    };
+    SLUICE_RETURN_IF_ERROR(WriteJson(dir / "manifest.json", manifest));
+
+    int64_t version = 0;
+    std::string registered;
+    SLUICE_RETURN_IF_ERROR(
+        ctx.RegisterModel(sluice::ModelRegistration{p.String("name"), dir.string(), p.String("description")}, version,
+                          registered));
+    if (p.Has("export_dir")) {
+      std::error_code ec;
+      const fs::path target(p.String("export_dir"));
+      fs::create_directories(target, ec);
+      fs::copy(registered, target, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+      if (ec) return Status::IoError("cannot export the bundle to " + target.string() + ": " + ec.message());
+    }
+    for (const char* file : {"manifest.json", "model.pt", "preprocessing.json"}) {
+      SLUICE_RETURN_IF_ERROR(ctx.AddArtifact(file, (dir / file).string()));
+    }
+    ctx.LogMetric("version", 0, static_cast<double>(version));
+    ctx.Info("registered " + p.String("name") + " v" + std::to_string(version) + " (" + registered + ")");
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+SLUICE_PLUGIN(Bundle)

@@ -1,0 +1,187 @@
+// CSV (RFC 4180: quoted fields, "" inside quotes, line breaks inside quotes).
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "table.hpp"
+
+namespace sluice::tabular {
+namespace {
+
+struct Record {
+  std::vector<std::string> fields;
+  int64_t line = 0;
+  bool blank = false;  // an empty line
+};
+
+std::string Trim(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
+  return s.substr(b, e - b);
+}
+
+// Splits the whole text into records. Fails only on an unterminated quote.
+Status Split(const std::string& path, const std::string& text, char delimiter, std::vector<Record>& records) {
+  size_t i = 0;
+  int64_t line = 1;
+  while (i < text.size()) {
+    Record r;
+    r.line = line;
+    std::string field;
+    bool quoted_field = false, any = false;
+    for (;;) {
+      if (i >= text.size()) break;
+      const char c = text[i];
+      if (c == '"' && Trim(field).empty() && !quoted_field) {
+        // A quoted field: up to the closing quote; "" is a quote.
+        quoted_field = true;
+        field.clear();
+        const int64_t opened = line;
+        ++i;
+        for (;;) {
+          if (i >= text.size()) {
+            return Status::InvalidArgument(path + ":" + std::to_string(opened) +
+                                           ": a quoted field opened on this line is never closed");
+          }
+          if (text[i] == '"') {
+            if (i + 1 < text.size() && text[i + 1] == '"') {
+              field += '"';
+              i += 2;
+              continue;
+            }
+            ++i;
+            break;
+          }
+          if (text[i] == '\n') ++line;
+          field += text[i++];
+        }
+        any = true;
+        continue;
+      }
+      if (c == delimiter) {
+        r.fields.push_back(quoted_field ? field : Trim(field));
+        field.clear();
+        quoted_field = false;
+        any = true;
+        ++i;
+        continue;
+      }
+      if (c == '\n' || c == '\r') {
+        if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+        ++i;
+        ++line;
+        break;
+      }
+      field += c;
+      if (c != ' ' && c != '\t') any = true;
+      ++i;
+    }
+    r.fields.push_back(quoted_field ? field : Trim(field));
+    r.blank = !any && r.fields.size() == 1 && r.fields[0].empty();
+    records.push_back(std::move(r));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ReadCsv(const std::string& path, const ReadOptions& options, Table& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(path + ": cannot open: " + std::strerror(errno));
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  std::vector<Record> records;
+  SLUICE_RETURN_IF_ERROR(Split(path, buffer.str(), options.delimiter, records));
+  records.erase(std::remove_if(records.begin(), records.end(), [](const Record& r) { return r.blank; }), records.end());
+  if (records.empty()) return Status::InvalidArgument(path + ": the file holds no rows");
+
+  out = Table();
+  out.source = path;
+  size_t first = 0;
+  const size_t width = records[0].fields.size();
+  std::set<std::string> names;
+  for (size_t c = 0; c < width; ++c) {
+    Column col;
+    col.name = options.header ? records[0].fields[c] : "column_" + std::to_string(c + 1);
+    if (col.name.empty()) col.name = "column_" + std::to_string(c + 1);
+    if (!names.insert(col.name).second) {
+      return Status::InvalidArgument(path + ":" + std::to_string(records[0].line) + ": column '" + col.name +
+                                     "' appears twice in the header");
+    }
+    out.columns.push_back(std::move(col));
+  }
+  if (options.header) first = 1;
+
+  std::set<std::string> na(options.na_values.begin(), options.na_values.end());
+  std::vector<std::vector<std::string>> raw;
+  for (size_t r = first; r < records.size(); ++r) {
+    const Record& rec = records[r];
+    if (rec.fields.size() != width) {
+      const std::string message = path + ":" + std::to_string(rec.line) + ": expected " + std::to_string(width) +
+                                  " fields, found " + std::to_string(rec.fields.size());
+      if (!options.skip_bad_rows) return Status::InvalidArgument(message);
+      out.skipped.push_back(message);
+      continue;
+    }
+    raw.push_back(rec.fields);
+    out.lines.push_back(rec.line);
+  }
+
+  // Types: as known (a model's schema), or numeric when every present value is a number.
+  std::vector<bool> numeric(width, true);
+  for (size_t c = 0; c < width; ++c) {
+    auto known = std::find_if(options.known_columns.begin(), options.known_columns.end(),
+                              [&](const Column& k) { return k.name == out.columns[c].name; });
+    if (known != options.known_columns.end()) {
+      out.columns[c].type = known->type == ColumnType::kNumeric ? ColumnType::kNumeric : ColumnType::kNominal;
+      numeric[c] = out.columns[c].type == ColumnType::kNumeric;
+      continue;
+    }
+    double ignored;
+    for (const auto& row : raw) {
+      if (!na.count(row[c]) && !ParseNumber(row[c], ignored)) {
+        numeric[c] = false;
+        break;
+      }
+    }
+    out.columns[c].type = numeric[c] ? ColumnType::kNumeric : ColumnType::kNominal;
+  }
+
+  std::vector<std::set<std::string>> seen(width);
+  for (size_t r = 0; r < raw.size(); ++r) {
+    std::vector<Cell> row(width);
+    std::string problem;
+    for (size_t c = 0; c < width && problem.empty(); ++c) {
+      Cell& cell = row[c];
+      cell.text = raw[r][c];
+      cell.missing = na.count(cell.text) > 0;
+      if (cell.missing) continue;
+      if (numeric[c]) {
+        if (!ParseNumber(cell.text, cell.number)) {
+          problem = path + ":" + std::to_string(out.lines[r]) + ": column '" + out.columns[c].name + "': '" +
+                    cell.text + "' is not a number";
+        }
+      } else {
+        seen[c].insert(cell.text);
+      }
+    }
+    if (!problem.empty()) {
+      if (!options.skip_bad_rows) return Status::InvalidArgument(problem);
+      out.skipped.push_back(problem);
+      out.lines[r] = -1;
+      continue;
+    }
+    out.rows.push_back(std::move(row));
+  }
+  out.lines.erase(std::remove(out.lines.begin(), out.lines.end(), -1), out.lines.end());
+  for (size_t c = 0; c < width; ++c) {
+    if (!numeric[c]) out.columns[c].values.assign(seen[c].begin(), seen[c].end());
+  }
+  return Status::Ok();
+}
+
+}  // namespace sluice::tabular

@@ -1,0 +1,94 @@
+#include "table.hpp"
+
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+
+namespace sluice::tabular {
+
+const char* ColumnTypeName(ColumnType type) {
+  switch (type) {
+    case ColumnType::kNumeric: return "numeric";
+    case ColumnType::kNominal: return "nominal";
+    case ColumnType::kString: return "string";
+    case ColumnType::kDate: return "date";
+  }
+  return "?";
+}
+
+std::optional<size_t> Table::Find(const std::string& name) const {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i].name == name) return i;
+  }
+  return std::nullopt;
+}
+
+bool ParseNumber(const std::string& text, double& out) {
+  size_t begin = 0, end = text.size();
+  while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
+  while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
+  if (begin == end) return false;
+  const std::string trimmed = text.substr(begin, end - begin);
+  char* stop = nullptr;
+  errno = 0;
+  out = std::strtod(trimmed.c_str(), &stop);
+  return stop == trimmed.c_str() + trimmed.size() && errno != ERANGE && std::isfinite(out);
+}
+
+bool ParseDate(const std::string& text, const std::string& format, double& days) {
+  std::tm tm{};
+  tm.tm_mday = 1;
+  size_t t = 0;
+  for (size_t f = 0; f < format.size();) {
+    const char c = format[f];
+    if (c == '\'') {  // quoted literal ('T'), '' is a quote
+      size_t close = format.find('\'', f + 1);
+      if (close == std::string::npos) return false;
+      const std::string literal = close == f + 1 ? "'" : format.substr(f + 1, close - f - 1);
+      if (text.compare(t, literal.size(), literal) != 0) return false;
+      t += literal.size();
+      f = close + 1;
+      continue;
+    }
+    if (std::isalpha(static_cast<unsigned char>(c))) {
+      size_t run = f;
+      while (run < format.size() && format[run] == c) ++run;
+      const size_t width = run - f;
+      size_t digits = 0;
+      int value = 0;
+      // A field takes its pattern's width, more digits for years.
+      const size_t max_digits = c == 'y' ? 4 : std::max<size_t>(width, 2);
+      while (t < text.size() && digits < max_digits && std::isdigit(static_cast<unsigned char>(text[t]))) {
+        value = value * 10 + (text[t++] - '0');
+        ++digits;
+      }
+      if (digits == 0) return false;
+      switch (c) {
+        case 'y': tm.tm_year = (width == 2 ? 2000 + value : value) - 1900; break;
+        case 'M': tm.tm_mon = value - 1; break;
+        case 'd': tm.tm_mday = value; break;
+        case 'H': tm.tm_hour = value; break;
+        case 'm': tm.tm_min = value; break;
+        case 's': tm.tm_sec = value; break;
+        default: return false;
+      }
+      f = run;
+      continue;
+    }
+    if (t >= text.size() || text[t] != c) return false;
+    ++t;
+    ++f;
+  }
+  if (t != text.size() || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31) return false;
+  days = static_cast<double>(timegm(&tm)) / 86400.0;
+  return true;
+}
+
+Status ReadTable(const std::string& path, const ReadOptions& options, Table& out) {
+  const bool arff = path.size() >= 5 && path.compare(path.size() - 5, 5, ".arff") == 0;
+  return arff ? ReadArff(path, options, out) : ReadCsv(path, options, out);
+}
+
+}  // namespace sluice::tabular

@@ -1,0 +1,67 @@
+// Tables read from CSV and ARFF files, cell by cell as written, with the line each row
+// came from. No LibTorch: preprocessing turns a Table into numbers (preprocess.hpp).
+#ifndef SLUICE_PLUGINS_COMMON_TABULAR_TABLE_HPP_
+#define SLUICE_PLUGINS_COMMON_TABULAR_TABLE_HPP_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sluice/status.hpp"
+
+namespace sluice::tabular {
+
+enum class ColumnType { kNumeric, kNominal, kString, kDate };
+const char* ColumnTypeName(ColumnType type);  // "numeric", "nominal", "string", "date"
+
+struct Column {
+  std::string name;
+  ColumnType type = ColumnType::kNumeric;
+  std::vector<std::string> values;  // nominal: the declared (ARFF) or seen (CSV) values
+  std::string date_format;          // date: Java SimpleDateFormat pattern (ARFF)
+};
+
+struct Cell {
+  bool missing = true;
+  double number = 0;  // numeric and date columns (dates as days since 1970-01-01)
+  std::string text;   // nominal and string columns; the raw text for all
+};
+
+struct Table {
+  std::string source;  // file path, for messages
+  std::vector<Column> columns;
+  std::vector<std::vector<Cell>> rows;
+  std::vector<int64_t> lines;  // the source line each row starts on
+  // Rows left out because they were malformed (skip_bad_rows), with why.
+  std::vector<std::string> skipped;
+
+  // Index of the column named `name`, if any.
+  std::optional<size_t> Find(const std::string& name) const;
+};
+
+struct ReadOptions {
+  bool skip_bad_rows = false;  // false: the first malformed row fails the read
+  char delimiter = ',';        // CSV only
+  bool header = true;          // CSV only: the first record names the columns
+  std::vector<std::string> na_values = {"", "?", "NA", "N/A", "NaN", "nan", "null", "NULL"};  // CSV only
+  // CSV only: columns whose types are already known (from a model's schema), by name;
+  // other columns are inferred (numeric if every present value parses as a number).
+  std::vector<Column> known_columns;
+};
+
+// Errors and skipped rows read "FILE:LINE: what is wrong".
+Status ReadCsv(const std::string& path, const ReadOptions& options, Table& out);
+Status ReadArff(const std::string& path, const ReadOptions& options, Table& out);
+// By extension: .arff is ARFF, anything else CSV.
+Status ReadTable(const std::string& path, const ReadOptions& options, Table& out);
+
+// Parses a number the way both formats write them ("3", "-2.5e-3", "inf" is refused).
+bool ParseNumber(const std::string& text, double& out);
+// Parses `text` with a Java SimpleDateFormat pattern (y M d H m s and quoted literals)
+// into days since 1970-01-01 UTC.
+bool ParseDate(const std::string& text, const std::string& format, double& days);
+
+}  // namespace sluice::tabular
+
+#endif  // SLUICE_PLUGINS_COMMON_TABULAR_TABLE_HPP_

@@ -1,0 +1,216 @@
+// CSV and ARFF reading and the preprocessing fitted on training rows (no LibTorch).
+#include <gtest/gtest.h>
+
+#include "preprocess.hpp"
+#include "table.hpp"
+#include "temp_dir.hpp"
+
+namespace sluice::tabular {
+namespace {
+
+using testing::TempDir;
+
+TEST(CsvTest, ReadsQuotesEmbeddedLineBreaksAndInfersTypes) {
+  TempDir dir;
+  const std::string path = dir.Write("t.csv",
+                                     "age,city,note,label\n"
+                                     "31,\"Berlin, Mitte\",\"said \"\"hi\"\"\",yes\n"
+                                     "NA,Paris,\"two\nlines\",no\n"
+                                     "\n"
+                                     "42.5, Oslo ,,yes\r\n");
+  Table t;
+  ASSERT_TRUE(ReadCsv(path, ReadOptions(), t).ok());
+  ASSERT_EQ(t.columns.size(), 4u);
+  EXPECT_EQ(t.columns[0].type, ColumnType::kNumeric);
+  EXPECT_EQ(t.columns[1].type, ColumnType::kNominal);
+  ASSERT_EQ(t.rows.size(), 3u);
+  EXPECT_EQ(t.rows[0][1].text, "Berlin, Mitte");
+  EXPECT_EQ(t.rows[0][2].text, "said \"hi\"");
+  EXPECT_TRUE(t.rows[1][0].missing);
+  EXPECT_EQ(t.rows[1][2].text, "two\nlines");
+  EXPECT_EQ(t.rows[2][1].text, "Oslo");
+  EXPECT_DOUBLE_EQ(t.rows[2][0].number, 42.5);
+  EXPECT_TRUE(t.rows[2][2].missing);
+  EXPECT_EQ(t.lines, (std::vector<int64_t>{2, 3, 6}));
+  EXPECT_EQ(t.columns[3].values, (std::vector<std::string>{"no", "yes"}));
+}
+
+TEST(CsvTest, MalformedRowsFailWithTheirLineOrAreSkippedAndCounted) {
+  TempDir dir;
+  const std::string path = dir.Write("bad.csv", "a,b,c\n1,2,3\n4,5\n7,8,9\n\"open,1,2\n");
+  Table t;
+  Status s = ReadCsv(path, ReadOptions(), t);
+  EXPECT_EQ(s.message(), path + ":5: a quoted field opened on this line is never closed");
+  const std::string path2 = dir.Write("bad2.csv", "a,b,c\n1,2,3\n4,5\n7,8,9\n");
+  s = ReadCsv(path2, ReadOptions(), t);
+  EXPECT_EQ(s.message(), path2 + ":3: expected 3 fields, found 2");
+  ReadOptions skip;
+  skip.skip_bad_rows = true;
+  ASSERT_TRUE(ReadCsv(path2, skip, t).ok());
+  EXPECT_EQ(t.rows.size(), 2u);
+  ASSERT_EQ(t.skipped.size(), 1u);
+  EXPECT_EQ(t.skipped[0], path2 + ":3: expected 3 fields, found 2");
+}
+
+TEST(CsvTest, KnownNumericColumnsRejectWordsWithTheLine) {
+  TempDir dir;
+  const std::string path = dir.Write("k.csv", "x,y\n1,a\nabc,b\n");
+  ReadOptions options;
+  options.known_columns = {Column{"x", ColumnType::kNumeric, {}, ""}};
+  Table t;
+  EXPECT_EQ(ReadCsv(path, options, t).message(), path + ":3: column 'x': 'abc' is not a number");
+}
+
+constexpr const char* kArff = R"(% a comment
+@RELATION 'weather test'
+
+@attribute outlook {sunny, overcast, 'light rain'}
+@attribute temperature NUMERIC
+@attribute 'wind speed' real
+@attribute note string
+@attribute day date "yyyy-MM-dd"
+@attribute play {yes,no}
+
+@data
+sunny,85,3.5,'it\'s hot',2026-07-01,no
+% a comment between rows
+'light rain',?,1,"quoted, with comma",2026-07-02,yes
+{0 overcast, 1 64, 3 'sparse row', 4 2026-07-03, 5 yes}
+)";
+
+TEST(ArffTest, ReadsNominalNumericStringDateSparseAndMissing) {
+  TempDir dir;
+  const std::string path = dir.Write("w.arff", kArff);
+  Table t;
+  ASSERT_TRUE(ReadArff(path, ReadOptions(), t).ok()) << ReadArff(path, ReadOptions(), t).message();
+  ASSERT_EQ(t.columns.size(), 6u);
+  EXPECT_EQ(t.columns[0].values, (std::vector<std::string>{"sunny", "overcast", "light rain"}));
+  EXPECT_EQ(t.columns[2].name, "wind speed");
+  EXPECT_EQ(t.columns[4].type, ColumnType::kDate);
+  ASSERT_EQ(t.rows.size(), 3u);
+  EXPECT_EQ(t.rows[0][3].text, "it's hot");
+  EXPECT_DOUBLE_EQ(t.rows[0][4].number, 20635.0);  // days from 1970-01-01 to 2026-07-01
+  EXPECT_TRUE(t.rows[1][1].missing);
+  EXPECT_EQ(t.rows[1][0].text, "light rain");
+  EXPECT_EQ(t.rows[1][3].text, "quoted, with comma");
+  EXPECT_EQ(t.rows[2][0].text, "overcast");
+  EXPECT_DOUBLE_EQ(t.rows[2][2].number, 0.0);  // omitted from the sparse row
+  EXPECT_EQ(t.rows[2][5].text, "yes");
+  EXPECT_EQ(t.lines, (std::vector<int64_t>{12, 14, 15}));
+}
+
+TEST(ArffTest, SaysWhichLineAndWhatIsWrong) {
+  TempDir dir;
+  const std::string header = "@relation r\n@attribute a {x,y}\n@attribute b numeric\n@data\n";
+  struct Case {
+    std::string data, error;
+  } cases[] = {
+      {"z,1\n", ":5: attribute 'a': 'z' is not one of its declared values {x, y}"},
+      {"x,one\n", ":5: attribute 'b': 'one' is not a number"},
+      {"x\n", ":5: the row has 1 values, the header declares 2 attributes"},
+      {"x,1,2\n", ":5: the row has 3 values, the header declares 2 attributes"},
+      {"{0 x, 7 1}\n", ":5: sparse index 7 is past the 2 attributes"},
+      {"'x,1\n", ":5: unterminated quote"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = dir.Write("e.arff", header + c.data);
+    Table t;
+    EXPECT_EQ(ReadArff(path, ReadOptions(), t).message(), path + c.error);
+  }
+  const std::string typed = dir.Write("t.arff", "@relation r\n@attribute a relational\n@data\n");
+  Table t;
+  EXPECT_EQ(ReadArff(typed, ReadOptions(), t).message(),
+            typed + ":2: attribute 'a' has type 'relational', which is not supported (numeric, integer, real, "
+                    "{nominal}, string, date)");
+}
+
+TEST(ArffTest, ReadsWekasCreditData) {
+  Table t;
+  ASSERT_TRUE(ReadArff("/usr/share/doc/weka/examples/credit-g.arff", ReadOptions(), t).ok());
+  EXPECT_EQ(t.columns.size(), 21u);
+  EXPECT_EQ(t.rows.size(), 1000u);
+  EXPECT_EQ(t.columns.back().values, (std::vector<std::string>{"good", "bad"}));
+}
+
+Table SmallTable() {
+  Table t;
+  t.source = "mem.csv";
+  t.columns = {{"x", ColumnType::kNumeric, {}, ""}, {"colour", ColumnType::kNominal, {"blue", "red"}, ""},
+               {"y", ColumnType::kNominal, {"a", "b"}, ""}};
+  auto row = [](double x, bool missing_x, const std::string& colour, const std::string& y) {
+    return std::vector<Cell>{{missing_x, x, ""}, {colour.empty(), 0, colour}, {false, 0, y}};
+  };
+  t.rows = {row(1, false, "red", "a"), row(3, false, "blue", "b"), row(0, true, "red", "a"), row(100, false, "green", "b")};
+  t.lines = {2, 3, 4, 5};
+  return t;
+}
+
+TEST(PreprocessTest, FitsOnTrainingRowsOnlyAndEncodes) {
+  const Table t = SmallTable();
+  Preprocessor p;
+  std::vector<std::string> notes;
+  FitOptions options;
+  ASSERT_TRUE(Preprocessor::Fit(t, {0, 1, 2}, options, p, notes).ok());
+  EXPECT_EQ(p.task, "classification");
+  EXPECT_EQ(p.class_names, (std::vector<std::string>{"a", "b"}));
+  ASSERT_EQ(p.features.size(), 2u);
+  // Mean of the training rows' x (1, 3), imputed for the missing one, then the
+  // statistics of the imputed column: mean 2, deviation sqrt(2/3).
+  EXPECT_DOUBLE_EQ(p.features[0].fill, 2.0);
+  EXPECT_DOUBLE_EQ(p.features[0].shift, 2.0);
+  EXPECT_NEAR(p.features[0].scale, std::sqrt(2.0 / 3.0), 1e-12);
+  EXPECT_EQ(p.dense_width(), 3);  // x + one-hot(blue, red)
+  std::vector<float> dense;
+  std::vector<int64_t> codes;
+  ASSERT_TRUE(p.Transform(t, {2, 3}, dense, codes).ok());
+  // Row 2: x missing -> 0 after standardization, red. Row 3: an unseen colour -> zeros.
+  EXPECT_FLOAT_EQ(dense[0], 0.0f);
+  EXPECT_EQ(std::vector<float>(dense.begin() + 1, dense.begin() + 3), (std::vector<float>{0, 1}));
+  EXPECT_EQ(std::vector<float>(dense.begin() + 4, dense.end()), (std::vector<float>{0, 0}));
+  std::vector<int64_t> classes;
+  std::vector<float> values;
+  ASSERT_TRUE(p.Targets(t, {0, 1, 3}, classes, values).ok());
+  EXPECT_EQ(classes, (std::vector<int64_t>{0, 1, 1}));
+}
+
+TEST(PreprocessTest, EmbeddingCodesReserveZeroForUnknownAndRoundTripThroughJson) {
+  const Table t = SmallTable();
+  Preprocessor p;
+  std::vector<std::string> notes;
+  FitOptions options;
+  options.encoding = "embedding";
+  options.impute = "median";
+  ASSERT_TRUE(Preprocessor::Fit(t, {0, 1, 2}, options, p, notes).ok());
+  Preprocessor q;
+  ASSERT_TRUE(Preprocessor::FromJson(p.ToJson(), q).ok());
+  EXPECT_EQ(q.ToJson(), p.ToJson());
+  EXPECT_EQ(q.cardinality(), (std::vector<int64_t>{3}));
+  std::vector<float> dense;
+  std::vector<int64_t> codes;
+  ASSERT_TRUE(q.Transform(t, {0, 1, 3}, dense, codes).ok());
+  EXPECT_EQ(codes, (std::vector<int64_t>{2, 1, 0}));  // red, blue, green (unseen)
+}
+
+TEST(PreprocessTest, ExplainsMissingColumnsTargetsAndClasses) {
+  Table t = SmallTable();
+  Preprocessor p;
+  std::vector<std::string> notes;
+  FitOptions options;
+  options.target = "why";
+  EXPECT_EQ(Preprocessor::Fit(t, {0, 1}, options, p, notes).message(),
+            "mem.csv: no column named 'why' (columns: x, colour, y)");
+  options.target = "";
+  ASSERT_TRUE(Preprocessor::Fit(t, {0, 1}, options, p, notes).ok());
+  Table other = t;
+  other.columns[0].name = "z";
+  std::vector<float> dense;
+  std::vector<int64_t> codes;
+  EXPECT_EQ(p.Transform(other, {0}, dense, codes).message(), "mem.csv: no column 'x', which the model reads");
+  t.rows[3][2].text = "c";
+  std::vector<int64_t> classes;
+  std::vector<float> values;
+  EXPECT_EQ(p.Targets(t, {3}, classes, values).message(), "mem.csv:5: class 'c' of 'y' was not seen in the training rows");
+}
+
+}  // namespace
+}  // namespace sluice::tabular
