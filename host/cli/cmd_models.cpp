@@ -36,13 +36,13 @@ std::unique_ptr<store::RunStore> OpenStore(const std::string& flag) {
 
 int ModelsCommand(const Args& args) {
   po::options_description options("sluice models options");
-  options.add_options()                                                                        //
-      ("help,h", "show this help")                                                             //
-      ("action", po::value<std::string>()->required(), "list | show | promote")                //
+  options.add_options()                                                                               //
+      ("help,h", "show this help")                                                                    //
+      ("action", po::value<std::string>()->required(), "list | show | promote")                       //
       ("model", po::value<std::string>(), "NAME, NAME:VERSION or NAME@ALIAS (show); NAME (promote)")  //
-      ("version", po::value<int64_t>(), "version to promote")                                  //
-      ("alias", po::value<std::string>(), "alias to point at VERSION (promote)")              //
-      ("json", po::bool_switch(), "JSON on stdout")                                            //
+      ("version", po::value<int64_t>(), "version to promote")                                         //
+      ("alias", po::value<std::string>(), "alias to point at VERSION (promote)")                      //
+      ("json", po::bool_switch(), "JSON on stdout")                                                   //
       ("store", po::value<std::string>()->default_value(""), "store folder");
   if (PrintHelpIfAsked(args, options,
                        "usage: sluice models list [NAME] [--json]\n"
@@ -96,8 +96,9 @@ int ModelsCommand(const Args& args) {
     head.Row({"created", m.created_at});
     if (!m.description.empty()) head.Row({"description", m.description});
     head.Row({"task", manifest.value("task", "") + " of '" + manifest.value("target", "") + "'"});
-    head.Row({"architecture", manifest["model"].value("plugin", "") + " " + manifest["model"].value("plugin_version", "") +
-                                  " " + manifest["model"]["params"].dump()});
+    head.Row({"architecture", manifest["model"].value("plugin", "") + " " +
+                                  manifest["model"].value("plugin_version", "") + " " +
+                                  manifest["model"]["params"].dump()});
     head.Row({"input", manifest.value("input", "")});
     if (manifest.contains("class_names") && !manifest["class_names"].empty()) {
       head.Row({"classes", manifest["class_names"].dump()});
@@ -112,7 +113,8 @@ int ModelsCommand(const Args& args) {
     return kExitOk;
   }
   if (action == "promote") {
-    if (!vm.count("version") || !vm.count("alias")) throw po::error("usage: sluice models promote NAME VERSION --alias ALIAS");
+    if (!vm.count("version") || !vm.count("alias"))
+      throw po::error("usage: sluice models promote NAME VERSION --alias ALIAS");
     const std::string name = vm["model"].as<std::string>();
     const int64_t version = vm["version"].as<int64_t>();
     const std::string alias = vm["alias"].as<std::string>();

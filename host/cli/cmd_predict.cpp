@@ -51,14 +51,14 @@ fs::path ResolveBundle(const std::string& model, const std::string& store_flag, 
 
 int PredictCommand(const Args& args) {
   po::options_description options("sluice predict options");
-  options.add_options()                                                                          //
-      ("help,h", "show this help")                                                               //
+  options.add_options()                                                                            //
+      ("help,h", "show this help")                                                                 //
       ("model", po::value<std::string>(), "bundle folder, or NAME[:VERSION|@ALIAS] in the store")  //
-      ("input", po::value<std::string>(), "rows to predict: .csv, .arff or IDX images")          //
-      ("output", po::value<std::string>(), "write index,pred,p_0.. rows here (default: stdout)")  //
-      ("json", po::bool_switch(), "JSON on stdout")                                              //
-      ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N")          //
-      ("batch-size", po::value<int64_t>()->default_value(1024), "rows per inference batch")      //
+      ("input", po::value<std::string>(), "rows to predict: .csv, .arff or IDX images")            //
+      ("output", po::value<std::string>(), "write index,pred,p_0.. rows here (default: stdout)")   //
+      ("json", po::bool_switch(), "JSON on stdout")                                                //
+      ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N")            //
+      ("batch-size", po::value<int64_t>()->default_value(1024), "rows per inference batch")        //
       ("store", po::value<std::string>()->default_value(""), "store folder (for registered models)");
   if (PrintHelpIfAsked(args, options, "usage: sluice predict MODEL --input FILE [--output FILE] [--json]")) {
     return kExitOk;
@@ -69,7 +69,8 @@ int PredictCommand(const Args& args) {
   const bool as_json = vm["json"].as<bool>();
 
   std::string label;
-  const fs::path bundle = fs::absolute(ResolveBundle(vm["model"].as<std::string>(), vm["store"].as<std::string>(), label));
+  const fs::path bundle =
+      fs::absolute(ResolveBundle(vm["model"].as<std::string>(), vm["store"].as<std::string>(), label));
   json manifest;
   {
     std::ifstream in(bundle / "manifest.json");
@@ -95,7 +96,8 @@ int PredictCommand(const Args& args) {
   const plugin::PluginDescriptor* predictor = registry.Find("predictor", ignored);
   std::string output = vm.count("output") ? fs::absolute(vm["output"].as<std::string>()).string() : "";
   const bool to_stdout = output.empty();
-  if (to_stdout) output = (fs::temp_directory_path() / ("sluice-predict-" + std::to_string(getpid()) + ".csv")).string();
+  if (to_stdout)
+    output = (fs::temp_directory_path() / ("sluice-predict-" + std::to_string(getpid()) + ".csv")).string();
   const json& model = manifest.at("model");
   json spec = {{"name", "predict"},
                {"seed", 0},
@@ -174,7 +176,9 @@ int PredictCommand(const Args& args) {
                       {"output", output},
                       {"rows", static_cast<int64_t>(n)},
                       {"seconds", outcome.seconds},
-                      {"samples_per_sec", NumberOrNull(metrics.count("predict.samples_per_sec") ? metrics.at("predict.samples_per_sec") : NAN)}}
+                      {"samples_per_sec",
+                       NumberOrNull(metrics.count("predict.samples_per_sec") ? metrics.at("predict.samples_per_sec")
+                                                                             : NAN)}}
                      .dump(2)
               << "\n";
   } else {

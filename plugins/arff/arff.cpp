@@ -12,8 +12,9 @@ class Arff final : public sluice::Stage {
   static sluice::Contract Describe() {
     sluice::Contract c =
         sluice::Contract("arff", "0.1.0", sluice::Kind::kData)
-            .doc("A table from a Weka ARFF file (numeric, nominal, string, date; dense or sparse rows), imputed, "
-                 "encoded, standardized, split with a seed")
+            .doc(
+                "A table from a Weka ARFF file (numeric, nominal, string, date; dense or sparse rows), imputed, "
+                "encoded, standardized, split with a seed")
             .output("data", sluice::ports::kDataset, "train, validation and test splits, with the fitted preprocessing")
             .param(sluice::RequiredParam("file", sluice::ParamType::kString)
                        .format(sluice::StringFormat::kFile)

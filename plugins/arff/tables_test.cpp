@@ -37,8 +37,11 @@ TEST(CsvStageTest, RegressionTargetsAreStandardizedAndCategoriesEmbedded) {
   testing::TempDir dir;
   std::string csv = "size,city,price\n";
   for (int i = 0; i < 200; ++i) {
-    csv += std::to_string(20 + i % 50) + "," + (i % 3 == 0 ? "oslo" : i % 3 == 1 ? "rome" : "lima") + "," +
-           std::to_string(1000 + 37 * (i % 50) + 10 * (i % 3)) + "\n";
+    csv += std::to_string(20 + i % 50) + "," +
+           (i % 3 == 0   ? "oslo"
+            : i % 3 == 1 ? "rome"
+                         : "lima") +
+           "," + std::to_string(1000 + 37 * (i % 50) + 10 * (i % 3)) + "\n";
   }
   testing::StageHarness h("csv");
   h.Set("file", dir.Write("houses.csv", csv)).Set("categorical_encoding", std::string("embedding"));
@@ -55,7 +58,8 @@ TEST(CsvStageTest, RegressionTargetsAreStandardizedAndCategoriesEmbedded) {
 TEST(CsvStageTest, AMalformedRowFailsTheStageUnlessSkipped) {
   testing::TempDir dir;
   std::string csv = "a,b,label\n";
-  for (int i = 0; i < 30; ++i) csv += std::to_string(i) + "," + std::to_string(i * 2) + "," + (i % 2 ? "x" : "y") + "\n";
+  for (int i = 0; i < 30; ++i)
+    csv += std::to_string(i) + "," + std::to_string(i * 2) + "," + (i % 2 ? "x" : "y") + "\n";
   csv += "1,2\n";
   const std::string path = dir.Write("bad.csv", csv);
   testing::StageHarness strict("csv");

@@ -4,8 +4,8 @@
 #include <torch/version.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -106,9 +106,8 @@ class Bundle final : public sluice::Stage {
 
     int64_t version = 0;
     std::string registered;
-    SLUICE_RETURN_IF_ERROR(
-        ctx.RegisterModel(sluice::ModelRegistration{p.String("name"), dir.string(), p.String("description")}, version,
-                          registered));
+    SLUICE_RETURN_IF_ERROR(ctx.RegisterModel(
+        sluice::ModelRegistration{p.String("name"), dir.string(), p.String("description")}, version, registered));
     if (p.Has("export_dir")) {
       std::error_code ec;
       const fs::path target(p.String("export_dir"));

@@ -120,8 +120,9 @@ TEST(ArffTest, SaysWhichLineAndWhatIsWrong) {
   const std::string typed = dir.Write("t.arff", "@relation r\n@attribute a relational\n@data\n");
   Table t;
   EXPECT_EQ(ReadArff(typed, ReadOptions(), t).message(),
-            typed + ":2: attribute 'a' has type 'relational', which is not supported (numeric, integer, real, "
-                    "{nominal}, string, date)");
+            typed +
+                ":2: attribute 'a' has type 'relational', which is not supported (numeric, integer, real, "
+                "{nominal}, string, date)");
 }
 
 TEST(ArffTest, ReadsWekasCreditData) {
@@ -135,12 +136,14 @@ TEST(ArffTest, ReadsWekasCreditData) {
 Table SmallTable() {
   Table t;
   t.source = "mem.csv";
-  t.columns = {{"x", ColumnType::kNumeric, {}, ""}, {"colour", ColumnType::kNominal, {"blue", "red"}, ""},
+  t.columns = {{"x", ColumnType::kNumeric, {}, ""},
+               {"colour", ColumnType::kNominal, {"blue", "red"}, ""},
                {"y", ColumnType::kNominal, {"a", "b"}, ""}};
   auto row = [](double x, bool missing_x, const std::string& colour, const std::string& y) {
     return std::vector<Cell>{{missing_x, x, ""}, {colour.empty(), 0, colour}, {false, 0, y}};
   };
-  t.rows = {row(1, false, "red", "a"), row(3, false, "blue", "b"), row(0, true, "red", "a"), row(100, false, "green", "b")};
+  t.rows = {row(1, false, "red", "a"), row(3, false, "blue", "b"), row(0, true, "red", "a"),
+            row(100, false, "green", "b")};
   t.lines = {2, 3, 4, 5};
   return t;
 }
@@ -209,7 +212,8 @@ TEST(PreprocessTest, ExplainsMissingColumnsTargetsAndClasses) {
   t.rows[3][2].text = "c";
   std::vector<int64_t> classes;
   std::vector<float> values;
-  EXPECT_EQ(p.Targets(t, {3}, classes, values).message(), "mem.csv:5: class 'c' of 'y' was not seen in the training rows");
+  EXPECT_EQ(p.Targets(t, {3}, classes, values).message(),
+            "mem.csv:5: class 'c' of 'y' was not seen in the training rows");
 }
 
 }  // namespace

@@ -12,8 +12,9 @@ class Csv final : public sluice::Stage {
   static sluice::Contract Describe() {
     sluice::Contract c =
         sluice::Contract("csv", "0.1.0", sluice::Kind::kData)
-            .doc("A table from a CSV file: numeric and categorical columns, a class or numeric target, missing "
-                 "values imputed, standardized, split with a seed")
+            .doc(
+                "A table from a CSV file: numeric and categorical columns, a class or numeric target, missing "
+                "values imputed, standardized, split with a seed")
             .output("data", sluice::ports::kDataset, "train, validation and test splits, with the fitted preprocessing")
             .param(sluice::RequiredParam("file", sluice::ParamType::kString)
                        .format(sluice::StringFormat::kFile)

@@ -68,7 +68,8 @@ std::string Convert(const Column& c, const std::string& text, bool quoted, Cell&
         return "attribute '" + c.name + "': '" + text + "' is not one of its declared values " + ValueList(c);
       }
       return "";
-    case ColumnType::kString: return "";
+    case ColumnType::kString:
+      return "";
     case ColumnType::kDate:
       if (!ParseDate(text, c.date_format, cell.number)) {
         return "attribute '" + c.name + "': '" + text + "' does not match the date format \"" + c.date_format + "\"";
@@ -88,7 +89,9 @@ Status ReadArff(const std::string& path, const ReadOptions& options, Table& out)
   std::string line;
   int64_t number = 0;
   bool data = false;
-  auto fail = [&](const std::string& what) { return Status::InvalidArgument(path + ":" + std::to_string(number) + ": " + what); };
+  auto fail = [&](const std::string& what) {
+    return Status::InvalidArgument(path + ":" + std::to_string(number) + ": " + what);
+  };
   while (std::getline(in, line)) {
     ++number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -118,7 +121,8 @@ Status ReadArff(const std::string& path, const ReadOptions& options, Table& out)
         ++i;
         for (;;) {
           std::string value;
-          if (!ReadToken(line, i, ",}", value, quoted)) return fail("unterminated quote in the values of '" + col.name + "'");
+          if (!ReadToken(line, i, ",}", value, quoted))
+            return fail("unterminated quote in the values of '" + col.name + "'");
           if (!value.empty() || quoted) col.values.push_back(value);
           SkipSpace(line, i);
           if (i < line.size() && line[i] == ',') {

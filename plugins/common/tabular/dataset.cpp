@@ -42,14 +42,14 @@ torch::Tensor Floats(const std::vector<float>& v, int64_t rows, int64_t cols) {
 }  // namespace
 
 Contract& AddTableParams(Contract& contract) {
-  return contract
-      .param(StringParam("target", "").doc("the column to predict (default: the last column)"))
+  return contract.param(StringParam("target", "").doc("the column to predict (default: the last column)"))
       .param(ChoiceParam("task", "auto", {"auto", "classification", "regression"})
                  .doc("auto: classification for text targets and integer targets with at most 10 values"))
       .param(ChoiceParam("categorical_encoding", "onehot", {"onehot", "embedding"})
                  .doc("categorical columns as one-hot features, or as codes for the model's embeddings"))
       .param(StringListParam("drop", {}).doc("columns to leave out (identifiers, leaks)"))
-      .param(ChoiceParam("impute", "mean", {"mean", "median"}).doc("fill missing numbers with the training mean or median"))
+      .param(ChoiceParam("impute", "mean", {"mean", "median"})
+                 .doc("fill missing numbers with the training mean or median"))
       .param(BoolParam("standardize", true).doc("scale numeric columns to mean 0, deviation 1 (training statistics)"))
       .param(IntParam("max_categories", 100).range(2, 100000).doc("leave out categorical columns with more values"))
       .param(FloatParam("val_fraction", 0.15).range(0, 0.9).doc("share of rows held out for validation"))
@@ -67,7 +67,8 @@ Status BuildTableDataset(StageContext& ctx, const Table& table, const std::strin
   if (!table.skipped.empty()) {
     ctx.LogMetric("skipped_rows", 0, static_cast<double>(table.skipped.size()));
     for (size_t i = 0; i < table.skipped.size() && i < 5; ++i) ctx.Info("skipped " + table.skipped[i]);
-    if (table.skipped.size() > 5) ctx.Info("... and " + std::to_string(table.skipped.size() - 5) + " more skipped rows");
+    if (table.skipped.size() > 5)
+      ctx.Info("... and " + std::to_string(table.skipped.size() - 5) + " more skipped rows");
     const std::string path = ctx.ScratchDir() + "/skipped_rows.txt";
     std::ofstream out(path, std::ios::trunc);
     for (const std::string& s : table.skipped) out << s << "\n";
@@ -143,10 +144,11 @@ Status BuildTableDataset(StageContext& ctx, const Table& table, const std::strin
     const auto n = static_cast<int64_t>(rows.size());
     split.features = Floats(dense, n, pre.dense_width());
     if (!dataset->categorical_cardinality.empty()) {
-      split.categorical = torch::tensor(codes, torch::kInt64).reshape({n, static_cast<int64_t>(dataset->categorical_cardinality.size())});
+      split.categorical = torch::tensor(codes, torch::kInt64)
+                              .reshape({n, static_cast<int64_t>(dataset->categorical_cardinality.size())});
     }
-    split.targets = pre.classification() ? torch::tensor(classes, torch::kInt64)
-                                         : torch::tensor(values, torch::kFloat32);
+    split.targets =
+        pre.classification() ? torch::tensor(classes, torch::kInt64) : torch::tensor(values, torch::kFloat32);
     if (n == 0) split.targets = pre.classification() ? torch::empty({0}, torch::kInt64) : torch::empty({0});
     return Status::Ok();
   };
@@ -167,8 +169,8 @@ Status BuildTableDataset(StageContext& ctx, const Table& table, const std::strin
   ctx.LogMetric("features", 0, static_cast<double>(pre.dense_width()));
   std::string summary = std::to_string(table.rows.size()) + " rows of " + std::to_string(table.columns.size()) +
                         " columns: " + std::to_string(train.size()) + " train, " + std::to_string(validation.size()) +
-                        " validation, " + std::to_string(test.size()) + " test; " + TaskName(dataset->task) +
-                        " of '" + pre.target + "'";
+                        " validation, " + std::to_string(test.size()) + " test; " + TaskName(dataset->task) + " of '" +
+                        pre.target + "'";
   if (pre.classification()) summary += " (" + std::to_string(pre.class_names.size()) + " classes)";
   summary += "; " + std::to_string(pre.dense_width()) + " dense features";
   if (!dataset->categorical_cardinality.empty()) {

@@ -44,7 +44,8 @@ Status Preprocessor::Fit(const Table& table, const std::vector<size_t>& train_ro
   }
   const Column& target = table.columns[*target_index];
   for (const std::string& d : options.drop) {
-    if (!table.Find(d)) return Status::InvalidArgument(table.source + ": cannot drop column '" + d + "': there is none");
+    if (!table.Find(d))
+      return Status::InvalidArgument(table.source + ": cannot drop column '" + d + "': there is none");
   }
 
   // The task: asked for, or what the target column looks like.
@@ -58,8 +59,8 @@ Status Preprocessor::Fit(const Table& table, const std::vector<size_t>& train_ro
   }
   out.task = options.task;
   if (out.task == "auto") {
-    out.task = target.type != ColumnType::kNumeric || (integral && distinct.size() <= 10) ? "classification"
-                                                                                          : "regression";
+    out.task =
+        target.type != ColumnType::kNumeric || (integral && distinct.size() <= 10) ? "classification" : "regression";
   }
   if (out.task == "classification") {
     if (target.type == ColumnType::kNominal && !target.values.empty() && table.source.size() >= 5 &&
@@ -80,7 +81,8 @@ Status Preprocessor::Fit(const Table& table, const std::vector<size_t>& train_ro
       out.class_names.assign(seen.begin(), seen.end());
     }
     if (out.class_names.size() < 2) {
-      return Status::InvalidArgument(table.source + ": the target '" + out.target + "' has fewer than two classes in "
+      return Status::InvalidArgument(table.source + ": the target '" + out.target +
+                                     "' has fewer than two classes in "
                                      "the training rows");
     }
   } else {
@@ -204,7 +206,8 @@ Status Preprocessor::Transform(const Table& table, const std::vector<size_t>& ro
   // Category lookup per categorical feature.
   std::vector<std::map<std::string, int64_t>> lookup(features.size());
   for (size_t i = 0; i < features.size(); ++i) {
-    for (size_t k = 0; k < features[i].categories.size(); ++k) lookup[i][features[i].categories[k]] = static_cast<int64_t>(k) + 1;
+    for (size_t k = 0; k < features[i].categories.size(); ++k)
+      lookup[i][features[i].categories[k]] = static_cast<int64_t>(k) + 1;
   }
   const int64_t width = dense_width();
   const size_t embedded = cardinality().size();
@@ -268,7 +271,8 @@ Status Preprocessor::Targets(const Table& table, const std::vector<size_t>& rows
     } else {
       double v;
       if (!NumberOf(cell, column, nullptr, v)) {
-        return Status::InvalidArgument(Where(table, r) + ": target '" + target + "': '" + cell.text + "' is not a number");
+        return Status::InvalidArgument(Where(table, r) + ": target '" + target + "': '" + cell.text +
+                                       "' is not a number");
       }
       values.push_back(static_cast<float>((v - target_shift) / target_scale));
     }
@@ -298,8 +302,8 @@ nlohmann::json Preprocessor::ToJson() const {
     if (!c.date_format.empty()) j["date_format"] = c.date_format;
     inputs_json.push_back(std::move(j));
   }
-  nlohmann::json out = {{"kind", "table"},   {"task", task},           {"target", target},
-                        {"features", features_json}, {"inputs", inputs_json}};
+  nlohmann::json out = {
+      {"kind", "table"}, {"task", task}, {"target", target}, {"features", features_json}, {"inputs", inputs_json}};
   if (classification()) {
     out["class_names"] = class_names;
   } else {

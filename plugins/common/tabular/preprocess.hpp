@@ -21,7 +21,7 @@ struct FitOptions {
   std::vector<std::string> drop;    // columns to leave out
   std::string impute = "mean";      // mean | median (numeric columns)
   bool standardize = true;
-  int64_t max_categories = 100;     // categorical columns with more values are left out
+  int64_t max_categories = 100;  // categorical columns with more values are left out
 };
 
 struct Feature {
@@ -40,7 +40,7 @@ class Preprocessor {
                     Preprocessor& out, std::vector<std::string>& notes);
 
   int64_t dense_width() const;
-  std::vector<int64_t> cardinality() const;       // per embedded column (categories + 1)
+  std::vector<int64_t> cardinality() const;  // per embedded column (categories + 1)
   std::vector<std::string> embedded_names() const;
   bool classification() const { return task == "classification"; }
 
@@ -55,7 +55,7 @@ class Preprocessor {
   nlohmann::json ToJson() const;
   static Status FromJson(const nlohmann::json& j, Preprocessor& out);
 
-  std::string task;                  // classification | regression
+  std::string task;  // classification | regression
   std::string target;
   std::vector<std::string> class_names;
   double target_shift = 0, target_scale = 1;  // regression: value = standardized * scale + shift

@@ -10,10 +10,14 @@ namespace sluice::tabular {
 
 const char* ColumnTypeName(ColumnType type) {
   switch (type) {
-    case ColumnType::kNumeric: return "numeric";
-    case ColumnType::kNominal: return "nominal";
-    case ColumnType::kString: return "string";
-    case ColumnType::kDate: return "date";
+    case ColumnType::kNumeric:
+      return "numeric";
+    case ColumnType::kNominal:
+      return "nominal";
+    case ColumnType::kString:
+      return "string";
+    case ColumnType::kDate:
+      return "date";
   }
   return "?";
 }
@@ -66,13 +70,26 @@ bool ParseDate(const std::string& text, const std::string& format, double& days)
       }
       if (digits == 0) return false;
       switch (c) {
-        case 'y': tm.tm_year = (width == 2 ? 2000 + value : value) - 1900; break;
-        case 'M': tm.tm_mon = value - 1; break;
-        case 'd': tm.tm_mday = value; break;
-        case 'H': tm.tm_hour = value; break;
-        case 'm': tm.tm_min = value; break;
-        case 's': tm.tm_sec = value; break;
-        default: return false;
+        case 'y':
+          tm.tm_year = (width == 2 ? 2000 + value : value) - 1900;
+          break;
+        case 'M':
+          tm.tm_mon = value - 1;
+          break;
+        case 'd':
+          tm.tm_mday = value;
+          break;
+        case 'H':
+          tm.tm_hour = value;
+          break;
+        case 'm':
+          tm.tm_min = value;
+          break;
+        case 's':
+          tm.tm_sec = value;
+          break;
+        default:
+          return false;
       }
       f = run;
       continue;
