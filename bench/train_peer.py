@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""The Python PyTorch peer of pipelines/fashion_mnist_mlp.toml: same data, split sizes,
-model, optimizer, batch size, epochs and threads, logging the loss every step and
-validating every epoch as the trainer stage does.
+"""The Python PyTorch peer of pipelines/fashion_mnist_mlp.toml (--model mlp) and
+pipelines/fashion_mnist_cnn.toml (--model cnn): same data, split sizes, network,
+optimizer, learning-rate schedule, batch size, epochs and threads, logging the loss every
+step and validating every epoch as the trainer stage does.
 
   --loop dataloader   the idiomatic loop: TensorDataset + DataLoader(shuffle=True)
   --loop tuned        hand-tuned: data preloaded as one normalized tensor, a randperm per
@@ -13,6 +14,7 @@ Run with Debian's /usr/bin/python3 (python3-torch 1.13, the same version as LibT
 import argparse
 import gzip
 import json
+import math
 import time
 
 import numpy as np
@@ -31,9 +33,24 @@ def read_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank).reshape(dims)
 
 
+def build(kind, hidden):
+    """The networks of Sluice's mlp and cnn plugins, layer for layer."""
+    if kind == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+    features = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
+    head = nn.Sequential(nn.Dropout(0.25), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, 10))
+    return nn.Sequential(features, head)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--loop", choices=["dataloader", "tuned"], required=True)
+    ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    ap.add_argument("--weight-decay", type=float, default=0.0)
+    ap.add_argument("--warmup-steps", type=int, default=0)
+    ap.add_argument("--cosine", action="store_true", help="cosine schedule after warm-up")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -66,8 +83,21 @@ def main():
     x_val, y_val = tensor(x_all[val_idx]), torch.from_numpy(y_all[val_idx])
     x_te, y_te = tensor(x_test), torch.from_numpy(y_test)
 
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, args.hidden), nn.ReLU(), nn.Linear(args.hidden, 10))
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    model = build(args.model, args.hidden)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    steps_per_epoch = math.ceil(len(x_train) / args.batch_size)
+    total_steps = steps_per_epoch * args.epochs
+    step = 0
+
+    def set_lr():
+        # The trainer's schedule: linear warm-up, then constant or cosine to 0.
+        lr = args.lr
+        if args.cosine:
+            lr = args.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total_steps)))
+        if step < args.warmup_steps:
+            lr *= (step + 1) / args.warmup_steps
+        for group in opt.param_groups:
+            group["lr"] = lr
 
     def evaluate(x, y):
         model.eval()
@@ -89,6 +119,8 @@ def main():
         t0 = time.perf_counter()
         if args.loop == "dataloader":
             for xb, yb in loader:
+                set_lr()
+                step += 1
                 opt.zero_grad()
                 loss = F.cross_entropy(model(xb), yb)
                 loss.backward()
@@ -99,6 +131,8 @@ def main():
             for i in range(0, len(x_train), args.batch_size):
                 idx = perm[i:i + args.batch_size]
                 xb, yb = x_train.index_select(0, idx), y_train.index_select(0, idx)
+                set_lr()
+                step += 1
                 opt.zero_grad()
                 loss = F.cross_entropy(model(xb), yb)
                 loss.backward()

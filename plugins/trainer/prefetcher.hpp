@@ -4,6 +4,7 @@
 #ifndef SLUICE_PLUGINS_TRAINER_PREFETCHER_HPP_
 #define SLUICE_PLUGINS_TRAINER_PREFETCHER_HPP_
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -17,10 +18,10 @@ namespace sluice::trainer {
 template <class Batch>
 class Prefetcher {
  public:
-  // Produces batches for steps [begin, end). With `depth` 0 everything happens on the
-  // caller's thread.
+  // Produces batches for steps [begin, end). With `depth` 0 (or less) everything happens
+  // on the caller's thread.
   Prefetcher(std::function<Batch(int64_t)> make, int64_t begin, int64_t end, int depth)
-      : make_(std::move(make)), next_(begin), end_(end), depth_(depth) {
+      : make_(std::move(make)), next_(begin), end_(end), depth_(std::max(depth, 0)) {
     if (depth_ > 0) worker_ = std::thread([this] { Work(); });
   }
   ~Prefetcher() {

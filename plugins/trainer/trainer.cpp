@@ -165,12 +165,7 @@ class Trainer final : public sluice::Stage {
         .param(sluice::BoolParam("restore_best", true).doc("end with the best epoch's weights (early stopping)"))
         .param(sluice::ChoiceParam("precision", "fp32", {"fp32", "bf16", "fp16"})
                    .doc("mixed precision on CUDA: bf16, or fp16 with loss scaling"))
-        .param(
-            sluice::IntParam("prefetch", -1)
-                .range(-1, 64)
-                .doc(
-                    "batches prepared ahead on a worker thread; -1: 2 on CUDA, 0 on the CPU (where the worker's OpenMP "
-                    "threads would compete with training's)"))
+        .param(sluice::IntParam("prefetch", 2).range(0, 64).doc("batches prepared ahead on a worker thread (0: off)"))
         .param(sluice::SeedParam())
         .param(sluice::IntParam("eval_batch_size", 1024).range(1, 1 << 20).doc("batch size for validation"))
         .param(sluice::IntParam("log_every", 1).range(1, 1 << 20).doc("log train.loss every N steps"));
@@ -284,7 +279,7 @@ class Trainer final : public sluice::Stage {
             }
             return b;
           },
-          0, steps, static_cast<int>(p.Int("prefetch") >= 0 ? p.Int("prefetch") : (device.is_cuda() ? 2 : 0)));
+          0, steps, static_cast<int>(p.Int("prefetch")));
       for (int64_t step = 0; step < steps; ++step) {
         if (ctx.StopRequested()) {
           return Status::Cancelled("stopped in epoch " + std::to_string(epoch) + " at step " + std::to_string(step) +

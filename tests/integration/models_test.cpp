@@ -88,9 +88,10 @@ TEST_F(ModelsTest, CreditRiskBundlesRegistersAndPredictsWhatTheEvaluationPredict
     EXPECT_TRUE(fs::exists(fs::path(shown["path"].get<std::string>()) / file)) << file;
   }
   // SVG images among the run's artifacts.
-  for (const auto& [stage, name] : std::vector<std::pair<std::string, std::string>>{
-           {"eval", "roc_curve"}, {"eval", "confusion_matrix_image"}, {"eval", "reliability_diagram"},
-           {"train", "learning_curves"}}) {
+  for (const auto& [stage, name] : std::vector<std::pair<std::string, std::string>>{{"eval", "roc_curve"},
+                                                                                    {"eval", "confusion_matrix_image"},
+                                                                                    {"eval", "reliability_diagram"},
+                                                                                    {"train", "learning_curves"}}) {
     EXPECT_EQ(ReadFile(Artifact(id, stage, name)).rfind("<svg", 0), 0u) << name;
   }
 
@@ -141,7 +142,7 @@ TEST_F(ModelsTest, PredictRefusesInputAndBundlesThatDoNotFit) {
   std::string row = first;
   const size_t comma = row.find(',');
   const std::string typo = dir_.Write("typo.csv", header + "\n" + first + "\n" + row.substr(0, comma) + ",six" +
-                                                     row.substr(row.find(',', comma + 1)) + "\n");
+                                                      row.substr(row.find(',', comma + 1)) + "\n");
   ProcessResult typed = Sluice({"predict", "credit-risk", "--input", typo});
   EXPECT_EQ(typed.exit_code, 1);
   EXPECT_NE(typed.err.find(typo + ":3: column 'duration': 'six' is not a number"), std::string::npos) << typed.err;
@@ -227,14 +228,14 @@ TEST_F(ModelsTest, AModelStartsFromAnotherRunsWeights) {
 }
 
 TEST_F(ModelsTest, ACnnBundlePredictsIdxImagesAsItsEvaluationDid) {
-  json run = SluiceJson({"run", kPipelines + "fashion_mnist_cnn.toml", "--set", "data.limit=2000", "--set",
-                         "train.epochs=1", "--set", "train.warmup_steps=0", "--set", "model.channels=[8, 16]",
-                         "--set", "model.hidden=[32]"});
+  json run =
+      SluiceJson({"run", kPipelines + "fashion_mnist_cnn.toml", "--set", "data.limit=2000", "--set", "train.epochs=1",
+                  "--set", "train.warmup_steps=0", "--set", "model.channels=[8, 16]", "--set", "model.hidden=[32]"});
   ASSERT_EQ(run["status"], "succeeded");
   EXPECT_GT(run["metrics"]["eval.accuracy"].get<double>(), 0.4);  // chance is 0.1
   const std::string out = dir_ / "images.csv";
-  ASSERT_EQ(Sluice({"predict", "fashion-mnist-cnn", "--input", "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
-                    "--output", out})
+  ASSERT_EQ(Sluice({"predict", "fashion-mnist-cnn", "--input",
+                    "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", "--output", out})
                 .exit_code,
             0);
   const auto predicted = Rows(out);
