@@ -119,6 +119,9 @@ TEST_F(ModelsTest, CreditRiskBundlesRegistersAndPredictsWhatTheEvaluationPredict
   ASSERT_EQ(as_rows.size(), 200u);
   EXPECT_EQ(as_rows[0]["label"], as_rows[0]["pred"] == 1 ? "bad" : "good");
   EXPECT_EQ(SluiceJson({"models", "list"})[0]["aliases"], json::array({"production"}));
+  // ARFF input works as well as CSV: the original file, every row.
+  json whole = SluiceJson({"predict", "credit-risk", "--input", "/usr/share/doc/weka/examples/credit-g.arff"});
+  EXPECT_EQ(whole.size(), 1000u);
   // A bundle folder works as well as a name.
   EXPECT_EQ(Sluice({"predict", shown["path"], "--input", rows, "--output", dir_ / "again.csv"}).exit_code, 0);
   EXPECT_EQ(ReadFile(dir_ / "again.csv"), ReadFile(out));
@@ -225,6 +228,22 @@ TEST_F(ModelsTest, AModelStartsFromAnotherRunsWeights) {
   ProcessResult bad = with("ffffff");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.out.find("error: stage 'model': init_from: no run matches 'ffffff'"), std::string::npos) << bad.out;
+}
+
+TEST_F(ModelsTest, ARegressionPipelineReportsErrorsInTheTargetsUnits) {
+  json run = SluiceJson({"run", kPipelines + "cpu_performance.toml"});
+  ASSERT_EQ(run["status"], "succeeded");
+  EXPECT_GT(run["metrics"]["eval.r2"].get<double>(), 0.7);
+  // cpu.arff's performance runs from 6 to 1150: an RMSE in those units, not standardized.
+  EXPECT_GT(run["metrics"]["eval.rmse"].get<double>(), 5.0);
+  const std::string rows = Artifact(run["id"], "data", "test_rows");
+  json predicted = SluiceJson({"predict", "cpu-performance", "--input", rows});
+  std::vector<std::vector<std::string>> evaluated = Rows(Artifact(run["id"], "eval", "predictions"));
+  ASSERT_EQ(predicted.size(), evaluated.size());
+  for (size_t i = 0; i < evaluated.size(); ++i) {
+    EXPECT_NEAR(predicted[i]["pred"].get<double>(), std::stod(evaluated[i][2]),
+                1e-4 * std::abs(std::stod(evaluated[i][2])));
+  }
 }
 
 TEST_F(ModelsTest, ACnnBundlePredictsIdxImagesAsItsEvaluationDid) {
