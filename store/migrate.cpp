@@ -25,6 +25,13 @@ void Migrate(Database& db) {
       db.Exec(m.sql);
     }
     db.Exec("PRAGMA user_version = " + std::to_string(newest));
+    // A migration may edit stored schema text (writable_schema); a new schema cookie
+    // makes every connection, this one included, parse the schema again.
+    Statement cookie = db.Prepare("PRAGMA schema_version");
+    cookie.Step();
+    const int64_t next = cookie.Int(0) + 1;
+    cookie.Reset();
+    db.Exec("PRAGMA schema_version = " + std::to_string(next));
   });
 }
 

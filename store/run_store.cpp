@@ -142,6 +142,9 @@ int RunStore::MarkCrashedRuns() {
       Statement s =
           db_->Prepare("UPDATE stages SET status = 'crashed', ended_at = ? WHERE run_id = ? AND status = 'running'");
       s.Bind(1, now).Bind(2, id).Run();
+      Statement t =
+          db_->Prepare("UPDATE trials SET state = 'failed', ended_at = ? WHERE run_id = ? AND state = 'running'");
+      t.Bind(1, now).Bind(2, id).Run();
     });
     ++marked;
     if (fd >= 0) {
@@ -156,8 +159,8 @@ int RunStore::MarkCrashedRuns() {
 void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::string>& params_json) {
   db_->WriteTransaction([&] {
     db_->Prepare(
-           "INSERT INTO runs (id, pipeline, file, status, error, started_at, ended_at, host, pid, command, spec) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+           "INSERT INTO runs (id, pipeline, file, status, error, started_at, ended_at, host, pid, command, spec, "
+           "study_id, trial) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .Bind(1, run.id)
         .Bind(2, run.pipeline)
         .Bind(3, run.file)
@@ -169,6 +172,8 @@ void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::
         .Bind(9, run.pid)
         .Bind(10, run.command)
         .Bind(11, run.spec)
+        .Bind(12, run.study_id)
+        .Bind(13, run.trial)
         .Run();
     Statement p = db_->Prepare("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)");
     for (const auto& [key, value] : params_json) {
@@ -232,7 +237,8 @@ void RunStore::FinishRun(const std::string& run_id, const std::string& status,
 
 namespace {
 
-constexpr const char* kRunColumns = "id, pipeline, file, status, error, started_at, ended_at, host, pid, command, spec";
+constexpr const char* kRunColumns =
+    "id, pipeline, file, status, error, started_at, ended_at, host, pid, command, spec, study_id, trial";
 
 RunRecord ReadRun(const Statement& q) {
   RunRecord r;
@@ -247,6 +253,8 @@ RunRecord ReadRun(const Statement& q) {
   r.pid = q.Int(8);
   r.command = q.Text(9);
   r.spec = q.Text(10);
+  r.study_id = q.OptionalText(11);
+  if (!q.IsNull(12)) r.trial = q.Int(12);
   return r;
 }
 
@@ -279,14 +287,29 @@ RunRecord RunStore::FindRun(const std::string& id_or_prefix) {
 
 std::vector<RunRecord> RunStore::ListRuns(const RunFilter& filter) {
   std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE 1";
-  if (filter.pipeline) sql += " AND pipeline = :pipeline";
-  if (filter.status) sql += " AND status = :status";
-  sql += " ORDER BY started_at DESC, id";
+  if (filter.pipeline) sql += " AND pipeline = ?";
+  if (filter.status) sql += " AND status = ?";
+  if (filter.study_id) sql += " AND study_id = ?";
+  if (filter.where) sql += " AND (" + filter.where->sql + ")";
+  sql += " ORDER BY ";
+  if (filter.order_by) sql += filter.order_by->sql + ", ";
+  sql += "started_at DESC, id";
   if (filter.limit > 0) sql += " LIMIT " + std::to_string(filter.limit);
   Statement q = db_->Prepare(sql);
   int index = 1;
   if (filter.pipeline) q.Bind(index++, *filter.pipeline);
   if (filter.status) q.Bind(index++, *filter.status);
+  if (filter.study_id) q.Bind(index++, *filter.study_id);
+  for (const std::optional<SqlFragment>* fragment : {&filter.where, &filter.order_by}) {
+    if (!*fragment) continue;
+    for (const auto& b : (*fragment)->binds) {
+      if (const auto* text = std::get_if<std::string>(&b)) {
+        q.Bind(index++, *text);
+      } else {
+        q.Bind(index++, std::get<double>(b));
+      }
+    }
+  }
   std::vector<RunRecord> runs;
   while (q.Step()) runs.push_back(ReadRun(q));
   return runs;

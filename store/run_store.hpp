@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "sqlite.hpp"
@@ -19,14 +20,16 @@ struct RunRecord {
   std::string id;
   std::string pipeline;
   std::string file;
-  std::string status;  // running | succeeded | failed | interrupted | crashed
+  std::string status;  // running | succeeded | failed | interrupted | crashed | pruned
   std::optional<std::string> error;
   std::string started_at;
   std::optional<std::string> ended_at;
   std::string host;
   int64_t pid = 0;
   std::string command;
-  std::string spec;  // JSON
+  std::string spec;                     // JSON
+  std::optional<std::string> study_id;  // a sweep's trial
+  std::optional<int64_t> trial;
 };
 
 struct StageRecord {
@@ -74,10 +77,19 @@ struct ModelRecord {
   std::vector<std::string> aliases;  // aliases pointing at this version
 };
 
+// A compiled --where condition or --order-by key: SQL over `runs` with its bindings.
+struct SqlFragment {
+  std::string sql;                                       // with ? placeholders, in order
+  std::vector<std::variant<std::string, double>> binds;  // one per ?
+};
+
 struct RunFilter {
   std::optional<std::string> pipeline;
   std::optional<std::string> status;
-  int64_t limit = 50;  // <= 0: no limit
+  std::optional<std::string> study_id;
+  std::optional<SqlFragment> where;     // see run_query.hpp
+  std::optional<SqlFragment> order_by;  // default: newest first
+  int64_t limit = 50;                   // <= 0: no limit
 };
 
 class RunStore {

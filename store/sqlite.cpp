@@ -67,6 +67,14 @@ Statement& Statement::Bind(int index, const std::optional<std::string>& value) {
   return value ? Bind(index, *value) : BindNull(index);
 }
 
+Statement& Statement::Bind(int index, const std::optional<int64_t>& value) {
+  return value ? Bind(index, *value) : BindNull(index);
+}
+
+Statement& Statement::Bind(int index, const std::optional<double>& value) {
+  return value ? Bind(index, *value) : BindNull(index);
+}
+
 bool Statement::Step() {
   int rc = RetryWhileBusy([&] {
     int r = sqlite3_step(stmt_);

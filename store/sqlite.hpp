@@ -37,6 +37,8 @@ class Statement {
   Statement& Bind(int index, const std::string& value) { return Bind(index, std::string_view(value)); }
   Statement& BindNull(int index);
   Statement& Bind(int index, const std::optional<std::string>& value);
+  Statement& Bind(int index, const std::optional<int64_t>& value);
+  Statement& Bind(int index, const std::optional<double>& value);
 
   // Steps once; true while a row is available.
   bool Step();

@@ -13,6 +13,7 @@
 #include "pipeline/load.hpp"
 #include "pipeline/stored.hpp"
 #include "run_store.hpp"
+#include "sweep/space.hpp"
 #include "table.hpp"
 
 namespace sluice::cli {
@@ -42,6 +43,17 @@ std::vector<std::string> Overrides(const po::variables_map& vm) {
 
 }  // namespace
 
+pipeline::LoadedPipeline LoadChecked(const std::string& file, const std::vector<std::string>& overrides,
+                                     const plugin::PluginRegistry& registry, std::optional<sweep::Sweep>* sweep_out) {
+  pipeline::LoadedPipeline loaded = pipeline::LoadPipeline(file, overrides, registry);
+  if (loaded.spec.sweep.present && !loaded.spec.stages.empty()) {
+    std::optional<sweep::Sweep> sw = sweep::ResolveSweep(loaded.spec, registry, loaded.diagnostics);
+    if (sweep_out) *sweep_out = std::move(sw);
+  }
+  if (!loaded.diagnostics.empty()) loaded.pipeline.reset();
+  return loaded;
+}
+
 int ValidateCommand(const Args& args) {
   po::options_description options = PipelineOptions("sluice validate options");
   if (PrintHelpIfAsked(args, options, "usage: sluice validate FILE [--set STAGE.KEY=VALUE]... [--json]"))
@@ -50,7 +62,7 @@ int ValidateCommand(const Args& args) {
   if (!vm.count("file")) throw po::error("the pipeline FILE is missing");
   const std::string file = vm["file"].as<std::string>();
   plugin::PluginRegistry registry;
-  pipeline::LoadedPipeline loaded = pipeline::LoadPipeline(file, Overrides(vm), registry);
+  pipeline::LoadedPipeline loaded = LoadChecked(file, Overrides(vm), registry);
   const bool as_json = vm["json"].as<bool>();
   if (!loaded.pipeline) {
     std::cerr << loaded.RenderErrors();
@@ -116,7 +128,7 @@ int RunCommand(const Args& args, const std::string& command_line) {
     }
     execute.resume_run_id = run.id;
   } else {
-    pipeline::LoadedPipeline loaded = pipeline::LoadPipeline(vm["file"].as<std::string>(), Overrides(vm), registry);
+    pipeline::LoadedPipeline loaded = LoadChecked(vm["file"].as<std::string>(), Overrides(vm), registry);
     if (!loaded.pipeline) {
       std::cerr << loaded.RenderErrors() << "sluice run: the pipeline is invalid; nothing was run\n";
       return kExitUsage;

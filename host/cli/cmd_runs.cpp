@@ -10,7 +10,9 @@
 #include "exec/progress.hpp"
 #include "json_output.hpp"
 #include "options.hpp"
+#include "run_query.hpp"
 #include "run_store.hpp"
+#include "study_store.hpp"
 #include "table.hpp"
 
 namespace sluice::cli {
@@ -74,26 +76,52 @@ int List(const Args& args) {
   po::options_description options("sluice runs list options");
   options.add_options()("help,h", "show this help")("pipeline", po::value<std::string>(), "only runs of this pipeline")(
       "status", po::value<std::string>(),
-      "only runs with this status (running, succeeded, failed, interrupted, crashed)")(
+      "only runs with this status (running, succeeded, failed, interrupted, crashed, pruned)")(
+      "where", po::value<std::string>(),
+      "only runs where EXPR holds, e.g. 'metrics.eval.accuracy > 0.85 and params.train.optimizer = \"adam\"'")(
+      "order-by", po::value<std::string>(), "sort by FIELD [asc|desc], e.g. 'metrics.eval.accuracy desc'")(
+      "study", po::value<std::string>(), "only the trials of this study")(
       "limit", po::value<int64_t>()->default_value(50), "at most N runs, newest first (0: all)")(
       "metric", po::value<std::vector<std::string>>()->composing(), "add a column with this metric; repeatable")(
       "json", po::bool_switch(), "JSON array on stdout")("csv", po::bool_switch(), "CSV on stdout")(
       "store", po::value<std::string>()->default_value(""), "store folder");
   if (PrintHelpIfAsked(args, options,
-                       "usage: sluice runs list [--pipeline NAME] [--status S] [--limit N] [--json|--csv]"))
+                       "usage: sluice runs list [--pipeline NAME] [--status S] [--where EXPR] [--order-by KEY]\n"
+                       "                        [--limit N] [--metric KEY]... [--json|--csv]\n\n"
+                       "EXPR: comparisons (= != < <= > >= like) of fields with values, joined by and, or, not\n"
+                       "and parentheses. Fields: status, pipeline, id, host, error, started_at, ended_at,\n"
+                       "duration (seconds), study, trial, params.STAGE.KEY, metrics.STAGE.KEY, tags.KEY.\n"
+                       "Quote text: status = \"succeeded\". A run without a field never matches on it."))
     return kExitOk;
   po::variables_map vm = ParseOptions(args, options, {});
   store::RunFilter filter;
   if (vm.count("pipeline")) filter.pipeline = vm["pipeline"].as<std::string>();
   if (vm.count("status")) {
     filter.status = vm["status"].as<std::string>();
-    static const std::set<std::string> kStatuses = {"running", "succeeded", "failed", "interrupted", "crashed"};
+    static const std::set<std::string> kStatuses = {"running",     "succeeded", "failed",
+                                                    "interrupted", "crashed",   "pruned"};
     if (!kStatuses.count(*filter.status)) {
-      throw po::error("unknown status '" + *filter.status + "' (running, succeeded, failed, interrupted, crashed)");
+      throw po::error("unknown status '" + *filter.status +
+                      "' (running, succeeded, failed, interrupted, crashed, pruned)");
+    }
+  }
+  for (const char* flag : {"where", "order-by"}) {
+    if (!vm.count(flag)) continue;
+    const std::string text = vm[flag].as<std::string>();
+    try {
+      if (std::string(flag) == "where") {
+        filter.where = store::CompileWhere(text);
+      } else {
+        filter.order_by = store::CompileOrderBy(text);
+      }
+    } catch (const store::QueryError& e) {
+      std::cerr << "sluice runs list: error: --" << flag << ": " << e.Render(text) << "\n";
+      return kExitUsage;
     }
   }
   filter.limit = vm["limit"].as<int64_t>();
   auto store = OpenExisting(vm["store"].as<std::string>());
+  if (vm.count("study")) filter.study_id = store::StudyStore(*store).FindStudy(vm["study"].as<std::string>()).id;
   std::vector<store::RunRecord> runs = store->ListRuns(filter);
   std::vector<std::vector<store::LatestMetric>> metrics;
   for (const auto& r : runs) metrics.push_back(store->LatestMetrics(r.id));
@@ -150,7 +178,9 @@ int List(const Args& args) {
     table.Row(std::move(row));
   }
   if (runs.empty()) {
-    std::cerr << "no runs" << (filter.pipeline || filter.status ? " match" : " recorded yet") << "\n";
+    std::cerr << "no runs"
+              << (filter.pipeline || filter.status || filter.where || filter.study_id ? " match" : " recorded yet")
+              << "\n";
     return kExitOk;
   }
   std::cout << table.Render();
@@ -175,6 +205,8 @@ int Show(const Args& args) {
   if (vm["json"].as<bool>()) {
     json j = RunSummaryJson(run);
     j["file"] = run.file;
+    j["study"] = run.study_id ? json(*run.study_id) : json(nullptr);
+    j["trial"] = run.trial ? json(*run.trial) : json(nullptr);
     j["params"] = ParamsJson(params);
     j["metrics"] = MetricsJson(metrics);
     json st = json::array();
@@ -206,6 +238,7 @@ int Show(const Args& args) {
   head.Row({"started", run.started_at});
   head.Row({"ended", run.ended_at ? *run.ended_at + "  (" + Duration(run) + ")" : "-"});
   head.Row({"command", run.command});
+  if (run.study_id) head.Row({"study", *run.study_id + ", trial " + std::to_string(run.trial.value_or(-1))});
   std::cout << head.Render() << "\nstages\n";
   Table st({"NAME", "PLUGIN", "STATUS", "SECONDS", "CACHED", "ERROR"}, "  ");
   for (const auto& s : stages) {
@@ -357,9 +390,85 @@ int Compare(const Args& args) {
 
 }  // namespace
 
+int Best(const Args& args) {
+  po::options_description options("sluice runs best options");
+  options.add_options()("help,h", "show this help")("pipeline", po::value<std::string>()->required(),
+                                                    "runs of this pipeline")(
+      "metric", po::value<std::string>()->required(), "the metric to rank by, \"stage.metric\"")(
+      "max", po::bool_switch(), "highest value is best (the default, unless the metric looks like a loss or error)")(
+      "min", po::bool_switch(), "lowest value is best")("where", po::value<std::string>(),
+                                                        "only runs where EXPR holds (as for `runs list`)")(
+      "json", po::bool_switch(), "JSON object on stdout")("store", po::value<std::string>()->default_value(""),
+                                                          "store folder");
+  if (PrintHelpIfAsked(args, options,
+                       "usage: sluice runs best --pipeline NAME --metric KEY [--max|--min] [--where EXPR] [--json]"))
+    return kExitOk;
+  po::variables_map vm = ParseOptions(args, options, {});
+  if (vm["max"].as<bool>() && vm["min"].as<bool>()) throw po::error("give --max or --min, not both");
+  const std::string metric = vm["metric"].as<std::string>();
+  bool minimize = vm["min"].as<bool>();
+  if (!vm["max"].as<bool>() && !minimize) {
+    for (const char* word : {"loss", "error", "mae", "mse", "rmse"}) {
+      if (metric.find(word) != std::string::npos) minimize = true;
+    }
+  }
+  store::RunFilter filter;
+  filter.pipeline = vm["pipeline"].as<std::string>();
+  filter.status = "succeeded";
+  filter.limit = 1;
+  const std::string condition = "metrics." + metric + " = metrics." + metric;  // the run logged it
+  filter.where = store::CompileWhere(condition);
+  if (vm.count("where")) {
+    const std::string text = vm["where"].as<std::string>();
+    try {
+      store::SqlFragment extra = store::CompileWhere(text);
+      filter.where->sql += " AND " + extra.sql;
+      filter.where->binds.insert(filter.where->binds.end(), extra.binds.begin(), extra.binds.end());
+    } catch (const store::QueryError& e) {
+      std::cerr << "sluice runs best: error: --where: " << e.Render(text) << "\n";
+      return kExitUsage;
+    }
+  }
+  try {
+    filter.order_by = store::CompileOrderBy("metrics." + metric + (minimize ? " asc" : " desc"));
+  } catch (const store::QueryError& e) {
+    throw po::error("--metric: " + std::string(e.what()));
+  }
+  auto store = OpenExisting(vm["store"].as<std::string>());
+  std::vector<store::RunRecord> runs = store->ListRuns(filter);
+  if (runs.empty()) {
+    std::cerr << "sluice runs best: no succeeded run of pipeline '" << *filter.pipeline << "' logged " << metric
+              << "\n";
+    return kExitFailed;
+  }
+  const store::RunRecord& best = runs.front();
+  double value = NAN;
+  for (const auto& m : store->LatestMetrics(best.id)) {
+    if (m.key == metric) value = m.value;
+  }
+  const json params = ParamsJson(store->Params(best.id));
+  if (vm["json"].as<bool>()) {
+    std::cout << json{{"run", best.id},
+                      {"pipeline", best.pipeline},
+                      {"metric", metric},
+                      {"direction", minimize ? "minimize" : "maximize"},
+                      {"value", NumberOrNull(value)},
+                      {"params", params}}
+                     .dump(2)
+              << "\n";
+    return kExitOk;
+  }
+  std::cout << "best run of " << best.pipeline << " by " << metric << " (" << (minimize ? "lowest" : "highest")
+            << "): " << best.id << "  " << metric << " = " << HumanNumber(value) << "\n";
+  Table table({"", ""}, "  ");
+  for (const auto& [k, v] : params.items()) table.Row({k, v.dump()});
+  std::cout << table.Render();
+  return kExitOk;
+}
+
 int RunsCommand(const Args& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << "usage: sluice runs list|show|metrics|compare ... (see `sluice runs ACTION --help`)\n";
+    std::cout << "usage: sluice runs list|show|metrics|compare|best ... (see `sluice runs ACTION --help`)\n";
     return args.empty() ? kExitUsage : kExitOk;
   }
   const std::string action = args[0];
@@ -368,7 +477,8 @@ int RunsCommand(const Args& args) {
   if (action == "show") return Show(rest);
   if (action == "metrics") return Metrics(rest);
   if (action == "compare") return Compare(rest);
-  throw po::error("unknown action '" + action + "' (expected list, show, metrics or compare)");
+  if (action == "best") return Best(rest);
+  throw po::error("unknown action '" + action + "' (expected list, show, metrics, compare or best)");
 }
 
 }  // namespace sluice::cli

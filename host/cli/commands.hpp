@@ -4,8 +4,12 @@
 #ifndef SLUICE_HOST_CLI_COMMANDS_HPP_
 #define SLUICE_HOST_CLI_COMMANDS_HPP_
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "pipeline/load.hpp"
+#include "sweep/space.hpp"
 
 namespace sluice::cli {
 
@@ -17,6 +21,14 @@ int PluginsCommand(const Args& args);
 int RunsCommand(const Args& args);
 int ModelsCommand(const Args& args);
 int PredictCommand(const Args& args);
+int SweepCommand(const Args& args, const std::string& command_line);
+int StudiesCommand(const Args& args);
+
+// Parses, overrides and validates a pipeline file, its [sweep] table included (the
+// resolved sweep goes to `sweep_out` when asked for and valid).
+pipeline::LoadedPipeline LoadChecked(const std::string& file, const std::vector<std::string>& overrides,
+                                     const plugin::PluginRegistry& registry,
+                                     std::optional<sweep::Sweep>* sweep_out = nullptr);
 
 // --store, else $SLUICE_STORE, else ./.sluice
 std::string StoreDir(const std::string& flag);

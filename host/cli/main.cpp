@@ -18,6 +18,12 @@ Run pipelines:
   sluice run --resume RUN [--store DIR] [--json]
   sluice validate FILE [--set STAGE.KEY=VALUE]...
 
+Sweeps (a [sweep] table in the pipeline file):
+  sluice sweep FILE [--jobs N] [--set STAGE.KEY=VALUE]... [--json]
+  sluice sweep --resume STUDY [--jobs N] [--json]
+  sluice studies list [--pipeline NAME] [--json]
+  sluice studies show STUDY [--json]
+
 Models:
   sluice models list [NAME] [--json]
   sluice models show NAME[:VERSION|@ALIAS] [--json]
@@ -29,7 +35,8 @@ Plugins:
   sluice plugins show NAME [--json]
 
 Run history (store: --store DIR, $SLUICE_STORE, or ./.sluice):
-  sluice runs list [--pipeline NAME] [--status S] [--limit N] [--metric KEY]... [--json|--csv]
+  sluice runs list [--pipeline NAME] [--status S] [--where EXPR] [--order-by KEY] [--limit N] [--json|--csv]
+  sluice runs best --pipeline NAME --metric KEY [--max|--min] [--json]
   sluice runs show RUN [--json]
   sluice runs metrics RUN KEY [--json|--csv]
   sluice runs compare RUN RUN... [--json]
@@ -84,7 +91,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[0];
   args.erase(args.begin());
-  if (command == "run") sluice::exec::InstallInterruptWatcher();  // before any other thread
+  if (command == "run" || command == "sweep") sluice::exec::InstallInterruptWatcher();  // before any other thread
   std::string command_line = "sluice";
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
   try {
@@ -94,6 +101,8 @@ int main(int argc, char** argv) {
     if (command == "runs") return RunsCommand(args);
     if (command == "models") return ModelsCommand(args);
     if (command == "predict") return PredictCommand(args);
+    if (command == "sweep") return SweepCommand(args, command_line);
+    if (command == "studies") return StudiesCommand(args);
     std::fprintf(stderr, "sluice: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
     return kExitUsage;
   } catch (const po::error& e) {

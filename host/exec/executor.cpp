@@ -64,12 +64,15 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
   run.pid = getpid();
   run.command = command_line;
   run.spec = pipeline.ToJson();
+  run.study_id = options.study_id;
+  run.trial = options.trial;
   if (resuming) {
     store.ReopenRun(run_id, run.pid, run.host, command_line);
   } else {
     store.CreateRun(run, pipeline.ParamsJson());
   }
   MarkPhase("recorded");
+  if (options.on_recorded) options.on_recorded(run_id);
   if (!store.in_memory()) SetActiveRun((store.dir() / "runs.db").string(), run_id);
 
   std::vector<StageRun> stages;
@@ -149,6 +152,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
       PrintPhases();
     }
     HostStageContext ctx(s, run_id, resuming, store, metrics, view, values);
+    if (options.prune_watch) ctx.set_prune_watch(&*options.prune_watch);
     SluiceStatus* c_status = r.info->run_stage(&ctx);  // never throws (SDK wrapper)
     Status status = Status::Ok();
     if (c_status) {
@@ -175,11 +179,16 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     r.record.seconds = Seconds(stage_started);
     r.record.ended_at = store::IsoTime(store::UnixNow());
     const bool interrupted = status.IsCancelled() && StopRequested();
-    r.record.status = status.ok() ? "succeeded" : interrupted ? "interrupted" : "failed";
+    const bool pruned = !status.ok() && !interrupted && ctx.pruned_at().has_value();
+    r.record.status = status.ok() ? "succeeded" : interrupted ? "interrupted" : pruned ? "pruned" : "failed";
     if (!status.ok()) r.record.error = status.message();
     store.UpsertStage(run_id, r.record);
     view.Line("      " + s.name + " " + r.record.status + " in " + FormatSeconds(*r.record.seconds) +
               (status.ok() ? "" : ": " + status.message()));
+    if (pruned) {
+      outcome.pruned_at = ctx.pruned_at();
+      return finish("pruned", "stage '" + s.name + "': pruned at step " + std::to_string(*ctx.pruned_at()));
+    }
     if (!status.ok()) {
       return finish(interrupted ? "interrupted" : "failed", "stage '" + s.name + "': " + status.message());
     }

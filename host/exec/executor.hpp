@@ -8,12 +8,14 @@
 #include "pipeline/resolved.hpp"
 #include "progress.hpp"
 #include "run_store.hpp"
+#include "stage_context.hpp"
 
 namespace sluice::exec {
 
 struct RunOutcome {
   std::string run_id;
-  std::string status;  // succeeded | failed | interrupted
+  std::string status;                // succeeded | failed | interrupted | pruned
+  std::optional<int64_t> pruned_at;  // pruned: the step at which the watch stopped it
   std::optional<std::string> error;
   double seconds = 0;
 };
@@ -22,6 +24,12 @@ struct ExecuteOptions {
   // Continue this interrupted, crashed or failed run instead of recording a new one:
   // stages run again and those that checkpoint pick up where they stopped.
   std::optional<std::string> resume_run_id;
+  // A sweep's trial: recorded with the run, and watched for pruning.
+  std::optional<std::string> study_id;
+  std::optional<int64_t> trial;
+  std::optional<PruneWatch> prune_watch;
+  // Called once the run is recorded, before any stage runs.
+  std::function<void(const std::string& run_id)> on_recorded;
 };
 
 // Loads every plugin the pipeline uses (checking each handshake before any C++ call),

@@ -40,6 +40,10 @@ void HostStageContext::LogMetric(std::string_view key, int64_t step, double valu
   try {
     metric_key_.assign(key_prefix_).append(key);
     metrics_.Log(metric_key_, step, value);
+    if (prune_watch_ && !pruned_at_ && metric_key_ == prune_watch_->key) {
+      metrics_.Flush();
+      if (prune_watch_->decide(step, value)) pruned_at_ = step;
+    }
   } catch (const std::exception& e) {
     host_error_ = std::string("cannot write metrics to the store: ") + e.what();
   }
@@ -135,7 +139,9 @@ void HostStageContext::SetEnvironment(std::string_view key, std::string_view val
   }
 }
 
-bool HostStageContext::StopRequested() const { return host_error_.has_value() || exec::StopRequested(); }
+bool HostStageContext::StopRequested() const {
+  return host_error_.has_value() || pruned_at_.has_value() || exec::StopRequested();
+}
 
 void HostStageContext::ReportProgress(const Progress& progress) { view_.Update(stage_.name, progress); }
 

@@ -4,6 +4,7 @@
 #ifndef SLUICE_HOST_EXEC_STAGE_CONTEXT_HPP_
 #define SLUICE_HOST_EXEC_STAGE_CONTEXT_HPP_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,6 +18,14 @@
 namespace sluice::exec {
 
 using PortValues = std::map<std::string, std::shared_ptr<PortValue>, std::less<>>;  // "stage.port"
+
+// Watches one metric ("stage.metric") as it is logged; `decide` returning true stops the
+// run early (a sweep pruning a trial that is not going anywhere). Points logged before
+// the call are in the store by then, so other processes' trials see them.
+struct PruneWatch {
+  std::string key;
+  std::function<bool(int64_t step, double value)> decide;
+};
 
 class HostStageContext final : public StageContext {
  public:
@@ -45,6 +54,10 @@ class HostStageContext final : public StageContext {
   // A host-side failure during the stage (e.g. the store could not be written).
   const std::optional<std::string>& host_error() const { return host_error_; }
 
+  void set_prune_watch(const PruneWatch* watch) { prune_watch_ = watch; }
+  // The step at which the watch asked to stop, if it did.
+  const std::optional<int64_t>& pruned_at() const { return pruned_at_; }
+
  private:
   const pipeline::ResolvedStage& stage_;
   const std::string& run_id_;
@@ -56,6 +69,8 @@ class HostStageContext final : public StageContext {
   std::string key_prefix_;
   std::string metric_key_;  // reused buffer for "<stage>.<key>"
   std::optional<std::string> host_error_;
+  const PruneWatch* prune_watch_ = nullptr;
+  std::optional<int64_t> pruned_at_;
 };
 
 }  // namespace sluice::exec

@@ -22,7 +22,13 @@ std::string_view SourceTexts::Line(const std::string& file, int line) const {
   return it->second[static_cast<size_t>(line - 1)];
 }
 
-void Diagnostics::Error(SourceLoc loc, std::string message) { errors_.push_back({std::move(loc), std::move(message)}); }
+void Diagnostics::Error(SourceLoc loc, std::string message) {
+  // One mistake reached twice (a misspelt key checked for each of its values) is one error.
+  for (const Diagnostic& d : errors_) {
+    if (d.message == message && d.loc.file == loc.file && d.loc.line == loc.line && d.loc.column == loc.column) return;
+  }
+  errors_.push_back({std::move(loc), std::move(message)});
+}
 
 std::vector<Diagnostic> Diagnostics::Sorted() const {
   std::vector<Diagnostic> sorted = errors_;

@@ -10,6 +10,7 @@ LoadedPipeline LoadPipeline(const std::string& file, const std::vector<std::stri
   ApplyOverrides(spec, overrides, out.texts, out.diagnostics);
   std::optional<ResolvedPipeline> resolved = Validate(spec, registry, out.diagnostics);
   if (out.diagnostics.empty()) out.pipeline = std::move(resolved);
+  out.spec = std::move(spec);
   return out;
 }
 

@@ -10,11 +10,13 @@
 #include "diagnostics.hpp"
 #include "plugin/registry.hpp"
 #include "resolved.hpp"
+#include "spec.hpp"
 
 namespace sluice::pipeline {
 
 struct LoadedPipeline {
   std::optional<ResolvedPipeline> pipeline;  // set when there were no errors
+  PipelineSpec spec;                         // as parsed, overrides applied
   Diagnostics diagnostics;
   SourceTexts texts;
   std::string RenderErrors() const { return diagnostics.Render(texts); }

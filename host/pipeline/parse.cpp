@@ -230,6 +230,74 @@ void ParseStage(PipelineSpec& spec, const toml::key& key, const toml::node& node
   spec.stages.push_back(std::move(stage));
 }
 
+void ParseSweep(PipelineSpec& spec, const toml::table& table, const SourceTexts& texts, Diagnostics& diag) {
+  static const std::vector<std::string> kKinds = {"uniform", "log_uniform", "int", "choice"};
+  for (const auto& [key, node] : InFileOrder(table)) {
+    const std::string k(key->str());
+    const SourceLoc key_loc = Loc(spec.file, key->source());
+    const SourceLoc value_loc = Loc(spec.file, node->source());
+    if (k != "space") {
+      spec.sweep.options[k] = ToRaw(*node, value_loc, texts);
+      spec.sweep.option_keys[k] = key_loc;
+      continue;
+    }
+    const toml::table* space = node->as_table();
+    spec.sweep.space_loc = key_loc;
+    if (!space) {
+      diag.Error(value_loc, "[sweep.space] must be a table of \"stage.param\" = { uniform = [lo, hi] } entries");
+      continue;
+    }
+    for (const auto& [param_key, entry_node] : InFileOrder(*space)) {
+      SpaceEntry entry;
+      entry.key = std::string(param_key->str());
+      entry.key_loc = Loc(spec.file, param_key->source());
+      entry.loc = Loc(spec.file, entry_node->source());
+      const toml::table* entry_table = entry_node->as_table();
+      if (!entry_table) {
+        diag.Error(entry.loc, "search space of '" + entry.key +
+                                  "' must be a table such as { uniform = [0.0, 1.0] }, { log_uniform = [1e-4, 1e-1] }, "
+                                  "{ int = [1, 8] } or { choice = [...] }");
+        continue;
+      }
+      bool reported = false;
+      for (const auto& [field_key, field] : InFileOrder(*entry_table)) {
+        const std::string f(field_key->str());
+        const SourceLoc field_loc = Loc(spec.file, field_key->source());
+        if (f == "step") {
+          entry.step = ToRaw(*field, Loc(spec.file, field->source()), texts);
+          continue;
+        }
+        if (std::find(kKinds.begin(), kKinds.end(), f) == kKinds.end()) {
+          diag.Error(field_loc, "unknown search space kind '" + f + "' for '" + entry.key + "'" +
+                                    DidYouMean(f, kKinds) + " (uniform, log_uniform, int, choice; plus step)");
+          reported = true;
+          continue;
+        }
+        if (!entry.kind.empty()) {
+          diag.Error(field_loc,
+                     "'" + entry.key + "' has two search space kinds ('" + entry.kind + "' and '" + f + "')");
+          continue;
+        }
+        entry.kind = f;
+        const RawValue values = ToRaw(*field, Loc(spec.file, field->source()), texts);
+        if (values.type != RawValue::Type::kArray) {
+          diag.Error(values.loc, "'" + f + "' of '" + entry.key + "' must be an array, e.g. " +
+                                     (f == "choice" ? "[64, 128, 256]" : "[lo, hi]"));
+          entry.kind = "invalid";
+          continue;
+        }
+        entry.values = values.items;
+      }
+      if (entry.kind.empty()) {
+        if (reported) continue;
+        diag.Error(entry.loc, "search space of '" + entry.key + "' needs one of uniform, log_uniform, int or choice");
+        continue;
+      }
+      if (entry.kind != "invalid") spec.sweep.space.push_back(std::move(entry));
+    }
+  }
+}
+
 }  // namespace
 
 PipelineSpec ParsePipeline(const std::string& file, const std::string& text, SourceTexts& texts, Diagnostics& diag) {
@@ -243,7 +311,7 @@ PipelineSpec ParsePipeline(const std::string& file, const std::string& text, Sou
     diag.Error(Loc(file, error.source()), SyntaxMessage(error.description()));
     return spec;
   }
-  static const std::vector<std::string> kTopLevel = {"pipeline", "stages"};
+  static const std::vector<std::string> kTopLevel = {"pipeline", "stages", "sweep"};
   bool has_stages = false;
   for (const auto& [key, node] : InFileOrder(root)) {
     const std::string k(key->str());
@@ -266,9 +334,17 @@ PipelineSpec ParsePipeline(const std::string& file, const std::string& text, Sou
       if (stages->empty()) {
         diag.Error(loc, "the pipeline has no stages; add one as [stages.NAME] with plugin = \"...\"");
       }
+    } else if (k == "sweep") {
+      spec.sweep.present = true;
+      spec.sweep.loc = loc;
+      if (const toml::table* t = node->as_table()) {
+        ParseSweep(spec, *t, texts, diag);
+      } else {
+        diag.Error(loc, "'sweep' must be a table ([sweep])");
+      }
     } else {
       diag.Error(loc, "unknown top-level key '" + k + "'" + DidYouMean(k, kTopLevel) +
-                          " (a pipeline has [pipeline] and [stages.NAME] tables)");
+                          " (a pipeline has [pipeline], [stages.NAME] and [sweep] tables)");
     }
   }
   if (!has_stages) {
@@ -322,6 +398,9 @@ void ApplyOverrides(PipelineSpec& spec, const std::vector<std::string>& override
     }
     if (parsed && parsed->contains("v")) {
       value = ToRaw(*parsed->get("v"), value_loc, texts);
+      if (value.type != RawValue::Type::kString && value.type != RawValue::Type::kArray &&
+          value.type != RawValue::Type::kTable)
+        value.bare = raw_value;
     } else if (!raw_value.empty() && std::strchr("[{\"'", raw_value.front())) {
       diag.Error(value_loc, "--set value is not valid TOML: " + syntax_error);
       continue;

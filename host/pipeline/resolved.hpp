@@ -51,6 +51,13 @@ struct ResolvedPipeline {
 // versions: FNV-1a and SplitMix64), in [0, 2^31).
 uint64_t StageSeed(int64_t pipeline_seed, const std::string& stage_name);
 
+// Checks `value` for the parameter `key` ("stage.param") of `spec` as if the stage set it,
+// reporting at the value's location. Returns the parameter's spec when it fits (and the
+// converted value in `out`), null otherwise (unknown stage or parameter included).
+const ParamSpec* CheckParamValue(const PipelineSpec& spec, const plugin::PluginRegistry& registry,
+                                 const std::string& key, const SourceLoc& key_loc, const RawValue& value,
+                                 Diagnostics& diag, Value* out = nullptr);
+
 // Checks the meaning of a parsed pipeline against the plugins' contracts: plugins
 // exist and are compatible, parameters are known, typed, in range and present, inputs
 // name existing stages and ports of the right type, no cycles. Every problem goes to

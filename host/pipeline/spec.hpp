@@ -4,6 +4,7 @@
 #define SLUICE_HOST_PIPELINE_SPEC_HPP_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ struct RawValue {
   std::vector<RawValue> items;  // kArray
   SourceLoc loc;
   std::string text;  // the value as TOML text, for messages
+  // A --set value written without quotes, as typed: a string parameter takes it as
+  // is, so a run-id prefix like 8932e5 is not read as the number 8.932e8.
+  std::string bare;
 };
 const char* RawTypeName(RawValue::Type type);  // "a string", "an integer", ...
 
@@ -48,6 +52,27 @@ struct StageSpec {
   std::vector<ParamEntry> params;  // in file order; overrides replace or append
 };
 
+// One entry of [sweep.space]: "stage.param" = { uniform = [lo, hi] } (or log_uniform,
+// int, choice), with an optional step.
+struct SpaceEntry {
+  std::string key;  // "stage.param"
+  SourceLoc key_loc;
+  std::string kind;              // uniform | log_uniform | int | choice
+  SourceLoc loc;                 // the inline table
+  std::vector<RawValue> values;  // the bounds, or the choices
+  std::optional<RawValue> step;
+};
+
+// The [sweep] table as written; checked by sweep::ResolveSweep.
+struct SweepSpec {
+  bool present = false;
+  SourceLoc loc;
+  std::map<std::string, RawValue> options;  // metric, direction, sampler, trials, ...
+  std::map<std::string, SourceLoc> option_keys;
+  std::vector<SpaceEntry> space;
+  SourceLoc space_loc;
+};
+
 struct PipelineSpec {
   std::string file;  // as given on the command line
   std::string name;
@@ -57,6 +82,7 @@ struct PipelineSpec {
   int64_t threads = 0;  // 0: one per core
   std::string description;
   std::vector<StageSpec> stages;  // in file order
+  SweepSpec sweep;
 
   StageSpec* FindStage(const std::string& name);
   const StageSpec* FindStage(const std::string& name) const;

@@ -35,9 +35,9 @@ RawValue FromJson(const json& j, const SourceLoc& loc) {
 
 }  // namespace
 
-std::optional<ResolvedPipeline> LoadStoredPipeline(const std::string& spec_json, const std::string& origin,
-                                                   const plugin::PluginRegistry& registry,
-                                                   const std::optional<std::string>& version_hint, Diagnostics& diag) {
+std::optional<PipelineSpec> StoredPipelineSpec(const std::string& spec_json, const std::string& origin,
+                                               const plugin::PluginRegistry& registry,
+                                               const std::optional<std::string>& version_hint, Diagnostics& diag) {
   const SourceLoc where{origin, 0, 0, 1};
   PipelineSpec spec;
   spec.file = origin;
@@ -71,14 +71,28 @@ std::optional<ResolvedPipeline> LoadStoredPipeline(const std::string& spec_json,
       }
       spec.stages.push_back(std::move(stage));
     }
+    spec.file = j.value("file", origin);
   } catch (const json::exception& e) {
     diag.Error(where, std::string("the stored pipeline is unreadable: ") + e.what());
     return std::nullopt;
   }
+  return spec;
+}
+
+std::optional<ResolvedPipeline> ValidateStored(const PipelineSpec& spec, const plugin::PluginRegistry& registry,
+                                               Diagnostics& diag) {
   std::optional<ResolvedPipeline> resolved = Validate(spec, registry, diag);
   if (!resolved || !diag.empty()) return std::nullopt;
-  resolved->file = j.value("file", origin);
+  resolved->file = spec.file;  // as recorded, not made absolute again
   return resolved;
+}
+
+std::optional<ResolvedPipeline> LoadStoredPipeline(const std::string& spec_json, const std::string& origin,
+                                                   const plugin::PluginRegistry& registry,
+                                                   const std::optional<std::string>& version_hint, Diagnostics& diag) {
+  std::optional<PipelineSpec> spec = StoredPipelineSpec(spec_json, origin, registry, version_hint, diag);
+  if (!spec || !diag.empty()) return std::nullopt;
+  return ValidateStored(*spec, registry, diag);
 }
 
 }  // namespace sluice::pipeline

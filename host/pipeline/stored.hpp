@@ -20,6 +20,14 @@ std::optional<ResolvedPipeline> LoadStoredPipeline(const std::string& spec_json,
                                                    const plugin::PluginRegistry& registry,
                                                    const std::optional<std::string>& version_hint, Diagnostics& diag);
 
+// The same in two steps, for callers that change parameters in between (sweep trials):
+// the spec as stored, then validated (keeping the recorded file name).
+std::optional<PipelineSpec> StoredPipelineSpec(const std::string& spec_json, const std::string& origin,
+                                               const plugin::PluginRegistry& registry,
+                                               const std::optional<std::string>& version_hint, Diagnostics& diag);
+std::optional<ResolvedPipeline> ValidateStored(const PipelineSpec& spec, const plugin::PluginRegistry& registry,
+                                               Diagnostics& diag);
+
 }  // namespace sluice::pipeline
 
 #endif  // SLUICE_HOST_PIPELINE_STORED_HPP_

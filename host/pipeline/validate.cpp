@@ -53,6 +53,11 @@ class StageChecker {
   StageChecker(const PipelineSpec& spec, const StageSpec& stage, const Contract& contract, Diagnostics& diag)
       : spec_(spec), stage_(stage), contract_(contract), diag_(diag) {}
 
+  // Converts and checks one value for parameter `p` (as if the stage set it).
+  bool CheckOne(const ParamSpec& p, const RawValue& raw, Value& out) {
+    return Convert(p, raw, out) && CheckConstraints(p, raw, out);
+  }
+
   // Converts and checks every parameter; fills `out` with all declared parameters.
   bool Check(Params& out, uint64_t stage_seed) {
     bool ok = true;
@@ -134,8 +139,8 @@ class StageChecker {
         out = raw.f;
         return true;
       case ParamType::kString:
-        if (raw.type != T::kString) return TypeError(p, raw, "a string");
-        out = raw.s;
+        if (raw.type != T::kString && raw.bare.empty()) return TypeError(p, raw, "a string");
+        out = raw.type == T::kString ? raw.s : raw.bare;
         return true;
       case ParamType::kIntList: {
         std::vector<int64_t> items;
@@ -465,6 +470,37 @@ std::optional<ResolvedPipeline> Validate(const PipelineSpec& spec, const plugin:
     out.stages.push_back(std::move(stage));
   }
   return out;
+}
+
+const ParamSpec* CheckParamValue(const PipelineSpec& spec, const plugin::PluginRegistry& registry,
+                                 const std::string& key, const SourceLoc& key_loc, const RawValue& value,
+                                 Diagnostics& diag, Value* out) {
+  const auto dot = key.find('.');
+  const std::string stage_name = dot == std::string::npos ? key : key.substr(0, dot);
+  const std::string param = dot == std::string::npos ? "" : key.substr(dot + 1);
+  const StageSpec* stage = spec.FindStage(stage_name);
+  if (!stage || param.empty()) {
+    std::vector<std::string> names;
+    for (const StageSpec& s : spec.stages) names.push_back(s.name);
+    diag.Error(key_loc, "'" + key + "' is not STAGE.PARAM of this pipeline" +
+                            (stage ? "" : "; no stage '" + stage_name + "'" + DidYouMean(stage_name, names)));
+    return nullptr;
+  }
+  std::string error;
+  const plugin::PluginDescriptor* plugin = registry.Find(stage->plugin, error);
+  if (!plugin) return nullptr;  // the stage itself is reported by Validate
+  const ParamSpec* p = plugin->contract.FindParam(param);
+  if (!p) {
+    std::vector<std::string> names;
+    for (const ParamSpec& candidate : plugin->contract.params()) names.push_back(candidate.name());
+    diag.Error(key_loc, "stage '" + stage_name + "' (plugin " + plugin->name + ") has no parameter '" + param + "'" +
+                            DidYouMean(param, names));
+    return nullptr;
+  }
+  Value converted;
+  if (!StageChecker(spec, *stage, plugin->contract, diag).CheckOne(*p, value, converted)) return nullptr;
+  if (out) *out = std::move(converted);
+  return p;
 }
 
 std::map<std::string, std::string> ResolvedPipeline::ParamsJson() const {

@@ -26,7 +26,10 @@ plugin::PluginRegistry TestRegistry() {
           .param(FloatParam("lr", 0.01).greater_than(0))
           .param(IntParam("epochs", 1).min(1))
           .param(SeedParam()),
-      Contract("judge", "1.0.0", Kind::kEval).input("data", ports::kDataset).input("model", ports::kTrainedModel),
+      Contract("judge", "1.0.0", Kind::kEval)
+          .input("data", ports::kDataset)
+          .input("model", ports::kTrainedModel)
+          .param(StringParam("label", "none")),
       Contract("relay", "1.0.0", Kind::kOther).optional_input("in", "blob").output("out", "blob"),
   });
 }
@@ -109,6 +112,22 @@ TEST(PipelineTest, OverridesReplaceParametersAndSeed) {
   EXPECT_EQ(params.at("net.activation"), "\"tanh\"");
   EXPECT_EQ(params.at("pipeline.seed"), "9");
   EXPECT_EQ(params.at("fit.seed"), std::to_string(StageSeed(9, "fit")));
+}
+
+TEST(PipelineTest, AnUnquotedOverrideOfAStringParameterIsTakenAsWritten) {
+  // A run-id prefix such as 8932e5 reads as a TOML float; a string parameter wants the text.
+  Checked c = Check(kGood, {"judge.label=8932e5", "fit.lr=8932e-9"});
+  ASSERT_TRUE(c.pipeline) << c.errors;
+  EXPECT_EQ(c.pipeline->ParamsJson().at("judge.label"), "\"8932e5\"");
+  EXPECT_EQ(c.pipeline->ParamsJson().at("fit.lr"), "8.932e-06");
+  c = Check(kGood, {"judge.label=true", "net.activation=\"tanh\""});
+  ASSERT_TRUE(c.pipeline) << c.errors;
+  EXPECT_EQ(c.pipeline->ParamsJson().at("judge.label"), "\"true\"");
+  // In the file a number stays a number, and a wrong type is still an error.
+  std::string file = kGood;
+  file.replace(file.find("plugin = \"judge\"\n"), 17, "plugin = \"judge\"\nlabel = 12\n");
+  c = Check(file);
+  EXPECT_NE(c.errors.find("parameter 'label' of stage 'judge' must be a string"), std::string::npos) << c.errors;
 }
 
 TEST(PipelineTest, ReportsEveryProblemAtOnceInFileOrder) {

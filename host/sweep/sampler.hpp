@@ -1,0 +1,47 @@
+// Samplers: where the next trial of a study looks. Grid enumerates, random draws
+// independently, TPE (the Tree-structured Parzen Estimator, univariate, with the
+// defaults of Optuna 3.1's TPESampler) models the good and the bad trials so far.
+#ifndef SLUICE_HOST_SWEEP_SAMPLER_HPP_
+#define SLUICE_HOST_SWEEP_SAMPLER_HPP_
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "space.hpp"
+
+namespace sluice::sweep {
+
+// What a sampler learns from: one finished trial (or warm-start run).
+struct Observation {
+  json params;          // keyed "stage.param"
+  double value = 0;     // the objective, as logged
+  bool pruned = false;  // value is its last intermediate value, at `step`
+  int64_t step = 0;
+};
+
+struct TpeOptions {
+  int64_t startup_trials = 10;  // random until this many observations
+  int n_ei_candidates = 24;
+  double prior_weight = 1.0;
+};
+
+// The grid point after the ones in `taken` (each an object keyed like params), or nothing
+// when every point is taken. Points go in row-major order over the dimensions.
+std::optional<json> SampleGrid(const Sweep& sweep, const std::vector<json>& taken);
+// Total number of grid points (saturating at INT64_MAX).
+int64_t GridSize(const Sweep& sweep);
+
+json SampleRandom(const Sweep& sweep, std::mt19937_64& rng);
+
+json SampleTpe(const Sweep& sweep, const std::vector<Observation>& history, const TpeOptions& options,
+               std::mt19937_64& rng);
+
+// A generator for trial `number` of a study seeded with `seed`: the same trial of the
+// same study always draws the same numbers.
+std::mt19937_64 TrialRng(uint64_t seed, int64_t number);
+
+}  // namespace sluice::sweep
+
+#endif  // SLUICE_HOST_SWEEP_SAMPLER_HPP_

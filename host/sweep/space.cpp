@@ -1,0 +1,394 @@
+#include "space.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "pipeline/stored.hpp"
+
+namespace sluice::sweep {
+
+using pipeline::Diagnostics;
+using pipeline::RawValue;
+using pipeline::SourceLoc;
+
+namespace {
+
+const char* KindName(Dimension::Kind k) {
+  switch (k) {
+    case Dimension::Kind::kUniform:
+      return "uniform";
+    case Dimension::Kind::kLogUniform:
+      return "log_uniform";
+    case Dimension::Kind::kInt:
+      return "int";
+    case Dimension::Kind::kChoice:
+      return "choice";
+  }
+  return "?";
+}
+
+json RawToJson(const RawValue& v) {
+  switch (v.type) {
+    case RawValue::Type::kBool:
+      return v.b;
+    case RawValue::Type::kInt:
+      return v.i;
+    case RawValue::Type::kFloat:
+      return v.f;
+    case RawValue::Type::kString:
+      return v.s;
+    case RawValue::Type::kArray: {
+      json a = json::array();
+      for (const RawValue& item : v.items) a.push_back(RawToJson(item));
+      return a;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+RawValue JsonToRaw(const json& j, const SourceLoc& loc) {
+  RawValue v;
+  v.loc = loc;
+  v.text = j.dump();
+  if (j.is_boolean()) {
+    v.type = RawValue::Type::kBool;
+    v.b = j.get<bool>();
+  } else if (j.is_number_integer()) {
+    v.type = RawValue::Type::kInt;
+    v.i = j.get<int64_t>();
+  } else if (j.is_number()) {
+    v.type = RawValue::Type::kFloat;
+    v.f = j.get<double>();
+  } else if (j.is_string()) {
+    v.type = RawValue::Type::kString;
+    v.s = j.get<std::string>();
+  } else if (j.is_array()) {
+    v.type = RawValue::Type::kArray;
+    for (const json& item : j) v.items.push_back(JsonToRaw(item, loc));
+  }
+  return v;
+}
+
+bool IsNumber(const RawValue& v) { return v.type == RawValue::Type::kInt || v.type == RawValue::Type::kFloat; }
+double Number(const RawValue& v) { return v.type == RawValue::Type::kInt ? static_cast<double>(v.i) : v.f; }
+
+// "90", 90.5, "90s", "30m", "2h" -> seconds.
+std::optional<double> Duration(const RawValue& v) {
+  if (IsNumber(v)) return Number(v) > 0 ? std::optional<double>(Number(v)) : std::nullopt;
+  if (v.type != RawValue::Type::kString || v.s.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double amount = std::strtod(v.s.c_str(), &end);
+  const std::string unit(end);
+  const double factor = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
+  if (end == v.s.c_str() || factor == 0 || amount <= 0) return std::nullopt;
+  return amount * factor;
+}
+
+}  // namespace
+
+bool Dimension::Contains(const json& value) const {
+  if (kind == Kind::kChoice) return std::find(choices.begin(), choices.end(), value) != choices.end();
+  if (!value.is_number()) return false;
+  const double v = value.get<double>();
+  if (v < low - 1e-12 * std::fabs(low) || v > high + 1e-12 * std::fabs(high)) return false;
+  if (integer_param && v != std::floor(v)) return false;
+  if (step) {
+    const double k = (v - low) / *step;
+    if (std::fabs(k - std::round(k)) > 1e-9) return false;
+  }
+  return true;
+}
+
+int64_t Dimension::Cardinality() const {
+  if (kind == Kind::kChoice) return static_cast<int64_t>(choices.size());
+  if (step) return static_cast<int64_t>(std::floor((high - low) / *step + 1e-9)) + 1;
+  if (kind == Kind::kInt) return static_cast<int64_t>(high - low) + 1;
+  return 0;
+}
+
+json Dimension::ValueAt(int64_t i) const {
+  if (kind == Kind::kChoice) return choices.at(static_cast<size_t>(i));
+  const double s = step ? *step : 1.0;
+  const double v = low + static_cast<double>(i) * s;
+  if (integer_param || kind == Kind::kInt) return static_cast<int64_t>(std::llround(v));
+  return v;
+}
+
+json Sweep::ToJson() const {
+  json space_json = json::array();
+  for (const Dimension& d : space) {
+    json j = {{"key", d.key}, {"kind", KindName(d.kind)}, {"integer", d.integer_param}};
+    if (d.numeric()) {
+      j["low"] = d.low;
+      j["high"] = d.high;
+      if (d.step) j["step"] = *d.step;
+    } else {
+      j["choices"] = d.choices;
+    }
+    space_json.push_back(std::move(j));
+  }
+  json out = {{"metric", metric},
+              {"direction", maximize ? "maximize" : "minimize"},
+              {"sampler", sampler},
+              {"pruner", pruner},
+              {"prune_metric", prune_metric},
+              {"min_resource", min_resource},
+              {"reduction_factor", reduction_factor},
+              {"startup_trials", startup_trials},
+              {"warmup_steps", warmup_steps},
+              {"tpe_startup_trials", tpe_startup_trials},
+              {"seed", seed},
+              {"warm_start", warm_start},
+              {"space", space_json}};
+  out["trials"] = trials ? json(*trials) : json(nullptr);
+  out["timeout_seconds"] = timeout_seconds ? json(*timeout_seconds) : json(nullptr);
+  return out;
+}
+
+Sweep Sweep::FromJson(const json& j) {
+  Sweep s;
+  s.metric = j.at("metric");
+  s.maximize = j.at("direction") == "maximize";
+  s.sampler = j.at("sampler");
+  s.pruner = j.at("pruner");
+  s.prune_metric = j.at("prune_metric");
+  s.min_resource = j.at("min_resource");
+  s.reduction_factor = j.at("reduction_factor");
+  s.startup_trials = j.at("startup_trials");
+  s.warmup_steps = j.at("warmup_steps");
+  s.tpe_startup_trials = j.at("tpe_startup_trials");
+  s.seed = j.at("seed");
+  s.warm_start = j.at("warm_start");
+  if (!j.at("trials").is_null()) s.trials = j.at("trials").get<int64_t>();
+  if (!j.at("timeout_seconds").is_null()) s.timeout_seconds = j.at("timeout_seconds").get<double>();
+  for (const json& dj : j.at("space")) {
+    Dimension d;
+    d.key = dj.at("key");
+    const std::string kind = dj.at("kind");
+    d.kind = kind == "uniform"       ? Dimension::Kind::kUniform
+             : kind == "log_uniform" ? Dimension::Kind::kLogUniform
+             : kind == "int"         ? Dimension::Kind::kInt
+                                     : Dimension::Kind::kChoice;
+    d.integer_param = dj.value("integer", false);
+    if (d.numeric()) {
+      d.low = dj.at("low");
+      d.high = dj.at("high");
+      if (dj.contains("step")) d.step = dj.at("step").get<double>();
+    } else {
+      d.choices = dj.at("choices").get<std::vector<json>>();
+    }
+    s.space.push_back(std::move(d));
+  }
+  return s;
+}
+
+std::string Sweep::SpaceKey() const { return ToJson().at("space").dump(); }
+
+std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plugin::PluginRegistry& registry,
+                                  Diagnostics& diag) {
+  const size_t before = diag.size();
+  const pipeline::SweepSpec& raw = spec.sweep;
+  Sweep out;
+  out.seed = static_cast<uint64_t>(spec.seed);
+  static const std::vector<std::string> kOptions = {
+      "metric",       "direction",          "sampler",      "trials",           "timeout",
+      "pruner",       "prune_metric",       "min_resource", "reduction_factor", "startup_trials",
+      "warmup_steps", "tpe_startup_trials", "seed",         "warm_start"};
+  auto option = [&](const std::string& name) -> const RawValue* {
+    auto it = raw.options.find(name);
+    return it == raw.options.end() ? nullptr : &it->second;
+  };
+  for (const auto& [name, loc] : raw.option_keys) {
+    if (std::find(kOptions.begin(), kOptions.end(), name) == kOptions.end()) {
+      diag.Error(loc, "unknown key '" + name + "' in [sweep]" + pipeline::DidYouMean(name, kOptions));
+    }
+  }
+  auto string_option = [&](const std::string& name, const std::vector<std::string>& allowed, std::string& target) {
+    const RawValue* v = option(name);
+    if (!v) return;
+    if (v->type != RawValue::Type::kString ||
+        (!allowed.empty() && std::find(allowed.begin(), allowed.end(), v->s) == allowed.end())) {
+      std::string list;
+      for (const std::string& a : allowed) list += (list.empty() ? "" : "|") + a;
+      diag.Error(v->loc, "[sweep] " + name + " must be " + (allowed.empty() ? "a string" : "one of " + list) +
+                             ", not " + v->text +
+                             (v->type == RawValue::Type::kString ? pipeline::DidYouMean(v->s, allowed) : ""));
+      return;
+    }
+    target = v->s;
+  };
+  auto int_option = [&](const std::string& name, int64_t min, int64_t& target) {
+    const RawValue* v = option(name);
+    if (!v) return;
+    if (v->type != RawValue::Type::kInt || v->i < min) {
+      diag.Error(v->loc, "[sweep] " + name + " must be an integer >= " + std::to_string(min) + ", not " + v->text);
+      return;
+    }
+    target = v->i;
+  };
+
+  std::vector<std::string> stage_names;
+  for (const auto& s : spec.stages) stage_names.push_back(s.name);
+  auto check_metric = [&](const std::string& name, const std::string& value, const SourceLoc& loc) {
+    const auto dot = value.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == value.size()) {
+      diag.Error(loc, "[sweep] " + name + " must name a metric as \"stage.metric\", e.g. \"eval.accuracy\"");
+    } else if (!spec.FindStage(value.substr(0, dot))) {
+      diag.Error(loc, "[sweep] " + name + " '" + value + "': no stage '" + value.substr(0, dot) + "' in the pipeline" +
+                          pipeline::DidYouMean(value.substr(0, dot), stage_names));
+    }
+  };
+
+  if (!option("metric")) {
+    diag.Error(raw.loc, "[sweep] needs metric = \"stage.metric\", the objective (e.g. \"eval.accuracy\")");
+  } else {
+    string_option("metric", {}, out.metric);
+    if (!out.metric.empty()) check_metric("metric", out.metric, option("metric")->loc);
+  }
+  std::string direction;
+  if (!option("direction")) {
+    diag.Error(raw.loc, "[sweep] needs direction = \"maximize\" or \"minimize\"");
+  } else {
+    string_option("direction", {"maximize", "minimize"}, direction);
+    out.maximize = direction != "minimize";
+  }
+  string_option("sampler", {"grid", "random", "tpe"}, out.sampler);
+  string_option("pruner", {"none", "median", "asha"}, out.pruner);
+  string_option("prune_metric", {}, out.prune_metric);
+  if (!out.prune_metric.empty()) check_metric("prune_metric", out.prune_metric, option("prune_metric")->loc);
+  if (out.pruner != "none" && out.prune_metric.empty()) {
+    diag.Error(option("pruner") ? option("pruner")->loc : raw.loc,
+               "pruner = \"" + out.pruner +
+                   "\" needs prune_metric, the metric a stage logs every epoch to judge trials by "
+                   "(e.g. \"train.val_accuracy\")");
+  }
+  int64_t trials = 0;
+  if (option("trials")) {
+    int_option("trials", 1, trials);
+    if (trials > 0) out.trials = trials;
+  }
+  if (const RawValue* t = option("timeout")) {
+    out.timeout_seconds = Duration(*t);
+    if (!out.timeout_seconds)
+      diag.Error(t->loc, "[sweep] timeout must be seconds, or a duration like \"90s\", \"30m\", \"2h\"");
+  }
+  int_option("min_resource", 1, out.min_resource);
+  int_option("reduction_factor", 2, out.reduction_factor);
+  int_option("startup_trials", 0, out.startup_trials);
+  int_option("warmup_steps", 0, out.warmup_steps);
+  int_option("tpe_startup_trials", 0, out.tpe_startup_trials);
+  int64_t seed = static_cast<int64_t>(out.seed);
+  int_option("seed", 0, seed);
+  out.seed = static_cast<uint64_t>(seed);
+  if (const RawValue* w = option("warm_start")) {
+    if (w->type != RawValue::Type::kBool) {
+      diag.Error(w->loc, "[sweep] warm_start must be true or false");
+    } else {
+      out.warm_start = w->b;
+    }
+  }
+
+  if (raw.space.empty()) {
+    diag.Error(raw.loc,
+               "[sweep] needs a search space: [sweep.space] with entries like \"train.lr\" = "
+               "{ log_uniform = [1e-4, 1e-1] }");
+  }
+  for (const pipeline::SpaceEntry& e : raw.space) {
+    Dimension d;
+    d.key = e.key;
+    d.loc = e.key_loc;
+    if (e.kind == "choice") {
+      d.kind = Dimension::Kind::kChoice;
+      if (e.values.empty()) diag.Error(e.loc, "'choice' of '" + e.key + "' is empty");
+      bool ok = true;
+      for (const RawValue& v : e.values) {
+        ok = CheckParamValue(spec, registry, e.key, e.key_loc, v, diag) != nullptr && ok;
+        d.choices.push_back(RawToJson(v));
+      }
+      if (e.step) diag.Error(e.step->loc, "'step' does not apply to a choice");
+      if (ok) out.space.push_back(std::move(d));
+      continue;
+    }
+    d.kind = e.kind == "uniform"       ? Dimension::Kind::kUniform
+             : e.kind == "log_uniform" ? Dimension::Kind::kLogUniform
+                                       : Dimension::Kind::kInt;
+    const bool integers = d.kind == Dimension::Kind::kInt;
+    if (e.values.size() != 2 || !IsNumber(e.values[0]) || !IsNumber(e.values[1]) ||
+        (integers && (e.values[0].type != RawValue::Type::kInt || e.values[1].type != RawValue::Type::kInt))) {
+      diag.Error(e.values.empty() ? e.loc : e.values[0].loc,
+                 "'" + e.kind + "' of '" + e.key + "' must be [low, high]" + (integers ? " integers" : " numbers"));
+      continue;
+    }
+    d.low = Number(e.values[0]);
+    d.high = Number(e.values[1]);
+    if (!(d.low < d.high)) {
+      diag.Error(e.values[0].loc, "'" + e.key + "': low must be below high");
+      continue;
+    }
+    if (d.kind == Dimension::Kind::kLogUniform && d.low <= 0) {
+      diag.Error(e.values[0].loc, "'" + e.key + "': log_uniform needs low > 0");
+      continue;
+    }
+    if (e.step) {
+      if (!IsNumber(*e.step) || Number(*e.step) <= 0 || (integers && e.step->type != RawValue::Type::kInt)) {
+        diag.Error(e.step->loc, "'step' of '" + e.key + "' must be a positive " + (integers ? "integer" : "number"));
+        continue;
+      }
+      if (d.kind == Dimension::Kind::kLogUniform) {
+        diag.Error(e.step->loc, "'step' does not apply to log_uniform");
+        continue;
+      }
+      d.step = Number(*e.step);
+    }
+    // Both ends must be values the parameter accepts (type and range).
+    const ParamSpec* p = CheckParamValue(spec, registry, e.key, e.key_loc, e.values[0], diag);
+    if (!p || !CheckParamValue(spec, registry, e.key, e.key_loc, e.values[1], diag)) continue;
+    d.integer_param = p->type() == ParamType::kInt;
+    if (d.integer_param && d.kind == Dimension::Kind::kUniform) {
+      diag.Error(e.key_loc, "'" + e.key + "' is an integer parameter: use { int = [low, high] } (or log_uniform)");
+      continue;
+    }
+    if (p->type() != ParamType::kInt && p->type() != ParamType::kFloat) {
+      diag.Error(e.key_loc, "'" + e.key + "' is a " + ParamTypeName(p->type()) + " parameter: use { choice = [...] }");
+      continue;
+    }
+    out.space.push_back(std::move(d));
+  }
+  if (out.sampler == "grid") {
+    for (const Dimension& d : out.space) {
+      if (d.Cardinality() == 0) {
+        diag.Error(d.loc, "sampler = \"grid\" cannot enumerate '" + d.key + "': give it a step, or use int or choice");
+      }
+    }
+  } else if (!out.trials && !out.timeout_seconds) {
+    diag.Error(raw.loc, "[sweep] needs a budget: trials = N, timeout = \"30m\", or both");
+  }
+  if (diag.size() > before) return std::nullopt;
+  return out;
+}
+
+std::optional<pipeline::ResolvedPipeline> TrialPipeline(pipeline::PipelineSpec spec, const json& params,
+                                                        const plugin::PluginRegistry& registry, Diagnostics& diag) {
+  const SourceLoc here{"trial parameters", 0, 0, 1};
+  for (const auto& [key, value] : params.items()) {
+    const auto dot = key.find('.');
+    pipeline::StageSpec* stage = spec.FindStage(key.substr(0, dot));
+    if (!stage) {
+      diag.Error(here, "no stage for '" + key + "'");
+      continue;
+    }
+    const std::string param = key.substr(dot + 1);
+    RawValue raw = JsonToRaw(value, here);
+    auto it = std::find_if(stage->params.begin(), stage->params.end(),
+                           [&](const pipeline::ParamEntry& p) { return p.name == param; });
+    if (it != stage->params.end()) {
+      it->value = std::move(raw);
+    } else {
+      stage->params.push_back({param, here, std::move(raw)});
+    }
+  }
+  return pipeline::ValidateStored(spec, registry, diag);
+}
+
+}  // namespace sluice::sweep

@@ -1,0 +1,307 @@
+#include "study.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "exec/executor.hpp"
+#include "exec/interrupt.hpp"
+#include "pipeline/stored.hpp"
+#include "pruner.hpp"
+#include "sampler.hpp"
+
+namespace sluice::sweep {
+
+namespace {
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Does a past run (its parameters as one JSON object) belong to this study's space?
+bool Matches(const json& past, const std::map<std::string, std::string>& base, const Sweep& sweep) {
+  for (const Dimension& d : sweep.space) {
+    if (!past.contains(d.key) || !d.Contains(past.at(d.key))) return false;
+  }
+  for (const auto& [key, text] : base) {
+    if (key == "pipeline.threads" || key == "pipeline.seed" || EndsWith(key, ".seed")) continue;
+    if (std::any_of(sweep.space.begin(), sweep.space.end(), [&](const Dimension& d) { return d.key == key; })) continue;
+    if (!past.contains(key) || past.at(key) != json::parse(text)) return false;
+  }
+  return true;
+}
+
+std::optional<std::string> Choose(const Sweep& sweep, const std::vector<store::TrialRecord>& trials, int64_t number) {
+  std::vector<json> taken;
+  std::vector<Observation> history;
+  int64_t own = 0;
+  for (const store::TrialRecord& t : trials) {
+    if (t.number >= 0 && t.state != "interrupted") {
+      ++own;
+      taken.push_back(json::parse(t.params));
+    }
+    if ((t.state == "complete" || t.state == "warm" || t.state == "pruned") && t.value && std::isfinite(*t.value)) {
+      history.push_back({json::parse(t.params), *t.value, t.state == "pruned", t.step.value_or(0)});
+    }
+  }
+  if (sweep.trials && own >= *sweep.trials) return std::nullopt;
+  if (sweep.sampler == "grid") {
+    std::optional<json> point = SampleGrid(sweep, taken);
+    return point ? std::optional<std::string>(point->dump()) : std::nullopt;
+  }
+  std::mt19937_64 rng = TrialRng(sweep.seed, number);
+  if (sweep.sampler == "random") return SampleRandom(sweep, rng).dump();
+  TpeOptions options;
+  options.startup_trials = sweep.tpe_startup_trials;
+  return SampleTpe(sweep, history, options, rng).dump();
+}
+
+std::string ShortParams(const json& params) {
+  std::string out;
+  for (const auto& [k, v] : params.items()) {
+    std::string text = v.dump();
+    if (v.is_number_float()) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.4g", v.get<double>());
+      text = buf;
+    }
+    out += (out.empty() ? "" : " ") + k + "=" + text;
+  }
+  return out;
+}
+
+}  // namespace
+
+store::StudyRecord CreateStudy(store::RunStore& store, const pipeline::ResolvedPipeline& base, const Sweep& sweep,
+                               const std::string& command_line) {
+  store::StudyRecord s;
+  s.id = store::NewRunId();
+  s.pipeline = base.name;
+  s.file = base.file;
+  s.spec = base.ToJson();
+  s.sweep = sweep.ToJson().dump();
+  s.space_key = sweep.SpaceKey();
+  s.metric = sweep.metric;
+  s.direction = sweep.maximize ? "maximize" : "minimize";
+  s.status = "running";
+  s.created_at = store::IsoTime(store::UnixNow());
+  s.command = command_line;
+  std::vector<store::TrialRecord> warm;
+  store::StudyStore studies(store);
+  if (sweep.warm_start) {
+    const std::map<std::string, std::string> base_params = base.ParamsJson();
+    std::vector<store::PastRun> past = studies.FinishedRuns(base.name, sweep.metric, s.id);
+    for (const store::PastRun& run : past) {
+      const json params = json::parse(run.params_json);
+      if (!std::isfinite(run.value) || !Matches(params, base_params, sweep)) continue;
+      json point = json::object();
+      for (const Dimension& d : sweep.space) point[d.key] = params.at(d.key);
+      store::TrialRecord t;
+      t.state = "warm";
+      t.run_id = run.run_id;
+      t.params = point.dump();
+      t.value = run.value;
+      t.started_at = run.started_at;
+      warm.push_back(std::move(t));
+    }
+    // Oldest first, numbered up to -1, so trial numbers follow time.
+    for (size_t i = 0; i < warm.size(); ++i)
+      warm[i].number = static_cast<int64_t>(i) - static_cast<int64_t>(warm.size());
+  }
+  studies.CreateStudy(s, warm);
+  return s;
+}
+
+WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, const plugin::PluginRegistry& registry,
+                       const WorkerOptions& options) {
+  WorkerResult result;
+  store::StudyStore studies(store);
+  const store::StudyRecord study = studies.FindStudy(study_id);
+  const Sweep sweep = Sweep::FromJson(json::parse(study.sweep));
+  pipeline::Diagnostics diag;
+  std::optional<pipeline::PipelineSpec> base =
+      pipeline::StoredPipelineSpec(study.spec, "study " + study.id, registry, std::nullopt, diag);
+  if (!base || !diag.empty()) {
+    result.error = diag.Render(pipeline::SourceTexts());
+    return result;
+  }
+  const std::string worker = std::to_string(getpid()) + "@" + store::HostName();
+  exec::ProgressView quiet(stderr, exec::ProgressView::Mode::kQuiet);
+  exec::ProgressView& view = options.trial_view ? *options.trial_view : quiet;
+
+  while (true) {
+    if (exec::StopRequested()) {
+      result.interrupted = true;
+      break;
+    }
+    if (options.deadline && store::UnixNow() >= *options.deadline) break;
+    std::optional<store::TrialRecord> trial = studies.ClaimTrial(
+        study.id, worker,
+        [&](const std::vector<store::TrialRecord>& trials, int64_t number) { return Choose(sweep, trials, number); });
+    if (!trial) break;
+    ++result.trials;
+    const json params = json::parse(trial->params);
+    pipeline::Diagnostics trial_diag;
+    std::optional<pipeline::ResolvedPipeline> p = TrialPipeline(*base, params, registry, trial_diag);
+    if (!p) {
+      studies.FinishTrial(study.id, trial->number, "failed", std::nullopt, std::nullopt);
+      if (options.log) {
+        std::fprintf(options.log, "trial %lld failed before running: %s", static_cast<long long>(trial->number),
+                     trial_diag.Render(pipeline::SourceTexts()).c_str());
+      }
+      continue;
+    }
+
+    exec::ExecuteOptions execute;
+    execute.study_id = study.id;
+    execute.trial = trial->number;
+    std::string run_id;
+    execute.on_recorded = [&](const std::string& id) {
+      run_id = id;
+      studies.SetTrialRun(study.id, trial->number, id);
+    };
+    std::optional<double> last_value;
+    int64_t last_step = 0;
+    if (sweep.pruner != "none") {
+      execute.prune_watch = exec::PruneWatch{sweep.prune_metric, [&](int64_t step, double value) {
+                                               last_value = value;
+                                               last_step = step;
+                                               if (!PruneCheckpoint(sweep, step)) return false;
+                                               const bool median = sweep.pruner == "median";
+                                               std::vector<double> others = studies.ValuesAtStep(
+                                                   study.id, sweep.prune_metric, step, run_id, median);
+                                               int64_t finished = 0;
+                                               if (median) {
+                                                 for (const auto& t : studies.Trials(study.id)) {
+                                                   finished += t.state == "complete" || t.state == "warm";
+                                                 }
+                                               }
+                                               return ShouldPrune(sweep, step, value, std::move(others), finished);
+                                             }};
+    }
+    exec::RunOutcome outcome = exec::ExecutePipeline(*p, store, view, options.command_line, execute);
+
+    std::string state;
+    std::optional<double> value;
+    std::optional<int64_t> step;
+    std::string note;
+    if (outcome.status == "succeeded") {
+      for (const store::LatestMetric& m : store.LatestMetrics(outcome.run_id)) {
+        if (m.key == sweep.metric) value = m.value;
+      }
+      if (value && std::isfinite(*value)) {
+        state = "complete";
+      } else {
+        state = "failed";
+        note = value ? sweep.metric + " is not a number" : "the run logged no " + sweep.metric;
+        value.reset();
+      }
+    } else if (outcome.status == "pruned") {
+      state = "pruned";
+      value = last_value;
+      step = outcome.pruned_at;
+    } else if (outcome.status == "interrupted") {
+      state = "interrupted";
+    } else {
+      state = "failed";
+      note = outcome.error.value_or("");
+    }
+    studies.FinishTrial(study.id, trial->number, state, value, step);
+    if (options.log) {
+      std::string line = "trial " + std::to_string(trial->number) + " " + state;
+      if (value) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, " %s=%.6g",
+                      state == "pruned" ? sweep.prune_metric.c_str() : sweep.metric.c_str(), *value);
+        line += buf;
+        if (step) line += " at step " + std::to_string(*step);
+      }
+      line += "  run " + outcome.run_id.substr(0, 8) + "  " + ShortParams(params);
+      if (!note.empty()) line += "\n  " + note;
+      std::fprintf(options.log, "%s\n", line.c_str());
+      std::fflush(options.log);
+    }
+    if (state == "interrupted") {
+      result.interrupted = true;
+      break;
+    }
+  }
+  return result;
+}
+
+StudySummary Summarize(const Sweep& sweep, const std::vector<store::TrialRecord>& trials) {
+  StudySummary s;
+  for (const store::TrialRecord& t : trials) {
+    if (t.number >= 0) ++s.own;
+    if (t.state == "complete") ++s.complete;
+    if (t.state == "pruned") ++s.pruned;
+    if (t.state == "failed") ++s.failed;
+    if (t.state == "interrupted") ++s.interrupted;
+    if (t.state == "running") ++s.running;
+    if (t.state == "warm") ++s.warm;
+    if ((t.state == "complete" || t.state == "warm") && t.value && t.run_id) {
+      if (!s.best || sweep.Better(*t.value, s.best->value)) {
+        s.best = TrialSummary{t.number, *t.run_id, *t.value, json::parse(t.params), t.state == "warm"};
+      }
+    }
+  }
+  return s;
+}
+
+std::vector<std::pair<std::string, double>> ParameterImportance(const Sweep& sweep,
+                                                                const std::vector<store::TrialRecord>& trials) {
+  std::vector<std::pair<json, double>> rows;
+  for (const store::TrialRecord& t : trials) {
+    if ((t.state == "complete" || t.state == "warm") && t.value && std::isfinite(*t.value)) {
+      rows.emplace_back(json::parse(t.params), *t.value);
+    }
+  }
+  std::vector<std::pair<std::string, double>> out;
+  if (rows.size() < 4) return out;
+  double mean = 0;
+  for (const auto& r : rows) mean += r.second;
+  mean /= static_cast<double>(rows.size());
+  double total = 0;
+  for (const auto& r : rows) total += (r.second - mean) * (r.second - mean);
+  double sum = 0;
+  for (const Dimension& d : sweep.space) {
+    std::map<std::string, std::pair<double, int>> groups;  // group -> (sum, count)
+    std::vector<std::pair<double, size_t>> numeric;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (!rows[i].first.contains(d.key)) continue;
+      const json& v = rows[i].first.at(d.key);
+      if (d.numeric() && v.is_number() && d.Cardinality() == 0) {
+        numeric.emplace_back(v.get<double>(), i);
+      } else {
+        auto& g = groups[v.dump()];
+        g.first += rows[i].second;
+        ++g.second;
+      }
+    }
+    if (!numeric.empty()) {  // quantile bins of equal counts
+      std::sort(numeric.begin(), numeric.end());
+      const size_t bins = std::min<size_t>(8, std::max<size_t>(2, numeric.size() / 4));
+      for (size_t r = 0; r < numeric.size(); ++r) {
+        auto& g = groups[std::to_string(r * bins / numeric.size())];
+        g.first += rows[numeric[r].second].second;
+        ++g.second;
+      }
+    }
+    double between = 0;
+    for (const auto& [key, g] : groups) {
+      const double m = g.first / g.second;
+      between += g.second * (m - mean) * (m - mean);
+    }
+    const double eta2 = total > 0 ? between / total : 0;
+    out.emplace_back(d.key, eta2);
+    sum += eta2;
+  }
+  for (auto& [key, v] : out) v = sum > 0 ? v / sum : 0;
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
+}
+
+}  // namespace sluice::sweep

@@ -1,0 +1,41 @@
+// `sluice runs list --where EXPR --order-by KEY`: a small expression language over runs,
+// compiled to SQL whose values are all bound parameters.
+//
+//   EXPR   := OR ;  OR := AND ('or' AND)* ;  AND := NOT ('and' NOT)* ;
+//   NOT    := 'not' NOT | '(' EXPR ')' | FIELD OP VALUE | VALUE OP FIELD
+//   OP     := = == != <> < <= > >= like
+//   FIELD  := status | pipeline | id | host | error | started_at | ended_at | duration
+//           | study | trial | params.STAGE.KEY | metrics.STAGE.KEY | tags.KEY
+//   VALUE  := number | "string" | 'string' | true | false
+//
+// A comparison whose field a run lacks (a metric it never logged) is false for that run.
+#ifndef SLUICE_STORE_RUN_QUERY_HPP_
+#define SLUICE_STORE_RUN_QUERY_HPP_
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+#include "run_store.hpp"
+
+namespace sluice::store {
+
+// A malformed expression: `column` (0-based) is where in the text it went wrong.
+class QueryError : public std::runtime_error {
+ public:
+  QueryError(const std::string& message, size_t column) : std::runtime_error(message), column_(column) {}
+  size_t column() const { return column_; }
+  // "MESSAGE\n  TEXT\n  ^" with the caret under `column`, for the terminal.
+  std::string Render(const std::string& text) const;
+
+ private:
+  size_t column_;
+};
+
+SqlFragment CompileWhere(const std::string& expression);  // throws QueryError
+SqlFragment CompileOrderBy(const std::string& key);       // "FIELD [asc|desc]"; throws QueryError
+SqlFragment FieldExpression(const std::string& field);    // one FIELD as SQL; throws QueryError
+
+}  // namespace sluice::store
+
+#endif  // SLUICE_STORE_RUN_QUERY_HPP_

@@ -1,0 +1,220 @@
+#include "study_store.hpp"
+
+#include <cctype>
+
+namespace sluice::store {
+
+namespace {
+
+constexpr const char* kStudyColumns =
+    "id, pipeline, file, spec, sweep, space_key, metric, direction, status, created_at, ended_at, command";
+
+StudyRecord ReadStudy(const Statement& q) {
+  StudyRecord s;
+  s.id = q.Text(0);
+  s.pipeline = q.Text(1);
+  s.file = q.OptionalText(2).value_or("");
+  s.spec = q.Text(3);
+  s.sweep = q.Text(4);
+  s.space_key = q.Text(5);
+  s.metric = q.Text(6);
+  s.direction = q.Text(7);
+  s.status = q.Text(8);
+  s.created_at = q.Text(9);
+  s.ended_at = q.OptionalText(10);
+  s.command = q.OptionalText(11).value_or("");
+  return s;
+}
+
+constexpr const char* kTrialColumns = "number, state, run_id, params, value, step, worker, started_at, ended_at";
+
+TrialRecord ReadTrial(const Statement& q) {
+  TrialRecord t;
+  t.number = q.Int(0);
+  t.state = q.Text(1);
+  t.run_id = q.OptionalText(2);
+  t.params = q.Text(3);
+  t.value = q.OptionalDouble(4);
+  if (!q.IsNull(5)) t.step = q.Int(5);
+  t.worker = q.OptionalText(6).value_or("");
+  t.started_at = q.Text(7);
+  t.ended_at = q.OptionalText(8);
+  return t;
+}
+
+void InsertTrial(Database& db, const std::string& study_id, const TrialRecord& t) {
+  db.Prepare(
+        "INSERT INTO trials (study_id, number, state, run_id, params, value, step, worker, started_at, ended_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .Bind(1, study_id)
+      .Bind(2, t.number)
+      .Bind(3, t.state)
+      .Bind(4, t.run_id)
+      .Bind(5, t.params)
+      .Bind(6, t.value)
+      .Bind(7, t.step)
+      .Bind(8, t.worker)
+      .Bind(9, t.started_at)
+      .Bind(10, t.ended_at)
+      .Run();
+}
+
+std::vector<TrialRecord> ReadTrials(Database& db, const std::string& study_id) {
+  Statement q = db.Prepare(std::string("SELECT ") + kTrialColumns + " FROM trials WHERE study_id = ? ORDER BY number");
+  q.Bind(1, study_id);
+  std::vector<TrialRecord> out;
+  while (q.Step()) out.push_back(ReadTrial(q));
+  return out;
+}
+
+}  // namespace
+
+void StudyStore::CreateStudy(const StudyRecord& s, const std::vector<TrialRecord>& warm) {
+  db_.WriteTransaction([&] {
+    db_.Prepare(std::string("INSERT INTO studies (") + kStudyColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .Bind(1, s.id)
+        .Bind(2, s.pipeline)
+        .Bind(3, s.file)
+        .Bind(4, s.spec)
+        .Bind(5, s.sweep)
+        .Bind(6, s.space_key)
+        .Bind(7, s.metric)
+        .Bind(8, s.direction)
+        .Bind(9, s.status)
+        .Bind(10, s.created_at)
+        .Bind(11, s.ended_at)
+        .Bind(12, s.command)
+        .Run();
+    for (const TrialRecord& t : warm) InsertTrial(db_, s.id, t);
+  });
+}
+
+StudyRecord StudyStore::FindStudy(const std::string& id_or_prefix) {
+  if (id_or_prefix.empty()) throw StoreError("empty study id");
+  for (char c : id_or_prefix) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      throw StoreError("'" + id_or_prefix + "' is not a study id (study ids are hexadecimal)");
+    }
+  }
+  Statement q = db_.Prepare(std::string("SELECT ") + kStudyColumns +
+                            " FROM studies WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 3");
+  q.Bind(1, static_cast<int64_t>(id_or_prefix.size())).Bind(2, id_or_prefix);
+  std::vector<StudyRecord> found;
+  while (q.Step()) found.push_back(ReadStudy(q));
+  if (found.empty()) throw StoreError("no study matches '" + id_or_prefix + "' in " + store_.dir().string());
+  if (found.size() > 1) throw StoreError("study prefix '" + id_or_prefix + "' is ambiguous; give more digits");
+  return found.front();
+}
+
+std::vector<StudyRecord> StudyStore::ListStudies(const std::optional<std::string>& pipeline, int64_t limit) {
+  std::string sql = std::string("SELECT ") + kStudyColumns + " FROM studies";
+  if (pipeline) sql += " WHERE pipeline = ?";
+  sql += " ORDER BY created_at DESC, id";
+  if (limit > 0) sql += " LIMIT " + std::to_string(limit);
+  Statement q = db_.Prepare(sql);
+  if (pipeline) q.Bind(1, *pipeline);
+  std::vector<StudyRecord> out;
+  while (q.Step()) out.push_back(ReadStudy(q));
+  return out;
+}
+
+std::vector<TrialRecord> StudyStore::Trials(const std::string& study_id) { return ReadTrials(db_, study_id); }
+
+void StudyStore::SetStudyStatus(const std::string& study_id, const std::string& status) {
+  db_.WriteTransaction([&] {
+    db_.Prepare("UPDATE studies SET status = ?, ended_at = CASE WHEN ? = 'running' THEN NULL ELSE ? END WHERE id = ?")
+        .Bind(1, status)
+        .Bind(2, status)
+        .Bind(3, IsoTime(UnixNow()))
+        .Bind(4, study_id)
+        .Run();
+  });
+}
+
+std::optional<TrialRecord> StudyStore::ClaimTrial(const std::string& study_id, const std::string& worker,
+                                                  const Chooser& choose) {
+  std::optional<TrialRecord> claimed;
+  db_.WriteTransaction([&] {
+    std::vector<TrialRecord> trials = ReadTrials(db_, study_id);
+    int64_t number = 0;
+    for (const TrialRecord& t : trials) number = std::max(number, t.number + 1);
+    std::optional<std::string> params = choose(trials, number);
+    if (!params) return;
+    TrialRecord t;
+    t.number = number;
+    t.state = "running";
+    t.params = *params;
+    t.worker = worker;
+    t.started_at = IsoTime(UnixNow());
+    InsertTrial(db_, study_id, t);
+    claimed = std::move(t);
+  });
+  return claimed;
+}
+
+void StudyStore::SetTrialRun(const std::string& study_id, int64_t number, const std::string& run_id) {
+  db_.WriteTransaction([&] {
+    db_.Prepare("UPDATE trials SET run_id = ? WHERE study_id = ? AND number = ?")
+        .Bind(1, run_id)
+        .Bind(2, study_id)
+        .Bind(3, number)
+        .Run();
+  });
+}
+
+void StudyStore::FinishTrial(const std::string& study_id, int64_t number, const std::string& state,
+                             std::optional<double> value, std::optional<int64_t> step) {
+  db_.WriteTransaction([&] {
+    db_.Prepare("UPDATE trials SET state = ?, value = ?, step = ?, ended_at = ? WHERE study_id = ? AND number = ?")
+        .Bind(1, state)
+        .Bind(2, value)
+        .Bind(3, step)
+        .Bind(4, IsoTime(UnixNow()))
+        .Bind(5, study_id)
+        .Bind(6, number)
+        .Run();
+  });
+}
+
+int StudyStore::ReleaseAbandonedTrials(const std::string& study_id) {
+  int released = 0;
+  db_.WriteTransaction([&] {
+    db_.Prepare(
+           "UPDATE trials SET state = 'interrupted', ended_at = ? WHERE study_id = ? AND state = 'running' AND "
+           "(run_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = trials.run_id AND r.status = 'running'))")
+        .Bind(1, IsoTime(UnixNow()))
+        .Bind(2, study_id)
+        .Run();
+    released = static_cast<int>(db_.Changes());
+  });
+  return released;
+}
+
+std::vector<double> StudyStore::ValuesAtStep(const std::string& study_id, const std::string& key, int64_t step,
+                                             const std::string& exclude_run, bool finished_only) {
+  std::string sql =
+      "SELECT p.value FROM trials t JOIN metric_series s ON s.run_id = t.run_id AND s.key = ? "
+      "JOIN metric_points p ON p.series_id = s.id AND p.step = ? "
+      "WHERE t.study_id = ? AND t.run_id <> ? AND p.value IS NOT NULL";
+  sql += finished_only ? " AND t.state IN ('complete', 'warm')" : " AND t.number >= 0";
+  Statement q = db_.Prepare(sql);
+  q.Bind(1, key).Bind(2, step).Bind(3, study_id).Bind(4, exclude_run);
+  std::vector<double> out;
+  while (q.Step()) out.push_back(q.Double(0));
+  return out;
+}
+
+std::vector<PastRun> StudyStore::FinishedRuns(const std::string& pipeline, const std::string& metric,
+                                              const std::string& exclude_study) {
+  Statement q = db_.Prepare(
+      "SELECT r.id, (SELECT json_group_object(key, json(value)) FROM params WHERE run_id = r.id), s.last_value, "
+      "r.started_at FROM runs r JOIN metric_series s ON s.run_id = r.id AND s.key = ? "
+      "WHERE r.pipeline = ? AND r.status = 'succeeded' AND s.last_value IS NOT NULL "
+      "AND (r.study_id IS NULL OR r.study_id <> ?) ORDER BY r.started_at, r.id");
+  q.Bind(1, metric).Bind(2, pipeline).Bind(3, exclude_study);
+  std::vector<PastRun> out;
+  while (q.Step()) out.push_back({q.Text(0), q.Text(1), q.Double(2), q.Text(3)});
+  return out;
+}
+
+}  // namespace sluice::store

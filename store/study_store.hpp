@@ -1,0 +1,93 @@
+// Studies and their trials (schema version 3): what `sluice sweep` records so that any
+// number of worker processes can share one study, and a later sweep can resume it.
+#ifndef SLUICE_STORE_STUDY_STORE_HPP_
+#define SLUICE_STORE_STUDY_STORE_HPP_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "run_store.hpp"
+
+namespace sluice::store {
+
+struct StudyRecord {
+  std::string id;
+  std::string pipeline;
+  std::string file;
+  std::string spec;   // the resolved base pipeline (JSON)
+  std::string sweep;  // the resolved [sweep] table (JSON)
+  std::string space_key;
+  std::string metric;
+  std::string direction;  // maximize | minimize
+  std::string status;     // running | finished | interrupted
+  std::string created_at;
+  std::optional<std::string> ended_at;
+  std::string command;
+};
+
+struct TrialRecord {
+  int64_t number = 0;  // own trials 0, 1, ...; warm-start observations -1, -2, ...
+  std::string state;   // running | complete | pruned | failed | interrupted | warm
+  std::optional<std::string> run_id;
+  std::string params;  // JSON object keyed "stage.param"
+  std::optional<double> value;
+  std::optional<int64_t> step;
+  std::string worker;
+  std::string started_at;
+  std::optional<std::string> ended_at;
+};
+
+// A finished run of a pipeline with its objective, a warm-start candidate.
+struct PastRun {
+  std::string run_id;
+  std::string params_json;  // the run's parameters as one JSON object
+  double value = 0;
+  std::string started_at;
+};
+
+class StudyStore {
+ public:
+  explicit StudyStore(RunStore& store) : store_(store), db_(store.db()) {}
+
+  // Records the study with its warm-start observations (state 'warm').
+  void CreateStudy(const StudyRecord& study, const std::vector<TrialRecord>& warm);
+  // By id or unique prefix; throws StoreError when none or several match.
+  StudyRecord FindStudy(const std::string& id_or_prefix);
+  std::vector<StudyRecord> ListStudies(const std::optional<std::string>& pipeline, int64_t limit);
+  std::vector<TrialRecord> Trials(const std::string& study_id);
+  void SetStudyStatus(const std::string& study_id, const std::string& status);
+
+  // In one write transaction: reads the study's trials, asks `choose` for the parameters
+  // of trial `number` (the next free one) and records it as running. `choose` returns
+  // nothing when the study has no trial left to give; so does ClaimTrial then.
+  using Chooser = std::function<std::optional<std::string>(const std::vector<TrialRecord>& trials, int64_t number)>;
+  std::optional<TrialRecord> ClaimTrial(const std::string& study_id, const std::string& worker, const Chooser& choose);
+  void SetTrialRun(const std::string& study_id, int64_t number, const std::string& run_id);
+  void FinishTrial(const std::string& study_id, int64_t number, const std::string& state, std::optional<double> value,
+                   std::optional<int64_t> step);
+  // Trials left 'running' by workers that are gone (their run is not running) become
+  // 'interrupted', so a resumed study runs them again. Returns how many.
+  int ReleaseAbandonedTrials(const std::string& study_id);
+
+  // Values of metric `key` logged at `step` by the runs of the study's trials other than
+  // `exclude_run`: with `finished_only`, complete trials and warm-start runs; otherwise
+  // the study's own trials in any state (the runs that reached that step).
+  std::vector<double> ValuesAtStep(const std::string& study_id, const std::string& key, int64_t step,
+                                   const std::string& exclude_run, bool finished_only);
+
+  // Succeeded runs of `pipeline` that logged `metric`, oldest first, except runs of
+  // `exclude_study`.
+  std::vector<PastRun> FinishedRuns(const std::string& pipeline, const std::string& metric,
+                                    const std::string& exclude_study);
+
+ private:
+  RunStore& store_;
+  Database& db_;
+};
+
+}  // namespace sluice::store
+
+#endif  // SLUICE_STORE_STUDY_STORE_HPP_

@@ -1,0 +1,209 @@
+// sluice sweep as users run it, over test-objective (a known function of its parameters):
+// trials are runs, grids are covered once across processes, failures and pruning are
+// recorded, Ctrl-C and --resume, warm starts from history, studies and runs queries.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+namespace sluice::testing {
+namespace {
+
+using nlohmann::json;
+
+class SweepTest : public ::testing::Test {
+ protected:
+  ProcessOptions Options() const {
+    return ProcessOptions{
+        dir_.path().string(),
+        {{"SLUICE_PLUGIN_PATH", std::string(SLUICE_TEST_PLUGIN_DIR) + "/objective"}, {"SLUICE_STORE", dir_ / "store"}},
+        {}};
+  }
+  ProcessResult Sluice(std::vector<std::string> args) const {
+    args.insert(args.begin(), SluiceBinary());
+    return RunProcess(args, Options());
+  }
+  json Json(std::vector<std::string> args, int expected_exit = 0) const {
+    args.push_back("--json");
+    ProcessResult r = Sluice(args);
+    EXPECT_EQ(r.exit_code, expected_exit) << r.err;
+    try {
+      return json::parse(r.out);
+    } catch (const json::exception&) {
+      ADD_FAILURE() << "not JSON: " << r.out << r.err;
+      return json();
+    }
+  }
+  void Write(const std::string& name, const std::string& sweep, const std::string& stage_extra = "") {
+    dir_.Write(name, "[pipeline]\nname = \"quad\"\nseed = 3\n\n[stages.f]\nplugin = \"test-objective\"\n" +
+                         stage_extra + "\n[sweep]\nmetric = \"f.value\"\ndirection = \"minimize\"\n" + sweep);
+  }
+  TempDir dir_;
+};
+
+const char* kSpace =
+    "\n[sweep.space]\n\"f.x\" = { uniform = [-4.0, 4.0] }\n\"f.y\" = { uniform = [-4.0, 4.0] }\n"
+    "\"f.n\" = { int = [1, 8] }\n\"f.shape\" = { choice = [\"plain\", \"shifted\"] }\n";
+
+TEST_F(SweepTest, EveryTrialIsARunAndTheBestIsTheBestOfThem) {
+  Write("q.toml", "sampler = \"tpe\"\ntrials = 30\n" + std::string(kSpace));
+  json out = Json({"sweep", "q.toml"});
+  EXPECT_EQ(out["trials"], 30);
+  const std::string study = out["study"];
+  json runs = Json({"runs", "list", "--study", study, "--limit", "0"});
+  ASSERT_EQ(runs.size(), 30u);
+  double best = INFINITY;
+  std::string best_run;
+  for (const json& r : runs) {
+    ASSERT_EQ(r["status"], "succeeded");
+    const double v = r["metrics"]["f.value"];
+    if (v < best) {
+      best = v;
+      best_run = r["id"];
+    }
+  }
+  EXPECT_EQ(out["best"]["run"], best_run);
+  EXPECT_DOUBLE_EQ(out["best"]["value"].get<double>(), best);
+  // The best run holds the parameters the study reports, and the objective follows them.
+  json run = Json({"runs", "show", best_run});
+  for (const auto& [key, value] : out["best"]["params"].items()) EXPECT_EQ(run["params"][key], value) << key;
+  const double x = run["params"]["f.x"], y = run["params"]["f.y"];
+  const double n = run["params"]["f.n"];
+  EXPECT_NEAR(
+      best,
+      (x - 2) * (x - 2) + (y + 1) * (y + 1) + (n - 4) * (n - 4) / 10 + (run["params"]["f.shape"] == "shifted" ? 1 : 0),
+      1e-9);
+  EXPECT_LT(best, 2.0);  // the minimum is 0 at x=2, y=-1, n=4, plain; values reach 60
+
+  json best_run_query = Json({"runs", "best", "--pipeline", "quad", "--metric", "f.value", "--min"});
+  EXPECT_EQ(best_run_query["run"], best_run);
+
+  json shown = Json({"studies", "show", study.substr(0, 6)});
+  EXPECT_EQ(shown["trials"].size(), 30u);
+  EXPECT_EQ(shown["best"]["run"], best_run);
+  EXPECT_EQ(shown["importance"].size(), 4u);
+  ProcessResult table = Sluice({"studies", "show", study});
+  EXPECT_NE(table.out.find("parameter importance"), std::string::npos) << table.out;
+  json listed = Json({"studies", "list"});
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["study"], study);
+}
+
+TEST_F(SweepTest, AGridIsCoveredExactlyOnceByParallelWorkers) {
+  Write("g.toml",
+        "sampler = \"grid\"\n\n[sweep.space]\n\"f.x\" = { uniform = [0.0, 2.0], step = 0.5 }\n"
+        "\"f.n\" = { int = [1, 4] }\n\"f.shape\" = { choice = [\"plain\", \"shifted\"] }\n");
+  json out = Json({"sweep", "g.toml", "--jobs", "3"});
+  EXPECT_EQ(out["trials"], 5 * 4 * 2);
+  json shown = Json({"studies", "show", out["study"]});
+  std::set<std::string> points;
+  std::set<std::string> workers;
+  for (const json& t : shown["trials"]) {
+    EXPECT_EQ(t["state"], "complete");
+    EXPECT_TRUE(points.insert(t["params"].dump()).second) << "twice: " << t["params"].dump();
+  }
+  EXPECT_EQ(points.size(), 40u);
+  EXPECT_EQ(out["best"]["params"], (json{{"f.n", 4}, {"f.shape", "plain"}, {"f.x", 2.0}}));
+}
+
+TEST_F(SweepTest, AFailingTrialIsRecordedAndTheSweepGoesOn) {
+  Write("f.toml", "sampler = \"random\"\ntrials = 12\n" + std::string(kSpace), "fail_above = 1.0\n");
+  json out = Json({"sweep", "f.toml"});
+  EXPECT_EQ(out["trials"], 12);
+  EXPECT_GT(out["failed"].get<int>(), 0);
+  EXPECT_GT(out["complete"].get<int>(), 0);
+  EXPECT_EQ(out["failed"].get<int>() + out["complete"].get<int>(), 12);
+  EXPECT_LE(out["best"]["params"]["f.x"].get<double>(), 1.0);
+  json failed = Json({"runs", "list", "--status", "failed"});
+  ASSERT_EQ(failed.size(), out["failed"].get<size_t>());
+  EXPECT_NE(failed[0]["error"].get<std::string>().find("out of bounds"), std::string::npos) << failed[0];
+}
+
+TEST_F(SweepTest, AshaPrunesTrialsThatFallBehindAtARung) {
+  Write("a.toml",
+        "sampler = \"random\"\ntrials = 27\npruner = \"asha\"\nprune_metric = \"f.curve\"\n" + std::string(kSpace),
+        "epochs = 9\n");
+  json out = Json({"sweep", "a.toml"});
+  EXPECT_GT(out["pruned"].get<int>(), 9);
+  EXPECT_GT(out["complete"].get<int>(), 0);
+  json pruned = Json({"runs", "list", "--where", "status = \"pruned\"", "--limit", "0"});
+  EXPECT_EQ(pruned.size(), out["pruned"].get<size_t>());
+  for (const json& r : pruned) {
+    EXPECT_FALSE(r["metrics"].contains("f.value")) << r;  // stopped before the end
+    const int step = Json({"runs", "metrics", r["id"], "f.curve"}).back()["step"];
+    EXPECT_TRUE(step == 1 || step == 3 || step == 9) << step;  // the rungs: 1, 3, 9
+  }
+  json shown = Json({"studies", "show", out["study"]});
+  for (const json& t : shown["trials"]) {
+    if (t["state"] == "pruned") {
+      EXPECT_TRUE(t["step"] == 1 || t["step"] == 3 || t["step"] == 9) << t;
+    }
+  }
+}
+
+TEST_F(SweepTest, ANewSweepStartsFromMatchingPastRuns) {
+  Write("q.toml", "sampler = \"tpe\"\ntrials = 15\n" + std::string(kSpace));
+  json first = Json({"sweep", "q.toml"});
+  // One more run of the pipeline outside any sweep, inside the space: history too.
+  ASSERT_EQ(Sluice({"run", "q.toml", "--set", "f.x=2.0", "--set", "f.y=-1.0", "--set", "f.n=4"}).exit_code, 0);
+  json second = Json({"sweep", "q.toml", "--set", "pipeline.seed=4"});
+  EXPECT_EQ(second["warm_start_runs"], 16);
+  EXPECT_EQ(second["best"]["value"], 0.0);  // the single run above, the true minimum
+  EXPECT_EQ(second["best"]["warm_start"], true);
+  json shown = Json({"studies", "show", second["study"]});
+  EXPECT_EQ(shown["warm_start_runs"].size(), 16u);
+  // A different pipeline outside the space (another function) shares no history.
+  json other = Json({"sweep", "q.toml", "--set", "f.function=\"branin\""});
+  EXPECT_EQ(other["warm_start_runs"], 0);
+}
+
+TEST_F(SweepTest, CtrlCStopsTheSweepAndResumeFinishesIt) {
+  dir_.Write("hang", "");
+  Write("r.toml", "sampler = \"random\"\ntrials = 8\n" + std::string(kSpace),
+        "hang_once = \"" + (dir_ / "hang") + "\"\n");
+  Child child({SluiceBinary(), "sweep", "r.toml", "--verbose", "--json"}, Options());
+  ASSERT_TRUE(
+      child.WaitForLine([](const std::string& l) { return l.find("hanging until stopped") != std::string::npos; }));
+  child.Signal(SIGINT);
+  ProcessResult r = child.Wait();
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  json out = json::parse(r.out);
+  EXPECT_EQ(out["status"], "interrupted");
+  EXPECT_NE(r.err.find("sluice sweep --resume " + out["study"].get<std::string>()), std::string::npos) << r.err;
+  json interrupted = Json({"runs", "list", "--status", "interrupted"});
+  ASSERT_EQ(interrupted.size(), 1u);
+
+  json resumed = Json({"sweep", "--resume", out["study"].get<std::string>().substr(0, 8)});
+  EXPECT_EQ(resumed["status"], "finished");
+  EXPECT_EQ(resumed["complete"], 8);  // the interrupted trial does not count towards the budget
+  json shown = Json({"studies", "show", out["study"]});
+  EXPECT_EQ(shown["trials"].size(), 9u);
+  EXPECT_EQ(std::count_if(shown["trials"].begin(), shown["trials"].end(),
+                          [](const json& t) { return t["state"] == "interrupted"; }),
+            1);
+}
+
+TEST_F(SweepTest, BadUsageIsExplained) {
+  dir_.Write("plain.toml", "[stages.f]\nplugin = \"test-objective\"\n");
+  ProcessResult r = Sluice({"sweep", "plain.toml"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("plain.toml:1:1: error: this pipeline has no [sweep] table"), std::string::npos) << r.err;
+  r = Sluice({"sweep", "--resume", "abc"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no study matches 'abc'"), std::string::npos) << r.err;
+  r = Sluice({"runs", "list", "--where", "metrics.f.value <"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--where: expected a value"), std::string::npos) << r.err;
+  r = Sluice({"runs", "best", "--pipeline", "none", "--metric", "f.value"});
+  EXPECT_EQ(r.exit_code, 1);
+}
+
+}  // namespace
+}  // namespace sluice::testing

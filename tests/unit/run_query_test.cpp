@@ -1,0 +1,221 @@
+// `runs list --where/--order-by` compiled to SQL and run against a real store; studies in
+// the store; upgrading a store made before sweeps existed.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "migrations.hpp"
+#include "run_query.hpp"
+#include "run_store.hpp"
+#include "study_store.hpp"
+#include "temp_dir.hpp"
+
+namespace sluice::store {
+namespace {
+
+class QueryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = RunStore::OpenInMemory();
+    Add("a000000000000001", "succeeded", "0.001", "\"adam\"", 0.91, "2026-11-01T10:00:00.000Z");
+    Add("a000000000000002", "succeeded", "0.01", "\"sgd\"", 0.85, "2026-11-02T10:00:00.000Z");
+    Add("a000000000000003", "failed", "0.1", "\"adam\"", std::nullopt, "2026-11-03T10:00:00.000Z");
+    Add("a000000000000004", "succeeded", "0.0001", "\"sgd\"", 0.80, "2026-11-04T10:00:00.000Z");
+    store_->db().Exec("INSERT INTO tags (run_id, key, value) VALUES ('a000000000000002', 'team', 'vision')");
+  }
+
+  void Add(const std::string& id, const std::string& status, const std::string& lr, const std::string& opt,
+           std::optional<double> accuracy, const std::string& started) {
+    RunRecord r;
+    r.id = id;
+    r.pipeline = "p";
+    r.status = status;
+    r.started_at = started;
+    r.ended_at = started.substr(0, 17) + "30.000Z";  // 30 s later
+    r.host = "h";
+    r.command = "sluice run";
+    r.spec = "{}";
+    store_->CreateRun(r, {{"train.lr", lr}, {"train.optimizer", opt}, {"model.hidden", "[256,128]"}});
+    if (accuracy) {
+      MetricWriter w(*store_, id);
+      w.Log("eval.accuracy", 0, *accuracy);
+    }
+  }
+
+  std::vector<std::string> Query(const std::string& where, const std::string& order = "") {
+    RunFilter f;
+    if (!where.empty()) f.where = CompileWhere(where);
+    if (!order.empty()) f.order_by = CompileOrderBy(order);
+    std::vector<std::string> ids;
+    for (const RunRecord& r : store_->ListRuns(f)) ids.push_back(r.id.substr(15));
+    return ids;
+  }
+
+  std::unique_ptr<RunStore> store_;
+};
+
+using Ids = std::vector<std::string>;
+
+TEST_F(QueryTest, ComparesParamsMetricsStatusTagsAndTimes) {
+  EXPECT_EQ(Query("metrics.eval.accuracy > 0.82"), (Ids{"2", "1"}));
+  EXPECT_EQ(Query("params.train.lr <= 0.001"), (Ids{"4", "1"}));  // numbers, not text
+  EXPECT_EQ(Query("params.train.optimizer = 'adam'"), (Ids{"3", "1"}));
+  EXPECT_EQ(Query("params.model.hidden = \"[256,128]\""), (Ids{"4", "3", "2", "1"}));
+  EXPECT_EQ(Query("status != \"succeeded\""), (Ids{"3"}));
+  EXPECT_EQ(Query("tags.team = \"vision\""), (Ids{"2"}));
+  EXPECT_EQ(Query("started_at >= \"2026-11-03\""), (Ids{"4", "3"}));
+  EXPECT_EQ(Query("duration > 29 and duration < 31"), (Ids{"4", "3", "2", "1"}));
+  EXPECT_EQ(Query("0.9 < metrics.eval.accuracy"), (Ids{"1"}));
+  EXPECT_EQ(Query("pipeline like 'p%' and id like '%3'"), (Ids{"3"}));
+}
+
+TEST_F(QueryTest, CombinesWithAndOrNotAndParentheses) {
+  EXPECT_EQ(Query("params.train.optimizer = \"sgd\" and (metrics.eval.accuracy > 0.84 or status = \"failed\")"),
+            (Ids{"2"}));
+  EXPECT_EQ(Query("params.train.optimizer = \"sgd\" and metrics.eval.accuracy > 0.84 or status = \"failed\""),
+            (Ids{"3", "2"}));
+  // A run without the metric is not "not above 0.82": it has no value to compare.
+  EXPECT_EQ(Query("not metrics.eval.accuracy > 0.82"), (Ids{"4", "3"}));
+  EXPECT_EQ(Query("not (status = \"failed\" or params.train.lr > 0.005)"), (Ids{"4", "1"}));
+}
+
+TEST_F(QueryTest, OrdersByAnyFieldWithMissingValuesLast) {
+  EXPECT_EQ(Query("", "metrics.eval.accuracy desc"), (Ids{"1", "2", "4", "3"}));
+  EXPECT_EQ(Query("", "metrics.eval.accuracy"), (Ids{"4", "2", "1", "3"}));
+  EXPECT_EQ(Query("status = 'succeeded'", "params.train.lr asc"), (Ids{"4", "1", "2"}));
+}
+
+TEST_F(QueryTest, ValuesAreBoundNotSpliced) {
+  EXPECT_EQ(Query("status = \"x' OR 1=1 --\""), Ids{});
+  EXPECT_THROW(CompileWhere("params.x') OR 1=1 -- = 1"), QueryError);
+}
+
+std::string Error(const std::string& expression) {
+  try {
+    CompileWhere(expression);
+  } catch (const QueryError& e) {
+    return e.Render(expression);
+  }
+  return "no error";
+}
+
+TEST(QueryErrorTest, PointsAtTheBadSpot) {
+  EXPECT_EQ(Error("metrics.eval.accuracy 0.8"),
+            "expected a comparison (= != < <= > >= like) after 'metrics.eval.accuracy'\n"
+            "  metrics.eval.accuracy 0.8\n"
+            "                        ^");
+  EXPECT_EQ(Error("status = succeeded"),
+            "'succeeded' is not a field; quote text: \"succeeded\"\n"
+            "  status = succeeded\n"
+            "           ^");
+  EXPECT_EQ(Error("(status = \"failed\" or trial > 2"),
+            "expected ')' to close the '(' at column 1\n"
+            "  (status = \"failed\" or trial > 2\n"
+            "                                 ^");
+  EXPECT_EQ(Error("metric.eval.loss < 1"),
+            "unknown field 'metric.eval.loss'; fields are status, pipeline, id, host, error, started_at, ended_at, "
+            "duration, study, trial, params.STAGE.KEY, metrics.STAGE.KEY and tags.KEY\n"
+            "  metric.eval.loss < 1\n"
+            "  ^");
+  EXPECT_EQ(Error("status = 'ok' and"),
+            "expected a field, a value or '(', found the end\n"
+            "  status = 'ok' and\n"
+            "                   ^");
+  EXPECT_EQ(Error("status = 'ok"), "unterminated string\n  status = 'ok\n           ^");
+  EXPECT_EQ(Error("trial > 1 trial < 3"),
+            "expected 'and', 'or' or the end of the expression, found 'trial'\n"
+            "  trial > 1 trial < 3\n"
+            "            ^");
+  EXPECT_EQ(Error(""), "empty expression\n  \n  ^");
+}
+
+TEST(StudyStoreTest, ClaimsNumberedTrialsAndFindsValuesAtAStep) {
+  auto store = RunStore::OpenInMemory();
+  StudyStore studies(*store);
+  StudyRecord s;
+  s.id = "5000000000000001";
+  s.pipeline = "p";
+  s.spec = "{}";
+  s.sweep = "{}";
+  s.space_key = "[]";
+  s.metric = "eval.accuracy";
+  s.direction = "maximize";
+  s.status = "running";
+  s.created_at = IsoTime(UnixNow());
+  TrialRecord warm;
+  warm.number = -1;
+  warm.state = "warm";
+  warm.params = "{}";
+  warm.value = 0.5;
+  warm.started_at = s.created_at;
+  studies.CreateStudy(s, {warm});
+  for (int i = 0; i < 3; ++i) {
+    auto t = studies.ClaimTrial(s.id, "w", [&](const std::vector<TrialRecord>& trials, int64_t number) {
+      EXPECT_EQ(static_cast<int64_t>(trials.size()), i + 1);
+      EXPECT_EQ(number, i);
+      return std::optional<std::string>("{\"x\":" + std::to_string(i) + "}");
+    });
+    ASSERT_TRUE(t);
+    const std::string run_id = "c00000000000000" + std::to_string(i);
+    RunRecord r;
+    r.id = run_id;
+    r.pipeline = "p";
+    r.status = "running";
+    r.started_at = s.created_at;
+    r.host = "h";
+    r.spec = "{}";
+    r.study_id = s.id;
+    r.trial = t->number;
+    store->CreateRun(r, {});
+    studies.SetTrialRun(s.id, t->number, run_id);
+    MetricWriter w(*store, run_id);
+    w.Log("train.val_accuracy", 1, 0.1 * i);
+  }
+  studies.FinishTrial(s.id, 0, "complete", 0.7, std::nullopt);
+  EXPECT_FALSE(studies.ClaimTrial(s.id, "w", [](auto&, int64_t) { return std::optional<std::string>(); }));
+  EXPECT_EQ(studies.FindStudy("5000").id, s.id);
+  EXPECT_THROW(studies.FindStudy("6"), StoreError);
+
+  auto finished = studies.ValuesAtStep(s.id, "train.val_accuracy", 1, "c000000000000002", true);
+  EXPECT_EQ(finished, (std::vector<double>{0.0}));
+  auto all = studies.ValuesAtStep(s.id, "train.val_accuracy", 1, "c000000000000002", false);
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, (std::vector<double>{0.0, 0.1}));
+  // Trials 1 and 2 are 'running' with runs that are 'running': not abandoned.
+  EXPECT_EQ(studies.ReleaseAbandonedTrials(s.id), 0);
+  store->FinishRun("c000000000000001", "crashed", std::string("gone"));
+  EXPECT_EQ(studies.ReleaseAbandonedTrials(s.id), 1);
+  EXPECT_EQ(studies.Trials(s.id)[2].state, "interrupted");  // [0] is the warm one
+  RunFilter by_study;
+  by_study.study_id = s.id;
+  EXPECT_EQ(store->ListRuns(by_study).size(), 3u);
+  EXPECT_EQ(store->FindRun("c000000000000002").trial, 2);
+}
+
+TEST(StoreUpgradeTest, AStoreFromBeforeSweepsGainsStudiesAndThePrunedStatus) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "s");
+  {
+    Database db((dir.path() / "s" / "runs.db").string());
+    db.Exec(Migrations()[0].sql);
+    db.Exec(Migrations()[1].sql);
+    db.Exec("PRAGMA user_version = 2");
+    db.Exec(
+        "INSERT INTO runs (id, pipeline, status, started_at, host, pid, command, spec) "
+        "VALUES ('0123456789abcdef', 'old', 'succeeded', '2026-01-01T00:00:00.000Z', 'h', 1, 'c', '{}')");
+  }
+  auto store = RunStore::Open(dir.path() / "s");
+  EXPECT_EQ(store->FindRun("0123").pipeline, "old");
+  store->db().Exec("UPDATE runs SET status = 'pruned' WHERE id = '0123456789abcdef'");
+  EXPECT_EQ(store->FindRun("0123").status, "pruned");
+  EXPECT_THROW(store->db().Exec("UPDATE runs SET status = 'bogus'"), StoreError);
+  Statement check = store->db().Prepare("PRAGMA integrity_check");
+  ASSERT_TRUE(check.Step());
+  EXPECT_EQ(check.Text(0), "ok");
+  // Another connection (another process) sees the widened constraint too.
+  Database other((dir.path() / "s" / "runs.db").string());
+  other.Exec("UPDATE stages SET status = 'pruned'");
+  EXPECT_THROW(other.Exec("UPDATE runs SET status = 'bogus'"), StoreError);
+}
+
+}  // namespace
+}  // namespace sluice::store
