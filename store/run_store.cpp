@@ -118,7 +118,7 @@ int RunStore::MarkCrashedRuns() {
   const std::string host = HostName();
   std::vector<std::pair<std::string, int64_t>> running;
   {
-    Statement q = db_->Prepare("SELECT id, pid FROM runs WHERE status = 'running' AND host = ?");
+    Statement& q = db_->Cached("SELECT id, pid FROM runs WHERE status = 'running' AND host = ?");
     q.Bind(1, host);
     while (q.Step()) running.emplace_back(q.Text(0), q.Int(1));
   }
@@ -136,14 +136,17 @@ int RunStore::MarkCrashedRuns() {
     const std::string message =
         "the process running it (pid " + std::to_string(pid) + " on " + host + ") ended without recording a result";
     db_->WriteTransaction([&] {
-      Statement u = db_->Prepare(
+      Statement& u = db_->Cached(
           "UPDATE runs SET status = 'crashed', error = ?, ended_at = ? WHERE id = ? AND status = 'running'");
       u.Bind(1, message).Bind(2, now).Bind(3, id).Run();
-      Statement s =
-          db_->Prepare("UPDATE stages SET status = 'crashed', ended_at = ? WHERE run_id = ? AND status = 'running'");
+      Statement& s =
+          db_->Cached("UPDATE stages SET status = 'crashed', ended_at = ? WHERE run_id = ? AND status = 'running'");
       s.Bind(1, now).Bind(2, id).Run();
-      Statement t =
-          db_->Prepare("UPDATE trials SET state = 'failed', ended_at = ? WHERE run_id = ? AND state = 'running'");
+      Statement& t = db_->Cached(
+          "UPDATE trials SET state = 'failed', ended_at = ?1, run_id = ?2, revision = (SELECT "
+          "coalesce(max(t.revision), "
+          "0) + 1 FROM trials t WHERE t.study_id = trials.study_id) WHERE (study_id, number) = "
+          "(SELECT study_id, trial FROM runs WHERE id = ?2) AND state = 'running'");
       t.Bind(1, now).Bind(2, id).Run();
     });
     ++marked;
@@ -158,7 +161,7 @@ int RunStore::MarkCrashedRuns() {
 
 void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::string>& params_json) {
   db_->WriteTransaction([&] {
-    db_->Prepare(
+    db_->Cached(
            "INSERT INTO runs (id, pipeline, file, status, error, started_at, ended_at, host, pid, command, spec, "
            "study_id, trial) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .Bind(1, run.id)
@@ -175,7 +178,7 @@ void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::
         .Bind(12, run.study_id)
         .Bind(13, run.trial)
         .Run();
-    Statement p = db_->Prepare("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)");
+    Statement& p = db_->Cached("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)");
     for (const auto& [key, value] : params_json) {
       p.Bind(1, run.id).Bind(2, key).Bind(3, value).Run();
       p.Reset();
@@ -185,7 +188,7 @@ void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::
 
 void RunStore::SetEnvironment(const std::string& run_id, const std::map<std::string, std::string>& env) {
   db_->WriteTransaction([&] {
-    Statement s = db_->Prepare("INSERT OR REPLACE INTO environment (run_id, key, value) VALUES (?, ?, ?)");
+    Statement& s = db_->Cached("INSERT OR REPLACE INTO environment (run_id, key, value) VALUES (?, ?, ?)");
     for (const auto& [key, value] : env) {
       s.Bind(1, run_id).Bind(2, key).Bind(3, value).Run();
       s.Reset();
@@ -195,7 +198,7 @@ void RunStore::SetEnvironment(const std::string& run_id, const std::map<std::str
 
 void RunStore::UpsertStage(const std::string& run_id, const StageRecord& st) {
   db_->WriteTransaction([&] {
-    Statement s = db_->Prepare(
+    Statement& s = db_->Cached(
         "INSERT OR REPLACE INTO stages (run_id, name, position, plugin, plugin_version, plugin_file, status, "
         "started_at, ended_at, seconds, cached, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.Bind(1, run_id).Bind(2, st.name).Bind(3, st.position).Bind(4, st.plugin).Bind(5, st.plugin_version);
@@ -211,8 +214,7 @@ void RunStore::UpsertStage(const std::string& run_id, const StageRecord& st) {
 
 void RunStore::AddArtifact(const std::string& run_id, const ArtifactRecord& a) {
   db_->WriteTransaction([&] {
-    db_->Prepare(
-           "INSERT OR REPLACE INTO artifacts (run_id, stage, name, path, sha256, bytes) VALUES (?, ?, ?, ?, ?, ?)")
+    db_->Cached("INSERT OR REPLACE INTO artifacts (run_id, stage, name, path, sha256, bytes) VALUES (?, ?, ?, ?, ?, ?)")
         .Bind(1, run_id)
         .Bind(2, a.stage)
         .Bind(3, a.name)
@@ -226,7 +228,7 @@ void RunStore::AddArtifact(const std::string& run_id, const ArtifactRecord& a) {
 void RunStore::FinishRun(const std::string& run_id, const std::string& status,
                          const std::optional<std::string>& error) {
   db_->WriteTransaction([&] {
-    db_->Prepare("UPDATE runs SET status = ?, error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
+    db_->Cached("UPDATE runs SET status = ?, error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
         .Bind(1, status)
         .Bind(2, error)
         .Bind(3, IsoTime(UnixNow()))
@@ -270,8 +272,8 @@ RunRecord RunStore::FindRun(const std::string& id_or_prefix) {
   // Prefix match through the primary-key index: id >= prefix AND id < prefix + 1.
   std::string upper = id_or_prefix;
   upper.back() = static_cast<char>(upper.back() + 1);
-  Statement q =
-      db_->Prepare(std::string("SELECT ") + kRunColumns + " FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 3");
+  Statement& q =
+      db_->Cached(std::string("SELECT ") + kRunColumns + " FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 3");
   q.Bind(1, id_or_prefix).Bind(2, upper);
   std::vector<RunRecord> found;
   while (q.Step()) found.push_back(ReadRun(q));
@@ -316,7 +318,7 @@ std::vector<RunRecord> RunStore::ListRuns(const RunFilter& filter) {
 }
 
 std::map<std::string, std::string> RunStore::Params(const std::string& run_id) {
-  Statement q = db_->Prepare("SELECT key, value FROM params WHERE run_id = ?");
+  Statement& q = db_->Cached("SELECT key, value FROM params WHERE run_id = ?");
   q.Bind(1, run_id);
   std::map<std::string, std::string> out;
   while (q.Step()) out.emplace(q.Text(0), q.Text(1));
@@ -324,7 +326,7 @@ std::map<std::string, std::string> RunStore::Params(const std::string& run_id) {
 }
 
 std::vector<LatestMetric> RunStore::LatestMetrics(const std::string& run_id) {
-  Statement q = db_->Prepare(
+  Statement& q = db_->Cached(
       "SELECT key, last_step, last_value FROM metric_series WHERE run_id = ? AND last_step IS NOT NULL ORDER BY key");
   q.Bind(1, run_id);
   std::vector<LatestMetric> out;
@@ -333,7 +335,7 @@ std::vector<LatestMetric> RunStore::LatestMetrics(const std::string& run_id) {
 }
 
 std::vector<MetricPoint> RunStore::MetricHistory(const std::string& run_id, const std::string& key) {
-  Statement q = db_->Prepare(
+  Statement& q = db_->Cached(
       "SELECT p.step, p.value, p.logged_at FROM metric_series s JOIN metric_points p ON p.series_id = s.id "
       "WHERE s.run_id = ? AND s.key = ? ORDER BY p.step");
   q.Bind(1, run_id).Bind(2, key);
@@ -343,7 +345,7 @@ std::vector<MetricPoint> RunStore::MetricHistory(const std::string& run_id, cons
 }
 
 std::vector<StageRecord> RunStore::Stages(const std::string& run_id) {
-  Statement q = db_->Prepare(
+  Statement& q = db_->Cached(
       "SELECT name, position, plugin, plugin_version, plugin_file, status, started_at, ended_at, seconds, cached, "
       "error FROM stages WHERE run_id = ? ORDER BY position");
   q.Bind(1, run_id);
@@ -367,7 +369,7 @@ std::vector<StageRecord> RunStore::Stages(const std::string& run_id) {
 }
 
 std::vector<ArtifactRecord> RunStore::Artifacts(const std::string& run_id) {
-  Statement q = db_->Prepare(
+  Statement& q = db_->Cached(
       "SELECT a.stage, a.name, a.path, a.sha256, a.bytes FROM artifacts a "
       "LEFT JOIN stages s ON s.run_id = a.run_id AND s.name = a.stage WHERE a.run_id = ? "
       "ORDER BY s.position, a.name");
@@ -378,7 +380,7 @@ std::vector<ArtifactRecord> RunStore::Artifacts(const std::string& run_id) {
 }
 
 std::map<std::string, std::string> RunStore::Environment(const std::string& run_id) {
-  Statement q = db_->Prepare("SELECT key, value FROM environment WHERE run_id = ?");
+  Statement& q = db_->Cached("SELECT key, value FROM environment WHERE run_id = ?");
   q.Bind(1, run_id);
   std::map<std::string, std::string> out;
   while (q.Step()) out.emplace(q.Text(0), q.Text(1));
@@ -387,7 +389,7 @@ std::map<std::string, std::string> RunStore::Environment(const std::string& run_
 
 void RunStore::ReopenRun(const std::string& run_id, int64_t pid, const std::string& host, const std::string& command) {
   db_->WriteTransaction([&] {
-    db_->Prepare(
+    db_->Cached(
            "UPDATE runs SET status = 'running', error = NULL, ended_at = NULL, pid = ?, host = ?, "
            "command = command || char(10) || ? WHERE id = ?")
         .Bind(1, pid)
@@ -424,7 +426,7 @@ std::vector<ModelRecord> ReadModels(Database& db, Statement& q) {
     out.push_back(std::move(m));
   }
   for (ModelRecord& m : out) {
-    Statement a = db.Prepare("SELECT alias FROM model_aliases WHERE name = ? AND version = ? ORDER BY alias");
+    Statement& a = db.Cached("SELECT alias FROM model_aliases WHERE name = ? AND version = ? ORDER BY alias");
     a.Bind(1, m.name).Bind(2, m.version);
     while (a.Step()) m.aliases.push_back(a.Text(0));
   }
@@ -447,10 +449,11 @@ ModelRecord RunStore::RegisterModel(const std::string& name, const std::optional
   const std::string manifest_text((std::istreambuf_iterator<char>(manifest_in)), std::istreambuf_iterator<char>());
   ModelRecord record;
   db_->WriteTransaction([&] {
-    Statement q = db_->Prepare("SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?");
+    Statement& q = db_->Cached("SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?");
     q.Bind(1, name);
     q.Step();
     record.version = q.Int(0);
+    q.Reset();  // a cached statement left on a row would hold a read snapshot open
     record.name = name;
     record.run_id = run_id;
     record.stage = stage;
@@ -475,7 +478,7 @@ ModelRecord RunStore::RegisterModel(const std::string& name, const std::optional
     manifest["registered_at"] = record.created_at;
     record.manifest = manifest.dump(2);
     std::ofstream(target / "manifest.json", std::ios::trunc) << record.manifest << "\n";
-    db_->Prepare(std::string("INSERT INTO models (") + kModelColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+    db_->Cached(std::string("INSERT INTO models (") + kModelColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         .Bind(1, name)
         .Bind(2, record.version)
         .Bind(3, run_id)
@@ -490,7 +493,7 @@ ModelRecord RunStore::RegisterModel(const std::string& name, const std::optional
 }
 
 std::vector<ModelRecord> RunStore::ListModels(const std::optional<std::string>& name) {
-  Statement q = db_->Prepare(std::string("SELECT ") + kModelColumns + " FROM models" + (name ? " WHERE name = ?" : "") +
+  Statement& q = db_->Cached(std::string("SELECT ") + kModelColumns + " FROM models" + (name ? " WHERE name = ?" : "") +
                              " ORDER BY name, version DESC");
   if (name) q.Bind(1, *name);
   return ReadModels(*db_, q);
@@ -512,10 +515,11 @@ ModelRecord RunStore::FindModel(const std::string& reference) {
     version = std::stoll(digits);
   }
   if (alias) {
-    Statement a = db_->Prepare("SELECT version FROM model_aliases WHERE name = ? AND alias = ?");
+    Statement& a = db_->Cached("SELECT version FROM model_aliases WHERE name = ? AND alias = ?");
     a.Bind(1, name).Bind(2, *alias);
     if (!a.Step()) throw StoreError("model '" + name + "' has no alias '" + *alias + "'");
     version = a.Int(0);
+    a.Reset();
   }
   std::vector<ModelRecord> all = ListModels(name);
   if (all.empty()) throw StoreError("no registered model named '" + name + "' in " + dir_.string());
@@ -531,7 +535,7 @@ void RunStore::SetAlias(const std::string& name, const std::string& alias, int64
   if (!ValidModelName(alias)) throw StoreError("invalid alias '" + alias + "'");
   FindModel(name + ":" + std::to_string(version));  // exists, or a readable error
   db_->WriteTransaction([&] {
-    db_->Prepare(
+    db_->Cached(
            "INSERT INTO model_aliases (name, alias, version, updated_at) VALUES (?, ?, ?, ?) "
            "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at")
         .Bind(1, name)
@@ -574,14 +578,16 @@ uint32_t MetricWriter::Intern(std::string_view key) {
 int64_t MetricWriter::SeriesId(uint32_t key) {
   if (series_[key] != 0) return series_[key];
   Database& db = store_.db();
-  db.Prepare("INSERT OR IGNORE INTO metric_series (run_id, key) VALUES (?, ?)")
+  db.Cached("INSERT OR IGNORE INTO metric_series (run_id, key) VALUES (?, ?)")
       .Bind(1, run_id_)
       .Bind(2, keys_[key])
       .Run();
-  Statement q = db.Prepare("SELECT id FROM metric_series WHERE run_id = ? AND key = ?");
+  Statement& q = db.Cached("SELECT id FROM metric_series WHERE run_id = ? AND key = ?");
   q.Bind(1, run_id_).Bind(2, keys_[key]);
   if (!q.Step()) throw StoreError("cannot create metric series " + keys_[key]);
-  return series_[key] = q.Int(0);
+  series_[key] = q.Int(0);
+  q.Reset();  // a cached statement left on a row would hold a read snapshot open
+  return series_[key];
 }
 
 void MetricWriter::Log(std::string_view key, int64_t step, double value) {
@@ -595,8 +601,8 @@ void MetricWriter::Flush() {
   if (buffer_.empty()) return;
   Database& db = store_.db();
   db.WriteTransaction([&] {
-    Statement insert =
-        db.Prepare("INSERT OR REPLACE INTO metric_points (series_id, step, value, logged_at) VALUES (?1, ?2, ?3, ?4)");
+    Statement& insert =
+        db.Cached("INSERT OR REPLACE INTO metric_points (series_id, step, value, logged_at) VALUES (?1, ?2, ?3, ?4)");
     std::vector<const Point*> last(keys_.size(), nullptr);
     for (const Point& p : buffer_) {
       insert.Bind(1, SeriesId(p.key)).Bind(2, p.step);
@@ -611,7 +617,7 @@ void MetricWriter::Flush() {
       last[p.key] = &p;
     }
     // The series' newest point: the last one logged, unless an older step came last.
-    Statement latest = db.Prepare(
+    Statement& latest = db.Cached(
         "UPDATE metric_series SET last_step = ?2, last_value = ?3 "
         "WHERE id = ?1 AND (last_step IS NULL OR last_step <= ?2)");
     for (const Point* p : last) {

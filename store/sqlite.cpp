@@ -93,6 +93,7 @@ void Statement::Run() {
 }
 
 void Statement::Reset() { sqlite3_reset(stmt_); }
+void Statement::ClearBindings() { sqlite3_clear_bindings(stmt_); }
 
 bool Statement::IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
@@ -136,7 +137,18 @@ Database::Database(const std::string& path) : path_(path) {
   }
 }
 
-Database::~Database() { sqlite3_close(db_); }
+Database::~Database() {
+  cache_.clear();  // statements first: a connection with live statements does not close
+  sqlite3_close(db_);
+}
+
+Statement& Database::Cached(std::string_view sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) it = cache_.emplace(std::string(sql), std::make_unique<Statement>(db_, sql)).first;
+  it->second->Reset();
+  it->second->ClearBindings();
+  return *it->second;
+}
 
 void Database::Exec(std::string_view sql) {
   std::string text(sql);
@@ -155,8 +167,8 @@ void Database::Exec(std::string_view sql) {
 
 int64_t Database::Changes() const { return sqlite3_changes(db_); }
 
-void Database::BeginImmediate() { Exec("BEGIN IMMEDIATE"); }
-void Database::Commit() { Exec("COMMIT"); }
+void Database::BeginImmediate() { Cached("BEGIN IMMEDIATE").Run(); }
+void Database::Commit() { Cached("COMMIT").Run(); }
 void Database::Rollback() noexcept { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
 
 }  // namespace sluice::store

@@ -4,6 +4,8 @@
 #define SLUICE_STORE_SQLITE_HPP_
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -46,6 +48,7 @@ class Statement {
   void Run();
   // Makes the statement runnable again; bindings are kept.
   void Reset();
+  void ClearBindings();
 
   bool IsNull(int column) const;
   int64_t Int(int column) const;
@@ -70,6 +73,12 @@ class Database {
 
   void Exec(std::string_view sql);
   Statement Prepare(std::string_view sql) { return Statement(db_, sql); }
+  // The same statement every time for the same SQL, compiled once per connection and
+  // handed out reset with no bindings. For fixed SQL text. Step it to completion (Run(),
+  // `while (Step())`) or Reset() it after reading: a statement left on a row keeps a read
+  // snapshot open, and a write transaction begun over an old snapshot cannot wait its
+  // way to the lock ("database is locked").
+  Statement& Cached(std::string_view sql);
   int64_t Changes() const;
   const std::string& path() const { return path_; }
 
@@ -98,6 +107,7 @@ class Database {
 
   sqlite3* db_ = nullptr;
   std::string path_;
+  std::map<std::string, std::unique_ptr<Statement>, std::less<>> cache_;
 };
 
 }  // namespace sluice::store

@@ -42,10 +42,12 @@ TrialRecord ReadTrial(const Statement& q) {
   return t;
 }
 
+constexpr const char* kNextRevision = "(SELECT coalesce(max(revision), 0) + 1 FROM trials WHERE study_id = ?1)";
+
 void InsertTrial(Database& db, const std::string& study_id, const TrialRecord& t) {
-  db.Prepare(
-        "INSERT INTO trials (study_id, number, state, run_id, params, value, step, worker, started_at, ended_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+  db.Cached(std::string("INSERT INTO trials (study_id, number, state, run_id, params, value, step, worker, started_at, "
+                        "ended_at, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ") +
+            kNextRevision + ")")
       .Bind(1, study_id)
       .Bind(2, t.number)
       .Bind(3, t.state)
@@ -59,19 +61,32 @@ void InsertTrial(Database& db, const std::string& study_id, const TrialRecord& t
       .Run();
 }
 
-std::vector<TrialRecord> ReadTrials(Database& db, const std::string& study_id) {
-  Statement q = db.Prepare(std::string("SELECT ") + kTrialColumns + " FROM trials WHERE study_id = ? ORDER BY number");
-  q.Bind(1, study_id);
-  std::vector<TrialRecord> out;
-  while (q.Step()) out.push_back(ReadTrial(q));
-  return out;
+}  // namespace
+
+const std::vector<TrialRecord>& StudyStore::Refresh(const std::string& study_id) {
+  TrialCache& cache = cache_[study_id];
+  Statement& q = db_.Cached(std::string("SELECT ") + kTrialColumns +
+                            ", revision FROM trials WHERE study_id = ? AND revision > ? ORDER BY revision");
+  q.Bind(1, study_id).Bind(2, cache.revision);
+  while (q.Step()) {
+    TrialRecord t = ReadTrial(q);
+    cache.revision = std::max(cache.revision, q.Int(9));
+    auto it = std::lower_bound(cache.trials.begin(), cache.trials.end(), t.number,
+                               [](const TrialRecord& a, int64_t n) { return a.number < n; });
+    if (it != cache.trials.end() && it->number == t.number) {
+      *it = std::move(t);
+    } else {
+      cache.trials.insert(it, std::move(t));
+    }
+  }
+  return cache.trials;
 }
 
-}  // namespace
+namespace {}  // namespace
 
 void StudyStore::CreateStudy(const StudyRecord& s, const std::vector<TrialRecord>& warm) {
   db_.WriteTransaction([&] {
-    db_.Prepare(std::string("INSERT INTO studies (") + kStudyColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    db_.Cached(std::string("INSERT INTO studies (") + kStudyColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .Bind(1, s.id)
         .Bind(2, s.pipeline)
         .Bind(3, s.file)
@@ -96,7 +111,7 @@ StudyRecord StudyStore::FindStudy(const std::string& id_or_prefix) {
       throw StoreError("'" + id_or_prefix + "' is not a study id (study ids are hexadecimal)");
     }
   }
-  Statement q = db_.Prepare(std::string("SELECT ") + kStudyColumns +
+  Statement& q = db_.Cached(std::string("SELECT ") + kStudyColumns +
                             " FROM studies WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 3");
   q.Bind(1, static_cast<int64_t>(id_or_prefix.size())).Bind(2, id_or_prefix);
   std::vector<StudyRecord> found;
@@ -118,11 +133,11 @@ std::vector<StudyRecord> StudyStore::ListStudies(const std::optional<std::string
   return out;
 }
 
-std::vector<TrialRecord> StudyStore::Trials(const std::string& study_id) { return ReadTrials(db_, study_id); }
+std::vector<TrialRecord> StudyStore::Trials(const std::string& study_id) { return Refresh(study_id); }
 
 void StudyStore::SetStudyStatus(const std::string& study_id, const std::string& status) {
   db_.WriteTransaction([&] {
-    db_.Prepare("UPDATE studies SET status = ?, ended_at = CASE WHEN ? = 'running' THEN NULL ELSE ? END WHERE id = ?")
+    db_.Cached("UPDATE studies SET status = ?, ended_at = CASE WHEN ? = 'running' THEN NULL ELSE ? END WHERE id = ?")
         .Bind(1, status)
         .Bind(2, status)
         .Bind(3, IsoTime(UnixNow()))
@@ -135,7 +150,7 @@ std::optional<TrialRecord> StudyStore::ClaimTrial(const std::string& study_id, c
                                                   const Chooser& choose) {
   std::optional<TrialRecord> claimed;
   db_.WriteTransaction([&] {
-    std::vector<TrialRecord> trials = ReadTrials(db_, study_id);
+    const std::vector<TrialRecord>& trials = Refresh(study_id);
     int64_t number = 0;
     for (const TrialRecord& t : trials) number = std::max(number, t.number + 1);
     std::optional<std::string> params = choose(trials, number);
@@ -152,26 +167,20 @@ std::optional<TrialRecord> StudyStore::ClaimTrial(const std::string& study_id, c
   return claimed;
 }
 
-void StudyStore::SetTrialRun(const std::string& study_id, int64_t number, const std::string& run_id) {
-  db_.WriteTransaction([&] {
-    db_.Prepare("UPDATE trials SET run_id = ? WHERE study_id = ? AND number = ?")
-        .Bind(1, run_id)
-        .Bind(2, study_id)
-        .Bind(3, number)
-        .Run();
-  });
-}
-
 void StudyStore::FinishTrial(const std::string& study_id, int64_t number, const std::string& state,
-                             std::optional<double> value, std::optional<int64_t> step) {
+                             const std::optional<std::string>& run_id, std::optional<double> value,
+                             std::optional<int64_t> step) {
   db_.WriteTransaction([&] {
-    db_.Prepare("UPDATE trials SET state = ?, value = ?, step = ?, ended_at = ? WHERE study_id = ? AND number = ?")
-        .Bind(1, state)
-        .Bind(2, value)
-        .Bind(3, step)
-        .Bind(4, IsoTime(UnixNow()))
-        .Bind(5, study_id)
+    db_.Cached(std::string("UPDATE trials SET state = ?2, value = ?3, step = ?4, ended_at = ?5, run_id = ?7, "
+                           "revision = ") +
+               kNextRevision + " WHERE study_id = ?1 AND number = ?6")
+        .Bind(1, study_id)
+        .Bind(2, state)
+        .Bind(3, value)
+        .Bind(4, step)
+        .Bind(5, IsoTime(UnixNow()))
         .Bind(6, number)
+        .Bind(7, run_id)
         .Run();
   });
 }
@@ -179,11 +188,13 @@ void StudyStore::FinishTrial(const std::string& study_id, int64_t number, const 
 int StudyStore::ReleaseAbandonedTrials(const std::string& study_id) {
   int released = 0;
   db_.WriteTransaction([&] {
-    db_.Prepare(
-           "UPDATE trials SET state = 'interrupted', ended_at = ? WHERE study_id = ? AND state = 'running' AND "
-           "(run_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = trials.run_id AND r.status = 'running'))")
-        .Bind(1, IsoTime(UnixNow()))
-        .Bind(2, study_id)
+    db_.Cached(std::string("UPDATE trials SET state = 'interrupted', ended_at = ?2, run_id = (SELECT r.id FROM runs r "
+                           "WHERE r.study_id = trials.study_id AND r.trial = trials.number), revision = ") +
+               kNextRevision +
+               " WHERE study_id = ?1 AND state = 'running' AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.study_id = "
+               "trials.study_id AND r.trial = trials.number AND r.status = 'running')")
+        .Bind(1, study_id)
+        .Bind(2, IsoTime(UnixNow()))
         .Run();
     released = static_cast<int>(db_.Changes());
   });
@@ -192,12 +203,13 @@ int StudyStore::ReleaseAbandonedTrials(const std::string& study_id) {
 
 std::vector<double> StudyStore::ValuesAtStep(const std::string& study_id, const std::string& key, int64_t step,
                                              const std::string& exclude_run, bool finished_only) {
-  std::string sql =
-      "SELECT p.value FROM trials t JOIN metric_series s ON s.run_id = t.run_id AND s.key = ? "
-      "JOIN metric_points p ON p.series_id = s.id AND p.step = ? "
-      "WHERE t.study_id = ? AND t.run_id <> ? AND p.value IS NOT NULL";
-  sql += finished_only ? " AND t.state IN ('complete', 'warm')" : " AND t.number >= 0";
-  Statement q = db_.Prepare(sql);
+  Statement& q = db_.Cached(
+      finished_only ? "SELECT p.value FROM trials t JOIN metric_series s ON s.run_id = t.run_id AND s.key = ?1 "
+                      "JOIN metric_points p ON p.series_id = s.id AND p.step = ?2 WHERE t.study_id = ?3 "
+                      "AND t.run_id <> ?4 AND t.state IN ('complete', 'warm') AND p.value IS NOT NULL"
+                    : "SELECT p.value FROM runs r JOIN metric_series s ON s.run_id = r.id AND s.key = ?1 "
+                      "JOIN metric_points p ON p.series_id = s.id AND p.step = ?2 WHERE r.study_id = ?3 "
+                      "AND r.id <> ?4 AND p.value IS NOT NULL");
   q.Bind(1, key).Bind(2, step).Bind(3, study_id).Bind(4, exclude_run);
   std::vector<double> out;
   while (q.Step()) out.push_back(q.Double(0));
@@ -206,7 +218,7 @@ std::vector<double> StudyStore::ValuesAtStep(const std::string& study_id, const 
 
 std::vector<PastRun> StudyStore::FinishedRuns(const std::string& pipeline, const std::string& metric,
                                               const std::string& exclude_study) {
-  Statement q = db_.Prepare(
+  Statement& q = db_.Cached(
       "SELECT r.id, (SELECT json_group_object(key, json(value)) FROM params WHERE run_id = r.id), s.last_value, "
       "r.started_at FROM runs r JOIN metric_series s ON s.run_id = r.id AND s.key = ? "
       "WHERE r.pipeline = ? AND r.status = 'succeeded' AND s.last_value IS NOT NULL "

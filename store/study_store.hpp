@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,8 @@ class StudyStore {
   // By id or unique prefix; throws StoreError when none or several match.
   StudyRecord FindStudy(const std::string& id_or_prefix);
   std::vector<StudyRecord> ListStudies(const std::optional<std::string>& pipeline, int64_t limit);
+  // The study's trials by number. Reads only the trials that changed since this
+  // StudyStore last looked (every change bumps the study's revision counter).
   std::vector<TrialRecord> Trials(const std::string& study_id);
   void SetStudyStatus(const std::string& study_id, const std::string& status);
 
@@ -65,16 +68,17 @@ class StudyStore {
   // nothing when the study has no trial left to give; so does ClaimTrial then.
   using Chooser = std::function<std::optional<std::string>(const std::vector<TrialRecord>& trials, int64_t number)>;
   std::optional<TrialRecord> ClaimTrial(const std::string& study_id, const std::string& worker, const Chooser& choose);
-  void SetTrialRun(const std::string& study_id, int64_t number, const std::string& run_id);
-  void FinishTrial(const std::string& study_id, int64_t number, const std::string& state, std::optional<double> value,
-                   std::optional<int64_t> step);
+  // Records how trial `number` ended. While it runs, its run is found through the run's
+  // own study and trial columns.
+  void FinishTrial(const std::string& study_id, int64_t number, const std::string& state,
+                   const std::optional<std::string>& run_id, std::optional<double> value, std::optional<int64_t> step);
   // Trials left 'running' by workers that are gone (their run is not running) become
   // 'interrupted', so a resumed study runs them again. Returns how many.
   int ReleaseAbandonedTrials(const std::string& study_id);
 
-  // Values of metric `key` logged at `step` by the runs of the study's trials other than
-  // `exclude_run`: with `finished_only`, complete trials and warm-start runs; otherwise
-  // the study's own trials in any state (the runs that reached that step).
+  // Values of metric `key` logged at `step` by runs other than `exclude_run`: with
+  // `finished_only`, those of complete trials and warm-start runs; otherwise every run of
+  // the study's own trials, running ones included (the runs that reached that step).
   std::vector<double> ValuesAtStep(const std::string& study_id, const std::string& key, int64_t step,
                                    const std::string& exclude_run, bool finished_only);
 
@@ -84,8 +88,15 @@ class StudyStore {
                                     const std::string& exclude_study);
 
  private:
+  struct TrialCache {
+    int64_t revision = 0;             // the newest change read
+    std::vector<TrialRecord> trials;  // by number
+  };
+  const std::vector<TrialRecord>& Refresh(const std::string& study_id);
+
   RunStore& store_;
   Database& db_;
+  std::map<std::string, TrialCache> cache_;
 };
 
 }  // namespace sluice::store

@@ -15,28 +15,32 @@
 namespace sluice::exec {
 
 std::map<std::string, std::string> HostEnvironment() {
-  std::map<std::string, std::string> env;
-  env["sluice"] = SLUICE_SDK_VERSION;
-  env["toolchain"] = plugin::HostToolchainKey();
-  env["compiler"] =
+  // The same for every run of this process (a sweep records it per trial): read it once.
+  static const std::map<std::string, std::string> cached = [] {
+    std::map<std::string, std::string> env;
+    env["sluice"] = SLUICE_SDK_VERSION;
+    env["toolchain"] = plugin::HostToolchainKey();
+    env["compiler"] =
 #if defined(__clang__)
-      std::string("clang ") + __clang_version__;
+        std::string("clang ") + __clang_version__;
 #else
-      std::string("gcc ") + __VERSION__;
+        std::string("gcc ") + __VERSION__;
 #endif
-  env["libtorch"] = SLUICE_TORCH_VERSION;  // what the SDK was built with; refined at run time
-  env["host"] = store::HostName();
-  env["cores"] = std::to_string(std::thread::hardware_concurrency());
-  utsname u{};
-  if (uname(&u) == 0) env["os"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      env["cpu"] = line.substr(line.find(':') + 2);
-      break;
+    env["libtorch"] = SLUICE_TORCH_VERSION;  // what the SDK was built with; refined at run time
+    env["host"] = store::HostName();
+    env["cores"] = std::to_string(std::thread::hardware_concurrency());
+    utsname u{};
+    if (uname(&u) == 0) env["os"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    for (std::string line; std::getline(cpuinfo, line);) {
+      if (line.rfind("model name", 0) == 0) {
+        env["cpu"] = line.substr(line.find(':') + 2);
+        break;
+      }
     }
-  }
-  return env;
+    return env;
+  }();
+  return cached;
 }
 
 void AddTorchEnvironment(std::map<std::string, std::string>& env, int threads) {

@@ -138,6 +138,7 @@ json Sweep::ToJson() const {
               {"startup_trials", startup_trials},
               {"warmup_steps", warmup_steps},
               {"tpe_startup_trials", tpe_startup_trials},
+              {"tpe_multivariate", tpe_multivariate},
               {"seed", seed},
               {"warm_start", warm_start},
               {"space", space_json}};
@@ -158,6 +159,7 @@ Sweep Sweep::FromJson(const json& j) {
   s.startup_trials = j.at("startup_trials");
   s.warmup_steps = j.at("warmup_steps");
   s.tpe_startup_trials = j.at("tpe_startup_trials");
+  s.tpe_multivariate = j.value("tpe_multivariate", true);
   s.seed = j.at("seed");
   s.warm_start = j.at("warm_start");
   if (!j.at("trials").is_null()) s.trials = j.at("trials").get<int64_t>();
@@ -192,9 +194,9 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
   Sweep out;
   out.seed = static_cast<uint64_t>(spec.seed);
   static const std::vector<std::string> kOptions = {
-      "metric",       "direction",          "sampler",      "trials",           "timeout",
-      "pruner",       "prune_metric",       "min_resource", "reduction_factor", "startup_trials",
-      "warmup_steps", "tpe_startup_trials", "seed",         "warm_start"};
+      "metric",           "direction",    "sampler",          "trials",         "timeout",      "pruner",
+      "prune_metric",     "min_resource", "reduction_factor", "startup_trials", "warmup_steps", "tpe_startup_trials",
+      "tpe_multivariate", "seed",         "warm_start"};
   auto option = [&](const std::string& name) -> const RawValue* {
     auto it = raw.options.find(name);
     return it == raw.options.end() ? nullptr : &it->second;
@@ -281,6 +283,13 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
   int64_t seed = static_cast<int64_t>(out.seed);
   int_option("seed", 0, seed);
   out.seed = static_cast<uint64_t>(seed);
+  if (const RawValue* m = option("tpe_multivariate")) {
+    if (m->type != RawValue::Type::kBool) {
+      diag.Error(m->loc, "[sweep] tpe_multivariate must be true or false");
+    } else {
+      out.tpe_multivariate = m->b;
+    }
+  }
   if (const RawValue* w = option("warm_start")) {
     if (w->type != RawValue::Type::kBool) {
       diag.Error(w->loc, "[sweep] warm_start must be true or false");

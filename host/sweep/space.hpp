@@ -51,6 +51,7 @@ struct Sweep {
   int64_t startup_trials = 5;       // median: finished trials before pruning starts
   int64_t warmup_steps = 0;         // median: steps before a trial can be pruned
   int64_t tpe_startup_trials = 10;  // tpe: random trials before the model is used
+  bool tpe_multivariate = true;     // tpe: model the dimensions jointly
   uint64_t seed = 0;
   bool warm_start = true;
   std::vector<Dimension> space;

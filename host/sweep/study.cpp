@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <set>
 
 #include "exec/executor.hpp"
 #include "exec/interrupt.hpp"
@@ -34,30 +36,47 @@ bool Matches(const json& past, const std::map<std::string, std::string>& base, c
   return true;
 }
 
-std::optional<std::string> Choose(const Sweep& sweep, const std::vector<store::TrialRecord>& trials, int64_t number) {
-  std::vector<json> taken;
-  std::vector<Observation> history;
-  int64_t own = 0;
-  for (const store::TrialRecord& t : trials) {
-    if (t.number >= 0 && t.state != "interrupted") {
-      ++own;
-      taken.push_back(json::parse(t.params));
+// Picks each trial's parameters. Keeps what it learnt between calls: a finished trial's
+// parameters are parsed once, however many trials follow.
+class Chooser {
+ public:
+  explicit Chooser(const Sweep& sweep) : sweep_(sweep) {}
+
+  std::optional<std::string> operator()(const std::vector<store::TrialRecord>& trials, int64_t number) {
+    int64_t own = 0;
+    for (const store::TrialRecord& t : trials) {
+      if (t.number >= 0 && t.state != "interrupted") ++own;
+      const bool finished = t.state == "complete" || t.state == "warm" || t.state == "pruned";
+      if (finished && t.value && std::isfinite(*t.value) && learnt_.insert(t.number).second) {
+        Observation o{json::parse(t.params), *t.value, t.state == "pruned", t.step.value_or(0)};
+        auto at = std::upper_bound(numbers_.begin(), numbers_.end(), t.number);  // keep trial order
+        history_.insert(history_.begin() + (at - numbers_.begin()), std::move(o));
+        numbers_.insert(at, t.number);
+      }
     }
-    if ((t.state == "complete" || t.state == "warm" || t.state == "pruned") && t.value && std::isfinite(*t.value)) {
-      history.push_back({json::parse(t.params), *t.value, t.state == "pruned", t.step.value_or(0)});
+    if (sweep_.trials && own >= *sweep_.trials) return std::nullopt;
+    if (sweep_.sampler == "grid") {
+      std::vector<json> taken;
+      for (const store::TrialRecord& t : trials) {
+        if (t.number >= 0 && t.state != "interrupted") taken.push_back(json::parse(t.params));
+      }
+      std::optional<json> point = SampleGrid(sweep_, taken);
+      return point ? std::optional<std::string>(point->dump()) : std::nullopt;
     }
+    std::mt19937_64 rng = TrialRng(sweep_.seed, number);
+    if (sweep_.sampler == "random") return SampleRandom(sweep_, rng).dump();
+    TpeOptions options;
+    options.startup_trials = sweep_.tpe_startup_trials;
+    options.multivariate = sweep_.tpe_multivariate;
+    return SampleTpe(sweep_, history_, options, rng).dump();
   }
-  if (sweep.trials && own >= *sweep.trials) return std::nullopt;
-  if (sweep.sampler == "grid") {
-    std::optional<json> point = SampleGrid(sweep, taken);
-    return point ? std::optional<std::string>(point->dump()) : std::nullopt;
-  }
-  std::mt19937_64 rng = TrialRng(sweep.seed, number);
-  if (sweep.sampler == "random") return SampleRandom(sweep, rng).dump();
-  TpeOptions options;
-  options.startup_trials = sweep.tpe_startup_trials;
-  return SampleTpe(sweep, history, options, rng).dump();
-}
+
+ private:
+  const Sweep& sweep_;
+  std::set<int64_t> learnt_;
+  std::vector<int64_t> numbers_;      // of history_, ascending
+  std::vector<Observation> history_;  // finished trials and warm-start runs, in trial order
+};
 
 std::string ShortParams(const json& params) {
   std::string out;
@@ -131,6 +150,7 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
   const std::string worker = std::to_string(getpid()) + "@" + store::HostName();
   exec::ProgressView quiet(stderr, exec::ProgressView::Mode::kQuiet);
   exec::ProgressView& view = options.trial_view ? *options.trial_view : quiet;
+  Chooser chooser(sweep);
 
   while (true) {
     if (exec::StopRequested()) {
@@ -138,16 +158,14 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
       break;
     }
     if (options.deadline && store::UnixNow() >= *options.deadline) break;
-    std::optional<store::TrialRecord> trial = studies.ClaimTrial(
-        study.id, worker,
-        [&](const std::vector<store::TrialRecord>& trials, int64_t number) { return Choose(sweep, trials, number); });
+    std::optional<store::TrialRecord> trial = studies.ClaimTrial(study.id, worker, std::ref(chooser));
     if (!trial) break;
     ++result.trials;
     const json params = json::parse(trial->params);
     pipeline::Diagnostics trial_diag;
     std::optional<pipeline::ResolvedPipeline> p = TrialPipeline(*base, params, registry, trial_diag);
     if (!p) {
-      studies.FinishTrial(study.id, trial->number, "failed", std::nullopt, std::nullopt);
+      studies.FinishTrial(study.id, trial->number, "failed", std::nullopt, std::nullopt, std::nullopt);
       if (options.log) {
         std::fprintf(options.log, "trial %lld failed before running: %s", static_cast<long long>(trial->number),
                      trial_diag.Render(pipeline::SourceTexts()).c_str());
@@ -159,10 +177,7 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
     execute.study_id = study.id;
     execute.trial = trial->number;
     std::string run_id;
-    execute.on_recorded = [&](const std::string& id) {
-      run_id = id;
-      studies.SetTrialRun(study.id, trial->number, id);
-    };
+    execute.on_recorded = [&](const std::string& id) { run_id = id; };
     std::optional<double> last_value;
     int64_t last_step = 0;
     if (sweep.pruner != "none") {
@@ -209,7 +224,7 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
       state = "failed";
       note = outcome.error.value_or("");
     }
-    studies.FinishTrial(study.id, trial->number, state, value, step);
+    studies.FinishTrial(study.id, trial->number, state, outcome.run_id, value, step);
     if (options.log) {
       std::string line = "trial " + std::to_string(trial->number) + " " + state;
       if (value) {

@@ -30,8 +30,12 @@ CREATE TABLE trials (
   worker      TEXT,                      -- pid@host that ran it
   started_at  TEXT NOT NULL,
   ended_at    TEXT,
+  revision    INTEGER NOT NULL,          -- 1, 2, ... per study, bumped by every change:
+                                         -- workers read only what changed since they last looked
   PRIMARY KEY (study_id, number)
 ) WITHOUT ROWID;
+CREATE INDEX trials_by_revision ON trials (study_id, revision);
+CREATE INDEX trials_by_run ON trials (run_id);
 
 ALTER TABLE runs ADD COLUMN study_id TEXT;
 ALTER TABLE runs ADD COLUMN trial INTEGER;

@@ -166,11 +166,10 @@ TEST(StudyStoreTest, ClaimsNumberedTrialsAndFindsValuesAtAStep) {
     r.study_id = s.id;
     r.trial = t->number;
     store->CreateRun(r, {});
-    studies.SetTrialRun(s.id, t->number, run_id);
     MetricWriter w(*store, run_id);
     w.Log("train.val_accuracy", 1, 0.1 * i);
   }
-  studies.FinishTrial(s.id, 0, "complete", 0.7, std::nullopt);
+  studies.FinishTrial(s.id, 0, "complete", std::string("c000000000000000"), 0.7, std::nullopt);
   EXPECT_FALSE(studies.ClaimTrial(s.id, "w", [](auto&, int64_t) { return std::optional<std::string>(); }));
   EXPECT_EQ(studies.FindStudy("5000").id, s.id);
   EXPECT_THROW(studies.FindStudy("6"), StoreError);

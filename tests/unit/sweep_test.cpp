@@ -173,12 +173,14 @@ TEST(SamplerTest, RandomStaysInTheSpaceAndRepeatsForTheSameTrial) {
 }
 
 // Best value of a 2-d quadratic after `n` trials of a sampler.
-double BestAfter(const Sweep& s, int n, uint64_t seed, bool tpe) {
+double BestAfter(const Sweep& s, int n, uint64_t seed, bool tpe, bool multivariate = true) {
+  TpeOptions options;
+  options.multivariate = multivariate;
   std::vector<Observation> history;
   double best = INFINITY;
   for (int i = 0; i < n; ++i) {
     std::mt19937_64 rng = TrialRng(seed, i);
-    json p = tpe ? SampleTpe(s, history, TpeOptions{}, rng) : SampleRandom(s, rng);
+    json p = tpe ? SampleTpe(s, history, options, rng) : SampleRandom(s, rng);
     const double x = p.at("fit.lr").get<double>(), y = p.at("fit.dropout").get<double>();
     const double v =
         std::pow(std::log10(x) + 2.2, 2) + std::pow(y - 0.31, 2) * 10 + (p.at("fit.opt") == "adam" ? 0.0 : 0.5);
@@ -200,14 +202,17 @@ trials = 60
 "fit.opt" = { choice = ["sgd", "adam"] }
 )");
   ASSERT_TRUE(r.sweep) << r.errors;
-  std::vector<double> tpe, random;
+  std::vector<double> tpe, independent, random;
   for (uint64_t seed = 1; seed <= 11; ++seed) {
     tpe.push_back(BestAfter(*r.sweep, 60, seed, true));
+    independent.push_back(BestAfter(*r.sweep, 60, seed, true, false));
     random.push_back(BestAfter(*r.sweep, 60, seed, false));
   }
   std::sort(tpe.begin(), tpe.end());
+  std::sort(independent.begin(), independent.end());
   std::sort(random.begin(), random.end());
   EXPECT_LT(tpe[5], random[5] * 0.5) << "median best: tpe " << tpe[5] << ", random " << random[5];
+  EXPECT_LT(independent[5], random[5] * 0.5) << "median best: univariate tpe " << independent[5];
   EXPECT_LT(tpe[5], 0.02);
 }
 
