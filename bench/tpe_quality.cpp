@@ -44,9 +44,7 @@ double X(const json& p, const std::string& k) { return p.at(k).get<double>(); }
 std::vector<Problem> Problems() {
   std::vector<Problem> out;
   using K = Dimension::Kind;
-  out.push_back({"branin",
-                 {Numeric("x1", K::kUniform, -5, 10), Numeric("x2", K::kUniform, 0, 15)},
-                 [](const json& p) {
+  out.push_back({"branin", {Numeric("x1", K::kUniform, -5, 10), Numeric("x2", K::kUniform, 0, 15)}, [](const json& p) {
                    const double x = X(p, "x1"), y = X(p, "x2");
                    const double b = 5.1 / (4 * M_PI * M_PI), c = 5 / M_PI, t = 1 / (8 * M_PI);
                    return std::pow(y - b * x * x + c * x - 6, 2) + 10 * (1 - t) * std::cos(x) + 10;
@@ -142,8 +140,9 @@ int main(int argc, char** argv) {
         }
         if (t + 1 == 50) at50 = best_true;
       }
-      std::printf("{\"sampler\": \"sluice\", \"objective\": \"%s\", \"seed\": %d, \"best50\": %.17g, \"best100\": %.17g}\n",
-                  problem.name.c_str(), seed, at50, best_true);
+      std::printf(
+          "{\"sampler\": \"sluice\", \"objective\": \"%s\", \"seed\": %d, \"best50\": %.17g, \"best100\": %.17g}\n",
+          problem.name.c_str(), seed, at50, best_true);
     }
   }
   return 0;

@@ -54,17 +54,27 @@ json BestJson(const sweep::StudySummary& s) {
 
 // Starts `sluice sweep --worker STUDY` processes; returns their pids.
 std::vector<pid_t> SpawnWorkers(int count, const std::string& study_id, const std::string& store_dir,
-                                const std::optional<double>& deadline) {
+                                const std::optional<double>& deadline, bool verbose) {
   std::vector<pid_t> pids;
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   for (int i = 0; i < count; ++i) {
     std::vector<std::string> args = {self, "sweep", "--worker", study_id, "--store", store_dir};
     if (deadline) args.insert(args.end(), {"--deadline", Number(*deadline)});
+    if (verbose) args.push_back("--verbose");
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
+    // Its own process group: a terminal's Ctrl-C reaches this process only, which passes
+    // it on once (a worker getting it twice would take it for the second, exit-now one).
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
     pid_t pid = 0;
-    if (posix_spawn(&pid, self.c_str(), nullptr, nullptr, argv.data(), environ) == 0) {
+    const int rc = posix_spawn(&pid, self.c_str(), nullptr, &attr, argv.data(), environ);
+    posix_spawnattr_destroy(&attr);
+    if (rc == 0) {
+      exec::ForwardSignalsTo(pid);
       pids.push_back(pid);
     } else {
       std::cerr << "sluice sweep: warning: could not start worker " << i + 2 << "; continuing with fewer\n";
@@ -73,11 +83,8 @@ std::vector<pid_t> SpawnWorkers(int count, const std::string& study_id, const st
   return pids;
 }
 
-int WaitWorkers(const std::vector<pid_t>& pids, bool forward_interrupt) {
+int WaitWorkers(const std::vector<pid_t>& pids) {
   int failures = 0;
-  for (pid_t pid : pids) {
-    if (forward_interrupt) kill(pid, SIGINT);
-  }
   for (pid_t pid : pids) {
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -207,9 +214,9 @@ int SweepCommand(const Args& args, const std::string& command_line) {
   }
   if (timeout) worker.deadline = store::UnixNow() + *timeout;
 
-  std::vector<pid_t> children = SpawnWorkers(jobs - 1, study_id, store_dir, worker.deadline);
+  std::vector<pid_t> children = SpawnWorkers(jobs - 1, study_id, store_dir, worker.deadline, vm["verbose"].as<bool>());
   sweep::WorkerResult r = sweep::RunWorker(*store, study_id, registry, worker);
-  const int failed_workers = WaitWorkers(children, r.interrupted || exec::StopRequested());
+  const int failed_workers = WaitWorkers(children);
   const bool interrupted = r.interrupted || exec::StopRequested();
   if (r.error) {
     std::cerr << *r.error << "sluice sweep: cannot run study " << study_id << "\n";

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "run_store.hpp"
 #include "sqlite.hpp"
@@ -18,6 +19,7 @@ namespace {
 std::atomic<bool> g_stop{false};
 std::mutex g_mutex;
 std::string g_store_db, g_run_id;
+std::vector<pid_t> g_forward;  // worker processes that get every signal this one gets
 
 void MarkInterruptedAndExit(int signal_number) {
   std::string db_path, run_id;
@@ -52,6 +54,10 @@ void Watch(sigset_t set) {
   for (;;) {
     int signal_number = 0;
     if (sigwait(&set, &signal_number) != 0) continue;
+    {
+      std::lock_guard<std::mutex> lock(g_mutex);
+      for (pid_t pid : g_forward) kill(pid, signal_number);
+    }
     if (!g_stop.exchange(true)) {
       std::fputs("\nsluice: stopping after the current step (press Ctrl-C again to exit now)\n", stderr);
       continue;
@@ -72,6 +78,11 @@ void InstallInterruptWatcher() {
 }
 
 bool StopRequested() { return g_stop.load(std::memory_order_relaxed); }
+
+void ForwardSignalsTo(pid_t pid) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_forward.push_back(pid);
+}
 
 void SetActiveRun(const std::string& store_db, const std::string& run_id) {
   std::lock_guard<std::mutex> lock(g_mutex);

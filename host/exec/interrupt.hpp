@@ -6,6 +6,8 @@
 #ifndef SLUICE_HOST_EXEC_INTERRUPT_HPP_
 #define SLUICE_HOST_EXEC_INTERRUPT_HPP_
 
+#include <sys/types.h>
+
 #include <string>
 
 namespace sluice::exec {
@@ -13,6 +15,9 @@ namespace sluice::exec {
 // Call first thing in main(), before any thread exists, so all threads inherit the mask.
 void InstallInterruptWatcher();
 bool StopRequested();
+// Every signal the watcher takes from now on is also sent to `pid` (a sweep's worker
+// process, started in its own process group so that a terminal's Ctrl-C reaches it once).
+void ForwardSignalsTo(pid_t pid);
 // Which run a second Ctrl-C should mark before exiting (empty run id: none).
 void SetActiveRun(const std::string& store_db, const std::string& run_id);
 

@@ -190,6 +190,26 @@ TEST_F(SweepTest, CtrlCStopsTheSweepAndResumeFinishesIt) {
             1);
 }
 
+TEST_F(SweepTest, CtrlCReachesEveryWorkerProcess) {
+  dir_.Write("hang", "");
+  Write("w.toml", "sampler = \"random\"\ntrials = 6\n" + std::string(kSpace),
+        "hang_once = \"" + (dir_ / "hang") + "\"\n");
+  Child child({SluiceBinary(), "sweep", "w.toml", "--jobs", "2", "--verbose", "--json"}, Options());
+  ASSERT_TRUE(
+      child.WaitForLine([](const std::string& l) { return l.find("hanging until stopped") != std::string::npos; }));
+  child.Signal(SIGINT);  // the parent only, as a terminal would with workers in their own group
+  ProcessResult r = child.Wait();
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_EQ(r.err.find("interrupted again"), std::string::npos) << r.err;  // one Ctrl-C, taken once
+  // The hanging trial, and the other worker's if one was starting at that moment.
+  json runs = Json({"runs", "list", "--status", "interrupted"});
+  EXPECT_GE(runs.size(), 1u);
+  EXPECT_LE(runs.size(), 2u);
+  EXPECT_EQ(Json({"runs", "list", "--status", "running"}).size(), 0u);
+  json resumed = Json({"sweep", "--resume", json::parse(r.out)["study"], "--jobs", "2"});
+  EXPECT_EQ(resumed["complete"], 6);
+}
+
 TEST_F(SweepTest, BadUsageIsExplained) {
   dir_.Write("plain.toml", "[stages.f]\nplugin = \"test-objective\"\n");
   ProcessResult r = Sluice({"sweep", "plain.toml"});
