@@ -6,3 +6,7 @@ build=${1:-build}
 echo "### metric logging"; "$build/bin/sluice_bench_metric_logging"
 echo; echo "### start-up"; /usr/bin/python3 bench/startup.py --build "$build"
 echo; echo "### training"; /usr/bin/python3 bench/training.py --build "$build"
+echo; echo "### models (CNN training, predict)"; /usr/bin/python3 bench/models.py --build "$build"
+echo; echo "### sweep search quality"; /usr/bin/python3 bench/sweep_quality.py --build "$build"
+echo; echo "### sweep overhead"; /usr/bin/python3 bench/sweep_overhead.py --build "$build"
+echo; echo "### sweep with ASHA"; /usr/bin/python3 bench/sweep_asha.py --build "$build"

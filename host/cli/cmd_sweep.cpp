@@ -193,6 +193,16 @@ int SweepCommand(const Args& args, const std::string& command_line) {
                                "this pipeline has no [sweep] table: add one with metric, direction, a budget "
                                "and [sweep.space] (see pipelines/README.md)");
     }
+    for (size_t i = 0; sw && i < overrides.size(); ++i) {  // a swept parameter cannot also be fixed
+      const std::string key = overrides[i].substr(0, overrides[i].find('='));
+      for (const sweep::Dimension& d : sw->space) {
+        if (d.key != key) continue;
+        loaded.diagnostics.Error(pipeline::SourceLoc{"--set", static_cast<int>(i) + 1, 1, static_cast<int>(key.size())},
+                                 "'" + key +
+                                     "' is in the search space ([sweep.space]); the sweep sets it for every "
+                                     "trial, so --set cannot fix it");
+      }
+    }
     if (!loaded.pipeline || !sw || !loaded.diagnostics.empty()) {
       std::cerr << loaded.RenderErrors() << "sluice sweep: the pipeline is invalid; nothing was run\n";
       return kExitUsage;

@@ -140,6 +140,7 @@ json Sweep::ToJson() const {
               {"tpe_startup_trials", tpe_startup_trials},
               {"tpe_multivariate", tpe_multivariate},
               {"seed", seed},
+              {"seed_given", seed_given},
               {"warm_start", warm_start},
               {"space", space_json}};
   out["trials"] = trials ? json(*trials) : json(nullptr);
@@ -161,6 +162,7 @@ Sweep Sweep::FromJson(const json& j) {
   s.tpe_startup_trials = j.at("tpe_startup_trials");
   s.tpe_multivariate = j.value("tpe_multivariate", true);
   s.seed = j.at("seed");
+  s.seed_given = j.value("seed_given", true);
   s.warm_start = j.at("warm_start");
   if (!j.at("trials").is_null()) s.trials = j.at("trials").get<int64_t>();
   if (!j.at("timeout_seconds").is_null()) s.timeout_seconds = j.at("timeout_seconds").get<double>();
@@ -283,6 +285,7 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
   int64_t seed = static_cast<int64_t>(out.seed);
   int_option("seed", 0, seed);
   out.seed = static_cast<uint64_t>(seed);
+  out.seed_given = option("seed") != nullptr;
   if (const RawValue* m = option("tpe_multivariate")) {
     if (m->type != RawValue::Type::kBool) {
       diag.Error(m->loc, "[sweep] tpe_multivariate must be true or false");

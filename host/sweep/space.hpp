@@ -52,7 +52,9 @@ struct Sweep {
   int64_t warmup_steps = 0;         // median: steps before a trial can be pruned
   int64_t tpe_startup_trials = 10;  // tpe: random trials before the model is used
   bool tpe_multivariate = true;     // tpe: model the dimensions jointly
-  uint64_t seed = 0;
+  uint64_t seed = 0;                // of every draw; see seed_given
+  bool seed_given = false;          // [sweep] seed set: draws repeat from study to study. If not,
+                                    // each study mixes its id in, so a new study explores new points
   bool warm_start = true;
   std::vector<Dimension> space;
 

@@ -71,6 +71,15 @@ class Chooser {
     return SampleTpe(sweep_, history_, options, rng).dump();
   }
 
+  // The best objective among the finished trials and warm-start runs seen so far.
+  std::optional<double> Best() const {
+    std::optional<double> best;
+    for (const Observation& o : history_) {
+      if (!o.pruned && (!best || sweep_.Better(o.value, *best))) best = o.value;
+    }
+    return best;
+  }
+
  private:
   const Sweep& sweep_;
   std::set<int64_t> learnt_;
@@ -94,10 +103,15 @@ std::string ShortParams(const json& params) {
 
 }  // namespace
 
-store::StudyRecord CreateStudy(store::RunStore& store, const pipeline::ResolvedPipeline& base, const Sweep& sweep,
+store::StudyRecord CreateStudy(store::RunStore& store, const pipeline::ResolvedPipeline& base, const Sweep& given,
                                const std::string& command_line) {
   store::StudyRecord s;
   s.id = store::NewRunId();
+  Sweep sweep = given;
+  if (!sweep.seed_given) {  // the pipeline's seed and this study: a new study, new points
+    sweep.seed = pipeline::StageSeed(static_cast<int64_t>(sweep.seed), "sweep " + s.id);
+    sweep.seed_given = true;
+  }
   s.pipeline = base.name;
   s.file = base.file;
   s.spec = base.ToJson();
@@ -233,6 +247,13 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
                       state == "pruned" ? sweep.prune_metric.c_str() : sweep.metric.c_str(), *value);
         line += buf;
         if (step) line += " at step " + std::to_string(*step);
+      }
+      std::optional<double> best = chooser.Best();
+      if (state == "complete" && (!best || sweep.Better(*value, *best))) best = value;
+      if (best) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, " (best %.6g)", *best);
+        line += buf;
       }
       line += "  run " + outcome.run_id.substr(0, 8) + "  " + ShortParams(params);
       if (!note.empty()) line += "\n  " + note;

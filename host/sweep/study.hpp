@@ -21,6 +21,8 @@ namespace sluice::sweep {
 // space (and equal the base elsewhere, seeds aside) joins as an observation.
 store::StudyRecord CreateStudy(store::RunStore& store, const pipeline::ResolvedPipeline& base, const Sweep& sweep,
                                const std::string& command_line);
+// (Without a [sweep] seed, the study's draws are seeded by the pipeline's seed and the
+// study's id, and that seed is stored with the study, so --resume continues the same.)
 
 struct WorkerOptions {
   std::optional<double> deadline;  // unix seconds: no trial starts after it

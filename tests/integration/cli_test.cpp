@@ -211,5 +211,18 @@ TEST_F(CliTest, TheHostItselfDoesNotLinkLibTorch) {
   EXPECT_EQ(ldd.out.find("libc10"), std::string::npos) << ldd.out;
 }
 
+TEST(ShippedPipelinesTest, EveryPipelineInTheRepositoryIsValid) {
+  const std::filesystem::path folder = std::filesystem::path(SLUICE_TEST_SOURCE_DIR) / ".." / "pipelines";
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    if (entry.path().extension() != ".toml") continue;
+    ProcessResult r = RunProcess({SluiceBinary(), "validate", entry.path().string()},
+                                 ProcessOptions{"", {}, {"SLUICE_PLUGIN_PATH", "SLUICE_STORE"}});
+    EXPECT_EQ(r.exit_code, 0) << entry.path() << "\n" << r.err;
+    ++checked;
+  }
+  EXPECT_GE(checked, 6);
+}
+
 }  // namespace
 }  // namespace sluice::testing

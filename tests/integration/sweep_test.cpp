@@ -43,7 +43,7 @@ class SweepTest : public ::testing::Test {
   }
   void Write(const std::string& name, const std::string& sweep, const std::string& stage_extra = "") {
     dir_.Write(name, "[pipeline]\nname = \"quad\"\nseed = 3\n\n[stages.f]\nplugin = \"test-objective\"\n" +
-                         stage_extra + "\n[sweep]\nmetric = \"f.value\"\ndirection = \"minimize\"\n" + sweep);
+                         stage_extra + "\n[sweep]\nmetric = \"f.value\"\ndirection = \"minimize\"\nseed = 5\n" + sweep);
   }
   TempDir dir_;
 };
@@ -215,6 +215,13 @@ TEST_F(SweepTest, BadUsageIsExplained) {
   ProcessResult r = Sluice({"sweep", "plain.toml"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("plain.toml:1:1: error: this pipeline has no [sweep] table"), std::string::npos) << r.err;
+  Write("q.toml", "trials = 3\n" + std::string(kSpace));
+  r = Sluice({"sweep", "q.toml", "--set", "f.epochs=2", "--set", "f.x=1.0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--set:2:1: error: 'f.x' is in the search space ([sweep.space]); the sweep sets it for every "
+                       "trial, so --set cannot fix it"),
+            std::string::npos)
+      << r.err;
   r = Sluice({"sweep", "--resume", "abc"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no study matches 'abc'"), std::string::npos) << r.err;
