@@ -363,12 +363,17 @@ int ShowStudy(const Args& args) {
     std::cout << "\n";
   }
   std::cout << "\n";
-  Table table({"TRIAL", "STATE", study.metric, "STEP", "RUN", "PARAMS"});
+  Table table({"TRIAL", "STATE", study.metric, "PRUNED AT", "RUN", "PARAMS"});
   for (const store::TrialRecord& t : trials) {
     if (t.state == "warm") continue;
-    table.Row({std::to_string(t.number), t.state, t.value ? Number(*t.value) : "",
-               t.step ? std::to_string(*t.step) : "", t.run_id ? t.run_id->substr(0, 8) : "",
-               ParamsText(json::parse(t.params))});
+    const bool pruned = t.state == "pruned";
+    // A pruned trial has no objective; its value is the prune metric where it stopped.
+    std::string where;
+    if (pruned && t.step) {
+      where = "step " + std::to_string(*t.step) + (t.value ? ", " + sw.prune_metric + " " + Number(*t.value) : "");
+    }
+    table.Row({std::to_string(t.number), t.state, t.value && !pruned ? Number(*t.value) : "", where,
+               t.run_id ? t.run_id->substr(0, 8) : "", ParamsText(json::parse(t.params))});
   }
   std::cout << table.Render();
   if (s.best) {
