@@ -5,10 +5,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "commands.hpp"
 #include "exec/interrupt.hpp"
@@ -54,13 +56,14 @@ json BestJson(const sweep::StudySummary& s) {
 
 // Starts `sluice sweep --worker STUDY` processes; returns their pids.
 std::vector<pid_t> SpawnWorkers(int count, const std::string& study_id, const std::string& store_dir,
-                                const std::optional<double>& deadline, bool verbose) {
+                                const std::optional<double>& deadline, bool verbose, int threads) {
   std::vector<pid_t> pids;
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   for (int i = 0; i < count; ++i) {
     std::vector<std::string> args = {self, "sweep", "--worker", study_id, "--store", store_dir};
     if (deadline) args.insert(args.end(), {"--deadline", Number(*deadline)});
     if (verbose) args.push_back("--verbose");
+    if (threads > 0) args.insert(args.end(), {"--trial-threads", std::to_string(threads)});
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -136,7 +139,8 @@ int SweepCommand(const Args& args, const std::string& command_line) {
       "verbose,v", po::bool_switch(), "show each trial's progress, not only its result")(
       "json", po::bool_switch(), "print one JSON object on stdout")("worker", po::value<std::string>(),
                                                                     "(internal) work on this study")(
-      "deadline", po::value<double>(), "(internal) start no trial after this unix time");
+      "deadline", po::value<double>(), "(internal) start no trial after this unix time")(
+      "trial-threads", po::value<int>(), "(internal) threads per trial");
   if (PrintHelpIfAsked(args, options,
                        "usage: sluice sweep FILE [--jobs N] [--set STAGE.KEY=VALUE]... [--store DIR] [--json]\n"
                        "       sluice sweep --resume STUDY [--jobs N] [--store DIR] [--json]")) {
@@ -152,9 +156,13 @@ int SweepCommand(const Args& args, const std::string& command_line) {
   exec::ProgressView lines(stderr, exec::ProgressView::Mode::kLines);
   if (vm["verbose"].as<bool>()) worker.trial_view = &lines;
 
+  // N processes share the cores: a trial whose pipeline leaves pipeline.threads unset
+  // gets cores / N threads rather than every core (oversubscription slows them all).
+  if (jobs > 1) worker.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / jobs);
   if (vm.count("worker")) {  // one of the processes --jobs started
     auto store = store::RunStore::Open(store_dir);
     if (vm.count("deadline")) worker.deadline = vm["deadline"].as<double>();
+    if (vm.count("trial-threads")) worker.threads = vm["trial-threads"].as<int>();
     sweep::WorkerResult r = sweep::RunWorker(*store, vm["worker"].as<std::string>(), registry, worker);
     if (r.error) {
       std::cerr << *r.error;
@@ -224,7 +232,8 @@ int SweepCommand(const Args& args, const std::string& command_line) {
   }
   if (timeout) worker.deadline = store::UnixNow() + *timeout;
 
-  std::vector<pid_t> children = SpawnWorkers(jobs - 1, study_id, store_dir, worker.deadline, vm["verbose"].as<bool>());
+  std::vector<pid_t> children =
+      SpawnWorkers(jobs - 1, study_id, store_dir, worker.deadline, vm["verbose"].as<bool>(), worker.threads);
   sweep::WorkerResult r = sweep::RunWorker(*store, study_id, registry, worker);
   const int failed_workers = WaitWorkers(children);
   const bool interrupted = r.interrupted || exec::StopRequested();

@@ -187,6 +187,7 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
       continue;
     }
 
+    if (p->threads == 0 && options.threads > 0) p->threads = options.threads;  // --jobs share the cores
     exec::ExecuteOptions execute;
     execute.study_id = study.id;
     execute.trial = trial->number;

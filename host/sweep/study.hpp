@@ -29,6 +29,7 @@ struct WorkerOptions {
   std::string command_line;
   exec::ProgressView* trial_view = nullptr;  // where each trial's run reports (quiet by default)
   FILE* log = stderr;                        // one line per finished trial; null for none
+  int threads = 0;  // threads per trial when the pipeline does not set pipeline.threads (0: all cores)
 };
 
 struct WorkerResult {
