@@ -6,6 +6,7 @@
 namespace sluice::sweep {
 
 bool PruneCheckpoint(const Sweep& sweep, int64_t step) {
+  if (sweep.max_resource && step >= *sweep.max_resource) return false;  // the trial is done: keep its result
   if (sweep.pruner == "median") return step >= sweep.warmup_steps;
   if (sweep.pruner != "asha" || step < sweep.min_resource) return false;
   for (int64_t rung = sweep.min_resource; rung <= step; rung *= sweep.reduction_factor) {

@@ -7,6 +7,8 @@
 //         trial reaching a rung continues only while its value there is in the top 1/eta
 //         of every value recorded at that rung so far (the first ones to arrive always
 //         continue: with fewer than eta values the best one is promoted).
+// Neither stops a trial at or after `max_resource` (its last step, e.g. the epochs), where
+// stopping would only throw away a finished result.
 #ifndef SLUICE_HOST_SWEEP_PRUNER_HPP_
 #define SLUICE_HOST_SWEEP_PRUNER_HPP_
 

@@ -134,6 +134,7 @@ json Sweep::ToJson() const {
               {"pruner", pruner},
               {"prune_metric", prune_metric},
               {"min_resource", min_resource},
+              {"max_resource", max_resource ? json(*max_resource) : json(nullptr)},
               {"reduction_factor", reduction_factor},
               {"startup_trials", startup_trials},
               {"warmup_steps", warmup_steps},
@@ -156,6 +157,8 @@ Sweep Sweep::FromJson(const json& j) {
   s.pruner = j.at("pruner");
   s.prune_metric = j.at("prune_metric");
   s.min_resource = j.at("min_resource");
+  if (j.contains("max_resource") && !j.at("max_resource").is_null())
+    s.max_resource = j.at("max_resource").get<int64_t>();
   s.reduction_factor = j.at("reduction_factor");
   s.startup_trials = j.at("startup_trials");
   s.warmup_steps = j.at("warmup_steps");
@@ -195,10 +198,22 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
   const pipeline::SweepSpec& raw = spec.sweep;
   Sweep out;
   out.seed = static_cast<uint64_t>(spec.seed);
-  static const std::vector<std::string> kOptions = {
-      "metric",           "direction",    "sampler",          "trials",         "timeout",      "pruner",
-      "prune_metric",     "min_resource", "reduction_factor", "startup_trials", "warmup_steps", "tpe_startup_trials",
-      "tpe_multivariate", "seed",         "warm_start"};
+  static const std::vector<std::string> kOptions = {"metric",
+                                                    "direction",
+                                                    "sampler",
+                                                    "trials",
+                                                    "timeout",
+                                                    "pruner",
+                                                    "prune_metric",
+                                                    "min_resource",
+                                                    "max_resource",
+                                                    "reduction_factor",
+                                                    "startup_trials",
+                                                    "warmup_steps",
+                                                    "tpe_startup_trials",
+                                                    "tpe_multivariate",
+                                                    "seed",
+                                                    "warm_start"};
   auto option = [&](const std::string& name) -> const RawValue* {
     auto it = raw.options.find(name);
     return it == raw.options.end() ? nullptr : &it->second;
@@ -278,6 +293,11 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
       diag.Error(t->loc, "[sweep] timeout must be seconds, or a duration like \"90s\", \"30m\", \"2h\"");
   }
   int_option("min_resource", 1, out.min_resource);
+  if (option("max_resource")) {
+    int64_t max_resource = 0;
+    int_option("max_resource", 1, max_resource);
+    if (max_resource > 0) out.max_resource = max_resource;
+  }
   int_option("reduction_factor", 2, out.reduction_factor);
   int_option("startup_trials", 0, out.startup_trials);
   int_option("warmup_steps", 0, out.warmup_steps);

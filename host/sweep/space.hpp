@@ -44,17 +44,18 @@ struct Sweep {
   std::string sampler = "tpe";  // grid | random | tpe
   std::optional<int64_t> trials;
   std::optional<double> timeout_seconds;
-  std::string pruner = "none";      // none | median | asha
-  std::string prune_metric;         // intermediate metric, "stage.metric"
-  int64_t min_resource = 1;         // asha: first rung (steps)
-  int64_t reduction_factor = 3;     // asha: keep the top 1/factor at each rung
-  int64_t startup_trials = 5;       // median: finished trials before pruning starts
-  int64_t warmup_steps = 0;         // median: steps before a trial can be pruned
-  int64_t tpe_startup_trials = 10;  // tpe: random trials before the model is used
-  bool tpe_multivariate = true;     // tpe: model the dimensions jointly
-  uint64_t seed = 0;                // of every draw; see seed_given
-  bool seed_given = false;          // [sweep] seed set: draws repeat from study to study. If not,
-                                    // each study mixes its id in, so a new study explores new points
+  std::string pruner = "none";          // none | median | asha
+  std::string prune_metric;             // intermediate metric, "stage.metric"
+  int64_t min_resource = 1;             // asha: first rung (steps)
+  std::optional<int64_t> max_resource;  // both: a trial's last step; no trial is stopped there
+  int64_t reduction_factor = 3;         // asha: keep the top 1/factor at each rung
+  int64_t startup_trials = 5;           // median: finished trials before pruning starts
+  int64_t warmup_steps = 0;             // median: steps before a trial can be pruned
+  int64_t tpe_startup_trials = 10;      // tpe: random trials before the model is used
+  bool tpe_multivariate = true;         // tpe: model the dimensions jointly
+  uint64_t seed = 0;                    // of every draw; see seed_given
+  bool seed_given = false;              // [sweep] seed set: draws repeat from study to study. If not,
+                                        // each study mixes its id in, so a new study explores new points
   bool warm_start = true;
   std::vector<Dimension> space;
 

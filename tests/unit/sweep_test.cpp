@@ -257,8 +257,12 @@ TEST(PrunerTest, AshaJudgesAtRungsAndKeepsTheTopThird) {
   EXPECT_TRUE(PruneCheckpoint(s, 9));
   EXPECT_FALSE(PruneCheckpoint(s, 10));
   EXPECT_FALSE(ShouldPrune(s, 2, 0.0, {0.9, 0.8}, 0));  // not a rung
-  EXPECT_FALSE(ShouldPrune(s, 1, 0.5, {}, 0));          // the first one there goes on
-  EXPECT_TRUE(ShouldPrune(s, 1, 0.5, {0.9}, 0));        // with two, only the best
+  s.max_resource = 9;
+  EXPECT_FALSE(PruneCheckpoint(s, 9));  // the last epoch: nothing left to save
+  EXPECT_TRUE(PruneCheckpoint(s, 3));
+  s.max_resource.reset();
+  EXPECT_FALSE(ShouldPrune(s, 1, 0.5, {}, 0));    // the first one there goes on
+  EXPECT_TRUE(ShouldPrune(s, 1, 0.5, {0.9}, 0));  // with two, only the best
   // Six values at the rung with this one: the best two continue.
   EXPECT_FALSE(ShouldPrune(s, 3, 0.85, {0.9, 0.8, 0.7, 0.6, 0.5}, 0));
   EXPECT_TRUE(ShouldPrune(s, 3, 0.75, {0.9, 0.8, 0.7, 0.6, 0.5}, 0));
