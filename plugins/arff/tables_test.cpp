@@ -33,6 +33,24 @@ TEST(ArffStageTest, SplitsCreditDataStratifiedWithItsPreprocessing) {
   EXPECT_EQ(h.artifacts().count("test_rows"), 1u);
 }
 
+TEST(ArffStageTest, ReadsWekasDiabetesData) {
+  testing::StageHarness h("arff");
+  h.Set("file", std::string("/usr/share/doc/weka/examples/diabetes.arff")).Set("target", std::string("class"));
+  ASSERT_TRUE(h.Run().ok());
+  auto ds = h.Output<TensorDataset>("data");
+  ASSERT_TRUE(ds);
+  EXPECT_EQ(ds->task, Task::kClassification);
+  EXPECT_EQ(ds->class_names, (std::vector<std::string>{"tested_negative", "tested_positive"}));
+  EXPECT_EQ(ds->train.size() + ds->validation.size() + ds->test.size(), 768);
+  // 268 of the 768 women tested positive; every split keeps that share.
+  const double positives =
+      (ds->train.targets.sum() + ds->validation.targets.sum() + ds->test.targets.sum()).item<double>();
+  EXPECT_EQ(positives, 268);
+  EXPECT_NEAR(ds->test.targets.to(torch::kFloat).mean().item<double>(), 268.0 / 768, 0.01);
+  EXPECT_EQ(ds->sample_shape, (std::vector<int64_t>{8}));  // eight numeric attributes
+  EXPECT_NEAR(ds->train.features.mean().item<double>(), 0.0, 1e-5);
+}
+
 TEST(CsvStageTest, RegressionTargetsAreStandardizedAndCategoriesEmbedded) {
   testing::TempDir dir;
   std::string csv = "size,city,price\n";
