@@ -133,27 +133,19 @@ class Parser {
   const Token& Peek() const { return tokens_[pos_]; }
   const Token& Next() { return pos_ + 1 < tokens_.size() ? tokens_[pos_++] : tokens_.back(); }
 
-  void Or() {
+  // OPERAND (WORD OPERAND)*, parenthesized: OR over ANDs, AND over NOTs.
+  void Chain(const char* word, const char* sql_op, void (Parser::*operand)()) {
     out_.sql += "(";
-    And();
-    while (IsKeyword(Peek(), "or")) {
+    (this->*operand)();
+    while (IsKeyword(Peek(), word)) {
       Next();
-      out_.sql += " OR ";
-      And();
+      out_.sql += sql_op;
+      (this->*operand)();
     }
     out_.sql += ")";
   }
-
-  void And() {
-    out_.sql += "(";
-    Not();
-    while (IsKeyword(Peek(), "and")) {
-      Next();
-      out_.sql += " AND ";
-      Not();
-    }
-    out_.sql += ")";
-  }
+  void Or() { Chain("or", " OR ", &Parser::And); }
+  void And() { Chain("and", " AND ", &Parser::Not); }
 
   void Not() {
     if (IsKeyword(Peek(), "not")) {

@@ -262,13 +262,17 @@ RunRecord ReadRun(const Statement& q) {
 
 }  // namespace
 
-RunRecord RunStore::FindRun(const std::string& id_or_prefix) {
-  if (id_or_prefix.empty()) throw StoreError("empty run id");
+void CheckIdPrefix(const std::string& id_or_prefix, const std::string& what) {
+  if (id_or_prefix.empty()) throw StoreError("empty " + what + " id");
   for (char c : id_or_prefix) {
     if (!std::isxdigit(static_cast<unsigned char>(c))) {
-      throw StoreError("'" + id_or_prefix + "' is not a run id (run ids are hexadecimal)");
+      throw StoreError("'" + id_or_prefix + "' is not a " + what + " id (" + what + " ids are hexadecimal)");
     }
   }
+}
+
+RunRecord RunStore::FindRun(const std::string& id_or_prefix) {
+  CheckIdPrefix(id_or_prefix, "run");
   // Prefix match through the primary-key index: id >= prefix AND id < prefix + 1.
   std::string upper = id_or_prefix;
   upper.back() = static_cast<char>(upper.back() + 1);

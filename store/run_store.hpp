@@ -211,6 +211,8 @@ std::string NewRunId();                    // 16 random hex digits
 double UnixNow();                          // seconds since the epoch
 std::string IsoTime(double unix_seconds);  // 2026-11-28T21:05:11.123Z
 std::string HostName();
+// Throws StoreError unless `id_or_prefix` can begin a run or study id (`what`): hex digits.
+void CheckIdPrefix(const std::string& id_or_prefix, const std::string& what);
 
 }  // namespace sluice::store
 

@@ -1,7 +1,5 @@
 #include "study_store.hpp"
 
-#include <cctype>
-
 namespace sluice::store {
 
 namespace {
@@ -105,12 +103,7 @@ void StudyStore::CreateStudy(const StudyRecord& s, const std::vector<TrialRecord
 }
 
 StudyRecord StudyStore::FindStudy(const std::string& id_or_prefix) {
-  if (id_or_prefix.empty()) throw StoreError("empty study id");
-  for (char c : id_or_prefix) {
-    if (!std::isxdigit(static_cast<unsigned char>(c))) {
-      throw StoreError("'" + id_or_prefix + "' is not a study id (study ids are hexadecimal)");
-    }
-  }
+  CheckIdPrefix(id_or_prefix, "study");
   Statement& q = db_.Cached(std::string("SELECT ") + kStudyColumns +
                             " FROM studies WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 3");
   q.Bind(1, static_cast<int64_t>(id_or_prefix.size())).Bind(2, id_or_prefix);

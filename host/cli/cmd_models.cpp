@@ -24,14 +24,6 @@ json ModelJson(const store::ModelRecord& m, bool with_manifest) {
   return j;
 }
 
-std::unique_ptr<store::RunStore> OpenStore(const std::string& flag) {
-  const std::string dir = StoreDir(flag);
-  if (!std::filesystem::exists(std::filesystem::path(dir) / "runs.db")) {
-    throw store::StoreError("no run store at " + dir + " (pass --store DIR or set SLUICE_STORE)");
-  }
-  return store::RunStore::Open(dir);
-}
-
 }  // namespace
 
 int ModelsCommand(const Args& args) {
@@ -53,7 +45,7 @@ int ModelsCommand(const Args& args) {
   po::variables_map vm = ParseOptions(args, options, {"action", "model", "version"});
   const std::string action = vm["action"].as<std::string>();
   const bool as_json = vm["json"].as<bool>();
-  auto store = OpenStore(vm["store"].as<std::string>());
+  auto store = OpenExistingStore(vm["store"].as<std::string>());
 
   if (action == "list") {
     std::optional<std::string> name;

@@ -19,15 +19,6 @@ namespace sluice::cli {
 
 namespace {
 
-std::unique_ptr<store::RunStore> OpenExisting(const std::string& flag) {
-  const std::string dir = StoreDir(flag);
-  if (!std::filesystem::exists(std::filesystem::path(dir) / "runs.db")) {
-    throw store::StoreError("no run store at " + dir +
-                            " (runs are recorded by `sluice run`; pass --store DIR or set SLUICE_STORE)");
-  }
-  return store::RunStore::Open(dir);
-}
-
 double ParseIso(const std::string& iso) {
   std::tm tm{};
   int millis = 0;
@@ -120,7 +111,7 @@ int List(const Args& args) {
     }
   }
   filter.limit = vm["limit"].as<int64_t>();
-  auto store = OpenExisting(vm["store"].as<std::string>());
+  auto store = OpenExistingStore(vm["store"].as<std::string>());
   if (vm.count("study")) filter.study_id = store::StudyStore(*store).FindStudy(vm["study"].as<std::string>()).id;
   std::vector<store::RunRecord> runs = store->ListRuns(filter);
   std::vector<std::vector<store::LatestMetric>> metrics;
@@ -194,7 +185,7 @@ int Show(const Args& args) {
                                                           "store folder");
   if (PrintHelpIfAsked(args, options, "usage: sluice runs show RUN [--json]")) return kExitOk;
   po::variables_map vm = ParseOptions(args, options, {"run"});
-  auto store = OpenExisting(vm["store"].as<std::string>());
+  auto store = OpenExistingStore(vm["store"].as<std::string>());
   store::RunRecord run = store->FindRun(vm["run"].as<std::string>());
   auto params = store->Params(run.id);
   auto metrics = store->LatestMetrics(run.id);
@@ -270,7 +261,7 @@ int Metrics(const Args& args) {
       "store", po::value<std::string>()->default_value(""), "store folder");
   if (PrintHelpIfAsked(args, options, "usage: sluice runs metrics RUN KEY [--json|--csv]")) return kExitOk;
   po::variables_map vm = ParseOptions(args, options, {"run", "key"});
-  auto store = OpenExisting(vm["store"].as<std::string>());
+  auto store = OpenExistingStore(vm["store"].as<std::string>());
   store::RunRecord run = store->FindRun(vm["run"].as<std::string>());
   const std::string key = vm["key"].as<std::string>();
   std::vector<store::MetricPoint> points = store->MetricHistory(run.id, key);
@@ -313,7 +304,7 @@ int Compare(const Args& args) {
   po::variables_map vm = ParseOptions(args, options, {"run"}, true);
   const auto ids = vm["run"].as<std::vector<std::string>>();
   if (ids.size() < 2) throw po::error("runs compare needs at least two runs");
-  auto store = OpenExisting(vm["store"].as<std::string>());
+  auto store = OpenExistingStore(vm["store"].as<std::string>());
   std::vector<store::RunRecord> runs;
   std::vector<std::map<std::string, std::string>> params;
   std::vector<std::map<std::string, double>> metrics;
@@ -416,8 +407,13 @@ int Best(const Args& args) {
   filter.pipeline = vm["pipeline"].as<std::string>();
   filter.status = "succeeded";
   filter.limit = 1;
-  const std::string condition = "metrics." + metric + " = metrics." + metric;  // the run logged it
-  filter.where = store::CompileWhere(condition);
+  try {
+    filter.where = store::FieldExpression("metrics." + metric);  // runs that logged it
+    filter.where->sql = "(" + filter.where->sql + ") IS NOT NULL";
+    filter.order_by = store::CompileOrderBy("metrics." + metric + (minimize ? " asc" : " desc"));
+  } catch (const store::QueryError& e) {
+    throw po::error("--metric: " + std::string(e.what()));
+  }
   if (vm.count("where")) {
     const std::string text = vm["where"].as<std::string>();
     try {
@@ -429,12 +425,7 @@ int Best(const Args& args) {
       return kExitUsage;
     }
   }
-  try {
-    filter.order_by = store::CompileOrderBy("metrics." + metric + (minimize ? " asc" : " desc"));
-  } catch (const store::QueryError& e) {
-    throw po::error("--metric: " + std::string(e.what()));
-  }
-  auto store = OpenExisting(vm["store"].as<std::string>());
+  auto store = OpenExistingStore(vm["store"].as<std::string>());
   std::vector<store::RunRecord> runs = store->ListRuns(filter);
   if (runs.empty()) {
     std::cerr << "sluice runs best: no succeeded run of pipeline '" << *filter.pipeline << "' logged " << metric

@@ -35,12 +35,13 @@ std::string Number(double v) {
   return buf;
 }
 
-std::string ParamsText(const sweep::json& params) {
-  std::string out;
-  for (const auto& [k, v] : params.items()) {
-    out += (out.empty() ? "" : " ") + k + "=" + (v.is_number_float() ? Number(v.get<double>()) : v.dump());
-  }
-  return out;
+// "best: METRIC = V  run ID (trial N)" and the best parameters, one per line.
+void PrintBest(const std::string& metric, const sweep::TrialSummary& best) {
+  std::cout << "best: " << metric << " = " << Number(best.value) << "  run " << best.run_id
+            << (best.warm ? " (a past run)" : " (trial " + std::to_string(best.number) + ")") << "\n";
+  Table table({"", ""}, "  ");
+  for (const auto& [k, v] : best.params.items()) table.Row({k, v.dump()});
+  std::cout << table.Render();
 }
 
 json ToOrdered(const sweep::json& j) { return json::parse(j.dump()); }
@@ -113,11 +114,7 @@ int Report(store::RunStore& store, const std::string& study_id, bool as_json, bo
     if (s.warm) std::cout << " + " << s.warm << " past runs";
     std::cout << "\n";
     if (s.best) {
-      std::cout << "best: " << study.metric << " = " << Number(s.best->value) << "  run " << s.best->run_id
-                << (s.best->warm ? " (a past run)" : " (trial " + std::to_string(s.best->number) + ")") << "\n";
-      Table table({"", ""}, "  ");
-      for (const auto& [k, v] : s.best->params.items()) table.Row({k, v.dump()});
-      std::cout << table.Render();
+      PrintBest(study.metric, *s.best);
     } else {
       std::cout << "no trial has finished\n";
     }
@@ -129,6 +126,7 @@ int Report(store::RunStore& store, const std::string& study_id, bool as_json, bo
 }  // namespace
 
 int SweepCommand(const Args& args, const std::string& command_line) {
+  static const std::vector<sweep::Dimension> kNoDimensions;
   po::options_description options("sluice sweep options");
   options.add_options()("help,h", "show this help")("file", po::value<std::string>(), "pipeline file with [sweep]")(
       "set", po::value<std::vector<std::string>>()->composing(),
@@ -201,12 +199,14 @@ int SweepCommand(const Args& args, const std::string& command_line) {
                                "this pipeline has no [sweep] table: add one with metric, direction, a budget "
                                "and [sweep.space] (see pipelines/README.md)");
     }
-    for (size_t i = 0; sw && i < overrides.size(); ++i) {  // a swept parameter cannot also be fixed
-      const std::string key = overrides[i].substr(0, overrides[i].find('='));
-      for (const sweep::Dimension& d : sw->space) {
-        if (d.key != key) continue;
-        loaded.diagnostics.Error(pipeline::SourceLoc{"--set", static_cast<int>(i) + 1, 1, static_cast<int>(key.size())},
-                                 "'" + key +
+    // A swept parameter cannot also be fixed: find the ones --set reached.
+    for (const sweep::Dimension& d : sw ? sw->space : kNoDimensions) {
+      const pipeline::StageSpec* stage = loaded.spec.FindStage(d.key.substr(0, d.key.find('.')));
+      if (!stage) continue;
+      for (const pipeline::ParamEntry& p : stage->params) {
+        if (p.name_loc.file != "--set" || d.key != stage->name + "." + p.name) continue;
+        loaded.diagnostics.Error(pipeline::SourceLoc{"--set", p.name_loc.line, 1, static_cast<int>(d.key.size())},
+                                 "'" + d.key +
                                      "' is in the search space ([sweep.space]); the sweep sets it for every "
                                      "trial, so --set cannot fix it");
       }
@@ -251,14 +251,6 @@ int SweepCommand(const Args& args, const std::string& command_line) {
 
 namespace {
 
-std::unique_ptr<store::RunStore> OpenStudies(const std::string& flag) {
-  const std::string dir = StoreDir(flag);
-  if (!std::filesystem::exists(std::filesystem::path(dir) / "runs.db")) {
-    throw store::StoreError("no run store at " + dir + " (pass --store DIR or set SLUICE_STORE)");
-  }
-  return store::RunStore::Open(dir);
-}
-
 int ListStudies(const Args& args) {
   po::options_description options("sluice studies list options");
   options.add_options()("help,h", "show this help")("pipeline", po::value<std::string>(),
@@ -269,7 +261,7 @@ int ListStudies(const Args& args) {
   if (PrintHelpIfAsked(args, options, "usage: sluice studies list [--pipeline NAME] [--limit N] [--json]"))
     return kExitOk;
   po::variables_map vm = ParseOptions(args, options, {});
-  auto store = OpenStudies(vm["store"].as<std::string>());
+  auto store = OpenExistingStore(vm["store"].as<std::string>());
   store::StudyStore studies(*store);
   std::optional<std::string> pipeline;
   if (vm.count("pipeline")) pipeline = vm["pipeline"].as<std::string>();
@@ -312,7 +304,7 @@ int ShowStudy(const Args& args) {
                                                           "store folder");
   if (PrintHelpIfAsked(args, options, "usage: sluice studies show STUDY [--json]")) return kExitOk;
   po::variables_map vm = ParseOptions(args, options, {"study"});
-  auto store = OpenStudies(vm["store"].as<std::string>());
+  auto store = OpenExistingStore(vm["store"].as<std::string>());
   store::StudyStore studies(*store);
   const store::StudyRecord study = studies.FindStudy(vm["study"].as<std::string>());
   const sweep::Sweep sw = sweep::Sweep::FromJson(sweep::json::parse(study.sweep));
@@ -382,15 +374,12 @@ int ShowStudy(const Args& args) {
       where = "step " + std::to_string(*t.step) + (t.value ? ", " + sw.prune_metric + " " + Number(*t.value) : "");
     }
     table.Row({std::to_string(t.number), t.state, t.value && !pruned ? Number(*t.value) : "", where,
-               t.run_id ? t.run_id->substr(0, 8) : "", ParamsText(json::parse(t.params))});
+               t.run_id ? t.run_id->substr(0, 8) : "", sweep::FormatParams(sweep::json::parse(t.params), 6)});
   }
   std::cout << table.Render();
   if (s.best) {
-    std::cout << "\nbest: " << study.metric << " = " << Number(s.best->value) << "  run " << s.best->run_id
-              << (s.best->warm ? " (a past run)" : " (trial " + std::to_string(s.best->number) + ")") << "\n";
-    Table best({"", ""}, "  ");
-    for (const auto& [k, v] : s.best->params.items()) best.Row({k, v.dump()});
-    std::cout << best.Render();
+    std::cout << "\n";
+    PrintBest(study.metric, *s.best);
   }
   if (!importance.empty()) {
     std::cout << "\nparameter importance (share of the objective's variance each explains):\n";

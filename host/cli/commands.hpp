@@ -4,11 +4,13 @@
 #ifndef SLUICE_HOST_CLI_COMMANDS_HPP_
 #define SLUICE_HOST_CLI_COMMANDS_HPP_
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "pipeline/load.hpp"
+#include "run_store.hpp"
 #include "sweep/space.hpp"
 
 namespace sluice::cli {
@@ -32,6 +34,8 @@ pipeline::LoadedPipeline LoadChecked(const std::string& file, const std::vector<
 
 // --store, else $SLUICE_STORE, else ./.sluice
 std::string StoreDir(const std::string& flag);
+// The store there, which must exist (commands that only read it never create one).
+std::unique_ptr<store::RunStore> OpenExistingStore(const std::string& flag);
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;

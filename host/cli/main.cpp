@@ -1,11 +1,13 @@
 // sluice: the command-line host. Dispatches to one command per file in this folder.
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "commands.hpp"
 #include "exec/interrupt.hpp"
 #include "options.hpp"
+#include "run_store.hpp"
 #include "sluice/config.h"
 #include "sqlite.hpp"
 
@@ -74,6 +76,15 @@ std::string StoreDir(const std::string& flag) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("SLUICE_STORE"); env && *env) return env;
   return ".sluice";
+}
+
+std::unique_ptr<store::RunStore> OpenExistingStore(const std::string& flag) {
+  const std::string dir = StoreDir(flag);
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "runs.db")) {
+    throw store::StoreError("no run store at " + dir +
+                            " (runs are recorded by `sluice run`; pass --store DIR or set SLUICE_STORE)");
+  }
+  return store::RunStore::Open(dir);
 }
 
 }  // namespace sluice::cli

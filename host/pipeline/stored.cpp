@@ -8,31 +8,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-RawValue FromJson(const json& j, const SourceLoc& loc) {
-  RawValue v;
-  v.loc = loc;
-  v.text = j.dump();
-  if (j.is_boolean()) {
-    v.type = RawValue::Type::kBool;
-    v.b = j.get<bool>();
-  } else if (j.is_number_integer()) {
-    v.type = RawValue::Type::kInt;
-    v.i = j.get<int64_t>();
-  } else if (j.is_number()) {
-    v.type = RawValue::Type::kFloat;
-    v.f = j.get<double>();
-  } else if (j.is_string()) {
-    v.type = RawValue::Type::kString;
-    v.s = j.get<std::string>();
-  } else if (j.is_array()) {
-    v.type = RawValue::Type::kArray;
-    for (const json& item : j) v.items.push_back(FromJson(item, loc));
-  } else if (j.is_object()) {
-    v.type = RawValue::Type::kTable;
-  }
-  return v;
-}
-
 }  // namespace
 
 std::optional<PipelineSpec> StoredPipelineSpec(const std::string& spec_json, const std::string& origin,
@@ -58,7 +33,7 @@ std::optional<PipelineSpec> StoredPipelineSpec(const std::string& spec_json, con
       }
       for (const auto& [name, value] : st.at("params").items()) {
         if (value.is_null()) continue;  // an optional parameter that was not set
-        stage.params.push_back({name, where, FromJson(value, where)});
+        stage.params.push_back({name, where, RawValueFromJson(value, where)});
       }
       if (version_hint) {
         std::string error;

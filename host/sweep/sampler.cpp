@@ -14,6 +14,27 @@ constexpr double kMinMass = 1e-300;
 
 double NormalCdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
 
+// Probability that N(mu, sigma) falls in [lo, hi].
+double NormalMass(double lo, double hi, double mu, double sigma) {
+  return NormalCdf((hi - mu) / sigma) - NormalCdf((lo - mu) / sigma);
+}
+
+// A draw of N(mu, sigma) truncated to [low, high], by rejection; the mean, clamped, in the
+// unlikely case that keeps missing.
+double TruncatedNormal(double mu, double sigma, double low, double high, std::mt19937_64& rng) {
+  std::normal_distribution<double> normal(mu, sigma);
+  for (int tries = 0; tries < 1000; ++tries) {
+    const double x = normal(rng);
+    if (x >= low && x <= high) return x;
+  }
+  return std::clamp(mu, low, high);
+}
+
+// The nearest value of a stepped dimension's grid (step `q`, from d.low).
+double Quantize(const Dimension& d, double q, double x) {
+  return std::clamp(d.low + std::round((x - d.low) / q) * q, d.low, d.high);
+}
+
 double Uniform01(std::mt19937_64& rng) { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
 
 // A numeric dimension in the space TPE models: log for log_uniform, widened by half a
@@ -75,12 +96,7 @@ struct Mixture {
   double Sample(std::mt19937_64& rng) const {
     std::discrete_distribution<size_t> pick(w.begin(), w.end());
     const size_t k = pick(rng);
-    std::normal_distribution<double> normal(mu[k], sigma[k]);
-    for (int tries = 0; tries < 1000; ++tries) {
-      const double x = normal(rng);
-      if (x >= low && x <= high) return x;
-    }
-    return std::clamp(mu[k], low, high);
+    return TruncatedNormal(mu[k], sigma[k], low, high, rng);
   }
 
   double LogDensity(double x) const {
@@ -88,7 +104,7 @@ struct Mixture {
       const double lo = std::max(x - 0.5 * *q, low), hi = std::min(x + 0.5 * *q, high);
       double p = 0;
       for (size_t k = 0; k < w.size(); ++k) {
-        p += w[k] * (NormalCdf((hi - mu[k]) / sigma[k]) - NormalCdf((lo - mu[k]) / sigma[k])) / mass[k];
+        p += w[k] * NormalMass(lo, hi, mu[k], sigma[k]) / mass[k];
       }
       return std::log(std::max(p, kMinMass));
     }
@@ -151,8 +167,7 @@ Mixture FitMixture(const std::vector<double>& xs, const Axis& a, double prior_we
   for (double& w : m.w) w /= total;
   m.mass.resize(n);
   for (size_t k = 0; k < n; ++k) {
-    m.mass[k] =
-        std::max(NormalCdf((a.high - m.mu[k]) / m.sigma[k]) - NormalCdf((a.low - m.mu[k]) / m.sigma[k]), kMinMass);
+    m.mass[k] = std::max(NormalMass(a.low, a.high, m.mu[k], m.sigma[k]), kMinMass);
   }
   return m;
 }
@@ -219,9 +234,7 @@ class JointMixture {
         dim.mu.push_back(0.5 * (dim.axis.low + dim.axis.high));
         dim.sigma.push_back(range);
         for (size_t k = 0; k <= n; ++k) {
-          dim.mass.push_back(std::max(NormalCdf((dim.axis.high - dim.mu[k]) / dim.sigma[k]) -
-                                          NormalCdf((dim.axis.low - dim.mu[k]) / dim.sigma[k]),
-                                      kMinMass));
+          dim.mass.push_back(std::max(NormalMass(dim.axis.low, dim.axis.high, dim.mu[k], dim.sigma[k]), kMinMass));
         }
       }
       dims_.push_back(std::move(dim));
@@ -241,18 +254,8 @@ class JointMixture {
         x.push_back(static_cast<double>(c(rng)));
         continue;
       }
-      std::normal_distribution<double> normal(dim.mu[k], dim.sigma[k]);
-      double v = std::clamp(dim.mu[k], dim.axis.low, dim.axis.high);
-      for (int tries = 0; tries < 1000; ++tries) {
-        const double t = normal(rng);
-        if (t >= dim.axis.low && t <= dim.axis.high) {
-          v = t;
-          break;
-        }
-      }
-      const Dimension& d = sweep_.space[i];
-      if (dim.axis.q) v = std::clamp(d.low + std::round((v - d.low) / *dim.axis.q) * *dim.axis.q, d.low, d.high);
-      x.push_back(v);
+      const double v = TruncatedNormal(dim.mu[k], dim.sigma[k], dim.axis.low, dim.axis.high, rng);
+      x.push_back(dim.axis.q ? Quantize(sweep_.space[i], *dim.axis.q, v) : v);
     }
     return x;
   }
@@ -270,8 +273,7 @@ class JointMixture {
         } else if (dim.axis.q) {
           const double lo = std::max(x[i] - 0.5 * *dim.axis.q, dim.axis.low);
           const double hi = std::min(x[i] + 0.5 * *dim.axis.q, dim.axis.high);
-          const double p =
-              (NormalCdf((hi - dim.mu[k]) / dim.sigma[k]) - NormalCdf((lo - dim.mu[k]) / dim.sigma[k])) / dim.mass[k];
+          const double p = NormalMass(lo, hi, dim.mu[k], dim.sigma[k]) / dim.mass[k];
           t += std::log(std::max(p, kMinMass));
         } else {
           const double z = (x[i] - dim.mu[k]) / dim.sigma[k];
@@ -454,7 +456,7 @@ json SampleTpe(const Sweep& sweep, const std::vector<Observation>& history, cons
     double best_score = -std::numeric_limits<double>::infinity();
     for (int c = 0; c < options.n_ei_candidates; ++c) {
       double x = l.Sample(rng);
-      if (axis.q) x = std::clamp(d.low + std::round((x - d.low) / *axis.q) * *axis.q, d.low, d.high);
+      if (axis.q) x = Quantize(d, *axis.q, x);
       const double score = l.LogDensity(x) - g.LogDensity(x);
       if (score > best_score) {
         best_score = score;

@@ -47,29 +47,6 @@ json RawToJson(const RawValue& v) {
   }
 }
 
-RawValue JsonToRaw(const json& j, const SourceLoc& loc) {
-  RawValue v;
-  v.loc = loc;
-  v.text = j.dump();
-  if (j.is_boolean()) {
-    v.type = RawValue::Type::kBool;
-    v.b = j.get<bool>();
-  } else if (j.is_number_integer()) {
-    v.type = RawValue::Type::kInt;
-    v.i = j.get<int64_t>();
-  } else if (j.is_number()) {
-    v.type = RawValue::Type::kFloat;
-    v.f = j.get<double>();
-  } else if (j.is_string()) {
-    v.type = RawValue::Type::kString;
-    v.s = j.get<std::string>();
-  } else if (j.is_array()) {
-    v.type = RawValue::Type::kArray;
-    for (const json& item : j) v.items.push_back(JsonToRaw(item, loc));
-  }
-  return v;
-}
-
 bool IsNumber(const RawValue& v) { return v.type == RawValue::Type::kInt || v.type == RawValue::Type::kFloat; }
 double Number(const RawValue& v) { return v.type == RawValue::Type::kInt ? static_cast<double>(v.i) : v.f; }
 
@@ -411,7 +388,7 @@ std::optional<pipeline::ResolvedPipeline> TrialPipeline(pipeline::PipelineSpec s
       continue;
     }
     const std::string param = key.substr(dot + 1);
-    RawValue raw = JsonToRaw(value, here);
+    RawValue raw = pipeline::RawValueFromJson(value, here);
     auto it = std::find_if(stage->params.begin(), stage->params.end(),
                            [&](const pipeline::ParamEntry& p) { return p.name == param; });
     if (it != stage->params.end()) {

@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <functional>
 #include <map>
-#include <set>
 
 #include "exec/executor.hpp"
 #include "exec/interrupt.hpp"
@@ -47,12 +46,12 @@ class Chooser {
     for (const store::TrialRecord& t : trials) {
       if (t.number >= 0 && t.state != "interrupted") ++own;
       const bool finished = t.state == "complete" || t.state == "warm" || t.state == "pruned";
-      if (finished && t.value && std::isfinite(*t.value) && learnt_.insert(t.number).second) {
-        Observation o{json::parse(t.params), *t.value, t.state == "pruned", t.step.value_or(0)};
-        auto at = std::upper_bound(numbers_.begin(), numbers_.end(), t.number);  // keep trial order
-        history_.insert(history_.begin() + (at - numbers_.begin()), std::move(o));
-        numbers_.insert(at, t.number);
-      }
+      if (!finished || !t.value || !std::isfinite(*t.value)) continue;
+      auto at = std::lower_bound(numbers_.begin(), numbers_.end(), t.number);  // keep trial order
+      if (at != numbers_.end() && *at == t.number) continue;                   // learnt already
+      history_.insert(history_.begin() + (at - numbers_.begin()),
+                      Observation{json::parse(t.params), *t.value, t.state == "pruned", t.step.value_or(0)});
+      numbers_.insert(at, t.number);
     }
     if (sweep_.trials && own >= *sweep_.trials) return std::nullopt;
     if (sweep_.sampler == "grid") {
@@ -82,24 +81,9 @@ class Chooser {
 
  private:
   const Sweep& sweep_;
-  std::set<int64_t> learnt_;
   std::vector<int64_t> numbers_;      // of history_, ascending
   std::vector<Observation> history_;  // finished trials and warm-start runs, in trial order
 };
-
-std::string ShortParams(const json& params) {
-  std::string out;
-  for (const auto& [k, v] : params.items()) {
-    std::string text = v.dump();
-    if (v.is_number_float()) {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.4g", v.get<double>());
-      text = buf;
-    }
-    out += (out.empty() ? "" : " ") + k + "=" + text;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -256,7 +240,7 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
         std::snprintf(buf, sizeof buf, " (best %.6g)", *best);
         line += buf;
       }
-      line += "  run " + outcome.run_id.substr(0, 8) + "  " + ShortParams(params);
+      line += "  run " + outcome.run_id.substr(0, 8) + "  " + FormatParams(params, 4);
       if (!note.empty()) line += "\n  " + note;
       std::fprintf(options.log, "%s\n", line.c_str());
       std::fflush(options.log);
@@ -267,6 +251,20 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
     }
   }
   return result;
+}
+
+std::string FormatParams(const json& params, int digits) {
+  std::string out;
+  for (const auto& [k, v] : params.items()) {
+    std::string text = v.dump();
+    if (v.is_number_float()) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.*g", digits, v.get<double>());
+      text = buf;
+    }
+    out += (out.empty() ? "" : " ") + k + "=" + text;
+  }
+  return out;
 }
 
 StudySummary Summarize(const Sweep& sweep, const std::vector<store::TrialRecord>& trials) {

@@ -43,6 +43,9 @@ struct WorkerResult {
 WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, const plugin::PluginRegistry& registry,
                        const WorkerOptions& options);
 
+// "stage.param=value ..." on one line, numbers to `digits` significant digits.
+std::string FormatParams(const json& params, int digits);
+
 struct TrialSummary {
   int64_t number = 0;
   std::string run_id;
