@@ -1,6 +1,6 @@
 #include "artifact_store.hpp"
 
-#include "sha256.hpp"
+#include "sluice/digest.hpp"
 
 namespace sluice::store {
 
@@ -11,7 +11,9 @@ ArtifactRecord StoreArtifact(const fs::path& store_dir, const std::string& stage
   std::error_code ec;
   const auto bytes = fs::file_size(file, ec);
   if (ec) throw StoreError("artifact '" + name + "' of stage '" + stage + "': " + file.string() + ": " + ec.message());
-  const std::string digest = Sha256File(file);
+  std::string digest;
+  if (Status s = Sha256File(file.string(), digest); !s.ok())
+    throw StoreError("artifact '" + name + "': " + s.message());
   const fs::path folder = store_dir / "artifacts" / "sha256" / digest.substr(0, 2);
   const fs::path target = folder / (digest + file.extension().string());
   fs::create_directories(folder, ec);

@@ -1,5 +1,6 @@
 #include "sluice/contract.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -58,8 +59,18 @@ const char* StringFormatName(StringFormat format) {
       return "file";
     case StringFormat::kDirectory:
       return "directory";
+    case StringFormat::kName:
+      return "name";
   }
   return "";
+}
+
+bool IsValidName(std::string_view name) {
+  if (name.empty() || name.size() > 100 || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
 }
 
 namespace {
@@ -158,8 +169,9 @@ std::string ParamSpec::ConstraintText() const {
     for (size_t i = 0; i < choices_.size(); ++i) text += (i ? "|" : "") + choices_[i];
   }
   if (format_ != StringFormat::kNone) {
-    std::string f =
-        format_ == StringFormat::kDevice ? "auto|cpu|cuda[:N]" : std::string("existing ") + StringFormatName(format_);
+    std::string f = format_ == StringFormat::kDevice ? "auto|cpu|cuda[:N]"
+                    : format_ == StringFormat::kName ? "a name"
+                                                     : std::string("existing ") + StringFormatName(format_);
     text = text.empty() ? f : text + ", " + f;
   }
   if (min_items_ || max_items_) {
@@ -267,7 +279,7 @@ Contract Contract::FromJson(std::string_view text) {
       if (p.contains("choices")) spec.choices(p.at("choices").get<std::vector<std::string>>());
       if (p.contains("format")) {
         spec.format(
-            ParseEnum(p.at("format").get<std::string>(), StringFormat::kDirectory, StringFormatName, "string format"));
+            ParseEnum(p.at("format").get<std::string>(), StringFormat::kName, StringFormatName, "string format"));
       }
       if (p.contains("min_items")) spec.min_items(p.at("min_items").get<int64_t>());
       if (p.contains("max_items")) spec.max_items(p.at("max_items").get<int64_t>());

@@ -1,8 +1,10 @@
 // Weights on disk, and starting a network from another run's or a registered model's.
 #include <torch/serialize.h>
 
+#include <filesystem>
 #include <set>
 
+#include "sluice/excerpt.hpp"
 #include "sluice/torch.hpp"
 
 namespace sluice {
@@ -16,9 +18,30 @@ void SaveWeights(Network& network, const std::string& path) {
   archive.save_to(path);
 }
 
+namespace {
+
+// Opens a weights archive, with an error that names the file and says what is wrong
+// (LibTorch's own message carries a C++ backtrace and speaks of TorchScript).
+void OpenArchive(torch::serialize::InputArchive& archive, const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw StageError("cannot read the weights of " + what + ": " + path + " is missing");
+  }
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error& e) {
+    std::string reason = e.what_without_backtrace();
+    reason = reason.substr(0, reason.find('\n'));
+    throw StageError("cannot read the weights of " + what + ": " + path +
+                     " is not a LibTorch archive (damaged or truncated?): " + Excerpt(reason, 200));
+  }
+}
+
+}  // namespace
+
 void LoadWeights(Network& network, const std::string& path) {
   torch::serialize::InputArchive archive;
-  archive.load_from(path);
+  OpenArchive(archive, path, "the model");
   torch::NoGradGuard no_grad;
   for (auto& p : network.named_parameters()) {
     torch::Tensor t;
@@ -62,11 +85,7 @@ void ReadInitParams(StageContext& ctx, ModelSpec& spec) {
 std::string InitializeNetwork(Network& network, const ModelSpec& spec) {
   if (spec.init_weights.empty()) return "";
   torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(spec.init_weights);
-  } catch (const std::exception& e) {
-    throw StageError("cannot read the weights of " + spec.init_from + " (" + spec.init_weights + "): " + e.what());
-  }
+  OpenArchive(archive, spec.init_weights, spec.init_from);
   torch::NoGradGuard no_grad;
   int64_t loaded = 0;
   std::vector<std::string> fresh;

@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sluice/export.h"
@@ -37,10 +38,17 @@ SLUICE_API const char* ParamTypeName(ParamType type);  // "bool", "int", ..., "i
 enum class StringFormat {
   kNone,
   kDevice,     // auto | cpu | cuda | cuda:N
-  kFile,       // an existing file (relative paths are taken from the pipeline's folder)
+  kFile,       // an existing regular file (relative: the pipeline's folder, then the data path)
   kDirectory,  // an existing directory (same)
+  kName,       // a name that becomes part of a path (a registry name): see IsValidName
 };
 SLUICE_API const char* StringFormatName(StringFormat format);
+
+// True when `name` is usable as a registry name or a single path component: 1 to 100
+// letters, digits, '-', '_' and '.', starting with a letter or a digit.
+SLUICE_API bool IsValidName(std::string_view name);
+// The rule IsValidName checks, in words, for messages.
+inline constexpr const char* kNameRule = "1 to 100 letters, digits, '-', '_' or '.', starting with a letter or digit";
 
 // One parameter. Required values go in the constructor; the rest are optional setters.
 // A parameter without a default is required unless optional() is called. Ranges apply

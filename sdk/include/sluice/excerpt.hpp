@@ -1,0 +1,25 @@
+// Quoting input in messages. An error names what is wrong and where, and quotes at most
+// a short excerpt of the offending text: a 200 MB cell must not become a 200 MB message.
+#ifndef SLUICE_EXCERPT_HPP_
+#define SLUICE_EXCERPT_HPP_
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "sluice/export.h"
+
+namespace sluice {
+
+// At most `max_bytes` of `text`, with control characters, NUL bytes and invalid UTF-8
+// written as \xNN escapes and never a UTF-8 character cut in half; longer text ends in
+// "... (N bytes)". Returns a new string the caller owns.
+SLUICE_API std::string Excerpt(std::string_view text, size_t max_bytes = 40);
+
+// The length of the valid UTF-8 character starting at text[i], or 0 if the bytes there
+// are not one.
+SLUICE_API size_t Utf8CharLength(std::string_view text, size_t i);
+
+}  // namespace sluice
+
+#endif  // SLUICE_EXCERPT_HPP_
