@@ -1,9 +1,12 @@
 #include "run_query.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
+
+#include "sluice/excerpt.hpp"
 
 namespace sluice::store {
 
@@ -65,7 +68,8 @@ std::vector<Token> Tokenize(const std::string& s) {
       t.text = s.substr(i, j - i);
       i = j;
     } else {
-      throw QueryError(std::string("unexpected character '") + c + "'", i);
+      const size_t length = std::max<size_t>(1, Utf8CharLength(s, i));
+      throw QueryError("unexpected character '" + Excerpt(s.substr(i, length)) + "'", i);
     }
     out.push_back(std::move(t));
   }
@@ -124,7 +128,8 @@ class Parser {
     if (Peek().kind == Token::Kind::kEnd) throw QueryError("empty expression", 0);
     Or();
     if (Peek().kind != Token::Kind::kEnd) {
-      throw QueryError("expected 'and', 'or' or the end of the expression, found '" + Peek().text + "'", Peek().column);
+      throw QueryError("expected 'and', 'or' or the end of the expression, found '" + Excerpt(Peek().text) + "'",
+                       Peek().column);
     }
     return std::move(out_);
   }
@@ -133,30 +138,73 @@ class Parser {
   const Token& Peek() const { return tokens_[pos_]; }
   const Token& Next() { return pos_ + 1 < tokens_.size() ? tokens_[pos_++] : tokens_.back(); }
 
-  // OPERAND (WORD OPERAND)*, parenthesized: OR over ANDs, AND over NOTs.
-  void Chain(const char* word, const char* sql_op, void (Parser::*operand)()) {
-    out_.sql += "(";
+  // One operand compiled on its own: its SQL with its bindings, and how deeply it nests.
+  struct Operand {
+    SqlFragment sql;
+    int depth = 0;
+  };
+  Operand Compile(void (Parser::*operand)()) {
+    SqlFragment outer = std::move(out_);
+    out_ = SqlFragment();
     (this->*operand)();
+    Operand compiled{std::move(out_), sql_depth_};
+    out_ = std::move(outer);
+    return compiled;
+  }
+
+  // OPERAND (WORD OPERAND)*: OR over ANDs, AND over NOTs. SQLite's parser stack holds
+  // about a hundred entries, and "a AND (b OR (c ...))" takes some four per level where
+  // "((... c) OR b) AND a" takes one: so a lone operand gets no parentheses (the user's
+  // redundant ones add no SQL), and since AND and OR are commutative, the most deeply
+  // nested operand of a chain goes first.
+  void Chain(const char* word, const char* sql_op, void (Parser::*operand)()) {
+    std::vector<Operand> operands;
+    operands.push_back(Compile(operand));
     while (IsKeyword(Peek(), word)) {
       Next();
-      out_.sql += sql_op;
-      (this->*operand)();
+      operands.push_back(Compile(operand));
     }
-    out_.sql += ")";
+    if (operands.size() > 1) {
+      std::stable_sort(operands.begin(), operands.end(),
+                       [](const Operand& a, const Operand& b) { return a.depth > b.depth; });
+    }
+    const bool grouped = operands.size() > 1;
+    if (grouped) out_.sql += "(";
+    for (size_t i = 0; i < operands.size(); ++i) {
+      if (i) out_.sql += sql_op;
+      out_.sql += operands[i].sql.sql;
+      out_.binds.insert(out_.binds.end(), operands[i].sql.binds.begin(), operands[i].sql.binds.end());
+    }
+    if (grouped) out_.sql += ")";
+    sql_depth_ = operands.front().depth + (grouped ? 1 : 0);
   }
   void Or() { Chain("or", " OR ", &Parser::And); }
   void And() { Chain("and", " AND ", &Parser::Not); }
 
+  // Nesting ('not' and parentheses) and comparisons are bounded: this parser recurses
+  // once per level, and SQLite's parser and expression depth are limited.
+  static constexpr int kMaxDepth = 64;
+  static constexpr int kMaxComparisons = 256;
+
   void Not() {
+    if (IsKeyword(Peek(), "not") || Peek().kind == Token::Kind::kLParen) {
+      if (++depth_ > kMaxDepth) {
+        throw QueryError("the expression nests 'not' and parentheses more than " + std::to_string(kMaxDepth) + " deep",
+                         Peek().column);
+      }
+    }
     if (IsKeyword(Peek(), "not")) {
       Next();
       out_.sql += "NOT ";
       Not();
+      ++sql_depth_;
+      --depth_;
       return;
     }
     if (Peek().kind == Token::Kind::kLParen) {
       const Token& open = Next();
       Or();
+      --depth_;
       if (Peek().kind != Token::Kind::kRParen) {
         throw QueryError("expected ')' to close the '(' at column " + std::to_string(open.column + 1), Peek().column);
       }
@@ -186,13 +234,17 @@ class Parser {
   void Field(const Token& t) {
     if (t.kind != Token::Kind::kWord || IsKeyword(t, "and") || IsKeyword(t, "or") || IsKeyword(t, "not")) {
       throw QueryError("expected a field, a value or '(', found " +
-                           (t.kind == Token::Kind::kEnd ? std::string("the end") : "'" + t.text + "'"),
+                           (t.kind == Token::Kind::kEnd ? std::string("the end") : "'" + Excerpt(t.text) + "'"),
                        t.column);
     }
-    if (!FieldSql(t.text, out_)) throw QueryError("unknown field '" + t.text + "'; " + kFieldHelp, t.column);
+    if (!FieldSql(t.text, out_)) throw QueryError("unknown field '" + Excerpt(t.text) + "'; " + kFieldHelp, t.column);
   }
 
   void Comparison() {
+    if (++comparisons_ > kMaxComparisons) {
+      throw QueryError("the expression has more than " + std::to_string(kMaxComparisons) + " comparisons",
+                       Peek().column);
+    }
     out_.sql += "coalesce(";
     const Token& left = Next();
     if (IsValue(left)) {
@@ -207,7 +259,7 @@ class Parser {
     } else if (IsKeyword(op, "like")) {
       sql_op = "LIKE";
     } else {
-      throw QueryError("expected a comparison (= != < <= > >= like) after '" + left.text + "'", op.column);
+      throw QueryError("expected a comparison (= != < <= > >= like) after '" + Excerpt(left.text) + "'", op.column);
     }
     out_.sql += " " + sql_op + " ";
     const Token& right = Next();
@@ -219,29 +271,53 @@ class Parser {
       Field(right);
     } else if (right.kind == Token::Kind::kWord && !IsKeyword(right, "and") && !IsKeyword(right, "or") &&
                !IsKeyword(right, "not")) {
-      throw QueryError("'" + right.text + "' is not a field; quote text: \"" + right.text + "\"", right.column);
+      throw QueryError("'" + Excerpt(right.text) + "' is not a field; quote text: \"" + Excerpt(right.text) + "\"",
+                       right.column);
     } else {
-      throw QueryError("expected a value (a number or a quoted string) after '" + op.text + "'", right.column);
+      throw QueryError("expected a value (a number or a quoted string) after '" + Excerpt(op.text) + "'", right.column);
     }
     out_.sql += ", 0)";
+    sql_depth_ = 1;
   }
 
   std::vector<Token> tokens_;
   size_t pos_ = 0;
+  int depth_ = 0;      // 'not' and '(' open around the current token
+  int sql_depth_ = 0;  // how deeply the SQL just compiled nests
+  int comparisons_ = 0;
   SqlFragment out_;
 };
 
 }  // namespace
 
 std::string QueryError::Render(const std::string& text) const {
-  return std::string(what()) + "\n  " + text + "\n  " + std::string(column_, ' ') + "^";
+  // Quote at most kWindow characters either side of the mistake, and put the caret under
+  // it counting characters, not bytes.
+  constexpr size_t kWindow = 60;
+  std::vector<size_t> starts;  // byte offset of each character
+  for (size_t i = 0; i < text.size(); i += std::max<size_t>(1, Utf8CharLength(text, i))) starts.push_back(i);
+  const size_t at = static_cast<size_t>(std::lower_bound(starts.begin(), starts.end(), column_) - starts.begin());
+  const size_t first = at > kWindow ? at - kWindow : 0;
+  const size_t last = std::min(starts.size(), at + kWindow);
+  const size_t begin = first < starts.size() ? starts[first] : text.size();
+  const size_t end = last < starts.size() ? starts[last] : text.size();
+  const std::string before = first > 0 ? "..." : "";
+  std::string quoted = before;
+  for (size_t i = begin; i < end;) {
+    const size_t length = std::max<size_t>(1, Utf8CharLength(text, i));
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    quoted += length > 1 || (c >= 0x20 && c != 0x7f) ? text.substr(i, length) : std::string("?");
+    i += length;
+  }
+  if (end < text.size()) quoted += "...";
+  return std::string(what()) + "\n  " + quoted + "\n  " + std::string(before.size() + (at - first), ' ') + "^";
 }
 
 SqlFragment CompileWhere(const std::string& expression) { return Parser(expression).Parse(); }
 
 SqlFragment FieldExpression(const std::string& field) {
   SqlFragment out;
-  if (!FieldSql(field, out)) throw QueryError("unknown field '" + field + "'; " + kFieldHelp, 0);
+  if (!FieldSql(field, out)) throw QueryError("unknown field '" + Excerpt(field) + "'; " + kFieldHelp, 0);
   return out;
 }
 
@@ -250,7 +326,7 @@ SqlFragment CompileOrderBy(const std::string& key) {
   if (tokens[0].kind != Token::Kind::kWord) throw QueryError("expected a field to order by", tokens[0].column);
   SqlFragment field;
   if (!FieldSql(tokens[0].text, field)) {
-    throw QueryError("unknown field '" + tokens[0].text + "'; " + kFieldHelp, tokens[0].column);
+    throw QueryError("unknown field '" + Excerpt(tokens[0].text) + "'; " + kFieldHelp, tokens[0].column);
   }
   bool descending = false;
   size_t next = 1;
@@ -259,7 +335,8 @@ SqlFragment CompileOrderBy(const std::string& key) {
     next = 2;
   }
   if (tokens[next].kind != Token::Kind::kEnd) {
-    throw QueryError("expected 'asc', 'desc' or the end, found '" + tokens[next].text + "'", tokens[next].column);
+    throw QueryError("expected 'asc', 'desc' or the end, found '" + Excerpt(tokens[next].text) + "'",
+                     tokens[next].column);
   }
   // Runs without the value go last either way.
   SqlFragment out;

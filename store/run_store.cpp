@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <cerrno>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <random>
@@ -15,6 +17,9 @@
 #include <nlohmann/json.hpp>
 
 #include "migrations.hpp"
+#include "sluice/contract.hpp"
+#include "sluice/digest.hpp"
+#include "sluice/excerpt.hpp"
 
 namespace sluice::store {
 
@@ -93,18 +98,68 @@ void RunLock::Release() {
 RunStore::RunStore(fs::path dir, std::unique_ptr<Database> db) : dir_(std::move(dir)), db_(std::move(db)) {}
 RunStore::~RunStore() = default;
 
+namespace {
+bool Writable(const fs::path& dir);
+}  // namespace
+
 std::unique_ptr<RunStore> RunStore::Open(const fs::path& dir) {
   std::error_code ec;
+  if (fs::exists(dir / "runs.db", ec) && !Writable(dir)) {
+    throw StoreError("cannot write the store " + dir.string() + " (" + std::strerror(errno) +
+                     "): recording runs needs write access to it; commands that only read it work");
+  }
   fs::create_directories(dir / "locks", ec);
   if (ec) throw StoreError("cannot create store folder " + dir.string() + ": " + ec.message());
   fs::create_directories(dir / "artifacts", ec);
   auto db = std::make_unique<Database>((dir / "runs.db").string());
   Migrate(*db);
-  std::unique_ptr<RunStore> store(new RunStore(fs::absolute(dir), std::move(db)));
+  std::unique_ptr<RunStore> store(new RunStore(fs::absolute(dir).lexically_normal(), std::move(db)));
   store->MarkCrashedRuns();
   return store;
 }
 
+namespace {
+
+int SchemaVersion(Database& db) {
+  Statement q = db.Prepare("PRAGMA user_version");
+  q.Step();
+  return static_cast<int>(q.Int(0));
+}
+
+bool Writable(const fs::path& dir) {
+  return ::access(dir.c_str(), W_OK) == 0 && ::access((dir / "runs.db").c_str(), W_OK) == 0;
+}
+
+}  // namespace
+
+std::unique_ptr<RunStore> RunStore::OpenReadOnly(const fs::path& dir) {
+  const fs::path folder = fs::absolute(dir).lexically_normal();
+  const std::string db_path = (folder / "runs.db").string();
+  const int newest = static_cast<int>(Migrations().size());
+  auto open = [&] {
+    std::unique_ptr<RunStore> store(
+        new RunStore(folder, std::make_unique<Database>(db_path, Database::Mode::kReadOnly)));
+    return store;
+  };
+  std::unique_ptr<RunStore> store = open();
+  const int version = SchemaVersion(store->db());
+  if (version > newest) {
+    throw StoreError("store " + db_path + " has schema version " + std::to_string(version) +
+                     ", newer than this sluice understands (" + std::to_string(newest) + "); use a newer sluice");
+  }
+  const bool stale = version < newest;
+  if ((stale || !store->DeadRuns().empty()) && Writable(folder)) {
+    store.reset();
+    Open(folder);  // migrates, marks dead runs crashed
+    store = open();
+  } else if (stale) {
+    throw StoreError("store " + folder.string() + " has schema version " + std::to_string(version) +
+                     ", older than this sluice's " + std::to_string(newest) +
+                     ", and this process cannot write it to upgrade it; run any sluice command that writes "
+                     "(e.g. `sluice store check`) as a user who can");
+  }
+  return store;
+}
 std::unique_ptr<RunStore> RunStore::OpenInMemory() {
   auto db = std::make_unique<Database>(":memory:");
   Migrate(*db);
@@ -113,8 +168,43 @@ std::unique_ptr<RunStore> RunStore::OpenInMemory() {
 
 fs::path RunStore::LockPath(const std::string& run_id) const { return dir_ / "locks" / (run_id + ".lock"); }
 
+namespace {
+
+// Whether the process that holds `lock_path` is gone: it held an exclusive flock for the
+// whole run, and the kernel drops flocks when a process dies, however it dies. A lock
+// this user cannot read says nothing: the run is taken to be alive.
+bool OwnerIsGone(const fs::path& lock_path, int* fd_out) {
+  int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;
+  }
+  if (fd_out) {
+    *fd_out = fd;
+  } else {
+    ::close(fd);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::string> RunStore::DeadRuns() {
+  std::vector<std::string> dead;
+  if (in_memory()) return dead;
+  Statement& q = db_->Cached("SELECT id FROM runs WHERE status = 'running' AND host = ?");
+  q.Bind(1, HostName());
+  std::vector<std::string> running;
+  while (q.Step()) running.push_back(q.Text(0));
+  for (const std::string& id : running) {
+    if (OwnerIsGone(LockPath(id), nullptr)) dead.push_back(id);
+  }
+  return dead;
+}
+
 int RunStore::MarkCrashedRuns() {
-  if (in_memory()) return 0;
+  if (in_memory() || read_only()) return 0;
   const std::string host = HostName();
   std::vector<std::pair<std::string, int64_t>> running;
   {
@@ -124,14 +214,9 @@ int RunStore::MarkCrashedRuns() {
   }
   int marked = 0;
   for (const auto& [id, pid] : running) {
-    // The owner holds an exclusive flock on the lock file for the whole run. If we can
-    // take it (or the file is gone), the owner is dead: the kernel drops flocks on exit.
     const fs::path lock_path = LockPath(id);
-    int fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd);
-      continue;  // alive
-    }
+    int fd = -1;
+    if (!OwnerIsGone(lock_path, &fd)) continue;  // alive
     const std::string now = IsoTime(UnixNow());
     const std::string message =
         "the process running it (pid " + std::to_string(pid) + " on " + host + ") ended without recording a result";
@@ -139,9 +224,9 @@ int RunStore::MarkCrashedRuns() {
       Statement& u = db_->Cached(
           "UPDATE runs SET status = 'crashed', error = ?, ended_at = ? WHERE id = ? AND status = 'running'");
       u.Bind(1, message).Bind(2, now).Bind(3, id).Run();
-      Statement& s =
+      Statement& st =
           db_->Cached("UPDATE stages SET status = 'crashed', ended_at = ? WHERE run_id = ? AND status = 'running'");
-      s.Bind(1, now).Bind(2, id).Run();
+      st.Bind(1, now).Bind(2, id).Run();
       Statement& t = db_->Cached(
           "UPDATE trials SET state = 'failed', ended_at = ?1, run_id = ?2, revision = (SELECT "
           "coalesce(max(t.revision), "
@@ -159,6 +244,38 @@ int RunStore::MarkCrashedRuns() {
   return marked;
 }
 
+fs::path RunStore::Resolve(const std::string& recorded) const {
+  const fs::path path(recorded);
+  bool escapes = path.is_absolute() || recorded.empty();
+  for (const fs::path& part : path) escapes = escapes || part == "..";
+  if (escapes) {
+    throw StoreError("the store records the path '" + Excerpt(recorded, 200) + "', which is not inside the store " +
+                     dir_.string() + " (edited by hand?)");
+  }
+  return dir_ / path;
+}
+
+std::string RunStore::Relative(const fs::path& path) const {
+  const fs::path relative = path.lexically_normal().lexically_relative(dir_);
+  if (relative.empty() || *relative.begin() == "..") {
+    throw StoreError(path.string() + " is not inside the store " + dir_.string());
+  }
+  return relative.generic_string();
+}
+
+namespace {
+
+// An error message as the store keeps it: at most kMaxErrorBytes, cut on a character
+// boundary, saying how long it was.
+std::optional<std::string> Bounded(const std::optional<std::string>& error) {
+  if (!error || error->size() <= RunStore::kMaxErrorBytes) return error;
+  size_t cut = RunStore::kMaxErrorBytes;
+  while (cut > 0 && (static_cast<unsigned char>((*error)[cut]) & 0xc0) == 0x80) --cut;
+  return error->substr(0, cut) + "... (message cut: " + std::to_string(error->size()) + " bytes)";
+}
+
+}  // namespace
+
 void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::string>& params_json) {
   db_->WriteTransaction([&] {
     db_->Cached(
@@ -168,7 +285,7 @@ void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::
         .Bind(2, run.pipeline)
         .Bind(3, run.file)
         .Bind(4, run.status)
-        .Bind(5, run.error)
+        .Bind(5, Bounded(run.error))
         .Bind(6, run.started_at)
         .Bind(7, run.ended_at)
         .Bind(8, run.host)
@@ -208,7 +325,7 @@ void RunStore::UpsertStage(const std::string& run_id, const StageRecord& st) {
     } else {
       s.BindNull(10);
     }
-    s.Bind(11, st.cached ? 1 : 0).Bind(12, st.error).Run();
+    s.Bind(11, st.cached ? 1 : 0).Bind(12, Bounded(st.error)).Run();
   });
 }
 
@@ -218,7 +335,7 @@ void RunStore::AddArtifact(const std::string& run_id, const ArtifactRecord& a) {
         .Bind(1, run_id)
         .Bind(2, a.stage)
         .Bind(3, a.name)
-        .Bind(4, a.path)
+        .Bind(4, Relative(a.path))
         .Bind(5, a.sha256)
         .Bind(6, a.bytes)
         .Run();
@@ -230,7 +347,7 @@ void RunStore::FinishRun(const std::string& run_id, const std::string& status,
   db_->WriteTransaction([&] {
     db_->Cached("UPDATE runs SET status = ?, error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
         .Bind(1, status)
-        .Bind(2, error)
+        .Bind(2, Bounded(error))
         .Bind(3, IsoTime(UnixNow()))
         .Bind(4, run_id)
         .Run();
@@ -266,7 +383,7 @@ void CheckIdPrefix(const std::string& id_or_prefix, const std::string& what) {
   if (id_or_prefix.empty()) throw StoreError("empty " + what + " id");
   for (char c : id_or_prefix) {
     if (!std::isxdigit(static_cast<unsigned char>(c))) {
-      throw StoreError("'" + id_or_prefix + "' is not a " + what + " id (" + what + " ids are hexadecimal)");
+      throw StoreError("'" + Excerpt(id_or_prefix) + "' is not a " + what + " id (" + what + " ids are hexadecimal)");
     }
   }
 }
@@ -379,7 +496,7 @@ std::vector<ArtifactRecord> RunStore::Artifacts(const std::string& run_id) {
       "ORDER BY s.position, a.name");
   q.Bind(1, run_id);
   std::vector<ArtifactRecord> out;
-  while (q.Step()) out.push_back({q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Int(4)});
+  while (q.Step()) out.push_back({q.Text(0), q.Text(1), Resolve(q.Text(2)).string(), q.Text(3), q.Int(4)});
   return out;
 }
 
@@ -408,14 +525,7 @@ void RunStore::ReopenRun(const std::string& run_id, int64_t pid, const std::stri
 
 namespace {
 
-bool ValidModelName(const std::string& name) {
-  if (name.empty() || name.size() > 100 || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
-}
-
-std::vector<ModelRecord> ReadModels(Database& db, Statement& q) {
+std::vector<ModelRecord> ReadModels(const RunStore& store, Database& db, Statement& q) {
   std::vector<ModelRecord> out;
   while (q.Step()) {
     ModelRecord m;
@@ -423,10 +533,18 @@ std::vector<ModelRecord> ReadModels(Database& db, Statement& q) {
     m.version = q.Int(1);
     m.run_id = q.OptionalText(2);
     m.stage = q.Text(3);
-    m.path = q.Text(4);
+    m.path = store.Resolve(q.Text(4)).string();
     m.created_at = q.Text(5);
     m.description = q.Text(6);
     m.manifest = q.Text(7);
+    if (std::optional<std::string> files = q.OptionalText(8)) {
+      try {
+        m.files = nlohmann::json::parse(*files).get<std::map<std::string, std::string>>();
+      } catch (const nlohmann::json::exception&) {
+        throw StoreError("model " + m.name + " v" + std::to_string(m.version) +
+                         ": the store's record of its files is malformed");
+      }
+    }
     out.push_back(std::move(m));
   }
   for (ModelRecord& m : out) {
@@ -437,15 +555,29 @@ std::vector<ModelRecord> ReadModels(Database& db, Statement& q) {
   return out;
 }
 
-constexpr const char* kModelColumns = "name, version, run_id, stage, path, created_at, description, manifest";
+constexpr const char* kModelColumns = "name, version, run_id, stage, path, created_at, description, manifest, files";
+
+// The SHA-256 of every file under `folder`, keyed by its path relative to it.
+std::map<std::string, std::string> DigestFolder(const fs::path& folder) {
+  std::map<std::string, std::string> files;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    std::string digest;
+    if (Status s = Sha256File(it->path().string(), digest); !s.ok()) throw StoreError(s.message());
+    files[it->path().lexically_relative(folder).generic_string()] = digest;
+  }
+  if (ec) throw StoreError("cannot read " + folder.string() + ": " + ec.message());
+  return files;
+}
 
 }  // namespace
 
 ModelRecord RunStore::RegisterModel(const std::string& name, const std::optional<std::string>& run_id,
                                     const std::string& stage, const fs::path& bundle_dir,
                                     const std::string& description) {
-  if (!ValidModelName(name)) {
-    throw StoreError("invalid model name '" + name + "': use letters, digits, '-', '_' and '.'");
+  if (!IsValidName(name)) {
+    throw StoreError("invalid model name '" + Excerpt(name) + "': use " + kNameRule);
   }
   if (in_memory()) throw StoreError("an in-memory store keeps no models");
   std::ifstream manifest_in(bundle_dir / "manifest.json");
@@ -481,16 +613,21 @@ ModelRecord RunStore::RegisterModel(const std::string& name, const std::optional
     manifest["version"] = record.version;
     manifest["registered_at"] = record.created_at;
     record.manifest = manifest.dump(2);
-    std::ofstream(target / "manifest.json", std::ios::trunc) << record.manifest << "\n";
-    db_->Cached(std::string("INSERT INTO models (") + kModelColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+    std::ofstream manifest_out(target / "manifest.json", std::ios::trunc);
+    manifest_out << record.manifest << "\n";
+    manifest_out.close();
+    if (!manifest_out) throw StoreError("cannot write " + (target / "manifest.json").string());
+    record.files = DigestFolder(target);
+    db_->Cached(std::string("INSERT INTO models (") + kModelColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .Bind(1, name)
         .Bind(2, record.version)
         .Bind(3, run_id)
         .Bind(4, stage)
-        .Bind(5, record.path)
+        .Bind(5, Relative(target))
         .Bind(6, record.created_at)
         .Bind(7, description)
         .Bind(8, record.manifest)
+        .Bind(9, nlohmann::json(record.files).dump())
         .Run();
   });
   return record;
@@ -500,7 +637,7 @@ std::vector<ModelRecord> RunStore::ListModels(const std::optional<std::string>& 
   Statement& q = db_->Cached(std::string("SELECT ") + kModelColumns + " FROM models" + (name ? " WHERE name = ?" : "") +
                              " ORDER BY name, version DESC");
   if (name) q.Bind(1, *name);
-  return ReadModels(*db_, q);
+  return ReadModels(*this, *db_, q);
 }
 
 ModelRecord RunStore::FindModel(const std::string& reference) {
@@ -514,29 +651,29 @@ ModelRecord RunStore::FindModel(const std::string& reference) {
     name = reference.substr(0, colon);
     const std::string digits = reference.substr(colon + 1);
     if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit)) {
-      throw StoreError("'" + reference + "': a model version is a number (NAME:VERSION)");
+      throw StoreError("'" + Excerpt(reference) + "': a model version is a number (NAME:VERSION)");
     }
     version = std::stoll(digits);
   }
   if (alias) {
     Statement& a = db_->Cached("SELECT version FROM model_aliases WHERE name = ? AND alias = ?");
     a.Bind(1, name).Bind(2, *alias);
-    if (!a.Step()) throw StoreError("model '" + name + "' has no alias '" + *alias + "'");
+    if (!a.Step()) throw StoreError("model '" + Excerpt(name) + "' has no alias '" + Excerpt(*alias) + "'");
     version = a.Int(0);
     a.Reset();
   }
   std::vector<ModelRecord> all = ListModels(name);
-  if (all.empty()) throw StoreError("no registered model named '" + name + "' in " + dir_.string());
+  if (all.empty()) throw StoreError("no registered model named '" + Excerpt(name) + "' in " + dir_.string());
   if (!version) return all.front();  // newest
   for (ModelRecord& m : all) {
     if (m.version == *version) return m;
   }
-  throw StoreError("model '" + name + "' has no version " + std::to_string(*version) + " (newest is " +
+  throw StoreError("model '" + Excerpt(name) + "' has no version " + std::to_string(*version) + " (newest is " +
                    std::to_string(all.front().version) + ")");
 }
 
 void RunStore::SetAlias(const std::string& name, const std::string& alias, int64_t version) {
-  if (!ValidModelName(alias)) throw StoreError("invalid alias '" + alias + "'");
+  if (!IsValidName(alias)) throw StoreError("invalid alias '" + Excerpt(alias) + "': use " + std::string(kNameRule));
   FindModel(name + ":" + std::to_string(version));  // exists, or a readable error
   db_->WriteTransaction([&] {
     db_->Cached(

@@ -48,7 +48,7 @@ struct StageRecord {
 struct ArtifactRecord {
   std::string stage;
   std::string name;
-  std::string path;
+  std::string path;  // absolute, under the store folder as it is now (recorded relative)
   std::string sha256;
   int64_t bytes = 0;
 };
@@ -70,11 +70,14 @@ struct ModelRecord {
   int64_t version = 0;
   std::optional<std::string> run_id;
   std::string stage;
-  std::string path;
+  std::string path;  // the bundle folder: absolute, under the store folder as it is now
   std::string created_at;
   std::string description;
   std::string manifest;              // JSON
   std::vector<std::string> aliases;  // aliases pointing at this version
+  // The SHA-256 of each file of the registered folder, by file name; empty for bundles
+  // registered by a sluice older than schema version 4.
+  std::map<std::string, std::string> files;
 };
 
 // A compiled --where condition or --order-by key: SQL over `runs` with its bindings.
@@ -97,6 +100,11 @@ class RunStore {
   // Opens the store in `dir`, creating the folder and the database if needed, applying
   // migrations, and marking runs whose process died as crashed.
   static std::unique_ptr<RunStore> Open(const std::filesystem::path& dir);
+  // Opens an existing store for reading only: nothing is created or written, so it works
+  // for another user's store and on a read-only mount. Two exceptions, both only where
+  // this process may write the store: an older schema is migrated first, and runs whose
+  // process died are marked crashed (so that every reader sees the same history).
+  static std::unique_ptr<RunStore> OpenReadOnly(const std::filesystem::path& dir);
   // An in-memory store with no artifact folder, for tests.
   static std::unique_ptr<RunStore> OpenInMemory();
 
@@ -105,6 +113,17 @@ class RunStore {
   Database& db() { return *db_; }
   const std::filesystem::path& dir() const { return dir_; }
   bool in_memory() const { return dir_.empty(); }
+  bool read_only() const { return db_->read_only(); }
+
+  // A path recorded relative to the store folder, made absolute. Throws StoreError when
+  // the recorded path would leave the store (absolute, or with '..').
+  std::filesystem::path Resolve(const std::string& recorded) const;
+  // `path` (under the store folder) as recorded: relative to the folder.
+  std::string Relative(const std::filesystem::path& path) const;
+
+  // Error messages are kept to this many bytes in the store (longer ones are cut, saying
+  // so): a message that quotes a huge input must not grow the database by its size.
+  static constexpr size_t kMaxErrorBytes = 4000;
 
   // --- Writing a run (the executor) ---
   void CreateRun(const RunRecord& run, const std::map<std::string, std::string>& params_json);
@@ -117,6 +136,8 @@ class RunStore {
   // Runs of this host whose process is gone are marked crashed (and their running
   // stages with them). Returns how many. Called by Open().
   int MarkCrashedRuns();
+  // The ids of this host's runs recorded `running` whose process is gone.
+  std::vector<std::string> DeadRuns();
 
   // --- Reading ---
   // A run by id or unique id prefix. Throws StoreError when none or several match.

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 namespace sluice::store {
@@ -115,7 +116,30 @@ std::optional<double> Statement::OptionalDouble(int column) const {
   return Double(column);
 }
 
-Database::Database(const std::string& path) : path_(path) {
+namespace {
+
+// A file: URI for `path`, with the characters URIs reserve percent-encoded.
+std::string FileUri(const std::string& path, const char* query) {
+  std::string uri = "file:";
+  for (unsigned char c : path) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
+      char escaped[4];
+      std::snprintf(escaped, sizeof escaped, "%%%02X", c);
+      uri += escaped;
+    } else {
+      uri += static_cast<char>(c);
+    }
+  }
+  return uri + "?" + query;
+}
+
+}  // namespace
+
+Database::Database(const std::string& path, Mode mode) : path_(path), mode_(mode) {
+  if (mode == Mode::kReadOnly) {
+    OpenReadOnly();
+    return;
+  }
   int rc =
       sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
@@ -134,6 +158,32 @@ Database::Database(const std::string& path) : path_(path) {
     sqlite3_close(db_);
     db_ = nullptr;
     throw;
+  }
+}
+
+// A WAL database opened read-only still needs its -shm file, which SQLite creates when
+// it is missing: impossible in a folder this user cannot write (another user's store, a
+// read-only mount). Then the file is opened as immutable: nobody can be writing it
+// through a folder nobody may write in... except its owner, whose last committed
+// transactions this reader may not see until they are checkpointed.
+void Database::OpenReadOnly() {
+  for (const char* query : {"mode=ro", "immutable=1"}) {
+    int rc = sqlite3_open_v2(FileUri(path_, query).c_str(), &db_,
+                             SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc == SQLITE_OK) {
+      sqlite3_busy_timeout(db_, kWriteDeadlineSeconds * 1000);
+      sqlite3_extended_result_codes(db_, 1);
+      // Opening is lazy: the first read is what needs the -shm file.
+      rc = sqlite3_exec(db_, "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr);
+      if (rc == SQLITE_OK) return;
+    }
+    const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    const bool cannot_open = (rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY;
+    if (!cannot_open || std::string(query) == "immutable=1") {
+      throw StoreError("cannot read store database " + path_ + ": " + message);
+    }
   }
 }
 

@@ -64,9 +64,14 @@ class Statement {
 
 class Database {
  public:
-  // Opens or creates `path` (":memory:" for an in-memory database), in WAL mode with a
-  // busy timeout, so concurrent writers from other processes wait rather than fail.
-  explicit Database(const std::string& path);
+  enum class Mode {
+    kReadWrite,  // opens or creates the file; WAL mode
+    kReadOnly,   // never writes, never creates a file: works for another user's store
+                 // and on a read-only mount
+  };
+  // Opens `path` (":memory:" for an in-memory database) with a busy timeout, so that
+  // concurrent writers from other processes wait rather than fail.
+  explicit Database(const std::string& path, Mode mode = Mode::kReadWrite);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -81,6 +86,7 @@ class Database {
   Statement& Cached(std::string_view sql);
   int64_t Changes() const;
   const std::string& path() const { return path_; }
+  bool read_only() const { return mode_ == Mode::kReadOnly; }
 
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back if it throws. Taking the
   // write lock up front means a transaction never has to upgrade a read lock, the case
@@ -105,8 +111,11 @@ class Database {
   void Commit();
   void Rollback() noexcept;
 
+  void OpenReadOnly();
+
   sqlite3* db_ = nullptr;
   std::string path_;
+  Mode mode_;
   std::map<std::string, std::unique_ptr<Statement>, std::less<>> cache_;
 };
 

@@ -128,6 +128,52 @@ TEST(QueryErrorTest, PointsAtTheBadSpot) {
   EXPECT_EQ(Error(""), "empty expression\n  \n  ^");
 }
 
+TEST(QueryErrorTest, ANonAsciiCharacterIsQuotedWholeWithTheCaretUnderIt) {
+  EXPECT_EQ(Error("pipeline = \"ü\" and status ≥ 1"),
+            "unexpected character '≥'\n"
+            "  pipeline = \"ü\" and status ≥ 1\n"
+            "                            ^");
+}
+
+// Deep nesting once overflowed the parser's stack (a segfault), and a few thousand
+// levels reached SQLite, whose error quoted the generated SQL.
+TEST(QueryErrorTest, DeepOrHugeExpressionsAreRefusedWithAMessage) {
+  for (int depth : {65, 5000, 100000}) {
+    SCOPED_TRACE(depth);
+    const std::string nested = std::string(depth, '(') + "trial = 1" + std::string(depth, ')');
+    const std::string message = Error(nested);
+    EXPECT_EQ(message.substr(0, message.find('\n')), "the expression nests 'not' and parentheses more than 64 deep");
+    EXPECT_LT(message.size(), 400u);
+    std::string negated;
+    for (int i = 0; i < depth; ++i) negated += "not ";
+    const std::string nots = Error(negated + "trial = 1");
+    EXPECT_EQ(nots.substr(0, nots.find('\n')), "the expression nests 'not' and parentheses more than 64 deep");
+  }
+  std::string many = "trial = 0";
+  for (int i = 1; i <= 300; ++i) many += " or trial = " + std::to_string(i);
+  const std::string message = Error(many);
+  EXPECT_EQ(message.substr(0, message.find('\n')), "the expression has more than 256 comparisons");
+  EXPECT_LT(message.size(), 400u);
+}
+
+TEST_F(QueryTest, TheLargestExpressionsAllowedRunInSqlite) {
+  std::string deep = "status = \"succeeded\"";
+  for (int i = 0; i < 16; ++i) deep = "not (not (" + deep + "))";  // 64 levels
+  EXPECT_EQ(Query(deep), (Ids{"4", "2", "1"}));
+  std::string alternating = "status = \"failed\"";  // 64 chains, each inside the next
+  for (int i = 0; i < 64; ++i)
+    alternating = "trial = " + std::to_string(i) + (i % 2 ? " or (" : " and (") + alternating + ")";
+  EXPECT_EQ(Query(alternating), Ids{});
+  std::string negated = "status = \"failed\"";  // 32 negated chains: 64 levels
+  for (int i = 0; i < 32; ++i) negated = "trial = " + std::to_string(i) + " or not (" + negated + ")";
+  EXPECT_EQ(Query(negated), (Ids{"3"}));  // an even number of negations
+  std::string wide = "trial = 0";
+  for (int i = 1; i < 256; ++i)
+    wide += (i % 2 ? " or (" : " and (") + std::string("trial = ") + std::to_string(i) + ")";
+  EXPECT_EQ(Query(wide), Ids{});  // 256 comparisons
+  EXPECT_THROW(CompileWhere(wide + " or id = \"a000000000000003\""), QueryError);
+}
+
 TEST(StudyStoreTest, ClaimsNumberedTrialsAndFindsValuesAtAStep) {
   auto store = RunStore::OpenInMemory();
   StudyStore studies(*store);

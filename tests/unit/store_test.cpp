@@ -2,13 +2,17 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "artifact_store.hpp"
+#include "integrity.hpp"
 #include "migrations.hpp"
 #include "run_store.hpp"
-#include "sha256.hpp"
+#include "sluice/digest.hpp"
+#include "status_matchers.hpp"
 #include "temp_dir.hpp"
 
 namespace sluice::store {
@@ -175,16 +179,173 @@ TEST(StoreTest, ArtifactsAreStoredByContentOnce) {
   ArtifactRecord ra = StoreArtifact(store->dir(), "eval", "predictions", a);
   ArtifactRecord rb = StoreArtifact(store->dir(), "eval", "predictions", b);
   EXPECT_EQ(ra.path, rb.path);
-  EXPECT_EQ(ra.sha256, Sha256File(ra.path));
+  std::string digest;
+  ASSERT_OK(sluice::Sha256File(ra.path, digest));
+  EXPECT_EQ(ra.sha256, digest);
   EXPECT_EQ(ra.bytes, 16);
   EXPECT_TRUE(std::filesystem::exists(ra.path));
   EXPECT_FALSE(std::filesystem::exists(a));  // moved into the store
   EXPECT_NE(ra.path.find("/artifacts/sha256/" + ra.sha256.substr(0, 2) + "/" + ra.sha256 + ".csv"), std::string::npos);
 }
 
+// A store records paths relative to its folder: moved or copied, it finds its own files
+// and never another store's.
+TEST(StoreTest, AMovedOrCopiedStoreUsesItsOwnFiles) {
+  TempDir dir;
+  {
+    auto store = RunStore::Open(dir.path() / "a");
+    store->CreateRun(NewRun("00aa11bb22cc33dd"), {});
+    store->AddArtifact("00aa11bb22cc33dd",
+                       StoreArtifact(store->dir(), "eval", "predictions", dir.Write("p.csv", "index,pred\n0,1\n")));
+    dir.Write("bundle/manifest.json", "{\"format\": \"sluice-bundle\"}");
+    dir.Write("bundle/model.pt", "weights");
+    store->RegisterModel("m", "00aa11bb22cc33dd", "bundle", dir.path() / "bundle", "");
+    store->FinishRun("00aa11bb22cc33dd", "succeeded", std::nullopt);
+    Statement q = store->db().Prepare("SELECT path FROM artifacts UNION ALL SELECT path FROM models");
+    while (q.Step()) EXPECT_EQ(q.Text(0).rfind('/', 0), std::string::npos) << q.Text(0) << " is absolute";
+  }
+  std::filesystem::copy(dir.path() / "a", dir.path() / "copy", std::filesystem::copy_options::recursive);
+  std::filesystem::rename(dir.path() / "a", dir.path() / "moved");
+  for (const char* name : {"copy", "moved"}) {
+    SCOPED_TRACE(name);
+    auto store = RunStore::Open(dir.path() / name);
+    const auto artifacts = store->Artifacts("00aa11bb22cc33dd");
+    ASSERT_EQ(artifacts.size(), 1u);
+    EXPECT_EQ(artifacts[0].path.rfind((dir.path() / name).string() + "/artifacts/sha256/", 0), 0u) << artifacts[0].path;
+    EXPECT_OK(VerifyArtifact("00aa11bb22cc33dd", artifacts[0]));
+    const ModelRecord model = store->FindModel("m");
+    EXPECT_EQ(model.path, (dir.path() / name / "models" / "m" / "v1").string());
+    EXPECT_OK(VerifyModel(model));
+  }
+}
+
+// Stores written before schema 4 recorded absolute paths, perhaps of a folder that has
+// since moved: the upgrade rewrites them from the layout.
+TEST(StoreUpgradeTest, AbsolutePathsOfAnOlderStoreBecomeRelative) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "s");
+  {
+    Database db((dir.path() / "s" / "runs.db").string());
+    for (int i = 0; i < 3; ++i) db.Exec(Migrations()[i].sql);
+    db.Exec("PRAGMA user_version = 3");
+    db.Exec(
+        "INSERT INTO runs (id, pipeline, status, started_at, host, pid, command, spec) "
+        "VALUES ('0123456789abcdef', 'old', 'succeeded', '2026-01-01T00:00:00.000Z', 'h', 1, 'c', '{}')");
+    const std::string digest(64, 'a');
+    db.Exec(
+        "INSERT INTO artifacts (run_id, stage, name, path, sha256, bytes) VALUES ('0123456789abcdef', 'eval', "
+        "'predictions', '/old/place/.sluice/artifacts/sha256/aa/" +
+        digest + ".csv', '" + digest + "', 3)");
+    db.Exec(
+        "INSERT INTO models (name, version, run_id, stage, path, created_at, manifest) VALUES ('m', 2, "
+        "'0123456789abcdef', 'bundle', '/old/place/.sluice/models/m/v2', '2026-01-01T00:00:00.000Z', '{}')");
+  }
+  auto store = RunStore::Open(dir.path() / "s");
+  const auto artifacts = store->Artifacts("0123456789abcdef");
+  ASSERT_EQ(artifacts.size(), 1u);
+  EXPECT_EQ(artifacts[0].path,
+            (dir.path() / "s" / "artifacts" / "sha256" / "aa" / (std::string(64, 'a') + ".csv")).string());
+  const ModelRecord model = store->FindModel("m:2");
+  EXPECT_EQ(model.path, (dir.path() / "s" / "models" / "m" / "v2").string());
+  EXPECT_TRUE(model.files.empty());  // no digests were recorded then
+}
+
+TEST(StoreTest, ARecordedPathCannotLeaveTheStore) {
+  TempDir dir;
+  auto store = RunStore::Open(dir.path() / "s");
+  EXPECT_THROW(store->Resolve("/etc/passwd"), StoreError);
+  EXPECT_THROW(store->Resolve("artifacts/../../outside"), StoreError);
+  EXPECT_EQ(store->Resolve("artifacts/x"), dir.path() / "s" / "artifacts" / "x");
+}
+
+// A 200 MB value quoted in an error once grew the database by 400 MB.
+TEST(StoreTest, ErrorMessagesAreKeptShort) {
+  auto store = RunStore::OpenInMemory();
+  store->CreateRun(NewRun("00aa11bb22cc33dd"), {});
+  StageRecord stage;
+  stage.name = "data";
+  stage.status = "failed";
+  stage.error = "bad value '" + std::string(10 << 20, 'x') + "'";
+  store->UpsertStage("00aa11bb22cc33dd", stage);
+  store->FinishRun("00aa11bb22cc33dd", "failed", stage.error);
+  const std::string run_error = store->FindRun("00aa11bb22cc33dd").error.value_or("");
+  EXPECT_LE(run_error.size(), RunStore::kMaxErrorBytes + 60);
+  EXPECT_NE(run_error.find("... (message cut: 10485772 bytes)"), std::string::npos) << run_error.substr(4000);
+  EXPECT_LE(store->Stages("00aa11bb22cc33dd")[0].error.value_or("").size(), RunStore::kMaxErrorBytes + 60);
+}
+
+// Reading writes nothing: no folder is created, the database is not changed. (SQLite may
+// create its -wal and -shm files beside it, in a folder this process may write.)
+TEST(StoreTest, ReadingOnlyCreatesAndChangesNothing) {
+  TempDir dir;
+  {
+    auto store = RunStore::Open(dir.path() / "s");
+    store->CreateRun(NewRun("00aa11bb22cc33dd"), {});
+    store->FinishRun("00aa11bb22cc33dd", "succeeded", std::nullopt);
+  }
+  std::filesystem::remove_all(dir.path() / "s" / "locks");
+  std::filesystem::remove_all(dir.path() / "s" / "artifacts");
+  auto listing = [&] {
+    std::vector<std::string> files;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path())) {
+      const std::string name = e.path().filename().string();
+      if (name != "runs.db-wal" && name != "runs.db-shm") files.push_back(e.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+  };
+  const std::string database = testing::ReadFile((dir.path() / "s" / "runs.db").string());
+  const auto before = listing();
+  {
+    auto store = RunStore::OpenReadOnly(dir.path() / "s");
+    EXPECT_TRUE(store->read_only());
+    EXPECT_EQ(store->FindRun("00aa").status, "succeeded");
+    EXPECT_THROW(store->FinishRun("00aa11bb22cc33dd", "failed", "x"), StoreError);
+    EXPECT_EQ(store->FindRun("00aa").status, "succeeded");
+  }
+  EXPECT_EQ(listing(), before);
+  EXPECT_EQ(testing::ReadFile((dir.path() / "s" / "runs.db").string()), database);
+}
+
+TEST(IntegrityTest, NamesMissingChangedAndAddedFiles) {
+  TempDir dir;
+  auto store = RunStore::Open(dir.path() / "s");
+  store->CreateRun(NewRun("00aa11bb22cc33dd"), {});
+  ArtifactRecord a = StoreArtifact(store->dir(), "eval", "predictions", dir.Write("p.csv", "index,pred\n0,1\n"));
+  store->AddArtifact("00aa11bb22cc33dd", a);
+  dir.Write("bundle/manifest.json", "{}");
+  dir.Write("bundle/model.pt", "weights");
+  const ModelRecord model = store->RegisterModel("m", "00aa11bb22cc33dd", "bundle", dir.path() / "bundle", "");
+  store->FinishRun("00aa11bb22cc33dd", "succeeded", std::nullopt);
+  EXPECT_TRUE(CheckStore(*store).problems.empty());
+
+  std::filesystem::permissions(a.path, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
+  std::ofstream(a.path, std::ios::app) << "2,0\n";
+  Status s = VerifyArtifact("00aa11bb22cc33dd", store->Artifacts("00aa11bb22cc33dd")[0]);
+  EXPECT_EQ(s.message(), "artifact eval/predictions of run 00aa11bb22cc33dd was changed after it was recorded (" +
+                             a.path + ": 19 bytes, recorded 15)");
+  std::filesystem::remove(a.path);
+  s = VerifyArtifact("00aa11bb22cc33dd", store->Artifacts("00aa11bb22cc33dd")[0]);
+  EXPECT_EQ(s.message(), "artifact eval/predictions of run 00aa11bb22cc33dd is missing (" + a.path + ")");
+
+  std::ofstream(model.path + "/model.pt") << "other weights";
+  s = VerifyModel(store->FindModel("m"));
+  EXPECT_EQ(s.message().substr(0, 52), "model.pt of model m v1 was changed after it was reco");
+  std::ofstream(model.path + "/model.pt") << "weights";
+  EXPECT_OK(VerifyModel(store->FindModel("m")));
+  std::ofstream(model.path + "/extra.py") << "import os";
+  s = VerifyModel(store->FindModel("m"));
+  EXPECT_EQ(s.message(), "model m v1: " + model.path + "/extra.py was added after it was registered");
+
+  const StoreCheck check = CheckStore(*store);
+  ASSERT_EQ(check.problems.size(), 2u);
+  EXPECT_EQ(check.problems[0].what, "run 00aa11bb22cc33dd: artifact eval/predictions");
+  EXPECT_EQ(check.problems[1].what, "model m v1");
+}
+
 TEST(Sha256Test, MatchesKnownDigests) {
   auto digest = [](const std::string& text) {
-    Sha256 h;
+    sluice::Sha256 h;
     h.Update(text);
     return h.HexDigest();
   };
@@ -192,7 +353,7 @@ TEST(Sha256Test, MatchesKnownDigests) {
   EXPECT_EQ(digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(digest("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  Sha256 chunked;  // a million 'a', fed in uneven pieces
+  sluice::Sha256 chunked;  // a million 'a', fed in uneven pieces
   std::string piece(997, 'a');
   size_t fed = 0;
   while (fed + piece.size() <= 1000000) {
