@@ -25,6 +25,7 @@ class Arff final : public sluice::Stage {
   sluice::Status Run(sluice::StageContext& ctx) override {
     sluice::tabular::ReadOptions options;
     options.skip_bad_rows = ctx.params().Bool("skip_bad_rows");
+    options.encoding = sluice::tabular::EncodingFromName(ctx.params().String("encoding"));
     sluice::tabular::Table table;
     SLUICE_RETURN_IF_ERROR(sluice::tabular::ReadArff(ctx.params().String("file"), options, table));
     return sluice::tabular::BuildTableDataset(ctx, table, "arff");

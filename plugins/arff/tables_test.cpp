@@ -3,16 +3,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data_files.hpp"
 #include "sluice/torch.hpp"
 #include "stage_harness.hpp"
+#include "status_matchers.hpp"
 
 namespace sluice {
 namespace {
 
 TEST(ArffStageTest, SplitsCreditDataStratifiedWithItsPreprocessing) {
   testing::StageHarness h("arff");
-  h.Set("file", std::string("/usr/share/doc/weka/examples/credit-g.arff")).Set("target", std::string("class"));
-  ASSERT_TRUE(h.Run().ok());
+  h.Set("file", sluice::testing::WekaExample("credit-g.arff")).Set("target", std::string("class"));
+  ASSERT_OK(h.Run());
   auto ds = h.Output<TensorDataset>("data");
   ASSERT_TRUE(ds);
   EXPECT_EQ(ds->task, Task::kClassification);
@@ -35,8 +37,8 @@ TEST(ArffStageTest, SplitsCreditDataStratifiedWithItsPreprocessing) {
 
 TEST(ArffStageTest, ReadsWekasDiabetesData) {
   testing::StageHarness h("arff");
-  h.Set("file", std::string("/usr/share/doc/weka/examples/diabetes.arff")).Set("target", std::string("class"));
-  ASSERT_TRUE(h.Run().ok());
+  h.Set("file", sluice::testing::WekaExample("diabetes.arff")).Set("target", std::string("class"));
+  ASSERT_OK(h.Run());
   auto ds = h.Output<TensorDataset>("data");
   ASSERT_TRUE(ds);
   EXPECT_EQ(ds->task, Task::kClassification);
@@ -63,7 +65,7 @@ TEST(CsvStageTest, RegressionTargetsAreStandardizedAndCategoriesEmbedded) {
   }
   testing::StageHarness h("csv");
   h.Set("file", dir.Write("houses.csv", csv)).Set("categorical_encoding", std::string("embedding"));
-  ASSERT_TRUE(h.Run().ok());
+  ASSERT_OK(h.Run());
   auto ds = h.Output<TensorDataset>("data");
   EXPECT_EQ(ds->task, Task::kRegression);
   EXPECT_EQ(ds->target_name, "price");
@@ -85,7 +87,7 @@ TEST(CsvStageTest, AMalformedRowFailsTheStageUnlessSkipped) {
   EXPECT_EQ(strict.Run().message(), path + ":32: expected 3 fields, found 2");
   testing::StageHarness lenient("csv");
   lenient.Set("file", path).Set("skip_bad_rows", true);
-  ASSERT_TRUE(lenient.Run().ok());
+  ASSERT_OK(lenient.Run());
   EXPECT_EQ(lenient.Metric("skipped_rows").at(0).second, 1.0);
   EXPECT_EQ(lenient.artifacts().count("skipped_rows"), 1u);
   EXPECT_EQ(lenient.info()[0], "skipped " + path + ":32: expected 3 fields, found 2");

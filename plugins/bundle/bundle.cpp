@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sluice/digest.hpp"
 #include "sluice/plugin.hpp"
 #include "sluice/torch.hpp"
 
@@ -21,7 +22,8 @@ using sluice::Status;
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
-constexpr int kBundleFormat = 1;
+// 2: "files" maps each file to its SHA-256 (1 listed the names only).
+constexpr int kBundleFormat = 2;
 
 std::string NowIso() {
   const std::time_t now = std::time(nullptr);
@@ -46,6 +48,7 @@ class Bundle final : public sluice::Stage {
         .doc("Exports a trained model as a self-contained bundle and registers it in the model registry")
         .input("model", sluice::ports::kTrainedModel, "the trained model")
         .param(sluice::RequiredParam("name", sluice::ParamType::kString)
+                   .format(sluice::StringFormat::kName)
                    .doc("registry name (letters, digits, - _ .); each bundle gets the next version"))
         .param(sluice::StringParam("description", "").doc("a line about this model"))
         .param(sluice::ParamSpec("export_dir", sluice::ParamType::kString)
@@ -70,6 +73,12 @@ class Bundle final : public sluice::Stage {
     json params = json::parse(model->spec->origin.params_json);
     params.erase("init_from");
     params.erase("freeze");
+    json files = json::object();
+    for (const char* file : {"model.pt", "preprocessing.json"}) {
+      std::string digest;
+      SLUICE_RETURN_IF_ERROR(sluice::Sha256File((dir / file).string(), digest));
+      files[file] = digest;
+    }
     json metrics = json::object();
     for (const auto& [key, value] : ctx.RunMetrics()) {
       if (std::isfinite(value)) metrics[key] = value;
@@ -99,7 +108,7 @@ class Bundle final : public sluice::Stage {
           {"plugin_version", model->spec->origin.plugin_version},
           {"params", params}}},
         {"input", preprocessing.value("kind", "unknown")},
-        {"files", {"manifest.json", "model.pt", "preprocessing.json"}},
+        {"files", files},
         {"metrics", metrics},
     };
     SLUICE_RETURN_IF_ERROR(WriteJson(dir / "manifest.json", manifest));

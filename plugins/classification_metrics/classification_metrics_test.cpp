@@ -7,6 +7,7 @@
 #include "datasets.hpp"
 #include "metrics.hpp"
 #include "stage_harness.hpp"
+#include "status_matchers.hpp"
 
 namespace sluice {
 namespace {
@@ -30,7 +31,7 @@ TEST(ClassificationMetricsStageTest, PredictionsFileReproducesTheMetrics) {
 
   testing::StageHarness h("classification-metrics");
   h.Input("data", data).Input("model", model).Set("batch_size", int64_t{64});
-  ASSERT_TRUE(h.Run().ok());
+  ASSERT_OK(h.Run());
 
   std::ifstream in(h.artifacts().at("predictions"));
   std::string line;

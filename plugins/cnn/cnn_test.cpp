@@ -3,6 +3,7 @@
 
 #include "sluice/torch.hpp"
 #include "stage_harness.hpp"
+#include "status_matchers.hpp"
 
 namespace sluice {
 namespace {
@@ -11,7 +12,7 @@ TEST(CnnTest, BuildsBlocksPoolingAndHead) {
   testing::StageHarness h("cnn");
   h.Set("channels", std::vector<int64_t>{8, 16}).Set("hidden", std::vector<int64_t>{32});
   h.Set("convs_per_block", int64_t{2});
-  ASSERT_TRUE(h.Run().ok());
+  ASSERT_OK(h.Run());
   auto spec = h.Output<ModelSpec>("model");
   const InputSchema schema{{1, 28, 28}, {}, {}, 10};
   EXPECT_EQ(spec->Describe(schema), "cnn 2x8@3x3 2x16@3x3 +bn maxpool -32 -10");
@@ -25,7 +26,7 @@ TEST(CnnTest, BuildsBlocksPoolingAndHead) {
 
 TEST(CnnTest, RefusesTablesEvenKernelsAndTooMuchPooling) {
   testing::StageHarness h("cnn");
-  ASSERT_TRUE(h.Run().ok());
+  ASSERT_OK(h.Run());
   auto spec = h.Output<ModelSpec>("model");
   EXPECT_THROW(spec->Build(InputSchema{{63}, {}, {}, 2}), StageError);
   testing::StageHarness even("cnn");
@@ -33,7 +34,7 @@ TEST(CnnTest, RefusesTablesEvenKernelsAndTooMuchPooling) {
   EXPECT_EQ(even.Run().message(), "kernel sizes must be odd (got 4)");
   testing::StageHarness deep("cnn");
   deep.Set("channels", std::vector<int64_t>{4, 4, 4, 4, 4, 4});
-  ASSERT_TRUE(deep.Run().ok());
+  ASSERT_OK(deep.Run());
   try {
     deep.Output<ModelSpec>("model")->Build(InputSchema{{1, 28, 28}, {}, {}, 10});
     FAIL();

@@ -1,7 +1,9 @@
 // CSV and ARFF reading and the preprocessing fitted on training rows (no LibTorch).
 #include <gtest/gtest.h>
 
+#include "data_files.hpp"
 #include "preprocess.hpp"
+#include "status_matchers.hpp"
 #include "table.hpp"
 #include "temp_dir.hpp"
 
@@ -19,7 +21,7 @@ TEST(CsvTest, ReadsQuotesEmbeddedLineBreaksAndInfersTypes) {
                                      "\n"
                                      "42.5, Oslo ,,yes\r\n");
   Table t;
-  ASSERT_TRUE(ReadCsv(path, ReadOptions(), t).ok());
+  ASSERT_OK(ReadCsv(path, ReadOptions(), t));
   ASSERT_EQ(t.columns.size(), 4u);
   EXPECT_EQ(t.columns[0].type, ColumnType::kNumeric);
   EXPECT_EQ(t.columns[1].type, ColumnType::kNominal);
@@ -46,7 +48,7 @@ TEST(CsvTest, MalformedRowsFailWithTheirLineOrAreSkippedAndCounted) {
   EXPECT_EQ(s.message(), path2 + ":3: expected 3 fields, found 2");
   ReadOptions skip;
   skip.skip_bad_rows = true;
-  ASSERT_TRUE(ReadCsv(path2, skip, t).ok());
+  ASSERT_OK(ReadCsv(path2, skip, t));
   EXPECT_EQ(t.rows.size(), 2u);
   ASSERT_EQ(t.skipped.size(), 1u);
   EXPECT_EQ(t.skipped[0], path2 + ":3: expected 3 fields, found 2");
@@ -58,7 +60,79 @@ TEST(CsvTest, KnownNumericColumnsRejectWordsWithTheLine) {
   ReadOptions options;
   options.known_columns = {Column{"x", ColumnType::kNumeric, {}, ""}};
   Table t;
-  EXPECT_EQ(ReadCsv(path, options, t).message(), path + ":3: column 'x': 'abc' is not a number");
+  EXPECT_EQ(ReadCsv(path, options, t).message(), path + ":3: column 'x': 'abc' is not a finite number");
+}
+
+TEST(CsvTest, ATextCellInAColumnOfNumbersIsReportedWithItsLineNotSilentlyCategorical) {
+  TempDir dir;
+  ReadOptions options;
+  Table t;
+  for (const char* odd : {"abc", "inf", "1e309", "-nan(0)"}) {
+    SCOPED_TRACE(odd);
+    const std::string path = dir.Write("m.csv", std::string("x,y\n1,a\n2,b\n") + odd + ",c\n4,d\n");
+    EXPECT_EQ(ReadCsv(path, options, t).message(),
+              path + ":4: column 'x': '" + odd +
+                  "' is not a finite number, but 3 of its 4 values are; fix the cell, add its text to na_values, set "
+                  "skip_bad_rows = true, or list the column in categorical_columns");
+  }
+  const std::string path = dir.Write("m.csv", "x,y\n1,a\n2,b\nabc,c\n4,d\n");
+  ReadOptions skip;
+  skip.skip_bad_rows = true;
+  ASSERT_OK(ReadCsv(path, skip, t));
+  EXPECT_EQ(t.columns[0].type, ColumnType::kNumeric);
+  EXPECT_EQ(t.rows.size(), 3u);
+  ASSERT_EQ(t.skipped.size(), 1u);
+  EXPECT_EQ(t.skipped[0], path + ":4: column 'x': 'abc' is not a finite number");
+
+  ReadOptions categorical;
+  categorical.categorical = {"x"};
+  ASSERT_OK(ReadCsv(path, categorical, t));
+  EXPECT_EQ(t.columns[0].type, ColumnType::kNominal);
+  EXPECT_TRUE(t.notes.empty());
+
+  // Mostly text: a categorical column, and the reader says so.
+  const std::string codes = dir.Write("c.csv", "code,y\nA7,a\nB2,b\n12,c\nC9,d\n");
+  ASSERT_OK(ReadCsv(codes, options, t));
+  EXPECT_EQ(t.columns[0].type, ColumnType::kNominal);
+  EXPECT_EQ(t.notes, (std::vector<std::string>{
+                         "column 'code' holds 1 numbers and 3 other values (the first at line 2: 'A7'): read as "
+                         "categorical"}));
+}
+
+TEST(CsvTest, AByteOrderMarkIsDroppedAndLatin1IsReadWhenAskedFor) {
+  TempDir dir;
+  Table t;
+  const std::string bom = dir.Write("bom.csv",
+                                    "\xEF\xBB\xBF"
+                                    "a,b\n1,2\n");
+  ASSERT_OK(ReadCsv(bom, ReadOptions(), t));
+  EXPECT_EQ(t.columns[0].name, "a");
+  EXPECT_TRUE(t.Find("a").has_value());
+
+  const std::string latin1 = dir.Write("l.csv", "city,n\nK\xF6ln,1\nM\xFCnchen,2\n");
+  EXPECT_EQ(ReadCsv(latin1, ReadOptions(), t).message(),
+            latin1 +
+                ":2: byte 2 of the line (offset 8 in the file): invalid UTF-8 (0xF6); if the file is Latin-1, "
+                "set encoding = \"latin-1\"");
+  ReadOptions options;
+  options.encoding = Encoding::kLatin1;
+  ASSERT_OK(ReadCsv(latin1, options, t));
+  EXPECT_EQ(t.rows[0][0].text, "K\xC3\xB6ln");
+  EXPECT_EQ(t.rows[1][0].text, "M\xC3\xBCnchen");
+
+  const std::string nul = dir.Write("n.csv", std::string("a,b\n1,2\n3,\0\n", 12));
+  EXPECT_EQ(ReadCsv(nul, ReadOptions(), t).message(),
+            nul + ":3: byte 3 of the line (offset 10 in the file): a NUL byte: this is not a text file");
+}
+
+TEST(CsvTest, AHugeCellIsQuotedAsAShortExcerpt) {
+  TempDir dir;
+  const std::string path = dir.Write("h.csv", "x,y\n1,a\n2,b\n" + std::string(5 << 20, '7') + "z,c\n4,d\n");
+  Table t;
+  const Status s = ReadCsv(path, ReadOptions(), t);
+  EXPECT_NOT_OK(s);
+  EXPECT_LT(s.message().size(), 600u) << s.message().substr(0, 600);
+  EXPECT_NE(s.message().find("7777... (5242881 bytes)"), std::string::npos) << s.message().substr(0, 600);
 }
 
 constexpr const char* kArff = R"(% a comment
@@ -106,7 +180,11 @@ TEST(ArffTest, SaysWhichLineAndWhatIsWrong) {
     std::string data, error;
   } cases[] = {
       {"z,1\n", ":5: attribute 'a': 'z' is not one of its declared values {x, y}"},
-      {"x,one\n", ":5: attribute 'b': 'one' is not a number"},
+      {"x,one\n", ":5: attribute 'b': 'one' is not a finite number"},
+      {"x,inf\n", ":5: attribute 'b': 'inf' is not a finite number"},
+      {"x,1\xff\n",
+       ":5: byte 4 of the line (offset 61 in the file): invalid UTF-8 (0xFF); if the file is Latin-1, "
+       "set encoding = \"latin-1\""},
       {"x\n", ":5: the row has 1 values, the header declares 2 attributes"},
       {"x,1,2\n", ":5: the row has 3 values, the header declares 2 attributes"},
       {"{0 x, 7 1}\n", ":5: sparse index 7 is past the 2 attributes"},
@@ -117,6 +195,10 @@ TEST(ArffTest, SaysWhichLineAndWhatIsWrong) {
     Table t;
     EXPECT_EQ(ReadArff(path, ReadOptions(), t).message(), path + c.error);
   }
+  const std::string bom = dir.Write("bom.arff", "\xEF\xBB\xBF" + header + "x,1\n");
+  Table read;
+  ASSERT_OK(ReadArff(bom, ReadOptions(), read));
+  EXPECT_EQ(read.rows.size(), 1u);
   const std::string typed = dir.Write("t.arff", "@relation r\n@attribute a relational\n@data\n");
   Table t;
   EXPECT_EQ(ReadArff(typed, ReadOptions(), t).message(),
@@ -127,7 +209,7 @@ TEST(ArffTest, SaysWhichLineAndWhatIsWrong) {
 
 TEST(ArffTest, ReadsWekasCreditData) {
   Table t;
-  ASSERT_TRUE(ReadArff("/usr/share/doc/weka/examples/credit-g.arff", ReadOptions(), t).ok());
+  ASSERT_OK(ReadArff(sluice::testing::WekaExample("credit-g.arff"), ReadOptions(), t));
   EXPECT_EQ(t.columns.size(), 21u);
   EXPECT_EQ(t.rows.size(), 1000u);
   EXPECT_EQ(t.columns.back().values, (std::vector<std::string>{"good", "bad"}));
@@ -153,7 +235,7 @@ TEST(PreprocessTest, FitsOnTrainingRowsOnlyAndEncodes) {
   Preprocessor p;
   std::vector<std::string> notes;
   FitOptions options;
-  ASSERT_TRUE(Preprocessor::Fit(t, {0, 1, 2}, options, p, notes).ok());
+  ASSERT_OK(Preprocessor::Fit(t, {0, 1, 2}, options, p, notes));
   EXPECT_EQ(p.task, "classification");
   EXPECT_EQ(p.class_names, (std::vector<std::string>{"a", "b"}));
   ASSERT_EQ(p.features.size(), 2u);
@@ -165,14 +247,14 @@ TEST(PreprocessTest, FitsOnTrainingRowsOnlyAndEncodes) {
   EXPECT_EQ(p.dense_width(), 3);  // x + one-hot(blue, red)
   std::vector<float> dense;
   std::vector<int64_t> codes;
-  ASSERT_TRUE(p.Transform(t, {2, 3}, dense, codes).ok());
+  ASSERT_OK(p.Transform(t, {2, 3}, dense, codes));
   // Row 2: x missing -> 0 after standardization, red. Row 3: an unseen colour -> zeros.
   EXPECT_FLOAT_EQ(dense[0], 0.0f);
   EXPECT_EQ(std::vector<float>(dense.begin() + 1, dense.begin() + 3), (std::vector<float>{0, 1}));
   EXPECT_EQ(std::vector<float>(dense.begin() + 4, dense.end()), (std::vector<float>{0, 0}));
   std::vector<int64_t> classes;
   std::vector<float> values;
-  ASSERT_TRUE(p.Targets(t, {0, 1, 3}, classes, values).ok());
+  ASSERT_OK(p.Targets(t, {0, 1, 3}, classes, values));
   EXPECT_EQ(classes, (std::vector<int64_t>{0, 1, 1}));
 }
 
@@ -183,14 +265,14 @@ TEST(PreprocessTest, EmbeddingCodesReserveZeroForUnknownAndRoundTripThroughJson)
   FitOptions options;
   options.encoding = "embedding";
   options.impute = "median";
-  ASSERT_TRUE(Preprocessor::Fit(t, {0, 1, 2}, options, p, notes).ok());
+  ASSERT_OK(Preprocessor::Fit(t, {0, 1, 2}, options, p, notes));
   Preprocessor q;
-  ASSERT_TRUE(Preprocessor::FromJson(p.ToJson(), q).ok());
+  ASSERT_OK(Preprocessor::FromJson(p.ToJson(), q));
   EXPECT_EQ(q.ToJson(), p.ToJson());
   EXPECT_EQ(q.cardinality(), (std::vector<int64_t>{3}));
   std::vector<float> dense;
   std::vector<int64_t> codes;
-  ASSERT_TRUE(q.Transform(t, {0, 1, 3}, dense, codes).ok());
+  ASSERT_OK(q.Transform(t, {0, 1, 3}, dense, codes));
   EXPECT_EQ(codes, (std::vector<int64_t>{2, 1, 0}));  // red, blue, green (unseen)
 }
 
@@ -203,7 +285,7 @@ TEST(PreprocessTest, ExplainsMissingColumnsTargetsAndClasses) {
   EXPECT_EQ(Preprocessor::Fit(t, {0, 1}, options, p, notes).message(),
             "mem.csv: no column named 'why' (columns: x, colour, y)");
   options.target = "";
-  ASSERT_TRUE(Preprocessor::Fit(t, {0, 1}, options, p, notes).ok());
+  ASSERT_OK(Preprocessor::Fit(t, {0, 1}, options, p, notes));
   Table other = t;
   other.columns[0].name = "z";
   std::vector<float> dense;

@@ -22,7 +22,9 @@ class Csv final : public sluice::Stage {
             .param(sluice::StringParam("delimiter", ",").doc("the field separator (one character)"))
             .param(sluice::BoolParam("header", true).doc("the first row names the columns"))
             .param(sluice::StringListParam("na_values", {"", "?", "NA", "N/A", "NaN", "nan", "null", "NULL"})
-                       .doc("cell texts that mean missing"));
+                       .doc("cell texts that mean missing"))
+            .param(sluice::StringListParam("categorical_columns", {})
+                       .doc("columns read as categories even where their values are numbers (codes, zip codes)"));
     return sluice::tabular::AddTableParams(c);
   }
 
@@ -36,6 +38,8 @@ class Csv final : public sluice::Stage {
     options.header = p.Bool("header");
     options.na_values = p.StringList("na_values");
     options.skip_bad_rows = p.Bool("skip_bad_rows");
+    options.encoding = sluice::tabular::EncodingFromName(p.String("encoding"));
+    options.categorical = p.StringList("categorical_columns");
     sluice::tabular::Table table;
     SLUICE_RETURN_IF_ERROR(sluice::tabular::ReadCsv(p.String("file"), options, table));
     return sluice::tabular::BuildTableDataset(ctx, table, "csv");

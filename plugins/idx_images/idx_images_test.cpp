@@ -4,6 +4,7 @@
 
 #include "sluice/torch.hpp"
 #include "stage_harness.hpp"
+#include "status_matchers.hpp"
 
 namespace sluice {
 namespace {
@@ -35,7 +36,7 @@ void WriteSet(const testing::TempDir& dir, const std::string& prefix, uint32_t n
 std::shared_ptr<TensorDataset> Load(const testing::TempDir& dir, int64_t seed, double val_fraction = 0.2) {
   StageHarness h("idx-images");
   h.Set("dir", dir.path().string()).Set("seed", seed).Set("val_fraction", val_fraction);
-  EXPECT_TRUE(h.Run().ok());
+  EXPECT_OK(h.Run());
   return h.Output<TensorDataset>("data");
 }
 

@@ -3,6 +3,7 @@
 
 #include "sluice/torch.hpp"
 #include "stage_harness.hpp"
+#include "status_matchers.hpp"
 
 namespace sluice {
 namespace {
@@ -16,7 +17,7 @@ int64_t ParameterCount(Network& net) {
 TEST(MlpTest, BuildsTheLayersItDescribes) {
   testing::StageHarness h("mlp");
   h.Set("hidden", std::vector<int64_t>{32, 16}).Set("activation", std::string("tanh")).Set("dropout", 0.25);
-  ASSERT_TRUE(h.Run().ok());
+  ASSERT_OK(h.Run());
   auto spec = h.Output<ModelSpec>("model");
   ASSERT_TRUE(spec);
   const InputSchema schema{{1, 4, 4}, {}, {}, 3};
@@ -30,7 +31,7 @@ TEST(MlpTest, BuildsTheLayersItDescribes) {
 TEST(MlpTest, NoHiddenLayersIsALinearModel) {
   testing::StageHarness h("mlp");
   h.Set("hidden", std::vector<int64_t>{});
-  ASSERT_TRUE(h.Run().ok());
+  ASSERT_OK(h.Run());
   auto net = h.Output<ModelSpec>("model")->Build(InputSchema{{10}, {}, {}, 2});
   EXPECT_EQ(ParameterCount(*net), 10 * 2 + 2);
 }

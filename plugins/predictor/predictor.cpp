@@ -55,11 +55,13 @@ Status ImageInputs(const std::string& path, const json& pre, sluice::Inputs& out
 }
 
 // Rows of a CSV or ARFF file, with the columns the model was trained on.
-Status TableInputs(const std::string& path, const json& pre, sluice::Inputs& out, std::vector<std::string>& notes) {
+Status TableInputs(const std::string& path, sluice::tabular::Encoding encoding, const json& pre, sluice::Inputs& out,
+                   std::vector<std::string>& notes) {
   sluice::tabular::Preprocessor preprocessor;
   SLUICE_RETURN_IF_ERROR(sluice::tabular::Preprocessor::FromJson(pre, preprocessor));
   sluice::tabular::ReadOptions options;
   options.known_columns = preprocessor.inputs;
+  options.encoding = encoding;
   sluice::tabular::Table table;
   SLUICE_RETURN_IF_ERROR(sluice::tabular::ReadTable(path, options, table));
   // Every column the model reads must be there; say all that are missing at once.
@@ -103,7 +105,9 @@ class Predictor final : public sluice::Stage {
                    .doc("rows to predict: .csv, .arff, or IDX images"))
         .param(sluice::RequiredParam("output", sluice::ParamType::kString).doc("where to write index,pred,p_0.. rows"))
         .param(sluice::StringParam("device", "cpu").format(sluice::StringFormat::kDevice).doc("where to run"))
-        .param(sluice::IntParam("batch_size", 1024).range(1, 1 << 20).doc("rows per inference batch"));
+        .param(sluice::IntParam("batch_size", 1024).range(1, 1 << 20).doc("rows per inference batch"))
+        .param(sluice::ChoiceParam("encoding", "utf-8", {"utf-8", "latin-1"})
+                   .doc("the text encoding of CSV or ARFF input"));
   }
 
   Status Run(sluice::StageContext& ctx) override {
@@ -134,7 +138,8 @@ class Predictor final : public sluice::Stage {
     if (kind == "image") {
       SLUICE_RETURN_IF_ERROR(ImageInputs(input, pre, inputs));
     } else if (kind == "table") {
-      SLUICE_RETURN_IF_ERROR(TableInputs(input, pre, inputs, notes));
+      SLUICE_RETURN_IF_ERROR(
+          TableInputs(input, sluice::tabular::EncodingFromName(p.String("encoding")), pre, inputs, notes));
     } else {
       return Status::InvalidArgument(bundle.string() + ": unknown preprocessing kind '" + kind + "'");
     }

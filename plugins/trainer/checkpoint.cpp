@@ -6,9 +6,12 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "sluice/digest.hpp"
 
 namespace sluice::trainer {
 
@@ -38,12 +41,46 @@ void SaveCheckpoint(const std::string& path, Network& network, torch::optim::Opt
                       {"best_epoch", state.best_epoch}, {"bad_epochs", state.bad_epochs},
                       {"loss_scale", state.loss_scale}, {"history", history}};
   archive.write("state", c10::IValue(j.dump()));
+  SaveWithDigest(path, [&](const std::string& temporary) { archive.save_to(temporary); });
+}
+
+void SaveWithDigest(const std::string& path, const std::function<void(const std::string&)>& save) {
+  namespace fs = std::filesystem;
   const std::string temporary = path + ".partial";
-  archive.save_to(temporary);
-  std::filesystem::rename(temporary, path);
+  const std::string digest_file = path + ".sha256";
+  save(temporary);
+  std::string digest;
+  if (Status s = Sha256File(temporary, digest); !s.ok()) throw StageError(s.message());
+  {
+    std::ofstream out(digest_file + ".partial", std::ios::trunc);
+    out << digest << "\n";
+    out.close();
+    if (!out) throw StageError("cannot write " + digest_file + ".partial");
+  }
+  // A crash between the two renames leaves the new file with the old digest; the new
+  // digest is still in PATH.sha256.partial, which VerifyDigest accepts.
+  fs::rename(temporary, path);
+  fs::rename(digest_file + ".partial", digest_file);
+}
+
+void VerifyDigest(const std::string& path) {
+  auto read_digest = [](const std::string& file) {
+    std::ifstream in(file);
+    std::string digest;
+    in >> digest;
+    return digest;
+  };
+  const std::string recorded = read_digest(path + ".sha256");
+  if (recorded.empty()) return;  // written by a sluice that recorded no digest
+  std::string actual;
+  if (Status s = Sha256File(path, actual); !s.ok()) throw StageError(s.message());
+  if (actual == recorded || actual == read_digest(path + ".sha256.partial")) return;
+  throw StageError(path + " was changed after it was written (SHA-256 " + actual.substr(0, 12) + "..., recorded " +
+                   recorded.substr(0, 12) + "...); it cannot be resumed from. Remove it to start the stage over");
 }
 
 void LoadCheckpoint(const std::string& path, Network& network, torch::optim::Optimizer& optimizer, TrainState& state) {
+  VerifyDigest(path);
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);

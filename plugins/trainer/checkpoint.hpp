@@ -7,6 +7,7 @@
 #include <torch/optim.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -30,8 +31,16 @@ struct TrainState {
 
 void SaveCheckpoint(const std::string& path, Network& network, torch::optim::Optimizer& optimizer,
                     const TrainState& state);
-// Throws StageError when the file is unreadable or does not fit the network.
+// Throws StageError when the file is unreadable, was changed since it was written, or
+// does not fit the network.
 void LoadCheckpoint(const std::string& path, Network& network, torch::optim::Optimizer& optimizer, TrainState& state);
+
+// Writes a file that a resumed run reads back: `save` writes it under a temporary name,
+// its SHA-256 goes to PATH.sha256, and both are renamed into place.
+void SaveWithDigest(const std::string& path, const std::function<void(const std::string&)>& save);
+// Throws StageError unless PATH has the digest SaveWithDigest recorded (a file from a
+// sluice that recorded none is accepted).
+void VerifyDigest(const std::string& path);
 
 }  // namespace sluice::trainer
 

@@ -353,7 +353,8 @@ class Trainer final : public sluice::Stage {
             state.best_value = value;
             state.best_epoch = epoch;
             state.bad_epochs = 0;
-            sluice::SaveWeights(*net, best_path);
+            sluice::trainer::SaveWithDigest(best_path,
+                                            [&](const std::string& file) { sluice::SaveWeights(*net, file); });
           } else if (++state.bad_epochs >= p.Int("patience")) {
             stopped_early = true;
             summary += "; early stop: " + stop_metric + " has not improved for " + std::to_string(state.bad_epochs) +
@@ -371,6 +372,7 @@ class Trainer final : public sluice::Stage {
     if (stop_metric != "none" && state.best_epoch > 0) {
       ctx.LogMetric("best_epoch", 0, static_cast<double>(state.best_epoch));
       if (p.Bool("restore_best") && state.best_epoch != state.epoch) {
+        sluice::trainer::VerifyDigest(best_path);
         sluice::LoadWeights(*net, best_path);
         ctx.Info("restored the weights of epoch " + std::to_string(state.best_epoch) + " (best " + stop_metric + ")");
       }

@@ -2,9 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 
 #include "datasets.hpp"
 #include "stage_harness.hpp"
+#include "status_matchers.hpp"
 
 namespace sluice {
 namespace {
@@ -14,7 +16,7 @@ using testing::StageHarness;
 std::shared_ptr<ModelSpec> MlpSpec(std::vector<int64_t> hidden) {
   StageHarness mlp("mlp");
   mlp.Set("hidden", std::move(hidden));
-  EXPECT_TRUE(mlp.Run().ok());
+  EXPECT_OK(mlp.Run());
   return mlp.Output<ModelSpec>("model");
 }
 
@@ -28,7 +30,7 @@ StageHarness& Trainer(StageHarness& h, const std::shared_ptr<TensorDataset>& dat
 TEST(TrainerTest, LearnsSeparableBlobsAndLogsItsCurves) {
   auto data = testing::Blobs(600);
   StageHarness h("trainer");
-  ASSERT_TRUE(Trainer(h, data).Run().ok());
+  ASSERT_OK(Trainer(h, data).Run());
   auto model = h.Output<TrainedModel>("model");
   ASSERT_TRUE(model);
   EXPECT_EQ(model->class_names, data->class_names);
@@ -45,10 +47,10 @@ TEST(TrainerTest, LearnsSeparableBlobsAndLogsItsCurves) {
 TEST(TrainerTest, SameSeedSameLossesBitForBit) {
   auto data = testing::Blobs(300);
   StageHarness a("trainer"), b("trainer"), c("trainer");
-  ASSERT_TRUE(Trainer(a, data).Run().ok());
-  ASSERT_TRUE(Trainer(b, data).Run().ok());
+  ASSERT_OK(Trainer(a, data).Run());
+  ASSERT_OK(Trainer(b, data).Run());
   Trainer(c, data).Set("seed", int64_t{12});
-  ASSERT_TRUE(c.Run().ok());
+  ASSERT_OK(c.Run());
   EXPECT_EQ(a.Metric("loss"), b.Metric("loss"));
   EXPECT_NE(a.Metric("loss"), c.Metric("loss"));
 }
@@ -59,7 +61,7 @@ TEST(TrainerTest, EveryOptimizerTrains) {
     SCOPED_TRACE(optimizer);
     StageHarness h("trainer");
     Trainer(h, data).Set("optimizer", std::string(optimizer)).Set("weight_decay", 1e-4);
-    ASSERT_TRUE(h.Run().ok());
+    ASSERT_OK(h.Run());
     EXPECT_GT(h.Metric("val_accuracy").back().second, 0.9);
   }
 }
@@ -78,7 +80,7 @@ TEST(TrainerTest, ExplainsAnUnusableDeviceOrDivergence) {
   StageHarness cuda("trainer");
   Trainer(cuda, testing::Blobs(60)).Set("device", std::string("cuda:3"));
   Status s = cuda.Run();
-  ASSERT_FALSE(s.ok());
+  ASSERT_NOT_OK(s);
   EXPECT_NE(s.message().find("device 'cuda:3' requested"), std::string::npos) << s.message();
 
   StageHarness diverge("trainer");
@@ -88,7 +90,7 @@ TEST(TrainerTest, ExplainsAnUnusableDeviceOrDivergence) {
   Trainer(diverge, noise).Set("lr", 10.0).Set("optimizer", std::string("sgd"));
   diverge.Set("momentum", 0.99).Set("epochs", int64_t{200});
   s = diverge.Run();
-  ASSERT_FALSE(s.ok());
+  ASSERT_NOT_OK(s);
   EXPECT_NE(s.message().find("the training loss became"), std::string::npos) << s.message();
 }
 
@@ -130,7 +132,7 @@ TEST(TrainerResumeTest, AResumedRunEndsWithTheUninterruptedRunsWeightsBitForBit)
   testing::TempDir straight, interrupted;
   StageHarness a("trainer");
   configure(a).Checkpoints(straight.path().string(), false);
-  ASSERT_TRUE(a.Run().ok());
+  ASSERT_OK(a.Run());
 
   StageHarness b("trainer");
   configure(b).Checkpoints(interrupted.path().string(), false).StopAfter(25);  // in epoch 3
@@ -146,6 +148,18 @@ TEST(TrainerResumeTest, AResumedRunEndsWithTheUninterruptedRunsWeightsBitForBit)
   EXPECT_EQ(c.Metric("loss").front().first, 21);
   const auto all_steps = a.Metric("loss");
   EXPECT_EQ(c.Metric("loss"), decltype(all_steps)(all_steps.begin() + 20, all_steps.end()));
+
+  // A checkpoint changed after it was written is not resumed from.
+  StageHarness d("trainer");
+  configure(d).Checkpoints(interrupted.path().string(), false).StopAfter(25);
+  ASSERT_TRUE(d.Run().IsCancelled());
+  const std::string last = (interrupted.path() / "last.pt").string();
+  std::ofstream(last, std::ios::binary | std::ios::app) << "tampered";
+  StageHarness e("trainer");
+  configure(e).Checkpoints(interrupted.path().string(), true);
+  const Status refused = e.Run();
+  EXPECT_NE(refused.message().find(last + " was changed after it was written (SHA-256 "), std::string::npos)
+      << refused.ToString();
 }
 
 TEST(TrainerTest, EarlyStoppingStopsAndRestoresTheBestEpoch) {
@@ -154,7 +168,7 @@ TEST(TrainerTest, EarlyStoppingStopsAndRestoresTheBestEpoch) {
   h.Set("device", std::string("cpu")).Set("epochs", int64_t{40}).Set("batch_size", int64_t{32}).Set("lr", 0.05);
   h.Set("early_stopping", std::string("val_loss")).Set("patience", int64_t{2}).Set("optimizer", std::string("sgd"));
   h.Set("momentum", 0.99);
-  ASSERT_TRUE(h.Run().ok());
+  ASSERT_OK(h.Run());
   const auto val_loss = h.Metric("val_loss");
   ASSERT_LT(val_loss.size(), 40u);
   const int64_t best = static_cast<int64_t>(h.Metric("best_epoch").at(0).second);
@@ -175,7 +189,7 @@ TEST(TrainerTest, StepScheduleDecaysEachEpoch) {
   h.Input("data", testing::Blobs(300)).Input("model", Spec({8}, 0.0));
   h.Set("device", std::string("cpu")).Set("epochs", int64_t{3}).Set("lr", 0.1);
   h.Set("schedule", std::string("step")).Set("step_size", int64_t{1}).Set("gamma", 0.5);
-  ASSERT_TRUE(h.Run().ok());
+  ASSERT_OK(h.Run());
   const auto lr = h.Metric("lr");
   ASSERT_EQ(lr.size(), 3u);
   EXPECT_DOUBLE_EQ(lr[0].second, 0.1);
@@ -200,7 +214,7 @@ TEST(TrainerTest, RegressesAContinuousTarget) {
   StageHarness h("trainer");
   h.Input("data", ds).Input("model", Spec({32}, 0.0));
   h.Set("device", std::string("cpu")).Set("epochs", int64_t{30}).Set("lr", 0.01);
-  ASSERT_TRUE(h.Run().ok());
+  ASSERT_OK(h.Run());
   EXPECT_GT(h.Metric("val_r2").back().second, 0.95);
   EXPECT_LT(h.Metric("val_rmse").back().second, 0.6);
   EXPECT_EQ(h.Output<TrainedModel>("model")->task, Task::kRegression);
@@ -214,7 +228,7 @@ TEST(TrainerTest, StartsFromGivenWeightsAndKeepsFrozenOnesFixed) {
   auto data = testing::Blobs(300);
   StageHarness first("trainer");
   first.Input("data", data).Input("model", Spec({16}, 0.0)).Set("device", std::string("cpu"));
-  ASSERT_TRUE(first.Run().ok());
+  ASSERT_OK(first.Run());
   testing::TempDir dir;
   const std::string weights = dir / "weights.pt";
   auto trained = first.Output<TrainedModel>("model");
@@ -225,7 +239,7 @@ TEST(TrainerTest, StartsFromGivenWeightsAndKeepsFrozenOnesFixed) {
       .Input("model", Spec({16}, 0.0, {{"init_from", weights}, {"freeze", std::vector<std::string>{"layers.0"}}}))
       .Set("device", std::string("cpu"))
       .Set("epochs", int64_t{2});
-  ASSERT_TRUE(tune.Run().ok());
+  ASSERT_OK(tune.Run());
   EXPECT_EQ(tune.info()[0], "initialized 4 parameter tensors from test model " + weights + "; 2 frozen");
   auto tuned = tune.Output<TrainedModel>("model");
   auto before = trained->network->named_parameters(), after = tuned->network->named_parameters();

@@ -5,8 +5,9 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
+#include <sstream>
 
+#include "sluice/excerpt.hpp"
 #include "table.hpp"
 
 namespace sluice::tabular {
@@ -50,7 +51,7 @@ bool ReadToken(const std::string& s, size_t& i, const char* separators, std::str
 
 std::string ValueList(const Column& c) {
   std::string text = "{";
-  for (size_t i = 0; i < c.values.size() && i < 8; ++i) text += (i ? ", " : "") + c.values[i];
+  for (size_t i = 0; i < c.values.size() && i < 8; ++i) text += (i ? ", " : "") + Excerpt(c.values[i], 30);
   return text + (c.values.size() > 8 ? ", ...}" : "}");
 }
 
@@ -61,18 +62,21 @@ std::string Convert(const Column& c, const std::string& text, bool quoted, Cell&
   if (cell.missing) return "";
   switch (c.type) {
     case ColumnType::kNumeric:
-      if (!ParseNumber(text, cell.number)) return "attribute '" + c.name + "': '" + text + "' is not a number";
+      if (!ParseNumber(text, cell.number))
+        return "attribute '" + Excerpt(c.name) + "': '" + Excerpt(text) + "' is not a finite number";
       return "";
     case ColumnType::kNominal:
       if (std::find(c.values.begin(), c.values.end(), text) == c.values.end()) {
-        return "attribute '" + c.name + "': '" + text + "' is not one of its declared values " + ValueList(c);
+        return "attribute '" + Excerpt(c.name) + "': '" + Excerpt(text) + "' is not one of its declared values " +
+               ValueList(c);
       }
       return "";
     case ColumnType::kString:
       return "";
     case ColumnType::kDate:
       if (!ParseDate(text, c.date_format, cell.number)) {
-        return "attribute '" + c.name + "': '" + text + "' does not match the date format \"" + c.date_format + "\"";
+        return "attribute '" + Excerpt(c.name) + "': '" + Excerpt(text) + "' does not match the date format \"" +
+               Excerpt(c.date_format) + "\"";
       }
       return "";
   }
@@ -82,8 +86,9 @@ std::string Convert(const Column& c, const std::string& text, bool quoted, Cell&
 }  // namespace
 
 Status ReadArff(const std::string& path, const ReadOptions& options, Table& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open: " + std::strerror(errno));
+  std::string text;
+  SLUICE_RETURN_IF_ERROR(ReadText(path, options.encoding, text));
+  std::istringstream in(std::move(text));
   out = Table();
   out.source = path;
   std::string line;
@@ -99,7 +104,9 @@ Status ReadArff(const std::string& path, const ReadOptions& options, Table& out)
     SkipSpace(line, i);
     if (i == line.size() || line[i] == '%') continue;
     if (!data) {
-      if (line[i] != '@') return fail("expected @relation, @attribute or @data, found '" + line.substr(i, 40) + "'");
+      if (line[i] != '@')
+        return fail("expected @relation, @attribute or @data, found '" + Excerpt(std::string_view(line).substr(i), 40) +
+                    "'");
       size_t end = i;
       while (end < line.size() && !std::isspace(static_cast<unsigned char>(line[end]))) ++end;
       const std::string keyword = Lower(line.substr(i, end - i));
@@ -110,11 +117,11 @@ Status ReadArff(const std::string& path, const ReadOptions& options, Table& out)
         data = true;
         continue;
       }
-      if (keyword != "@attribute") return fail("unknown declaration '" + keyword + "'");
+      if (keyword != "@attribute") return fail("unknown declaration '" + Excerpt(keyword) + "'");
       Column col;
       bool quoted;
       if (!ReadToken(line, i, " \t{", col.name, quoted) || col.name.empty()) return fail("an attribute needs a name");
-      if (out.Find(col.name)) return fail("attribute '" + col.name + "' is declared twice");
+      if (out.Find(col.name)) return fail("attribute '" + Excerpt(col.name) + "' is declared twice");
       SkipSpace(line, i);
       if (i < line.size() && line[i] == '{') {
         col.type = ColumnType::kNominal;
@@ -122,7 +129,7 @@ Status ReadArff(const std::string& path, const ReadOptions& options, Table& out)
         for (;;) {
           std::string value;
           if (!ReadToken(line, i, ",}", value, quoted))
-            return fail("unterminated quote in the values of '" + col.name + "'");
+            return fail("unterminated quote in the values of '" + Excerpt(col.name) + "'");
           if (!value.empty() || quoted) col.values.push_back(value);
           SkipSpace(line, i);
           if (i < line.size() && line[i] == ',') {
@@ -130,7 +137,7 @@ Status ReadArff(const std::string& path, const ReadOptions& options, Table& out)
             continue;
           }
           if (i < line.size() && line[i] == '}') break;
-          return fail("the values of attribute '" + col.name + "' are not closed with '}'");
+          return fail("the values of attribute '" + Excerpt(col.name) + "' are not closed with '}'");
         }
       } else {
         std::string type;
@@ -145,7 +152,7 @@ Status ReadArff(const std::string& path, const ReadOptions& options, Table& out)
           ReadToken(line, i, "", col.date_format, quoted);
           if (col.date_format.empty()) col.date_format = "yyyy-MM-dd'T'HH:mm:ss";
         } else {
-          return fail("attribute '" + col.name + "' has type '" + type +
+          return fail("attribute '" + Excerpt(col.name) + "' has type '" + Excerpt(type) +
                       "', which is not supported (numeric, integer, real, {nominal}, string, date)");
         }
       }
@@ -209,7 +216,7 @@ Status ReadArff(const std::string& path, const ReadOptions& options, Table& out)
           continue;
         }
         if (i < line.size() && line[i] != '%') {
-          problem = "unexpected text after a value: '" + line.substr(i, 20) + "'";
+          problem = "unexpected text after a value: '" + Excerpt(std::string_view(line).substr(i), 20) + "'";
         }
         break;
       }

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "sluice/excerpt.hpp"
 #include "table.hpp"
 
 namespace sluice::tabular {
@@ -90,12 +91,12 @@ Status Split(const std::string& path, const std::string& text, char delimiter, s
 }  // namespace
 
 Status ReadCsv(const std::string& path, const ReadOptions& options, Table& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open: " + std::strerror(errno));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
   std::vector<Record> records;
-  SLUICE_RETURN_IF_ERROR(Split(path, buffer.str(), options.delimiter, records));
+  {
+    std::string text;
+    SLUICE_RETURN_IF_ERROR(ReadText(path, options.encoding, text));
+    SLUICE_RETURN_IF_ERROR(Split(path, text, options.delimiter, records));
+  }
   records.erase(std::remove_if(records.begin(), records.end(), [](const Record& r) { return r.blank; }), records.end());
   if (records.empty()) return Status::InvalidArgument(path + ": the file holds no rows");
 
@@ -109,7 +110,7 @@ Status ReadCsv(const std::string& path, const ReadOptions& options, Table& out) 
     col.name = options.header ? records[0].fields[c] : "column_" + std::to_string(c + 1);
     if (col.name.empty()) col.name = "column_" + std::to_string(c + 1);
     if (!names.insert(col.name).second) {
-      return Status::InvalidArgument(path + ":" + std::to_string(records[0].line) + ": column '" + col.name +
+      return Status::InvalidArgument(path + ":" + std::to_string(records[0].line) + ": column '" + Excerpt(col.name) +
                                      "' appears twice in the header");
     }
     out.columns.push_back(std::move(col));
@@ -131,24 +132,55 @@ Status ReadCsv(const std::string& path, const ReadOptions& options, Table& out) 
     out.lines.push_back(rec.line);
   }
 
-  // Types: as known (a model's schema), or numeric when every present value is a number.
+  // Types: as known (a model's schema) or asked for (categorical), else inferred.
   std::vector<bool> numeric(width, true);
   for (size_t c = 0; c < width; ++c) {
+    Column& column = out.columns[c];
     auto known = std::find_if(options.known_columns.begin(), options.known_columns.end(),
-                              [&](const Column& k) { return k.name == out.columns[c].name; });
+                              [&](const Column& k) { return k.name == column.name; });
     if (known != options.known_columns.end()) {
-      out.columns[c].type = known->type == ColumnType::kNumeric ? ColumnType::kNumeric : ColumnType::kNominal;
-      numeric[c] = out.columns[c].type == ColumnType::kNumeric;
+      column.type = known->type == ColumnType::kNumeric ? ColumnType::kNumeric : ColumnType::kNominal;
+      numeric[c] = column.type == ColumnType::kNumeric;
       continue;
     }
+    const bool asked =
+        std::find(options.categorical.begin(), options.categorical.end(), column.name) != options.categorical.end();
+    // Predicting: the model's columns are known; any other (the target, extra columns) is
+    // read as text and left alone.
+    if (asked || !options.known_columns.empty()) {
+      column.type = ColumnType::kNominal;
+      numeric[c] = false;
+      continue;
+    }
+    // Numbers and text in one column: mostly numbers means a few bad cells (a typo, an
+    // 'inf', a stray word), which would otherwise turn the column into dozens of
+    // one-hot features without a word; mostly text means a categorical column.
+    size_t numbers = 0, texts = 0, first_text = 0;
     double ignored;
-    for (const auto& row : raw) {
-      if (!na.count(row[c]) && !ParseNumber(row[c], ignored)) {
-        numeric[c] = false;
-        break;
+    for (size_t r = 0; r < raw.size(); ++r) {
+      if (na.count(raw[r][c])) continue;
+      if (ParseNumber(raw[r][c], ignored)) {
+        ++numbers;
+      } else if (texts++ == 0) {
+        first_text = r;
       }
     }
-    out.columns[c].type = numeric[c] ? ColumnType::kNumeric : ColumnType::kNominal;
+    numeric[c] = texts == 0 || (numbers > texts && options.skip_bad_rows);
+    if (texts > 0 && numbers > texts && !options.skip_bad_rows) {
+      return Status::InvalidArgument(path + ":" + std::to_string(out.lines[first_text]) + ": column '" +
+                                     Excerpt(column.name) + "': '" + Excerpt(raw[first_text][c]) +
+                                     "' is not a finite number, but " + std::to_string(numbers) + " of its " +
+                                     std::to_string(numbers + texts) +
+                                     " values are; fix the cell, add its text to na_values, set skip_bad_rows = "
+                                     "true, or list the column in categorical_columns");
+    }
+    if (texts > 0 && numbers > 0 && !numeric[c]) {
+      out.notes.push_back("column '" + Excerpt(column.name) + "' holds " + std::to_string(numbers) + " numbers and " +
+                          std::to_string(texts) + " other values (the first at line " +
+                          std::to_string(out.lines[first_text]) + ": '" + Excerpt(raw[first_text][c]) +
+                          "'): read as categorical");
+    }
+    column.type = numeric[c] ? ColumnType::kNumeric : ColumnType::kNominal;
   }
 
   std::vector<std::set<std::string>> seen(width);
@@ -162,8 +194,8 @@ Status ReadCsv(const std::string& path, const ReadOptions& options, Table& out) 
       if (cell.missing) continue;
       if (numeric[c]) {
         if (!ParseNumber(cell.text, cell.number)) {
-          problem = path + ":" + std::to_string(out.lines[r]) + ": column '" + out.columns[c].name + "': '" +
-                    cell.text + "' is not a number";
+          problem = path + ":" + std::to_string(out.lines[r]) + ": column '" + Excerpt(out.columns[c].name) + "': '" +
+                    Excerpt(cell.text) + "' is not a finite number";
         }
       } else {
         seen[c].insert(cell.text);

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "preprocess.hpp"
+#include "sluice/excerpt.hpp"
 #include "sluice/torch.hpp"
 
 namespace sluice::tabular {
@@ -56,6 +57,8 @@ Contract& AddTableParams(Contract& contract) {
       .param(FloatParam("test_fraction", 0.15).range(0, 0.9).doc("share of rows held out for testing"))
       .param(BoolParam("stratify", true).doc("keep class proportions equal across the splits (classification)"))
       .param(BoolParam("skip_bad_rows", false).doc("skip malformed rows (counted and listed) instead of failing"))
+      .param(ChoiceParam("encoding", "utf-8", {"utf-8", "latin-1"})
+                 .doc("the file's text encoding (a UTF-8 byte-order mark is dropped)"))
       .param(SeedParam());
 }
 
@@ -93,12 +96,13 @@ Status BuildTableDataset(StageContext& ctx, const Table& table, const std::strin
   if (!target_index) {
     std::string names;
     for (const Column& c : table.columns) names += (names.empty() ? "" : ", ") + c.name;
-    return Status::InvalidArgument(table.source + ": no column named '" + target + "' (columns: " + names + ")");
+    return Status::InvalidArgument(table.source + ": no column named '" + Excerpt(target) +
+                                   "' (columns: " + Excerpt(names, 300) + ")");
   }
   for (size_t r = 0; r < table.rows.size(); ++r) {
     if (table.rows[r][*target_index].missing) {
-      return Status::InvalidArgument(table.source + ":" + std::to_string(table.lines[r]) + ": the target '" + target +
-                                     "' is missing");
+      return Status::InvalidArgument(table.source + ":" + std::to_string(table.lines[r]) + ": the target '" +
+                                     Excerpt(target) + "' is missing");
     }
   }
 
@@ -123,9 +127,19 @@ Status BuildTableDataset(StageContext& ctx, const Table& table, const std::strin
   std::sort(test.begin(), test.end());
 
   Preprocessor pre;
-  std::vector<std::string> notes;
+  std::vector<std::string> notes = table.notes;
   SLUICE_RETURN_IF_ERROR(Preprocessor::Fit(table, train, options, pre, notes));
-  for (const std::string& note : notes) ctx.Info(note);
+  if (!notes.empty()) {
+    // Said on the terminal, and kept with the run as its `notes` artifact.
+    const std::string path = ctx.ScratchDir() + "/notes.txt";
+    std::ofstream out(path, std::ios::trunc);
+    for (const std::string& note : notes) {
+      ctx.Info(note);
+      out << note << "\n";
+    }
+    out.close();
+    SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("notes", path));
+  }
 
   auto dataset = std::make_shared<TensorDataset>();
   dataset->task = pre.classification() ? Task::kClassification : Task::kRegression;
@@ -170,7 +184,7 @@ Status BuildTableDataset(StageContext& ctx, const Table& table, const std::strin
   std::string summary = std::to_string(table.rows.size()) + " rows of " + std::to_string(table.columns.size()) +
                         " columns: " + std::to_string(train.size()) + " train, " + std::to_string(validation.size()) +
                         " validation, " + std::to_string(test.size()) + " test; " + TaskName(dataset->task) + " of '" +
-                        pre.target + "'";
+                        Excerpt(pre.target) + "'";
   if (pre.classification()) summary += " (" + std::to_string(pre.class_names.size()) + " classes)";
   summary += "; " + std::to_string(pre.dense_width()) + " dense features";
   if (!dataset->categorical_cardinality.empty()) {

@@ -1,4 +1,5 @@
 #include "preprocess.hpp"
+#include "sluice/excerpt.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -40,12 +41,13 @@ Status Preprocessor::Fit(const Table& table, const std::vector<size_t>& train_ro
   if (!target_index) {
     std::string names;
     for (const Column& c : table.columns) names += (names.empty() ? "" : ", ") + c.name;
-    return Status::InvalidArgument(table.source + ": no column named '" + out.target + "' (columns: " + names + ")");
+    return Status::InvalidArgument(table.source + ": no column named '" + Excerpt(out.target) +
+                                   "' (columns: " + Excerpt(names, 300) + ")");
   }
   const Column& target = table.columns[*target_index];
   for (const std::string& d : options.drop) {
     if (!table.Find(d))
-      return Status::InvalidArgument(table.source + ": cannot drop column '" + d + "': there is none");
+      return Status::InvalidArgument(table.source + ": cannot drop column '" + Excerpt(d) + "': there is none");
   }
 
   // The task: asked for, or what the target column looks like.
@@ -81,14 +83,14 @@ Status Preprocessor::Fit(const Table& table, const std::vector<size_t>& train_ro
       out.class_names.assign(seen.begin(), seen.end());
     }
     if (out.class_names.size() < 2) {
-      return Status::InvalidArgument(table.source + ": the target '" + out.target +
+      return Status::InvalidArgument(table.source + ": the target '" + Excerpt(out.target) +
                                      "' has fewer than two classes in "
                                      "the training rows");
     }
   } else {
     if (target.type != ColumnType::kNumeric) {
-      return Status::InvalidArgument(table.source + ": task = regression needs a numeric target; '" + out.target +
-                                     "' is " + ColumnTypeName(target.type));
+      return Status::InvalidArgument(table.source + ": task = regression needs a numeric target; '" +
+                                     Excerpt(out.target) + "' is " + ColumnTypeName(target.type));
     }
     double sum = 0, sum_sq = 0, n = 0;
     for (size_t r : train_rows) {
@@ -124,7 +126,7 @@ Status Preprocessor::Fit(const Table& table, const std::vector<size_t>& train_ro
           f.fill = sum / static_cast<double>(values.size());
         }
       } else {
-        notes.push_back("column '" + col.name + "' has no values in the training rows; it is all " +
+        notes.push_back("column '" + Excerpt(col.name) + "' has no values in the training rows; it is all " +
                         std::to_string(f.fill));
       }
       if (options.standardize) {
@@ -152,7 +154,7 @@ Status Preprocessor::Fit(const Table& table, const std::vector<size_t>& train_ro
         f.categories.assign(seen.begin(), seen.end());
       }
       if (static_cast<int64_t>(f.categories.size()) > options.max_categories) {
-        notes.push_back("column '" + col.name + "' left out: " + std::to_string(f.categories.size()) +
+        notes.push_back("column '" + Excerpt(col.name) + "' left out: " + std::to_string(f.categories.size()) +
                         " distinct values, more than max_categories = " + std::to_string(options.max_categories));
         continue;
       }
@@ -198,7 +200,8 @@ Status Preprocessor::Transform(const Table& table, const std::vector<size_t>& ro
   std::vector<const Column*> expected;
   for (const Feature& f : features) {
     auto c = table.Find(f.column);
-    if (!c) return Status::InvalidArgument(table.source + ": no column '" + f.column + "', which the model reads");
+    if (!c)
+      return Status::InvalidArgument(table.source + ": no column '" + Excerpt(f.column) + "', which the model reads");
     source.push_back(*c);
     auto in = std::find_if(inputs.begin(), inputs.end(), [&](const Column& col) { return col.name == f.column; });
     expected.push_back(in == inputs.end() ? nullptr : &*in);
@@ -224,8 +227,8 @@ Status Preprocessor::Transform(const Table& table, const std::vector<size_t>& ro
       if (f.kind == Feature::Kind::kNumeric) {
         double v = f.fill;
         if (!cell.missing && !NumberOf(cell, column, expected[i], v)) {
-          return Status::InvalidArgument(Where(table, r) + ": column '" + f.column + "': '" + cell.text +
-                                         "' is not a number");
+          return Status::InvalidArgument(Where(table, r) + ": column '" + Excerpt(f.column) + "': '" +
+                                         Excerpt(cell.text) + "' is not a number");
         }
         *d++ = static_cast<float>((v - f.shift) / f.scale);
         continue;
@@ -249,13 +252,14 @@ Status Preprocessor::Transform(const Table& table, const std::vector<size_t>& ro
 Status Preprocessor::Targets(const Table& table, const std::vector<size_t>& rows, std::vector<int64_t>& classes,
                              std::vector<float>& values) const {
   auto c = table.Find(target);
-  if (!c) return Status::InvalidArgument(table.source + ": no target column '" + target + "'");
+  if (!c) return Status::InvalidArgument(table.source + ": no target column '" + Excerpt(target) + "'");
   const Column& column = table.columns[*c];
   classes.clear();
   values.clear();
   for (size_t r : rows) {
     const Cell& cell = table.rows[r][*c];
-    if (cell.missing) return Status::InvalidArgument(Where(table, r) + ": the target '" + target + "' is missing");
+    if (cell.missing)
+      return Status::InvalidArgument(Where(table, r) + ": the target '" + Excerpt(target) + "' is missing");
     if (classification()) {
       std::string text = cell.text;
       double v;
@@ -264,14 +268,14 @@ Status Preprocessor::Targets(const Table& table, const std::vector<size_t>& rows
       }
       auto it = std::find(class_names.begin(), class_names.end(), text);
       if (it == class_names.end()) {
-        return Status::InvalidArgument(Where(table, r) + ": class '" + cell.text + "' of '" + target +
+        return Status::InvalidArgument(Where(table, r) + ": class '" + Excerpt(cell.text) + "' of '" + Excerpt(target) +
                                        "' was not seen in the training rows");
       }
       classes.push_back(it - class_names.begin());
     } else {
       double v;
       if (!NumberOf(cell, column, nullptr, v)) {
-        return Status::InvalidArgument(Where(table, r) + ": target '" + target + "': '" + cell.text +
+        return Status::InvalidArgument(Where(table, r) + ": target '" + Excerpt(target) + "': '" + Excerpt(cell.text) +
                                        "' is not a number");
       }
       values.push_back(static_cast<float>((v - target_shift) / target_scale));

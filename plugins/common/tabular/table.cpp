@@ -3,8 +3,14 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
+#include <fstream>
+#include <iterator>
+
+#include "sluice/excerpt.hpp"
 
 namespace sluice::tabular {
 
@@ -101,6 +107,66 @@ bool ParseDate(const std::string& text, const std::string& format, double& days)
   if (t != text.size() || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31) return false;
   days = static_cast<double>(timegm(&tm)) / 86400.0;
   return true;
+}
+
+Encoding EncodingFromName(const std::string& name) { return name == "latin-1" ? Encoding::kLatin1 : Encoding::kUtf8; }
+
+namespace {
+
+// "FILE:LINE: ... at byte B of the line (offset O in the file)" for the byte at `offset`.
+std::string Position(const std::string& path, const std::string& text, size_t offset) {
+  int64_t line = 1;
+  size_t line_start = 0;
+  for (size_t i = text.find('\n'); i != std::string::npos && i < offset; i = text.find('\n', i + 1)) {
+    ++line;
+    line_start = i + 1;
+  }
+  return path + ":" + std::to_string(line) + ": byte " + std::to_string(offset - line_start + 1) +
+         " of the line (offset " + std::to_string(offset) + " in the file)";
+}
+
+}  // namespace
+
+Status ReadText(const std::string& path, Encoding encoding, std::string& text) {
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(path + ": cannot open: " + std::strerror(errno ? errno : ENOENT));
+  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (in.bad()) return Status::IoError(path + ": read failed: " + std::strerror(errno));
+  if (encoding == Encoding::kLatin1) {
+    std::string utf8;
+    utf8.reserve(text.size() + text.size() / 8);
+    for (size_t i = 0; i < text.size(); ++i) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      if (c == 0) return Status::InvalidArgument(Position(path, text, i) + ": a NUL byte: this is not a text file");
+      if (c < 0x80) {
+        utf8 += static_cast<char>(c);
+      } else {
+        utf8 += static_cast<char>(0xc0 | (c >> 6));
+        utf8 += static_cast<char>(0x80 | (c & 0x3f));
+      }
+    }
+    text.swap(utf8);
+    return Status::Ok();
+  }
+  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);  // a UTF-8 byte-order mark
+  for (size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x01 && c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c == 0) return Status::InvalidArgument(Position(path, text, i) + ": a NUL byte: this is not a text file");
+    const size_t length = Utf8CharLength(text, i);
+    if (length == 0) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", c);
+      return Status::InvalidArgument(Position(path, text, i) + ": invalid UTF-8 (" + hex +
+                                     "); if the file is Latin-1, set encoding = \"latin-1\"");
+    }
+    i += length;
+  }
+  return Status::Ok();
 }
 
 Status ReadTable(const std::string& path, const ReadOptions& options, Table& out) {

@@ -28,6 +28,8 @@ struct Cell {
   std::string text;   // nominal and string columns; the raw text for all
 };
 
+enum class Encoding { kUtf8, kLatin1 };
+
 struct Table {
   std::string source;  // file path, for messages
   std::vector<Column> columns;
@@ -35,6 +37,9 @@ struct Table {
   std::vector<int64_t> lines;  // the source line each row starts on
   // Rows left out because they were malformed (skip_bad_rows), with why.
   std::vector<std::string> skipped;
+  // What the reader decided that the user should know (a column of numbers and text
+  // read as categorical), for the run's log and its record.
+  std::vector<std::string> notes;
 
   // Index of the column named `name`, if any.
   std::optional<size_t> Find(const std::string& name) const;
@@ -42,13 +47,29 @@ struct Table {
 
 struct ReadOptions {
   bool skip_bad_rows = false;  // false: the first malformed row fails the read
-  char delimiter = ',';        // CSV only
-  bool header = true;          // CSV only: the first record names the columns
+  // UTF-8 (a byte-order mark is dropped; invalid bytes are an error naming the line), or
+  // Latin-1 (ISO-8859-1), converted to UTF-8.
+  Encoding encoding = Encoding::kUtf8;
+  // CSV only: columns read as categorical even where their values are numbers.
+  std::vector<std::string> categorical;
+  char delimiter = ',';  // CSV only
+  bool header = true;    // CSV only: the first record names the columns
   std::vector<std::string> na_values = {"", "?", "NA", "N/A", "NaN", "nan", "null", "NULL"};  // CSV only
   // CSV only: columns whose types are already known (from a model's schema), by name;
-  // other columns are inferred (numeric if every present value parses as a number).
+  // other columns are inferred: numeric if every present value is a finite number,
+  // categorical if at most half of them are; a column of numbers with a few cells of
+  // text is an error naming the first such cell (or, with skip_bad_rows, its rows are
+  // skipped).
   std::vector<Column> known_columns;
 };
+
+// "utf-8" or "latin-1" (the values of the plugins' encoding parameter).
+Encoding EncodingFromName(const std::string& name);
+
+// The whole file as UTF-8 text: the byte-order mark dropped, Latin-1 converted, and
+// anything that is not text (invalid UTF-8, a NUL byte) an error with the line and the
+// byte where it is.
+Status ReadText(const std::string& path, Encoding encoding, std::string& text);
 
 // Errors and skipped rows read "FILE:LINE: what is wrong".
 Status ReadCsv(const std::string& path, const ReadOptions& options, Table& out);
