@@ -45,7 +45,8 @@ int ModelsCommand(const Args& args) {
   po::variables_map vm = ParseOptions(args, options, {"action", "model", "version"});
   const std::string action = vm["action"].as<std::string>();
   const bool as_json = vm["json"].as<bool>();
-  auto store = OpenExistingStore(vm["store"].as<std::string>());
+  auto store =
+      OpenExistingStore(vm["store"].as<std::string>(), action == "promote" ? StoreAccess::kWrite : StoreAccess::kRead);
 
   if (action == "list") {
     std::optional<std::string> name;

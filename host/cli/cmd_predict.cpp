@@ -10,14 +10,17 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "commands.hpp"
 #include "exec/executor.hpp"
+#include "integrity.hpp"
 #include "json_output.hpp"
 #include "options.hpp"
 #include "pipeline/stored.hpp"
 #include "run_store.hpp"
+#include "sluice/excerpt.hpp"
 
 namespace sluice::cli {
 
@@ -25,42 +28,91 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kBundleFormat = 1;  // the newest bundle format this sluice reads
+constexpr int kBundleFormat = 2;  // the newest bundle format this sluice reads
 
-// The bundle folder MODEL names, and a name for messages.
+// The bundle folder MODEL names, and a name for messages. A registered model is checked
+// against the digests recorded when it was registered; a bundle folder against those its
+// manifest lists.
 fs::path ResolveBundle(const std::string& model, const std::string& store_flag, std::string& label) {
   std::error_code ec;
+  fs::path folder;
   if (fs::is_directory(model, ec)) {
-    label = "bundle " + model;
-    return model;
+    folder = model;
+  } else if (fs::is_regular_file(model, ec) && fs::path(model).filename() == "manifest.json") {
+    folder = fs::path(model).parent_path();
   }
-  if (fs::is_regular_file(model, ec) && fs::path(model).filename() == "manifest.json") {
-    label = "bundle " + fs::path(model).parent_path().string();
-    return fs::path(model).parent_path();
+  if (!folder.empty()) {
+    label = "bundle " + folder.string();
+    if (Status s = store::VerifyBundleFolder(folder.string()); !s.ok()) throw store::StoreError(s.message());
+    return folder;
   }
   const std::string dir = StoreDir(store_flag);
   if (!fs::exists(fs::path(dir) / "runs.db")) {
-    throw store::StoreError("no bundle folder '" + model + "', and no store at " + dir + " to look it up in");
+    throw store::StoreError("no bundle folder '" + Excerpt(model, 200) + "', and no store at " + dir +
+                            " to look it up in");
   }
-  store::ModelRecord record = store::RunStore::Open(dir)->FindModel(model);
+  store::ModelRecord record = store::RunStore::OpenReadOnly(dir)->FindModel(model);
   label = "model " + record.name + " v" + std::to_string(record.version);
+  if (Status s = store::VerifyModel(record); !s.ok()) throw store::StoreError(s.message());
   return record.path;
+}
+
+// The Sluice store `path` lies in (a folder holding runs.db), if any.
+std::optional<fs::path> EnclosingStore(fs::path path) {
+  std::error_code ec;
+  for (path = fs::weakly_canonical(path, ec); !path.empty(); path = path.parent_path()) {
+    if (fs::exists(path / "runs.db", ec) && fs::is_directory(path / "artifacts", ec)) return path;
+    if (path == path.root_path()) break;
+  }
+  return std::nullopt;
+}
+
+// Refuses an --output that would destroy something: a file inside a Sluice store (its
+// database, an artifact, a registered bundle), the input itself, a file inside the
+// bundle, or, without --force, any existing file.
+void CheckOutput(const fs::path& output, const fs::path& input, const fs::path& bundle, bool force) {
+  std::error_code ec;
+  const std::string shown = output.string();
+  if (fs::is_directory(output, ec)) throw store::StoreError("--output " + shown + " is a directory");
+  const fs::path parent = output.parent_path();
+  if (!fs::is_directory(parent, ec)) {
+    throw store::StoreError("--output " + shown + ": the folder " + parent.string() + " does not exist");
+  }
+  const fs::path target = fs::weakly_canonical(output, ec);  // through symbolic links
+  if (fs::exists(target, ec) && fs::equivalent(target, input, ec)) {
+    throw store::StoreError("--output " + shown + " is the --input file; write the predictions elsewhere");
+  }
+  for (const fs::path& place : {output, target}) {
+    if (std::optional<fs::path> store = EnclosingStore(place.parent_path())) {
+      throw store::StoreError("--output " + shown + " is inside the Sluice store " + store->string() +
+                              "; sluice predict never writes there");
+    }
+    const fs::path relative = fs::weakly_canonical(place, ec).lexically_relative(fs::weakly_canonical(bundle, ec));
+    if (!relative.empty() && *relative.begin() != "..") {
+      throw store::StoreError("--output " + shown + " is inside the bundle " + bundle.string());
+    }
+  }
+  if (!force && fs::exists(fs::symlink_status(output, ec))) {
+    throw store::StoreError("--output " + shown + " exists; pass --force to replace it");
+  }
 }
 
 }  // namespace
 
 int PredictCommand(const Args& args) {
   po::options_description options("sluice predict options");
-  options.add_options()                                                                            //
-      ("help,h", "show this help")                                                                 //
-      ("model", po::value<std::string>(), "bundle folder, or NAME[:VERSION|@ALIAS] in the store")  //
-      ("input", po::value<std::string>(), "rows to predict: .csv, .arff or IDX images")            //
-      ("output", po::value<std::string>(), "write index,pred,p_0.. rows here (default: stdout)")   //
-      ("json", po::bool_switch(), "JSON on stdout")                                                //
-      ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N")            //
-      ("batch-size", po::value<int64_t>()->default_value(1024), "rows per inference batch")        //
+  options.add_options()                                                                                   //
+      ("help,h", "show this help")                                                                        //
+      ("model", po::value<std::string>(), "bundle folder, or NAME[:VERSION|@ALIAS] in the store")         //
+      ("input", po::value<std::string>(), "rows to predict: .csv, .arff or IDX images")                   //
+      ("output", po::value<std::string>(), "write index,pred,p_0.. rows here (default: stdout)")          //
+      ("json", po::bool_switch(), "JSON on stdout")                                                       //
+      ("force", po::bool_switch(), "replace --output if it exists")                                       //
+      ("encoding", po::value<std::string>()->default_value("utf-8"), "CSV/ARFF input: utf-8 or latin-1")  //
+      ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N")                   //
+      ("batch-size", po::value<int64_t>()->default_value(1024), "rows per inference batch")               //
       ("store", po::value<std::string>()->default_value(""), "store folder (for registered models)");
-  if (PrintHelpIfAsked(args, options, "usage: sluice predict MODEL --input FILE [--output FILE] [--json]")) {
+  if (PrintHelpIfAsked(args, options, "usage: sluice predict MODEL --input FILE [--output FILE [--force]] [--json]")) {
     return kExitOk;
   }
   po::variables_map vm = ParseOptions(args, options, {"model"});
@@ -94,10 +146,28 @@ int PredictCommand(const Args& args) {
   plugin::PluginRegistry registry;
   std::string ignored;
   const plugin::PluginDescriptor* predictor = registry.Find("predictor", ignored);
-  std::string output = vm.count("output") ? fs::absolute(vm["output"].as<std::string>()).string() : "";
-  const bool to_stdout = output.empty();
-  if (to_stdout)
+  const fs::path input = fs::absolute(vm["input"].as<std::string>()).lexically_normal();
+  const bool to_stdout = !vm.count("output");
+  // The predictor writes a temporary file beside the output, renamed over it once
+  // complete: an interrupted or failed prediction leaves the output as it was.
+  fs::path final_output;
+  std::string output;
+  if (to_stdout) {
     output = (fs::temp_directory_path() / ("sluice-predict-" + std::to_string(getpid()) + ".csv")).string();
+  } else {
+    final_output = fs::absolute(vm["output"].as<std::string>()).lexically_normal();
+    CheckOutput(final_output, input, bundle, vm["force"].as<bool>());
+    output = (final_output.parent_path() /
+              ("." + final_output.filename().string() + ".sluice-" + std::to_string(getpid()) + ".partial"))
+                 .string();
+  }
+  struct RemoveOnExit {
+    std::string path;
+    ~RemoveOnExit() {
+      std::error_code ignored;
+      if (!path.empty()) fs::remove(path, ignored);
+    }
+  } temporary{output};
   const json& model = manifest.at("model");
   json spec = {{"name", "predict"},
                {"seed", 0},
@@ -114,10 +184,11 @@ int PredictCommand(const Args& args) {
                   {"inputs", {{"model", "model.model"}}},
                   {"params",
                    {{"bundle", bundle.string()},
-                    {"input", fs::absolute(vm["input"].as<std::string>()).string()},
+                    {"input", input.string()},
                     {"output", output},
                     {"device", vm["device"].as<std::string>()},
-                    {"batch_size", vm["batch-size"].as<int64_t>()}}}}}}};
+                    {"batch_size", vm["batch-size"].as<int64_t>()},
+                    {"encoding", vm["encoding"].as<std::string>()}}}}}}};
   pipeline::Diagnostics diag;
   std::optional<pipeline::ResolvedPipeline> resolved = pipeline::LoadStoredPipeline(
       spec.dump(), label, registry,
@@ -131,8 +202,14 @@ int PredictCommand(const Args& args) {
   exec::RunOutcome outcome = exec::ExecutePipeline(*resolved, *store, view, "sluice predict");
   if (outcome.status != "succeeded") {
     std::cerr << "sluice predict: error: " << outcome.error.value_or(outcome.status) << "\n";
-    if (to_stdout) fs::remove(output);
     return outcome.status == "interrupted" ? kExitInterrupted : kExitFailed;
+  }
+  if (!to_stdout) {
+    std::error_code ec;
+    fs::rename(output, final_output, ec);
+    if (ec) throw store::StoreError("cannot write " + final_output.string() + ": " + ec.message());
+    temporary.path.clear();
+    output = final_output.string();
   }
   std::map<std::string, double> metrics;
   for (const auto& m : store->LatestMetrics(outcome.run_id)) metrics[m.key] = m.value;
@@ -140,7 +217,6 @@ int PredictCommand(const Args& args) {
   if (to_stdout && !as_json) {
     std::ifstream in(output);
     std::cout << in.rdbuf();
-    fs::remove(output);
     return kExitOk;
   }
   if (to_stdout) {
@@ -165,7 +241,6 @@ int PredictCommand(const Args& args) {
       }
       rows.push_back(std::move(row));
     }
-    fs::remove(output);
     std::cout << rows.dump() << "\n";
     return kExitOk;
   }

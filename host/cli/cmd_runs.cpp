@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "exec/progress.hpp"
+#include "integrity.hpp"
 #include "json_output.hpp"
 #include "options.hpp"
 #include "run_query.hpp"
@@ -192,6 +193,15 @@ int Show(const Args& args) {
   auto stages = store->Stages(run.id);
   auto artifacts = store->Artifacts(run.id);
   auto env = store->Environment(run.id);
+  // Each artifact checked against its recorded digest: "ok", "missing" or "changed".
+  std::vector<std::string> states;
+  std::vector<std::string> problems;
+  for (const auto& a : artifacts) {
+    const Status s = store::VerifyArtifact(run.id, a);
+    states.push_back(s.ok() ? "ok" : s.code() == Status::Code::kNotFound ? "missing" : "changed");
+    if (!s.ok()) problems.push_back(s.message());
+  }
+  for (const std::string& p : problems) std::cerr << "sluice runs show: warning: " << p << "\n";
 
   if (vm["json"].as<bool>()) {
     json j = RunSummaryJson(run);
@@ -212,9 +222,14 @@ int Show(const Args& args) {
     }
     j["stages"] = std::move(st);
     json arts = json::array();
-    for (const auto& a : artifacts) {
-      arts.push_back(
-          {{"stage", a.stage}, {"name", a.name}, {"path", a.path}, {"sha256", a.sha256}, {"bytes", a.bytes}});
+    for (size_t i = 0; i < artifacts.size(); ++i) {
+      const auto& a = artifacts[i];
+      arts.push_back({{"stage", a.stage},
+                      {"name", a.name},
+                      {"path", a.path},
+                      {"sha256", a.sha256},
+                      {"bytes", a.bytes},
+                      {"state", states[i]}});
     }
     j["artifacts"] = std::move(arts);
     j["environment"] = env;
@@ -244,8 +259,11 @@ int Show(const Args& args) {
   Table pt({"", ""}, "  ");
   for (const auto& [k, v] : params) pt.Row({k, v});
   std::cout << pt.Render() << "\nartifacts\n";
-  Table at({"", "", ""}, "  ");
-  for (const auto& a : artifacts) at.Row({a.stage + "/" + a.name, a.sha256.substr(0, 12), a.path});
+  Table at({"", "", "", ""}, "  ");
+  for (size_t i = 0; i < artifacts.size(); ++i) {
+    const auto& a = artifacts[i];
+    at.Row({a.stage + "/" + a.name, a.sha256.substr(0, 12), states[i] == "ok" ? "" : states[i].c_str(), a.path});
+  }
   std::cout << (at.empty() ? "  (none)\n" : at.Render()) << "\nenvironment\n";
   Table et({"", ""}, "  ");
   for (const auto& [k, v] : env) et.Row({k, v});

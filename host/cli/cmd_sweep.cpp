@@ -2,6 +2,7 @@
 // over a pipeline, each trial an ordinary run in the store.
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,7 +62,8 @@ std::vector<pid_t> SpawnWorkers(int count, const std::string& study_id, const st
   std::vector<pid_t> pids;
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   for (int i = 0; i < count; ++i) {
-    std::vector<std::string> args = {self, "sweep", "--worker", study_id, "--store", store_dir};
+    std::vector<std::string> args = {self,      "sweep",   "--worker", study_id,
+                                     "--store", store_dir, "--parent", std::to_string(getpid())};
     if (deadline) args.insert(args.end(), {"--deadline", Number(*deadline)});
     if (verbose) args.push_back("--verbose");
     if (threads > 0) args.insert(args.end(), {"--trial-threads", std::to_string(threads)});
@@ -138,7 +140,8 @@ int SweepCommand(const Args& args, const std::string& command_line) {
       "json", po::bool_switch(), "print one JSON object on stdout")("worker", po::value<std::string>(),
                                                                     "(internal) work on this study")(
       "deadline", po::value<double>(), "(internal) start no trial after this unix time")(
-      "trial-threads", po::value<int>(), "(internal) threads per trial");
+      "trial-threads", po::value<int>(), "(internal) threads per trial")(
+      "parent", po::value<int64_t>(), "(internal) the coordinating process: stop when it dies");
   if (PrintHelpIfAsked(args, options,
                        "usage: sluice sweep FILE [--jobs N] [--set STAGE.KEY=VALUE]... [--store DIR] [--json]\n"
                        "       sluice sweep --resume STUDY [--jobs N] [--store DIR] [--json]")) {
@@ -158,6 +161,13 @@ int SweepCommand(const Args& args, const std::string& command_line) {
   // gets cores / N threads rather than every core (oversubscription slows them all).
   if (jobs > 1) worker.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / jobs);
   if (vm.count("worker")) {  // one of the processes --jobs started
+    if (vm.count("parent")) {
+      // Stop with the coordinator however it dies (kill -9 included): the kernel sends
+      // SIGTERM, which stops the trial in flight as `interrupted`, as a Ctrl-C would.
+      // The study stays resumable with `sluice sweep --resume`.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() != static_cast<pid_t>(vm["parent"].as<int64_t>())) return kExitInterrupted;  // already gone
+    }
     auto store = store::RunStore::Open(store_dir);
     if (vm.count("deadline")) worker.deadline = vm["deadline"].as<double>();
     if (vm.count("trial-threads")) worker.threads = vm["trial-threads"].as<int>();

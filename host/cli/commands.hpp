@@ -25,6 +25,8 @@ int ModelsCommand(const Args& args);
 int PredictCommand(const Args& args);
 int SweepCommand(const Args& args, const std::string& command_line);
 int StudiesCommand(const Args& args);
+int DataCommand(const Args& args);
+int StoreCommand(const Args& args);
 
 // Parses, overrides and validates a pipeline file, its [sweep] table included (the
 // resolved sweep goes to `sweep_out` when asked for and valid).
@@ -34,8 +36,10 @@ pipeline::LoadedPipeline LoadChecked(const std::string& file, const std::vector<
 
 // --store, else $SLUICE_STORE, else ./.sluice
 std::string StoreDir(const std::string& flag);
+enum class StoreAccess { kRead, kWrite };
 // The store there, which must exist (commands that only read it never create one).
-std::unique_ptr<store::RunStore> OpenExistingStore(const std::string& flag);
+// kRead opens it read-only: another user's store and a read-only mount can be read.
+std::unique_ptr<store::RunStore> OpenExistingStore(const std::string& flag, StoreAccess access = StoreAccess::kRead);
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;

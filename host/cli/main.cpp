@@ -30,7 +30,7 @@ Models:
   sluice models list [NAME] [--json]
   sluice models show NAME[:VERSION|@ALIAS] [--json]
   sluice models promote NAME VERSION --alias ALIAS
-  sluice predict MODEL --input FILE [--output FILE] [--json]    (MODEL: a bundle folder or NAME[:VERSION|@ALIAS])
+  sluice predict MODEL --input FILE [--output FILE [--force]] [--json]    (MODEL: a bundle folder or NAME[:VERSION|@ALIAS])
 
 Plugins:
   sluice plugins list [--json]
@@ -42,6 +42,11 @@ Run history (store: --store DIR, $SLUICE_STORE, or ./.sluice):
   sluice runs show RUN [--json]
   sluice runs metrics RUN KEY [--json|--csv]
   sluice runs compare RUN RUN... [--json]
+
+The store and the data:
+  sluice store check [--store DIR] [--json]     verify the database, artifacts and registered bundles
+  sluice data path [--json]                     the folders where pipelines find their data
+  sluice data find NAME [--json]                where a relative data path in a pipeline resolves
 
 RUN is a run id or a unique prefix of one. `sluice COMMAND --help` shows a command's options.
 )";
@@ -78,13 +83,13 @@ std::string StoreDir(const std::string& flag) {
   return ".sluice";
 }
 
-std::unique_ptr<store::RunStore> OpenExistingStore(const std::string& flag) {
+std::unique_ptr<store::RunStore> OpenExistingStore(const std::string& flag, StoreAccess access) {
   const std::string dir = StoreDir(flag);
   if (!std::filesystem::exists(std::filesystem::path(dir) / "runs.db")) {
     throw store::StoreError("no run store at " + dir +
                             " (runs are recorded by `sluice run`; pass --store DIR or set SLUICE_STORE)");
   }
-  return store::RunStore::Open(dir);
+  return access == StoreAccess::kRead ? store::RunStore::OpenReadOnly(dir) : store::RunStore::Open(dir);
 }
 
 }  // namespace sluice::cli
@@ -114,6 +119,8 @@ int main(int argc, char** argv) {
     if (command == "predict") return PredictCommand(args);
     if (command == "sweep") return SweepCommand(args, command_line);
     if (command == "studies") return StudiesCommand(args);
+    if (command == "data") return DataCommand(args);
+    if (command == "store") return StoreCommand(args);
     std::fprintf(stderr, "sluice: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
     return kExitUsage;
   } catch (const po::error& e) {

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "artifact_store.hpp"
+#include "integrity.hpp"
 #include "interrupt.hpp"
 
 namespace sluice::exec {
@@ -77,6 +78,7 @@ Status HostStageContext::ResolveModel(std::string_view reference, ModelReference
     if (!is_model && !store_.in_memory()) is_model = !store_.ListModels(ref).empty();
     if (is_model) {
       store::ModelRecord model = store_.FindModel(ref);
+      SLUICE_RETURN_IF_ERROR(store::VerifyModel(model));
       out.bundle = model.path;
       out.weights = (fs::path(model.path) / "model.pt").string();
       out.run_id = model.run_id.value_or("");
@@ -87,6 +89,7 @@ Status HostStageContext::ResolveModel(std::string_view reference, ModelReference
     std::vector<store::ArtifactRecord> artifacts = store_.Artifacts(run.id);
     for (auto it = artifacts.rbegin(); it != artifacts.rend(); ++it) {
       if (it->name != "model") continue;
+      SLUICE_RETURN_IF_ERROR(store::VerifyArtifact(run.id, *it));
       out.weights = it->path;
       out.run_id = run.id;
       out.description = "run " + run.id + " (stage " + it->stage + ")";

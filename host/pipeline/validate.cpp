@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/data_path.hpp"
 #include "resolved.hpp"
 
 namespace sluice::pipeline {
@@ -204,28 +205,58 @@ class StageChecker {
         return ok;
       }
       case StringFormat::kFile:
-      case StringFormat::kDirectory: {
-        // Relative paths are taken from the pipeline file's folder (command-line
-        // overrides from the current folder).
-        fs::path path(s);
-        if (path.is_relative() && raw.loc.file != "--set") path = fs::path(spec_.file).parent_path() / path;
-        std::error_code ec;
-        path = fs::absolute(path, ec).lexically_normal();
-        const bool want_dir = p.string_format() == StringFormat::kDirectory;
-        if (!fs::exists(path, ec)) {
-          diag_.Error(raw.loc, Where(stage_, p.name()) + ": no such " + (want_dir ? "directory" : "file") + " '" +
-                                   path.string() + "'");
+      case StringFormat::kDirectory:
+        return CheckPath(p, s, raw);
+      case StringFormat::kName:
+        if (!IsValidName(s)) {
+          diag_.Error(raw.loc, Where(stage_, p.name()) + " must be a name (" + kNameRule + "), got " + raw.text);
           return false;
         }
-        if (want_dir != fs::is_directory(path, ec)) {
-          diag_.Error(raw.loc, Where(stage_, p.name()) + ": '" + path.string() + "' is " +
-                                   (want_dir ? "not a directory" : "a directory, not a file"));
-          return false;
-        }
-        s = path.string();
         return true;
-      }
     }
+    return true;
+  }
+
+  // A relative path is looked for in the pipeline file's folder (the current folder for
+  // --set), then along the data path; the value becomes the absolute path found. A file
+  // must be a regular file: a device, FIFO or socket could be read forever.
+  bool CheckPath(const ParamSpec& p, std::string& s, const RawValue& raw) {
+    const bool want_dir = p.string_format() == StringFormat::kDirectory;
+    const char* noun = want_dir ? "directory" : "file";
+    std::error_code ec;
+    fs::path path(s);
+    if (s.empty()) {
+      diag_.Error(raw.loc, Where(stage_, p.name()) + " must name a " + noun + ", got an empty string");
+      return false;
+    }
+    if (path.is_relative()) {
+      const fs::path base = raw.loc.file == "--set" ? fs::current_path(ec) : fs::path(spec_.file).parent_path();
+      std::vector<fs::path> tried;
+      std::optional<fs::path> found = data::FindData(path, base, &tried);
+      if (!found) {
+        std::string folders;
+        for (const fs::path& t : tried) folders += (folders.empty() ? "" : ", ") + t.string();
+        diag_.Error(raw.loc, Where(stage_, p.name()) + ": no " + noun + " '" + s + "' in " + folders +
+                                 " (the pipeline's folder, then the data path: SLUICE_DATA_PATH adds folders, "
+                                 "tools/setup installs the shipped pipelines' data)");
+        return false;
+      }
+      path = *found;
+    } else {
+      path = path.lexically_normal();
+    }
+    const std::string kind = data::FileKind(path);
+    if (kind.empty()) {
+      diag_.Error(raw.loc, Where(stage_, p.name()) + ": no such " + noun + " '" + path.string() + "'");
+      return false;
+    }
+    const bool ok = want_dir ? kind == "a directory" : kind == "a regular file";
+    if (!ok) {
+      diag_.Error(raw.loc, Where(stage_, p.name()) + ": '" + path.string() + "' is " + kind + ", not " +
+                               (want_dir ? "a directory" : "a regular file"));
+      return false;
+    }
+    s = path.string();
     return true;
   }
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 
@@ -60,11 +61,32 @@ PluginRegistry::PluginRegistry(std::vector<std::string> search_path) : search_pa
   std::vector<std::string> seen;
   for (const std::string& dir : search_path_) {
     std::error_code ec;
-    if (!fs::is_directory(dir, ec)) continue;
+    if (!fs::is_directory(dir, ec)) {
+      const bool exists = fs::exists(fs::symlink_status(dir, ec));
+      issues_.push_back({dir, exists ? "is on the plugin path but is not a folder"
+                                     : "is on the plugin path but does not exist (check SLUICE_PLUGIN_PATH)"});
+      continue;
+    }
     std::vector<std::string> files;
     for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
-      if (entry.path().extension() == ".so" && entry.is_regular_file(ec)) files.push_back(entry.path().string());
+      if (entry.path().extension() != ".so") continue;
+      std::error_code status_error;
+      const fs::file_status target = fs::status(entry.path(), status_error);
+      if (target.type() == fs::file_type::regular) {
+        files.push_back(entry.path().string());
+      } else if (status_error.value() == ELOOP) {
+        issues_.push_back({entry.path().string(), "not loaded: a loop of symbolic links"});
+      } else if (target.type() == fs::file_type::not_found) {
+        issues_.push_back({entry.path().string(), "not loaded: a symbolic link to nothing (" +
+                                                      fs::read_symlink(entry.path(), status_error).string() + ")"});
+      } else if (target.type() == fs::file_type::directory) {
+        issues_.push_back({entry.path().string(), "not loaded: a folder, not a library"});
+      } else {
+        issues_.push_back({entry.path().string(), "not loaded: not a regular file" +
+                                                      (status_error ? " (" + status_error.message() + ")" : "")});
+      }
     }
+    if (ec) issues_.push_back({dir, "cannot list: " + ec.message()});
     std::sort(files.begin(), files.end());
     for (const std::string& file : files) {
       // The same folder twice on the path (or via a symlink) is one set of files.

@@ -1,7 +1,12 @@
 // `sluice` as a user drives it: run, the history queries, plugin listings, exit codes.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -17,11 +22,11 @@ const std::string kPlugins = std::string(SLUICE_TEST_PLUGIN_DIR) + "/good";
 
 class CliTest : public ::testing::Test {
  protected:
-  ProcessResult Sluice(std::vector<std::string> args) {
+  ProcessResult Sluice(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
     args.insert(args.begin(), SluiceBinary());
-    return RunProcess(
-        args,
-        ProcessOptions{dir_.path().string(), {{"SLUICE_PLUGIN_PATH", kPlugins}, {"SLUICE_STORE", dir_ / "store"}}, {}});
+    env.emplace("SLUICE_PLUGIN_PATH", kPlugins);
+    env.emplace("SLUICE_STORE", dir_ / "store");
+    return RunProcess(args, ProcessOptions{dir_.path().string(), env, {"SLUICE_DATA_PATH"}});
   }
   json SluiceJson(std::vector<std::string> args) {
     args.push_back("--json");
@@ -97,7 +102,8 @@ TEST_F(CliTest, ListsFiltersAndComparesRuns) {
   const std::string a = SluiceJson({"run", "echo.toml"})["id"];
   const std::string b = SluiceJson({"run", "echo.toml", "--set", "first.scale=2", "--set", "pipeline.seed=4"})["id"];
   dir_.Write("fail.toml", "[stages.x]\nplugin = \"test-echo\"\nbehavior = \"fail\"\n");
-  EXPECT_EQ(Sluice({"run", "fail.toml"}).exit_code, 1);
+  const ProcessResult failing = Sluice({"run", "fail.toml"});
+  EXPECT_EQ(failing.exit_code, 1) << failing.err;
 
   json all = SluiceJson({"runs", "list"});
   ASSERT_EQ(all.size(), 3u);
@@ -118,7 +124,7 @@ TEST_F(CliTest, ListsFiltersAndComparesRuns) {
   EXPECT_EQ(std::find(differing.begin(), differing.end(), "first.count"), differing.end());
 
   ProcessResult table = Sluice({"runs", "list"});
-  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_EQ(table.exit_code, 0) << table.err;
   EXPECT_EQ(table.out.substr(0, 2), "ID");
   ProcessResult csv = Sluice({"runs", "list", "--csv", "--metric", "first.value"});
   EXPECT_EQ(csv.out.substr(0, csv.out.find('\n')), "id,pipeline,status,started_at,ended_at,error,first.value");
@@ -126,18 +132,18 @@ TEST_F(CliTest, ListsFiltersAndComparesRuns) {
 
 TEST_F(CliTest, ExplainsUnknownRunsAndMissingStores) {
   ProcessResult none = Sluice({"runs", "list"});
-  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_EQ(none.exit_code, 1) << none.err;
   EXPECT_NE(none.err.find("no run store at " + dir_ / "store"), std::string::npos) << none.err;
   dir_.Write("echo.toml", kEcho);
   SluiceJson({"run", "echo.toml"});
   ProcessResult missing = Sluice({"runs", "show", "ffffffffffffffff"});
-  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.exit_code, 1) << missing.err;
   EXPECT_NE(missing.err.find("no run matches 'ffffffffffffffff'"), std::string::npos) << missing.err;
   ProcessResult metric = Sluice({"runs", "metrics", SluiceJson({"runs", "list"})[0]["id"], "first.nope"});
-  EXPECT_EQ(metric.exit_code, 1);
+  EXPECT_EQ(metric.exit_code, 1) << metric.err;
   EXPECT_NE(metric.err.find("has no metric 'first.nope' (it has: first.depth"), std::string::npos) << metric.err;
   ProcessResult usage = Sluice({"runs", "list", "--bogus"});
-  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_EQ(usage.exit_code, 2) << usage.err;
 }
 
 TEST_F(CliTest, APluginThatFailsOrThrowsFailsItsStageNotTheHost) {
@@ -167,7 +173,7 @@ TEST_F(CliTest, APluginThatFailsOrThrowsFailsItsStageNotTheHost) {
 TEST_F(CliTest, ARunWhoseProcessDiedIsMarkedCrashedOnNextOpen) {
   dir_.Write("crash.toml", "[stages.x]\nplugin = \"test-echo\"\nbehavior = \"crash\"\n");
   ProcessResult r = Sluice({"run", "crash.toml"});
-  EXPECT_EQ(r.exit_code, 128 + SIGABRT);
+  EXPECT_EQ(r.exit_code, 128 + SIGABRT) << r.err;
   json runs = SluiceJson({"runs", "list"});
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0]["status"], "crashed");
@@ -197,7 +203,7 @@ TEST_F(CliTest, PluginsAreDescribedWithoutRunningThem) {
   }
   EXPECT_TRUE(saw_lr);
   ProcessResult typo = Sluice({"plugins", "show", "trainr"});
-  EXPECT_EQ(typo.exit_code, 1);
+  EXPECT_EQ(typo.exit_code, 1) << typo.err;
   EXPECT_EQ(typo.err, "sluice plugins: error: unknown plugin 'trainr'; did you mean 'trainer'?\n");
   ProcessResult human = Sluice({"plugins", "show", "mlp"});
   EXPECT_NE(human.out.find("hidden         int[]     [256]"), std::string::npos) << human.out;
@@ -209,6 +215,143 @@ TEST_F(CliTest, TheHostItselfDoesNotLinkLibTorch) {
   ASSERT_EQ(ldd.exit_code, 0) << ldd.err;
   EXPECT_EQ(ldd.out.find("libtorch"), std::string::npos) << ldd.out;
   EXPECT_EQ(ldd.out.find("libc10"), std::string::npos) << ldd.out;
+}
+
+// Every file and folder under `root`, with its mode bits.
+std::vector<std::string> Listing(const std::filesystem::path& root) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    out.push_back(e.path().string() + " " + std::to_string(static_cast<int>(e.status().permissions())));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void SetWritable(const std::filesystem::path& root, bool writable) {
+  using std::filesystem::perms;
+  const perms write = perms::owner_write | perms::group_write | perms::others_write;
+  const auto option = writable ? std::filesystem::perm_options::add : std::filesystem::perm_options::remove;
+  std::filesystem::permissions(root, write, option);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    if (!e.is_symlink()) std::filesystem::permissions(e.path(), write, option);
+  }
+}
+
+// "runs list as another user failed with 'attempt to write a readonly database'". A store
+// this process may not write (another user's, a read-only mount) is read without writing.
+// As root, which permissions do not stop, the commands run without capabilities.
+TEST_F(CliTest, AStoreThisProcessCannotWriteCanStillBeRead) {
+  dir_.Write("echo.toml", kEcho);
+  const std::string id = SluiceJson({"run", "echo.toml"})["id"];
+  SetWritable(dir_.path() / "store", false);
+  const std::vector<std::string> before = Listing(dir_.path() / "store");
+  std::vector<std::string> prefix;
+  if (geteuid() == 0) prefix = {"/usr/bin/setpriv", "--bounding-set=-all", "--inh-caps=-all"};
+  const std::vector<std::vector<std::string>> reads = {
+      {"runs", "list"},
+      {"runs", "show", id},
+      {"runs", "metrics", id, "first.value"},
+      {"runs", "compare", id, id},
+      {"runs", "best", "--pipeline", "echoes", "--metric", "first.value"},
+      {"studies", "list"},
+      {"models", "list"},
+      {"store", "check"}};
+  for (const auto& command : reads) {
+    std::vector<std::string> args = prefix;
+    args.push_back(SluiceBinary());
+    args.insert(args.end(), command.begin(), command.end());
+    SCOPED_TRACE(args[prefix.size() + 1] + " " + args[prefix.size() + 2]);
+    ProcessResult r = RunProcess(
+        args,
+        ProcessOptions{dir_.path().string(), {{"SLUICE_PLUGIN_PATH", kPlugins}, {"SLUICE_STORE", dir_ / "store"}}, {}});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err.find("error"), std::string::npos) << r.err;
+  }
+  std::vector<std::string> write = prefix;
+  write.insert(write.end(), {SluiceBinary(), "run", "echo.toml"});
+  ProcessResult refused = RunProcess(
+      write,
+      ProcessOptions{dir_.path().string(), {{"SLUICE_PLUGIN_PATH", kPlugins}, {"SLUICE_STORE", dir_ / "store"}}, {}});
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_NE(refused.err.find("sluice run: error:"), std::string::npos) << refused.err;
+  EXPECT_EQ(Listing(dir_.path() / "store"), before);
+  SetWritable(dir_.path() / "store", true);
+}
+
+TEST_F(CliTest, WhereExpressionsTooDeepOrTooLongAreRefusedNotACrash) {
+  dir_.Write("echo.toml", kEcho);
+  SluiceJson({"run", "echo.toml"});
+  for (int depth : {100, 50000}) {
+    SCOPED_TRACE(depth);
+    ProcessResult r = Sluice(
+        {"runs", "list", "--where", std::string(depth, '(') + "status = \"succeeded\"" + std::string(depth, ')')});
+    EXPECT_EQ(r.exit_code, 2) << r.err.substr(0, 2000);
+    EXPECT_NE(r.err.find("nests 'not' and parentheses more than 64 deep"), std::string::npos) << r.err.substr(0, 2000);
+    EXPECT_LT(r.err.size(), 1000u);
+  }
+  ProcessResult unicode = Sluice({"runs", "list", "--where", "status ≠ \"failed\""});
+  EXPECT_EQ(unicode.exit_code, 2) << unicode.err;
+  EXPECT_EQ(unicode.err,
+            "sluice runs list: error: --where: unexpected character '≠'\n"
+            "  status ≠ \"failed\"\n"
+            "         ^\n");
+}
+
+TEST_F(CliTest, PluginsListSaysWhyAFileOnThePathWasNotLoaded) {
+  namespace fs = std::filesystem;
+  const fs::path odd = dir_.path() / "odd";
+  fs::create_directories(odd / "y.so");
+  fs::create_symlink("loop.so", odd / "loop.so");
+  fs::create_symlink("nowhere/x.so", odd / "dangling.so");
+  ProcessResult r =
+      Sluice({"plugins", "list"}, {{"SLUICE_PLUGIN_PATH", kPlugins + ":" + odd.string() + ":" + (dir_ / "missing")}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("test-echo"), std::string::npos) << r.out;
+  for (const std::string& warning :
+       {"warning: " + (odd / "y.so").string() + ": not loaded: a folder, not a library",
+        "warning: " + (odd / "loop.so").string() + ": not loaded: a loop of symbolic links",
+        "warning: " + (odd / "dangling.so").string() + ": not loaded: a symbolic link to nothing (nowhere/x.so)",
+        "warning: " + (dir_ / "missing") + ": is on the plugin path but does not exist (check SLUICE_PLUGIN_PATH)"}) {
+    EXPECT_NE(r.err.find(warning), std::string::npos) << warning << "\n" << r.err;
+  }
+}
+
+// A pipeline names its data relative to the data path, so one file runs wherever the data
+// is installed; ./ and ../ mean the pipeline's folder only.
+TEST_F(CliTest, RelativeDataIsFoundInThePipelinesFolderThenAlongTheDataPath) {
+  dir_.Write("data/tables/t.csv", "a,b\n1,x\n");
+  dir_.Write("p/x.toml", "[stages.d]\nplugin = \"csv\"\nfile = \"tables/t.csv\"\n");
+  dir_.Write("p/local.toml", "[stages.d]\nplugin = \"csv\"\nfile = \"./tables/t.csv\"\n");
+  ProcessResult nowhere = Sluice({"validate", "p/x.toml"});
+  EXPECT_EQ(nowhere.exit_code, 2) << nowhere.err;
+  EXPECT_NE(nowhere.err.find("no file 'tables/t.csv' in " + dir_ / "p" + ", "), std::string::npos) << nowhere.err;
+  const std::map<std::string, std::string> with_path = {{"SLUICE_DATA_PATH", dir_ / "elsewhere:" + dir_ / "data"}};
+  ProcessResult found = Sluice({"validate", "p/x.toml"}, with_path);
+  EXPECT_EQ(found.exit_code, 0) << found.err;
+  ProcessResult local = Sluice({"validate", "p/local.toml"}, with_path);
+  EXPECT_EQ(local.exit_code, 2) << local.err;
+  EXPECT_NE(local.err.find("no file './tables/t.csv' in " + dir_ / "p" + " (the pipeline's folder"), std::string::npos)
+      << local.err;
+  ProcessResult where = Sluice({"data", "find", "tables/t.csv"}, with_path);
+  EXPECT_EQ(where.exit_code, 0) << where.err;
+  EXPECT_EQ(where.out, dir_ / "data/tables/t.csv" + "\n");
+  json path = json::parse(Sluice({"data", "path", "--json"}, with_path).out);
+  ASSERT_GE(path.size(), 3u);
+  EXPECT_EQ(path[0]["path"], dir_ / "elsewhere");
+  EXPECT_EQ(path[0]["exists"], false);
+  EXPECT_EQ(path[1]["path"], dir_ / "data");
+  EXPECT_EQ(path[1]["origin"], "SLUICE_DATA_PATH");
+}
+
+// file = "/dev/zero" passed validation as an existing file, then read forever.
+TEST_F(CliTest, AFileParameterMustNameARegularFile) {
+  ASSERT_EQ(mkfifo((dir_ / "fifo").c_str(), 0600), 0);
+  dir_.Write("fifo.toml", "[stages.d]\nplugin = \"csv\"\nfile = \"fifo\"\n");
+  ProcessResult r = Sluice({"run", "fifo.toml"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("'" + dir_ / "fifo" + "' is a FIFO (named pipe), not a regular file"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "store")) << "nothing is recorded for an invalid pipeline";
 }
 
 TEST(ShippedPipelinesTest, EveryPipelineInTheRepositoryIsValid) {

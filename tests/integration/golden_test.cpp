@@ -1,6 +1,7 @@
 // Bad pipeline files and their exact expected messages (tests/golden/bad/NAME.toml and
 // NAME.expected). Optional NAME.args holds extra arguments, one per line; NAME.path the
-// test-plugin folders to search. Paths of the build tree read as $PLUGINS.
+// test-plugin folders to search. The test plugins' folder reads as $PLUGINS, the build
+// tree as $BUILD, this folder as $GOLDEN.
 //
 // After an intended change of wording: SLUICE_UPDATE_GOLDEN=1 ctest -R Golden, then
 // review the diff of tests/golden.
@@ -47,12 +48,14 @@ TEST_P(GoldenTest, ValidateAndRunReportExactlyTheExpectedErrors) {
   std::string plugin_path;
   for (const std::string& f : folders)
     plugin_path += (plugin_path.empty() ? "" : ":") + std::string(SLUICE_TEST_PLUGIN_DIR) + "/" + f;
-  ProcessOptions options{kGolden.string(), {{"SLUICE_PLUGIN_PATH", plugin_path}}, {"SLUICE_STORE"}};
+  ProcessOptions options{kGolden.string(), {{"SLUICE_PLUGIN_PATH", plugin_path}}, {"SLUICE_STORE", "SLUICE_DATA_PATH"}};
 
   ProcessResult validate = RunProcess(args, options);
-  EXPECT_EQ(validate.exit_code, 2);
+  EXPECT_EQ(validate.exit_code, 2) << validate.err;
   EXPECT_EQ(validate.out, "");
-  const std::string actual = Replace(validate.err, SLUICE_TEST_PLUGIN_DIR, "$PLUGINS");
+  const std::string actual =
+      Replace(Replace(Replace(validate.err, SLUICE_TEST_PLUGIN_DIR, "$PLUGINS"), kGolden.string(), "$GOLDEN"),
+              SLUICE_TEST_BUILD_DIR, "$BUILD");
   const fs::path expected_file = kGolden / (name + ".expected");
   if (std::getenv("SLUICE_UPDATE_GOLDEN")) std::ofstream(expected_file) << actual;
   EXPECT_EQ(actual, ReadFile(expected_file.string())) << "golden file: " << expected_file;
@@ -62,7 +65,7 @@ TEST_P(GoldenTest, ValidateAndRunReportExactlyTheExpectedErrors) {
   args[1] = "run";
   args.insert(args.end(), {"--store", store / "store"});
   ProcessResult run = RunProcess(args, options);
-  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.exit_code, 2) << run.err;
   EXPECT_EQ(run.err, validate.err + "sluice run: the pipeline is invalid; nothing was run\n");
   EXPECT_FALSE(fs::exists(store / "store"));
 }

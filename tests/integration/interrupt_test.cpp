@@ -64,7 +64,7 @@ TEST(InterruptTest, SecondCtrlCExitsAtOnce) {
   ASSERT_TRUE(child.WaitForLine([](const std::string& l) { return Contains(l, "press Ctrl-C again"); }));
   child.Signal(SIGINT);
   ProcessResult r = child.Wait();
-  EXPECT_EQ(r.exit_code, 130);
+  EXPECT_EQ(r.exit_code, 130) << r.err;
   json run = LastRun(dir);
   EXPECT_EQ(run["status"], "interrupted");
   EXPECT_TRUE(Contains(run["error"], "second Ctrl-C")) << run["error"];

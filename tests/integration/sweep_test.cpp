@@ -3,9 +3,12 @@
 // recorded, Ctrl-C and --resume, warm starts from history, studies and runs queries.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -152,7 +155,8 @@ TEST_F(SweepTest, ANewSweepStartsFromMatchingPastRuns) {
   Write("q.toml", "sampler = \"tpe\"\ntrials = 15\n" + std::string(kSpace));
   json first = Json({"sweep", "q.toml"});
   // One more run of the pipeline outside any sweep, inside the space: history too.
-  ASSERT_EQ(Sluice({"run", "q.toml", "--set", "f.x=2.0", "--set", "f.y=-1.0", "--set", "f.n=4"}).exit_code, 0);
+  const ProcessResult past = Sluice({"run", "q.toml", "--set", "f.x=2.0", "--set", "f.y=-1.0", "--set", "f.n=4"});
+  ASSERT_EQ(past.exit_code, 0) << past.err;
   json second = Json({"sweep", "q.toml", "--set", "pipeline.seed=4"});
   EXPECT_EQ(second["warm_start_runs"], 16);
   EXPECT_EQ(second["best"]["value"], 0.0);  // the single run above, the true minimum
@@ -210,26 +214,70 @@ TEST_F(SweepTest, CtrlCReachesEveryWorkerProcess) {
   EXPECT_EQ(resumed["complete"], 6);
 }
 
+// After `kill -9` of `sluice sweep --jobs 2`, its workers carried on through the study's
+// whole budget with nobody watching. Now each stops its trial (interrupted) when the
+// coordinator dies, and the study resumes as after Ctrl-C.
+TEST_F(SweepTest, WorkersStopWhenTheirCoordinatorIsKilled) {
+  dir_.Write("hang", "");
+  Write("k.toml", "sampler = \"random\"\ntrials = 6\n" + std::string(kSpace),
+        "hang_while = \"" + (dir_ / "hang") + "\"\n");
+  // Orphans are re-parented to this process, so that it can wait for them.
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  Child child({SluiceBinary(), "sweep", "k.toml", "--jobs", "2", "--verbose", "--json"}, Options());
+  auto hanging = [](const std::string& l) { return l.find("hanging while") != std::string::npos; };
+  ASSERT_TRUE(child.WaitForLine(hanging));  // the coordinator's trial and the worker's, in either order
+  ASSERT_TRUE(child.WaitForLine(hanging));
+  child.Signal(SIGKILL);
+  // The worker shares the coordinator's stderr, so the pipe closes once it has exited too;
+  // a worker that carried on would hold it open.
+  std::optional<ProcessResult> killed = child.WaitAtMost(120);
+  if (!killed) {
+    KillOwnChildren();
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    FAIL() << "a worker kept running two minutes after its coordinator was killed";
+  }
+  EXPECT_EQ(killed->exit_code, 128 + SIGKILL);
+  int status = 0;
+  const pid_t worker = waitpid(-1, &status, 0);
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+  ASSERT_GT(worker, 0) << "no orphaned worker to wait for";
+  ASSERT_TRUE(WIFEXITED(status)) << "the worker died of signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 130) << killed->err;
+  // The worker's trial ended interrupted; the coordinator's is found crashed.
+  EXPECT_EQ(Json({"runs", "list", "--status", "interrupted"}).size(), 1u);
+  EXPECT_EQ(Json({"runs", "list", "--status", "crashed"}).size(), 1u);
+  EXPECT_EQ(Json({"runs", "list", "--status", "succeeded"}).size(), 0u);
+  std::filesystem::remove(dir_ / "hang");
+  const std::string study = Json({"studies", "list"})[0]["study"];
+  json resumed = Json({"sweep", "--resume", study, "--jobs", "2"});
+  EXPECT_EQ(resumed["status"], "finished");
+  // The interrupted trial is run again; the crashed one counts as a failed trial, as any
+  // crashed trial does.
+  EXPECT_EQ(resumed["trials"], 7);  // the interrupted one among them
+  EXPECT_EQ(resumed["complete"], 5);
+  EXPECT_EQ(resumed["failed"], 1);
+}
+
 TEST_F(SweepTest, BadUsageIsExplained) {
   dir_.Write("plain.toml", "[stages.f]\nplugin = \"test-objective\"\n");
   ProcessResult r = Sluice({"sweep", "plain.toml"});
-  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("plain.toml:1:1: error: this pipeline has no [sweep] table"), std::string::npos) << r.err;
   Write("q.toml", "trials = 3\n" + std::string(kSpace));
   r = Sluice({"sweep", "q.toml", "--set", "f.epochs=2", "--set", "f.x=1.0"});
-  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--set:2:1: error: 'f.x' is in the search space ([sweep.space]); the sweep sets it for every "
                        "trial, so --set cannot fix it"),
             std::string::npos)
       << r.err;
   r = Sluice({"sweep", "--resume", "abc"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("no study matches 'abc'"), std::string::npos) << r.err;
   r = Sluice({"runs", "list", "--where", "metrics.f.value <"});
-  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--where: expected a value"), std::string::npos) << r.err;
   r = Sluice({"runs", "best", "--pipeline", "none", "--metric", "f.value"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -35,6 +36,7 @@ class ObjectiveStage final : public sluice::Stage {
         .param(sluice::IntParam("epochs", 0).range(0, 1000).doc("learning-curve points to log as `curve`"))
         .param(sluice::FloatParam("fail_above", 1e9).doc("fail when x is above this"))
         .param(sluice::StringParam("hang_once", "").doc("if this file exists: remove it, then wait until stopped"))
+        .param(sluice::StringParam("hang_while", "").doc("wait while this file exists, or until stopped"))
         .param(sluice::SeedParam());
   }
 
@@ -49,6 +51,13 @@ class ObjectiveStage final : public sluice::Stage {
       ctx.Info("hanging until stopped");
       while (!ctx.StopRequested()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       return Status::Cancelled("stopped while hanging");
+    }
+    if (const std::string& flag = p.String("hang_while"); !flag.empty() && std::ifstream(flag)) {
+      ctx.Info("hanging while " + flag + " exists");
+      while (std::ifstream(flag)) {
+        if (ctx.StopRequested()) return Status::Cancelled("stopped while hanging");
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
     }
     const int64_t epochs = p.Int("epochs");
     for (int64_t e = 1; e <= epochs; ++e) {

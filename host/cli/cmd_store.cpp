@@ -1,0 +1,51 @@
+// sluice store check: is everything the store recorded still there, and unchanged?
+#include <iostream>
+
+#include "commands.hpp"
+#include "integrity.hpp"
+#include "json_output.hpp"
+#include "options.hpp"
+
+namespace sluice::cli {
+
+int StoreCommand(const Args& args) {
+  po::options_description options("sluice store options");
+  options.add_options()("help,h", "show this help")("action", po::value<std::string>()->required(), "check")(
+      "json", po::bool_switch(), "JSON on stdout")("store", po::value<std::string>()->default_value(""),
+                                                   "store folder");
+  if (PrintHelpIfAsked(args, options,
+                       "usage: sluice store check [--store DIR] [--json]\n\n"
+                       "Verifies the store without changing it: SQLite's integrity and foreign-key checks,\n"
+                       "every artifact's file against its recorded size and SHA-256, every registered\n"
+                       "bundle's files against their digests, and runs left running by processes that are\n"
+                       "gone. Exits 1 and names each problem if there is one.")) {
+    return kExitOk;
+  }
+  po::variables_map vm = ParseOptions(args, options, {"action"});
+  const std::string action = vm["action"].as<std::string>();
+  if (action != "check") throw po::error("unknown action '" + action + "' (expected check)");
+  auto store = OpenExistingStore(vm["store"].as<std::string>());
+  const store::StoreCheck check = store::CheckStore(*store);
+  if (vm["json"].as<bool>()) {
+    json problems = json::array();
+    for (const store::StoreProblem& p : check.problems) problems.push_back({{"what", p.what}, {"problem", p.message}});
+    std::cout << json{{"store", store->dir().string()},
+                      {"ok", check.problems.empty()},
+                      {"runs", check.runs},
+                      {"artifacts", check.artifacts},
+                      {"models", check.models},
+                      {"problems", problems},
+                      {"notes", check.notes}}
+                     .dump(2)
+              << "\n";
+  } else {
+    for (const store::StoreProblem& p : check.problems) std::cout << "problem: " << p.what << ": " << p.message << "\n";
+    for (const std::string& note : check.notes) std::cout << "note: " << note << "\n";
+    std::cout << "store " << store->dir().string() << ": " << check.runs << " runs, " << check.artifacts
+              << " artifacts, " << check.models << " registered models: "
+              << (check.problems.empty() ? "ok" : std::to_string(check.problems.size()) + " problem(s)") << "\n";
+  }
+  return check.problems.empty() ? kExitOk : kExitFailed;
+}
+
+}  // namespace sluice::cli
