@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "data_files.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -112,18 +114,20 @@ TEST_F(ModelsTest, CreditRiskBundlesRegistersAndPredictsWhatTheEvaluationPredict
 
   // Aliases, and JSON rows on stdout.
   ProcessResult none = Sluice({"predict", "credit-risk@production", "--input", rows});
-  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_EQ(none.exit_code, 1) << none.err;
   EXPECT_NE(none.err.find("model 'credit-risk' has no alias 'production'"), std::string::npos) << none.err;
-  EXPECT_EQ(Sluice({"models", "promote", "credit-risk", "1", "--alias", "production"}).exit_code, 0);
+  const ProcessResult promoted = Sluice({"models", "promote", "credit-risk", "1", "--alias", "production"});
+  EXPECT_EQ(promoted.exit_code, 0) << promoted.err;
   json as_rows = SluiceJson({"predict", "credit-risk@production", "--input", rows});
   ASSERT_EQ(as_rows.size(), 200u);
   EXPECT_EQ(as_rows[0]["label"], as_rows[0]["pred"] == 1 ? "bad" : "good");
   EXPECT_EQ(SluiceJson({"models", "list"})[0]["aliases"], json::array({"production"}));
   // ARFF input works as well as CSV: the original file, every row.
-  json whole = SluiceJson({"predict", "credit-risk", "--input", "/usr/share/doc/weka/examples/credit-g.arff"});
+  json whole = SluiceJson({"predict", "credit-risk", "--input", WekaExample("credit-g.arff")});
   EXPECT_EQ(whole.size(), 1000u);
   // A bundle folder works as well as a name.
-  EXPECT_EQ(Sluice({"predict", shown["path"], "--input", rows, "--output", dir_ / "again.csv"}).exit_code, 0);
+  const ProcessResult by_path = Sluice({"predict", shown["path"], "--input", rows, "--output", dir_ / "again.csv"});
+  EXPECT_EQ(by_path.exit_code, 0) << by_path.err;
   EXPECT_EQ(ReadFile(dir_ / "again.csv"), ReadFile(out));
 }
 
@@ -137,7 +141,7 @@ TEST_F(ModelsTest, PredictRefusesInputAndBundlesThatDoNotFit) {
   std::getline(in, first);
   const std::string narrow = dir_.Write("narrow.csv", "duration,age,class\n6,67,good\n");
   ProcessResult missing = Sluice({"predict", "credit-risk", "--input", narrow});
-  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.exit_code, 1) << missing.err;
   EXPECT_NE(missing.err.find(narrow + ": the model reads columns this file lacks: 'checking_status', 'credit_history'"),
             std::string::npos)
       << missing.err;
@@ -147,8 +151,9 @@ TEST_F(ModelsTest, PredictRefusesInputAndBundlesThatDoNotFit) {
   const std::string typo = dir_.Write("typo.csv", header + "\n" + first + "\n" + row.substr(0, comma) + ",six" +
                                                       row.substr(row.find(',', comma + 1)) + "\n");
   ProcessResult typed = Sluice({"predict", "credit-risk", "--input", typo});
-  EXPECT_EQ(typed.exit_code, 1);
-  EXPECT_NE(typed.err.find(typo + ":3: column 'duration': 'six' is not a number"), std::string::npos) << typed.err;
+  EXPECT_EQ(typed.exit_code, 1) << typed.err;
+  EXPECT_NE(typed.err.find(typo + ":3: column 'duration': 'six' is not a finite number"), std::string::npos)
+      << typed.err;
 
   // A bundle from a newer format, or made with another version of its model plugin.
   const fs::path bundle = SluiceJson({"models", "show", "credit-risk"})["path"].get<std::string>();
@@ -157,18 +162,179 @@ TEST_F(ModelsTest, PredictRefusesInputAndBundlesThatDoNotFit) {
   manifest["format_version"] = 7;
   dir_.Write("future/manifest.json", manifest.dump());
   ProcessResult future = Sluice({"predict", dir_ / "future", "--input", rows});
-  EXPECT_EQ(future.exit_code, 1);
-  EXPECT_NE(future.err.find("is bundle format 7 (written by sluice 0.1.0); this sluice reads format 1 and older"),
+  EXPECT_EQ(future.exit_code, 1) << future.err;
+  EXPECT_NE(future.err.find("is bundle format 7 (written by sluice 0.1.0); this sluice reads format 2 and older"),
             std::string::npos)
       << future.err;
   manifest["format_version"] = 1;
   manifest["model"]["plugin_version"] = "0.0.9";
   dir_.Write("future/manifest.json", manifest.dump());
   ProcessResult old = Sluice({"predict", dir_ / "future", "--input", rows});
-  EXPECT_EQ(old.exit_code, 1);
+  EXPECT_EQ(old.exit_code, 1) << old.err;
   EXPECT_NE(old.err.find("plugin mlp is version 0.2.0 here"), std::string::npos) << old.err;
   EXPECT_NE(old.err.find("used 0.0.9; the bundle needs the model plugin it was trained with"), std::string::npos)
       << old.err;
+}
+
+// `predict --output` once wrote over the store's database, a registered bundle's manifest
+// and its own input, and exited 0.
+TEST_F(ModelsTest, PredictNeverWritesIntoAStoreOverItsInputOrOverAFileUnlessForced) {
+  json run = SluiceJson({"run", kPipelines + "credit_risk.toml", "--set", "train.epochs=2"});
+  ASSERT_EQ(run["status"], "succeeded");
+  const std::string input = dir_.Write("rows.csv", ReadFile(Artifact(run["id"], "data", "test_rows")));
+  const std::string bundle = SluiceJson({"models", "show", "credit-risk"})["path"];
+  fs::copy(bundle, dir_ / "exported", fs::copy_options::recursive);
+  fs::create_symlink(dir_ / "store/runs.db", dir_ / "link.csv");
+  const std::string database = ReadFile(dir_ / "store/runs.db");
+  const std::string manifest = ReadFile(bundle + "/manifest.json");
+  struct Case {
+    std::string model, output;
+    std::vector<std::string> extra;
+    std::string error;
+  } cases[] = {
+      {"credit-risk", dir_ / "store/runs.db", {"--force"}, " is inside the Sluice store " + dir_ / "store"},
+      {"credit-risk", bundle + "/manifest.json", {"--force"}, " is inside the Sluice store " + dir_ / "store"},
+      {"credit-risk", dir_ / "link.csv", {"--force"}, " is inside the Sluice store " + dir_ / "store"},
+      {dir_ / "exported", dir_ / "exported/model.pt", {"--force"}, " is inside the bundle " + dir_ / "exported"},
+      {"credit-risk", input, {"--force"}, " is the --input file; write the predictions elsewhere"},
+      {"credit-risk", dir_ / "rows.csv", {}, " is the --input file"},
+      {"credit-risk", dir_ / "nowhere/out.csv", {}, ": the folder " + dir_ / "nowhere" + " does not exist"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.output);
+    std::vector<std::string> args = {"predict", c.model, "--input", input, "--output", c.output};
+    args.insert(args.end(), c.extra.begin(), c.extra.end());
+    ProcessResult r = Sluice(args);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("--output " + c.output + c.error), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(ReadFile(dir_ / "store/runs.db"), database);
+  EXPECT_EQ(ReadFile(bundle + "/manifest.json"), manifest);
+  EXPECT_EQ(ReadFile(dir_ / "rows.csv"), ReadFile(Artifact(run["id"], "data", "test_rows")));
+
+  const std::string existing = dir_.Write("scores.csv", "keep me\n");
+  ProcessResult kept = Sluice({"predict", "credit-risk", "--input", input, "--output", existing});
+  EXPECT_EQ(kept.exit_code, 1) << kept.err;
+  EXPECT_NE(kept.err.find("--output " + existing + " exists; pass --force to replace it"), std::string::npos)
+      << kept.err;
+  EXPECT_EQ(ReadFile(existing), "keep me\n");
+  ProcessResult forced = Sluice({"predict", "credit-risk", "--input", input, "--output", existing, "--force"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_EQ(ReadFile(existing).rfind("index,pred,p_0,p_1\n", 0), 0u);
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
+    EXPECT_EQ(entry.path().string().find(".partial"), std::string::npos) << "left behind: " << entry.path();
+  }
+}
+
+// Edited or deleted files of a model were used silently, or failed with LibTorch's stack
+// traces; each is now named, against the digest recorded when it was written.
+TEST_F(ModelsTest, PredictAndInitFromVerifyWhatTheStoreRecorded) {
+  json run = SluiceJson({"run", kPipelines + "credit_risk.toml", "--set", "train.epochs=2"});
+  ASSERT_EQ(run["status"], "succeeded");
+  const std::string id = run["id"];
+  const std::string rows = Artifact(id, "data", "test_rows");
+  const std::string bundle = SluiceJson({"models", "show", "credit-risk"})["path"];
+  auto overwrite = [](const std::string& path, const std::string& text) {
+    fs::permissions(path, fs::perms::owner_write, fs::perm_options::add);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  };
+  const std::string preprocessing = ReadFile(bundle + "/preprocessing.json");
+  overwrite(bundle + "/preprocessing.json", preprocessing + " ");
+  ProcessResult edited = Sluice({"predict", "credit-risk", "--input", rows});
+  EXPECT_EQ(edited.exit_code, 1) << edited.err;
+  EXPECT_NE(edited.err.find("preprocessing.json of model credit-risk v1 was changed after it was recorded (" + bundle +
+                            "/preprocessing.json: SHA-256 "),
+            std::string::npos)
+      << edited.err;
+  overwrite(bundle + "/preprocessing.json", preprocessing);
+  EXPECT_EQ(Sluice({"predict", "credit-risk", "--input", rows}).exit_code, 0);
+
+  const std::string weights = ReadFile(bundle + "/model.pt");
+  fs::remove(bundle + "/model.pt");
+  ProcessResult deleted = Sluice({"predict", "credit-risk", "--input", rows});
+  EXPECT_EQ(deleted.exit_code, 1) << deleted.err;
+  EXPECT_NE(deleted.err.find("model.pt of model credit-risk v1 is missing (" + bundle + "/model.pt)"),
+            std::string::npos)
+      << deleted.err;
+
+  // A bundle of format 1 lists no digests: a damaged model.pt is still named, in words.
+  fs::copy(bundle, dir_ / "old", fs::copy_options::recursive);
+  json manifest = json::parse(ReadFile(dir_ / "old/manifest.json"));
+  manifest["format_version"] = 1;
+  manifest["files"] = json::array({"manifest.json", "model.pt", "preprocessing.json"});
+  dir_.Write("old/manifest.json", manifest.dump());
+  dir_.Write("old/model.pt", weights.substr(0, weights.size() / 2));
+  ProcessResult damaged = Sluice({"predict", dir_ / "old", "--input", rows});
+  EXPECT_EQ(damaged.exit_code, 1) << damaged.err;
+  EXPECT_NE(damaged.err.find("cannot read the weights of the model: " + dir_ / "old/model.pt" +
+                             " is not a LibTorch archive (damaged or truncated?)"),
+            std::string::npos)
+      << damaged.err;
+  EXPECT_EQ(damaged.err.find("frame #"), std::string::npos) << damaged.err;
+
+  // Fine-tuning from a run whose weights were edited.
+  const std::string trained = Artifact(id, "train", "model");
+  overwrite(trained, weights.substr(0, weights.size() - 1) + "!");
+  ProcessResult tuned = Sluice({"run", kPipelines + "credit_risk.toml", "--set", "train.epochs=1", "--set",
+                                "model.init_from=" + id.substr(0, 8)});
+  EXPECT_EQ(tuned.exit_code, 1) << tuned.err;
+  EXPECT_NE(tuned.err.find("init_from: artifact train/model of run " + id + " was changed after it was recorded"),
+            std::string::npos)
+      << tuned.err;
+
+  // `runs show` says which artifacts changed (the trainer's weights and the bundle's copy
+  // are one file, stored once by content); `store check` lists every problem.
+  json shown = SluiceJson({"runs", "show", id});
+  for (const auto& a : shown["artifacts"]) {
+    EXPECT_EQ(a["state"], a["path"] == trained ? "changed" : "ok") << a.dump();
+  }
+  ProcessResult check = Sluice({"store", "check", "--json"});
+  EXPECT_EQ(check.exit_code, 1) << check.err;
+  json report = json::parse(check.out);
+  EXPECT_EQ(report["ok"], false);
+  std::vector<std::string> what;
+  for (const auto& p : report["problems"]) what.push_back(p["what"]);
+  EXPECT_EQ(what, (std::vector<std::string>{"run " + id + ": artifact train/model",
+                                            "run " + id + ": artifact bundle/model.pt", "model credit-risk v1"}));
+}
+
+// A copied store used the original's bundle; a moved one looked for it where it was.
+TEST_F(ModelsTest, AStoreCopiedElsewhereServesItsOwnModels) {
+  json run = SluiceJson({"run", kPipelines + "credit_risk.toml", "--set", "train.epochs=2"});
+  ASSERT_EQ(run["status"], "succeeded");
+  const std::string rows = dir_.Write("rows.csv", ReadFile(Artifact(run["id"], "data", "test_rows")));
+  ProcessResult before = Sluice({"predict", "credit-risk", "--input", rows});
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  fs::copy(dir_ / "store", dir_ / "copy", fs::copy_options::recursive);
+  fs::remove_all(dir_ / "store");
+  ProcessResult after = Sluice({"predict", "credit-risk", "--input", rows, "--store", dir_ / "copy"});
+  EXPECT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(after.out, before.out);
+  ProcessResult check = Sluice({"store", "check", "--store", dir_ / "copy"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_FALSE(fs::exists(dir_ / "store")) << "reading the copy must not recreate the original";
+}
+
+// A 200 MB value in one ARFF row was quoted whole: on stderr, in the run's and the stage's
+// error, and by `runs show`.
+TEST_F(ModelsTest, AHugeValueInADataFileIsQuotedAsAShortExcerpt) {
+  std::string arff = ReadFile(WekaExample("credit-g.arff"));
+  const size_t data = arff.find("@data");
+  const size_t row = arff.find('\n', arff.find('\n', data) + 1) + 1;        // the second data row
+  arff.insert(row, "'no checking'," + std::string(20 << 20, '9') + "x\n");  // a 20 MB 'duration'
+  const std::string file = dir_.Write("huge.arff", arff);
+  ProcessResult r = Sluice({"run", kPipelines + "credit_risk.toml", "--set", "data.file=" + file});
+  EXPECT_EQ(r.exit_code, 1) << r.err.substr(0, 2000);
+  EXPECT_LT(r.err.size(), 4000u) << r.err.substr(0, 4000);
+  const std::string line = std::to_string(std::count(arff.begin(), arff.begin() + row, '\n') + 1);
+  EXPECT_NE(r.err.find(file + ":" + line + ": attribute 'duration': '" + std::string(40, '9') +
+                       "... (20971521 bytes)' is not a finite number"),
+            std::string::npos)
+      << r.err.substr(0, 2000);
+  const std::string id = SluiceJson({"runs", "list"})[0]["id"];
+  ProcessResult shown = Sluice({"runs", "show", id});
+  EXPECT_LT(shown.out.size(), 20000u);
+  EXPECT_LT(fs::file_size(dir_ / "store/runs.db"), 4u << 20);
 }
 
 TEST_F(ModelsTest, AnInterruptedRunResumesToTheSameWeightsAsAnUninterruptedOne) {
@@ -204,7 +370,7 @@ TEST_F(ModelsTest, AnInterruptedRunResumesToTheSameWeightsAsAnUninterruptedOne) 
   EXPECT_EQ(SluiceJson({"runs", "metrics", id, "train.loss"}).size(), 4u * 43u);  // 5400 / 128 -> 43 steps
 
   ProcessResult again = Sluice({"run", "--resume", id});
-  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.exit_code, 1) << again.err;
   EXPECT_NE(again.err.find("is succeeded; only interrupted, crashed or failed runs can be resumed"), std::string::npos);
 }
 
@@ -226,7 +392,7 @@ TEST_F(ModelsTest, AModelStartsFromAnotherRunsWeights) {
             std::string::npos)
       << tuned.err;
   ProcessResult bad = with("ffffff");
-  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.exit_code, 1) << bad.err;
   EXPECT_NE(bad.out.find("error: stage 'model': init_from: no run matches 'ffffff'"), std::string::npos) << bad.out;
 }
 
@@ -253,10 +419,9 @@ TEST_F(ModelsTest, ACnnBundlePredictsIdxImagesAsItsEvaluationDid) {
   ASSERT_EQ(run["status"], "succeeded");
   EXPECT_GT(run["metrics"]["eval.accuracy"].get<double>(), 0.4);  // chance is 0.1
   const std::string out = dir_ / "images.csv";
-  ASSERT_EQ(Sluice({"predict", "fashion-mnist-cnn", "--input",
-                    "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", "--output", out})
-                .exit_code,
-            0);
+  const ProcessResult predicted_run =
+      Sluice({"predict", "fashion-mnist-cnn", "--input", FashionMnist("t10k-images-idx3-ubyte.gz"), "--output", out});
+  ASSERT_EQ(predicted_run.exit_code, 0) << predicted_run.err;
   const auto predicted = Rows(out);
   const auto evaluated = Rows(Artifact(run["id"], "eval", "predictions"));
   ASSERT_EQ(predicted.size(), 10000u);

@@ -7,7 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 extern char** environ;
@@ -72,18 +76,28 @@ pid_t Spawn(const std::vector<std::string>& argv, const ProcessOptions& options,
   return pid;
 }
 
-// Reads both pipes until both close.
-void Drain(int out_fd, int err_fd, std::string& out, std::string& err) {
+// Reads both pipes until both close, or until `timeout_ms` (if >= 0) passes; false then.
+bool Drain(int out_fd, int err_fd, std::string& out, std::string& err, int timeout_ms = -1) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
   int open_count = (out_fd >= 0) + (err_fd >= 0);
   if (out_fd < 0) fds[0].fd = -1;
   if (err_fd < 0) fds[1].fd = -1;
   char buf[65536];
   while (open_count > 0) {
-    if (poll(fds, 2, -1) < 0) {
+    int wait_ms = -1;
+    if (timeout_ms >= 0) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      wait_ms = static_cast<int>(left.count());
+    }
+    const int ready = poll(fds, 2, wait_ms);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    if (ready == 0) continue;  // the deadline check above ends it
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = read(fds[i].fd, buf, sizeof buf);
@@ -96,6 +110,7 @@ void Drain(int out_fd, int err_fd, std::string& out, std::string& err) {
       }
     }
   }
+  return true;
 }
 
 int WaitExit(pid_t pid) {
@@ -161,6 +176,31 @@ ProcessResult Child::Wait() {
   result.exit_code = WaitExit(pid_);
   pid_ = -1;
   return result;
+}
+
+std::optional<ProcessResult> Child::WaitAtMost(int seconds) {
+  ProcessResult result;
+  std::string rest;
+  if (!Drain(out_fd_, err_fd_, result.out, rest, seconds * 1000)) return std::nullopt;
+  out_fd_ = err_fd_ = -1;
+  result.err = err_seen_ + err_buffer_ + rest;
+  result.exit_code = WaitExit(pid_);
+  pid_ = -1;
+  return result;
+}
+
+void KillOwnChildren() {
+  const std::string self = std::to_string(getpid());
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // pid (comm) state ppid ...: the command may hold spaces and parentheses.
+    std::istringstream fields(line.substr(line.rfind(')') + 1));
+    std::string state, ppid;
+    fields >> state >> ppid;
+    if (ppid == self) kill(std::stoi(entry.path().filename().string()), SIGKILL);
+  }
 }
 
 std::string SluiceBinary() { return SLUICE_TEST_BINARY; }

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ class Child {
   void Signal(int signal_number);
   // Waits for exit and collects the rest of the output.
   ProcessResult Wait();
+  // Like Wait(), but gives up after `seconds` while stdout or stderr is still open (held
+  // by the child or by a process it started), and returns nothing then.
+  std::optional<ProcessResult> WaitAtMost(int seconds);
 
  private:
   pid_t pid_ = -1;
@@ -47,6 +51,9 @@ class Child {
   std::string err_seen_;
   std::string err_buffer_;
 };
+
+// SIGKILL to every process whose parent is this one (orphans adopted as a subreaper).
+void KillOwnChildren();
 
 // The sluice binary under test, and a default environment whose plugin path holds the
 // test plugins.
