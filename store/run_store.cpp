@@ -244,6 +244,15 @@ int RunStore::MarkCrashedRuns() {
   return marked;
 }
 
+std::string BoundedError(std::string message, size_t limit) {
+  if (message.size() <= limit) return message;
+  size_t cut = limit;
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xc0) == 0x80) --cut;
+  const size_t bytes = message.size();
+  message.resize(cut);
+  return message + "... (message cut: " + std::to_string(bytes) + " bytes)";
+}
+
 fs::path RunStore::Resolve(const std::string& recorded) const {
   const fs::path path(recorded);
   bool escapes = path.is_absolute() || recorded.empty();
@@ -265,13 +274,9 @@ std::string RunStore::Relative(const fs::path& path) const {
 
 namespace {
 
-// An error message as the store keeps it: at most kMaxErrorBytes, cut on a character
-// boundary, saying how long it was.
 std::optional<std::string> Bounded(const std::optional<std::string>& error) {
-  if (!error || error->size() <= RunStore::kMaxErrorBytes) return error;
-  size_t cut = RunStore::kMaxErrorBytes;
-  while (cut > 0 && (static_cast<unsigned char>((*error)[cut]) & 0xc0) == 0x80) --cut;
-  return error->substr(0, cut) + "... (message cut: " + std::to_string(error->size()) + " bytes)";
+  if (!error) return error;
+  return BoundedError(*error);
 }
 
 }  // namespace

@@ -228,6 +228,9 @@ class MetricWriter {
 };
 
 // --- Small shared helpers ---
+// `message` as the store keeps it: at most `limit` bytes (RunStore::kMaxErrorBytes), cut
+// on a character boundary, saying how long it was.
+std::string BoundedError(std::string message, size_t limit = RunStore::kMaxErrorBytes);
 std::string NewRunId();                    // 16 random hex digits
 double UnixNow();                          // seconds since the epoch
 std::string IsoTime(double unix_seconds);  // 2026-11-28T21:05:11.123Z

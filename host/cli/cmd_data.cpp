@@ -39,7 +39,7 @@ int DataCommand(const Args& args) {
       table.Row({f.path.string(), f.origin, present ? "yes" : "no"});
     }
     if (as_json) {
-      std::cout << out.dump(2) << "\n";
+      std::cout << Dump(out) << "\n";
     } else {
       std::cout << table.Render();
     }
@@ -56,11 +56,10 @@ int DataCommand(const Args& args) {
     if (as_json) {
       json searched = json::array();
       for (const fs::path& t : tried) searched.push_back(t.string());
-      std::cout << json{{"name", name},
-                        {"found", found ? json(found->string()) : json(nullptr)},
-                        {"kind", found ? json(data::FileKind(*found)) : json(nullptr)},
-                        {"searched", searched}}
-                       .dump(2)
+      std::cout << Dump(json{{"name", name},
+                             {"found", found ? json(found->string()) : json(nullptr)},
+                             {"kind", found ? json(data::FileKind(*found)) : json(nullptr)},
+                             {"searched", searched}})
                 << "\n";
     } else if (found) {
       std::cout << found->string() << "\n";

@@ -55,7 +55,7 @@ int ModelsCommand(const Args& args) {
     if (as_json) {
       json out = json::array();
       for (const auto& m : models) out.push_back(ModelJson(m, false));
-      std::cout << out.dump(2) << "\n";
+      std::cout << Dump(out) << "\n";
       return kExitOk;
     }
     if (models.empty()) {
@@ -76,7 +76,7 @@ int ModelsCommand(const Args& args) {
   if (action == "show") {
     store::ModelRecord m = store->FindModel(vm["model"].as<std::string>());
     if (as_json) {
-      std::cout << ModelJson(m, true).dump(2) << "\n";
+      std::cout << Dump(ModelJson(m, true)) << "\n";
       return kExitOk;
     }
     const json manifest = json::parse(m.manifest);
@@ -113,7 +113,7 @@ int ModelsCommand(const Args& args) {
     const std::string alias = vm["alias"].as<std::string>();
     store->SetAlias(name, alias, version);
     if (as_json) {
-      std::cout << json{{"name", name}, {"alias", alias}, {"version", version}}.dump(2) << "\n";
+      std::cout << Dump(json{{"name", name}, {"alias", alias}, {"version", version}}) << "\n";
     } else {
       std::cout << name << "@" << alias << " is now version " << version << "\n";
     }

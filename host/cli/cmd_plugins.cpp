@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "json_output.hpp"
 #include "options.hpp"
 #include "pipeline/diagnostics.hpp"
 #include "plugin/registry.hpp"
@@ -82,7 +83,7 @@ int PluginsCommand(const Args& args) {
     if (as_json) {
       json out = json::array();
       for (const auto& d : registry.plugins()) out.push_back(PluginJson(d, true));
-      std::cout << out.dump(2) << "\n";
+      std::cout << Dump(out) << "\n";
       return kExitOk;
     }
     Table table({"NAME", "VERSION", "KIND", "DESCRIPTION"});
@@ -121,7 +122,7 @@ int PluginsCommand(const Args& args) {
       out["problem"] = error;
       out["usable"] = false;
     }
-    std::cout << out.dump(2) << "\n";
+    std::cout << Dump(out) << "\n";
     return kExitOk;
   }
   for (const plugin::PluginDescriptor* d : matches) {

@@ -241,20 +241,19 @@ int PredictCommand(const Args& args) {
       }
       rows.push_back(std::move(row));
     }
-    std::cout << rows.dump() << "\n";
+    std::cout << Dump(rows, -1) << "\n";
     return kExitOk;
   }
   const double n = metrics.count("predict.rows") ? metrics.at("predict.rows") : 0;
   if (as_json) {
-    std::cout << json{{"model", label},
-                      {"bundle", bundle.string()},
-                      {"output", output},
-                      {"rows", static_cast<int64_t>(n)},
-                      {"seconds", outcome.seconds},
-                      {"samples_per_sec",
-                       NumberOrNull(metrics.count("predict.samples_per_sec") ? metrics.at("predict.samples_per_sec")
-                                                                             : NAN)}}
-                     .dump(2)
+    std::cout << Dump(json{{"model", label},
+                           {"bundle", bundle.string()},
+                           {"output", output},
+                           {"rows", static_cast<int64_t>(n)},
+                           {"seconds", outcome.seconds},
+                           {"samples_per_sec", NumberOrNull(metrics.count("predict.samples_per_sec")
+                                                                ? metrics.at("predict.samples_per_sec")
+                                                                : NAN)}})
               << "\n";
   } else {
     std::cerr << "sluice predict: " << static_cast<int64_t>(n) << " rows with " << label << " -> " << output << "\n";

@@ -67,7 +67,7 @@ int ValidateCommand(const Args& args) {
   if (!loaded.pipeline) {
     std::cerr << loaded.RenderErrors();
     if (as_json)
-      std::cout << json{{"file", file}, {"valid", false}, {"errors", ErrorsJson(loaded.diagnostics)}}.dump(2) << "\n";
+      std::cout << Dump(json{{"file", file}, {"valid", false}, {"errors", ErrorsJson(loaded.diagnostics)}}) << "\n";
     return kExitUsage;
   }
   const pipeline::ResolvedPipeline& p = *loaded.pipeline;
@@ -76,9 +76,9 @@ int ValidateCommand(const Args& args) {
     for (const auto& s : p.stages) stages.push_back({{"name", s.name}, {"plugin", s.plugin->name}});
     json params = json::object();
     for (const auto& [k, v] : p.ParamsJson()) params[k] = json::parse(v);
-    std::cout
-        << json{{"file", file}, {"valid", true}, {"pipeline", p.name}, {"stages", stages}, {"params", params}}.dump(2)
-        << "\n";
+    std::cout << Dump(json{
+                     {"file", file}, {"valid", true}, {"pipeline", p.name}, {"stages", stages}, {"params", params}})
+              << "\n";
     return kExitOk;
   }
   std::string order;
@@ -157,7 +157,7 @@ int RunCommand(const Args& args, const std::string& command_line) {
                 {"seconds", outcome.seconds},
                 {"metrics", MetricsJson(metrics)}};
     out["error"] = outcome.error ? json(*outcome.error) : json(nullptr);
-    std::cout << out.dump(2) << "\n";
+    std::cout << Dump(out) << "\n";
   } else {
     std::cout << "run " << outcome.run_id << " " << outcome.status << " in " << exec::FormatSeconds(outcome.seconds)
               << "\n";

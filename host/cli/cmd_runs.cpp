@@ -125,7 +125,7 @@ int List(const Args& args) {
       j["metrics"] = MetricsJson(metrics[i]);
       out.push_back(std::move(j));
     }
-    std::cout << out.dump(2) << "\n";
+    std::cout << Dump(out) << "\n";
     return kExitOk;
   }
   // Metric columns: those asked for; by default the first "*.accuracy" metric present.
@@ -233,7 +233,7 @@ int Show(const Args& args) {
     }
     j["artifacts"] = std::move(arts);
     j["environment"] = env;
-    std::cout << j.dump(2) << "\n";
+    std::cout << Dump(j) << "\n";
     return kExitOk;
   }
   Table head({"", ""});
@@ -295,7 +295,7 @@ int Metrics(const Args& args) {
   if (vm["json"].as<bool>()) {
     json out = json::array();
     for (const auto& p : points) out.push_back({{"step", p.step}, {"value", NumberOrNull(p.value)}});
-    std::cout << out.dump() << "\n";
+    std::cout << Dump(out, -1) << "\n";
     return kExitOk;
   }
   if (vm["csv"].as<bool>()) {
@@ -367,7 +367,7 @@ int Compare(const Args& args) {
       }
       out["metrics"][k] = values;
     }
-    std::cout << out.dump(2) << "\n";
+    std::cout << Dump(out) << "\n";
     return kExitOk;
   }
   std::vector<std::string> header = {""};
@@ -457,13 +457,12 @@ int Best(const Args& args) {
   }
   const json params = ParamsJson(store->Params(best.id));
   if (vm["json"].as<bool>()) {
-    std::cout << json{{"run", best.id},
-                      {"pipeline", best.pipeline},
-                      {"metric", metric},
-                      {"direction", minimize ? "minimize" : "maximize"},
-                      {"value", NumberOrNull(value)},
-                      {"params", params}}
-                     .dump(2)
+    std::cout << Dump(json{{"run", best.id},
+                           {"pipeline", best.pipeline},
+                           {"metric", metric},
+                           {"direction", minimize ? "minimize" : "maximize"},
+                           {"value", NumberOrNull(value)},
+                           {"params", params}})
               << "\n";
     return kExitOk;
   }

@@ -29,14 +29,13 @@ int StoreCommand(const Args& args) {
   if (vm["json"].as<bool>()) {
     json problems = json::array();
     for (const store::StoreProblem& p : check.problems) problems.push_back({{"what", p.what}, {"problem", p.message}});
-    std::cout << json{{"store", store->dir().string()},
-                      {"ok", check.problems.empty()},
-                      {"runs", check.runs},
-                      {"artifacts", check.artifacts},
-                      {"models", check.models},
-                      {"problems", problems},
-                      {"notes", check.notes}}
-                     .dump(2)
+    std::cout << Dump(json{{"store", store->dir().string()},
+                           {"ok", check.problems.empty()},
+                           {"runs", check.runs},
+                           {"artifacts", check.artifacts},
+                           {"models", check.models},
+                           {"problems", problems},
+                           {"notes", check.notes}})
               << "\n";
   } else {
     for (const store::StoreProblem& p : check.problems) std::cout << "problem: " << p.what << ": " << p.message << "\n";

@@ -109,7 +109,7 @@ int Report(store::RunStore& store, const std::string& study_id, bool as_json, bo
   if (as_json) {
     json out = {{"study", study.id},  {"status", study.status}, {"trials", s.own},           {"complete", s.complete},
                 {"pruned", s.pruned}, {"failed", s.failed},     {"warm_start_runs", s.warm}, {"best", BestJson(s)}};
-    std::cout << out.dump(2) << "\n";
+    std::cout << Dump(out) << "\n";
   } else {
     std::cout << "study " << study.id << " " << study.status << ": " << s.own << " trials (" << s.complete
               << " complete, " << s.pruned << " pruned, " << s.failed << " failed)";
@@ -297,7 +297,7 @@ int ListStudies(const Args& args) {
                std::to_string(s.pruned), std::to_string(s.failed), s.best ? Number(s.best->value) : ""});
   }
   if (vm["json"].as<bool>()) {
-    std::cout << out.dump(2) << "\n";
+    std::cout << Dump(out) << "\n";
   } else if (table.empty()) {
     std::cerr << "no studies" << (pipeline ? " match" : " recorded yet (`sluice sweep FILE` starts one)") << "\n";
   } else {
@@ -342,18 +342,17 @@ int ShowStudy(const Args& args) {
     }
     json imp = json::object();
     for (const auto& [k, v] : importance) imp[k] = v;
-    std::cout << json{{"study", study.id},
-                      {"pipeline", study.pipeline},
-                      {"file", study.file},
-                      {"status", study.status},
-                      {"created_at", study.created_at},
-                      {"ended_at", study.ended_at ? json(*study.ended_at) : json(nullptr)},
-                      {"sweep", ToOrdered(sw.ToJson())},
-                      {"trials", trial_list},
-                      {"warm_start_runs", warm_runs},
-                      {"best", BestJson(s)},
-                      {"importance", imp}}
-                     .dump(2)
+    std::cout << Dump(json{{"study", study.id},
+                           {"pipeline", study.pipeline},
+                           {"file", study.file},
+                           {"status", study.status},
+                           {"created_at", study.created_at},
+                           {"ended_at", study.ended_at ? json(*study.ended_at) : json(nullptr)},
+                           {"sweep", ToOrdered(sw.ToJson())},
+                           {"trials", trial_list},
+                           {"warm_start_runs", warm_runs},
+                           {"best", BestJson(s)},
+                           {"importance", imp}})
               << "\n";
     return kExitOk;
   }

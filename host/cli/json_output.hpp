@@ -13,6 +13,12 @@ namespace sluice::cli {
 
 using json = nlohmann::ordered_json;
 
+// JSON text for stdout. Bytes that are not UTF-8 (a file name in another encoding) are
+// written as U+FFFD instead of failing the command.
+inline std::string Dump(const json& j, int indent = 2) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
 // JSON has no NaN or infinity: those become null.
 inline json NumberOrNull(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 

@@ -156,7 +156,10 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     SluiceStatus* c_status = r.info->run_stage(&ctx);  // never throws (SDK wrapper)
     Status status = Status::Ok();
     if (c_status) {
-      status = Status(static_cast<Status::Code>(sluice_status_code(c_status)), sluice_status_message(c_status));
+      // A plugin's message may quote a whole input: the terminal gets what the store
+      // keeps, with room for the run's "stage 'NAME': " before it.
+      status = Status(static_cast<Status::Code>(sluice_status_code(c_status)),
+                      store::BoundedError(sluice_status_message(c_status), store::RunStore::kMaxErrorBytes - 200));
       sluice_status_free(c_status);
     }
     if (ctx.host_error()) status = Status::IoError(*ctx.host_error());

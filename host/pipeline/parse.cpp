@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "sluice/excerpt.hpp"
 #include "spec.hpp"
 
 namespace sluice::pipeline {
@@ -359,6 +361,13 @@ PipelineSpec ParsePipeline(const std::string& file, const std::string& text, Sou
 }
 
 PipelineSpec ParsePipelineFile(const std::string& file, SourceTexts& texts, Diagnostics& diag) {
+  if (FirstInvalidUtf8(file) != std::string_view::npos) {
+    diag.Error(SourceLoc{Excerpt(file, 200), 0, 0, 1},
+               "the pipeline file's name is not UTF-8; rename it (or run it through a link with a UTF-8 name)");
+    PipelineSpec spec;
+    spec.file = Excerpt(file, 200);
+    return spec;
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     diag.Error(SourceLoc{file, 0, 0, 1}, std::string("cannot read pipeline file: ") + std::strerror(errno));
@@ -379,11 +388,20 @@ void ApplyOverrides(PipelineSpec& spec, const std::vector<std::string>& override
   int line = 0;
   for (const std::string& text : overrides) {
     ++line;
+    // Everything a run records is UTF-8 (TOML files are); a command line may not be.
+    if (const size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[bad]));
+      diag.Error(SourceLoc{"--set", line, static_cast<int>(bad) + 1, 1},
+                 std::string("--set is not UTF-8 (byte ") + hex +
+                     "); a file name in another encoding needs renaming, or a link with a UTF-8 name");
+      continue;
+    }
     const auto eq = text.find('=');
     const std::string key = text.substr(0, eq);
     SourceLoc key_loc{"--set", line, 1, std::max<int>(1, static_cast<int>(key.size()))};
     if (eq == std::string::npos || key.find('.') == std::string::npos || key.front() == '.' || key.back() == '.') {
-      diag.Error(key_loc, "--set takes STAGE.KEY=VALUE (or pipeline.seed=N), got '" + text + "'");
+      diag.Error(key_loc, "--set takes STAGE.KEY=VALUE (or pipeline.seed=N), got '" + Excerpt(text, 80) + "'");
       continue;
     }
     const std::string raw_value = text.substr(eq + 1);

@@ -35,6 +35,19 @@ size_t Utf8CharLength(std::string_view text, size_t i) {
   return length;
 }
 
+size_t FirstInvalidUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t length = Utf8CharLength(text, i);
+    if (length == 0) return i;
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
 std::string Excerpt(std::string_view text, size_t max_bytes) {
   std::string out;
   size_t i = 0;

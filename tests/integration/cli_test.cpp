@@ -170,6 +170,22 @@ TEST_F(CliTest, APluginThatFailsOrThrowsFailsItsStageNotTheHost) {
   }
 }
 
+// A plugin's error that quotes a whole input reaches neither the terminal nor the store
+// whole.
+TEST_F(CliTest, AHugeErrorMessageIsCutForTheTerminalAndTheStore) {
+  dir_.Write("p.toml", "[stages.x]\nplugin = \"test-echo\"\nbehavior = \"fail-verbosely\"\n");
+  ProcessResult r = Sluice({"run", "p.toml", "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.err.substr(0, 1000);
+  EXPECT_LT(r.err.size() + r.out.size(), 20000u);
+  const std::string error = json::parse(r.out)["error"];
+  EXPECT_EQ(error.substr(0, 25), "stage 'x': echo says: xxx");
+  EXPECT_NE(error.find("... (message cut: 52428811 bytes)"), std::string::npos) << error.substr(3900);
+  ProcessResult shown = Sluice({"runs", "show", json::parse(r.out)["id"]});
+  EXPECT_LT(shown.out.size(), 20000u);
+  EXPECT_EQ(SluiceJson({"runs", "list"})[0]["error"], error);  // kept as shown, not cut again
+  EXPECT_LT(std::filesystem::file_size(dir_ / "store/runs.db"), 1u << 20);
+}
+
 TEST_F(CliTest, ARunWhoseProcessDiedIsMarkedCrashedOnNextOpen) {
   dir_.Write("crash.toml", "[stages.x]\nplugin = \"test-echo\"\nbehavior = \"crash\"\n");
   ProcessResult r = Sluice({"run", "crash.toml"});
@@ -341,6 +357,27 @@ TEST_F(CliTest, RelativeDataIsFoundInThePipelinesFolderThenAlongTheDataPath) {
   EXPECT_EQ(path[0]["exists"], false);
   EXPECT_EQ(path[1]["path"], dir_ / "data");
   EXPECT_EQ(path[1]["origin"], "SLUICE_DATA_PATH");
+}
+
+// Bytes from a command line that are not UTF-8 (a Latin-1 file name) once surfaced as
+// "[json.exception.type_error.316] invalid UTF-8 byte".
+TEST_F(CliTest, ACommandLineThatIsNotUtf8IsAnErrorThatSaysSo) {
+  dir_.Write("caf\xE9.csv", "a,b\n1,2\n");
+  dir_.Write("p.toml", "[stages.d]\nplugin = \"csv\"\nfile = \"caf\xC3\xA9.csv\"\n");
+  ProcessResult set = Sluice({"validate", "p.toml", "--set", "d.file=caf\xE9.csv", "--json"});
+  EXPECT_EQ(set.exit_code, 2) << set.err;
+  json errors = json::parse(set.out)["errors"];
+  ASSERT_GE(errors.size(), 1u) << set.out;
+  EXPECT_EQ(errors.back()["message"],
+            "--set is not UTF-8 (byte 0xE9); a file name in another encoding needs renaming, or a link with a UTF-8 "
+            "name");
+  EXPECT_EQ(errors.back()["column"], 11);
+  dir_.Write("p\xE9.toml", "[stages.x]\nplugin = \"test-echo\"\n");
+  ProcessResult file = Sluice({"run", "p\xE9.toml"});
+  EXPECT_EQ(file.exit_code, 2) << file.err;
+  EXPECT_EQ(file.err.substr(0, file.err.find('\n')),
+            "p\\xe9.toml: error: the pipeline file's name is not UTF-8; rename it (or run it through a link with a "
+            "UTF-8 name)");
 }
 
 // file = "/dev/zero" passed validation as an existing file, then read forever.

@@ -36,8 +36,9 @@ class Echo final : public sluice::Stage {
         .param(sluice::IntListParam("sizes", {1, 2}).min(0).max_items(4).doc("a list of ints"))
         .param(sluice::StringListParam("tags", {}).choices({"red", "green", "blue"}).doc("a list of colours"))
         .param(sluice::ChoiceParam("mode", "fast", {"fast", "slow"}).doc("a choice"))
-        .param(sluice::ChoiceParam("behavior", "ok",
-                                   {"ok", "fail", "throw", "throw-nonstd", "loop", "loop-ignoring-stop", "crash"})
+        .param(sluice::ChoiceParam(
+                   "behavior", "ok",
+                   {"ok", "fail", "fail-verbosely", "throw", "throw-nonstd", "loop", "loop-ignoring-stop", "crash"})
                    .doc("what the stage does"))
         .param(sluice::BoolParam("artifact", false).doc("write an artifact named note"))
         .param(sluice::ParamSpec("note", ParamType::kString).optional().doc("an optional string"))
@@ -48,6 +49,7 @@ class Echo final : public sluice::Stage {
     const sluice::Params& p = ctx.params();
     const std::string& behavior = p.String("behavior");
     if (behavior == "fail") return Status::InvalidArgument("echo was told to fail");
+    if (behavior == "fail-verbosely") return Status::InvalidArgument("echo says: " + std::string(50 << 20, 'x'));
     if (behavior == "throw") throw std::runtime_error("echo was told to throw");
     if (behavior == "throw-nonstd") throw 42;
     for (int64_t i = 0; i < p.Int("count"); ++i) {

@@ -20,6 +20,9 @@ SLUICE_API std::string Excerpt(std::string_view text, size_t max_bytes = 40);
 // are not one.
 SLUICE_API size_t Utf8CharLength(std::string_view text, size_t i);
 
+// The offset of the first byte of `text` that is not valid UTF-8, or npos.
+SLUICE_API size_t FirstInvalidUtf8(std::string_view text);
+
 }  // namespace sluice
 
 #endif  // SLUICE_EXCERPT_HPP_
