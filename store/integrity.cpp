@@ -74,14 +74,15 @@ StoreCheck CheckStore(RunStore& store) {
     Statement q = db.Prepare("PRAGMA integrity_check");
     while (q.Step()) {
       const std::string line = q.Text(0);
-      if (line != "ok") check.problems.push_back({"database runs.db", "SQLite integrity check: " + line});
+      if (line != "ok") check.problems.push_back({"database runs.db", "runs.db: SQLite's integrity check: " + line});
     }
   }
   {
     Statement q = db.Prepare("PRAGMA foreign_key_check");
     while (q.Step()) {
-      check.problems.push_back({"database runs.db", "table " + q.Text(0) + ", row " + std::to_string(q.Int(1)) +
-                                                        ": refers to a missing row of " + q.Text(2)});
+      check.problems.push_back({"database runs.db", "runs.db: table " + q.Text(0) + ", row " +
+                                                        std::to_string(q.Int(1)) + ": refers to a missing row of " +
+                                                        q.Text(2)});
     }
   }
   std::vector<std::string> run_ids;
@@ -95,7 +96,7 @@ StoreCheck CheckStore(RunStore& store) {
     try {
       artifacts = store.Artifacts(run_id);
     } catch (const StoreError& e) {
-      check.problems.push_back({"run " + run_id, e.what()});
+      check.problems.push_back({"run " + run_id, "run " + run_id + ": " + e.what()});
       continue;
     }
     for (const ArtifactRecord& a : artifacts) {
@@ -109,7 +110,7 @@ StoreCheck CheckStore(RunStore& store) {
   try {
     models = store.ListModels();
   } catch (const StoreError& e) {
-    check.problems.push_back({"models", e.what()});
+    check.problems.push_back({"models", std::string("the model registry: ") + e.what()});
   }
   for (const ModelRecord& m : models) {
     ++check.models;
@@ -122,8 +123,9 @@ StoreCheck CheckStore(RunStore& store) {
   for (const std::string& id : store.DeadRuns()) {
     check.problems.push_back(
         {"run " + id,
-         "recorded running, but its process is gone (the next command that writes the store marks it "
-         "crashed; `sluice run --resume " +
+         "run " + id +
+             " is recorded running, but its process is gone (the next command that writes the store marks it "
+             "crashed; `sluice run --resume " +
              id.substr(0, 8) + "` continues it)"});
   }
   {

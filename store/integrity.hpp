@@ -28,7 +28,7 @@ Status VerifyBundleFolder(const std::string& folder);
 
 struct StoreProblem {
   std::string what;     // "run 3f9a...: artifact eval/predictions", "model credit-risk v2"
-  std::string message;  // what is wrong
+  std::string message;  // what is wrong, naming `what` too: a line for the user, naming `what` too: a line for the user
 };
 
 struct StoreCheck {

@@ -38,7 +38,7 @@ int StoreCommand(const Args& args) {
                            {"notes", check.notes}})
               << "\n";
   } else {
-    for (const store::StoreProblem& p : check.problems) std::cout << "problem: " << p.what << ": " << p.message << "\n";
+    for (const store::StoreProblem& p : check.problems) std::cout << "problem: " << p.message << "\n";
     for (const std::string& note : check.notes) std::cout << "note: " << note << "\n";
     std::cout << "store " << store->dir().string() << ": " << check.runs << " runs, " << check.artifacts
               << " artifacts, " << check.models << " registered models: "

@@ -1,6 +1,11 @@
 // Parsing and validating pipelines against contracts (no plugin libraries involved).
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
+#include <cstdlib>
+#include <filesystem>
+
+#include "data/data_path.hpp"
 #include "pipeline/diagnostics.hpp"
 #include "pipeline/resolved.hpp"
 #include "pipeline/spec.hpp"
@@ -212,6 +217,41 @@ TEST(PipelineTest, RelativeDirectoriesAreTakenFromThePipelineFolder) {
   auto resolved = Validate(spec, TestRegistry(), diag);
   ASSERT_TRUE(resolved) << diag.Render(texts);
   EXPECT_EQ(resolved->stages[0].params.String("dir"), (dir.path() / "sub" / "data").string());
+}
+
+// The shipped pipelines name Weka's files weka/examples/NAME.arff: found in the setup's
+// folder on a fresh machine, in /usr/share/doc where the weka package is installed.
+TEST(DataPathTest, SearchesThePipelinesFolderThenSluiceDataPathThenTheSetupsAndDebiansFolders) {
+  testing::TempDir dir;
+  dir.Write("p/near.csv", "");
+  dir.Write("a/shared.csv", "");
+  dir.Write("b/shared.csv", "");
+  dir.Write("b/only-b.csv", "");
+  const char* saved = std::getenv("SLUICE_DATA_PATH");
+  const std::string previous = saved ? saved : "";
+  setenv("SLUICE_DATA_PATH", (dir / "a" + ":" + dir / "b").c_str(), 1);
+  std::vector<std::string> folders;
+  for (const data::DataFolder& f : data::DataPath()) folders.push_back(f.path.string());
+  ASSERT_GE(folders.size(), 6u);
+  EXPECT_EQ(folders[0], dir / "a");
+  EXPECT_EQ(folders[1], dir / "b");
+  EXPECT_EQ(std::vector<std::string>(folders.end() - 4, folders.end()),
+            (std::vector<std::string>{"/usr/local/share/sluice/data", "/usr/share/sluice/data", "/usr/share/datasets",
+                                      "/usr/share/doc"}));
+  const std::filesystem::path base = dir.path() / "p";
+  EXPECT_EQ(data::FindData("near.csv", base), base / "near.csv");
+  EXPECT_EQ(data::FindData("shared.csv", base), dir.path() / "a" / "shared.csv");
+  EXPECT_EQ(data::FindData("only-b.csv", base), dir.path() / "b" / "only-b.csv");
+  EXPECT_EQ(data::FindData("./only-b.csv", base), std::nullopt);
+  EXPECT_EQ(data::FindData("../a/shared.csv", base), dir.path() / "a" / "shared.csv");
+  std::vector<std::filesystem::path> tried;
+  EXPECT_EQ(data::FindData("nowhere.csv", base, &tried), std::nullopt);
+  EXPECT_EQ(tried.size(), folders.size() + 1);
+  if (saved) {
+    setenv("SLUICE_DATA_PATH", previous.c_str(), 1);
+  } else {
+    unsetenv("SLUICE_DATA_PATH");
+  }
 }
 
 TEST(PipelineTest, NamesThePipelineAfterItsFileWhenUnnamed) {
