@@ -118,6 +118,13 @@ int PredictCommand(const Args& args) {
   po::variables_map vm = ParseOptions(args, options, {"model"});
   if (!vm.count("model")) throw po::error("the MODEL to predict with is missing");
   if (!vm.count("input")) throw po::error("--input FILE is required");
+  for (const char* flag : {"model", "input", "output"}) {
+    if (vm.count(flag) && FirstInvalidUtf8(vm[flag].as<std::string>()) != std::string_view::npos) {
+      throw po::error(std::string(flag == std::string("model") ? "MODEL" : std::string("--") + flag) + " '" +
+                      Excerpt(vm[flag].as<std::string>(), 200) +
+                      "' is not UTF-8; rename the file (or use a link with a UTF-8 name)");
+    }
+  }
   const bool as_json = vm["json"].as<bool>();
 
   std::string label;

@@ -378,6 +378,11 @@ TEST_F(CliTest, ACommandLineThatIsNotUtf8IsAnErrorThatSaysSo) {
   EXPECT_EQ(file.err.substr(0, file.err.find('\n')),
             "p\\xe9.toml: error: the pipeline file's name is not UTF-8; rename it (or run it through a link with a "
             "UTF-8 name)");
+  ProcessResult predict = Sluice({"predict", "some-model", "--input", "caf\xE9.csv"});
+  EXPECT_EQ(predict.exit_code, 2) << predict.err;
+  EXPECT_EQ(predict.err,
+            "sluice predict: error: --input 'caf\\xe9.csv' is not UTF-8; rename the file (or use a link with a UTF-8 "
+            "name) (see `sluice predict --help`)\n");
 }
 
 // file = "/dev/zero" passed validation as an existing file, then read forever.
