@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 echo "### metric logging"; "$build/bin/sluice_bench_metric_logging"
+echo; echo "### SHA-256 (verifying artifacts and bundles)"; "$build/bin/sluice_bench_digest"
 echo; echo "### start-up"; /usr/bin/python3 bench/startup.py --build "$build"
 echo; echo "### training"; /usr/bin/python3 bench/training.py --build "$build"
 echo; echo "### models (CNN training, predict)"; /usr/bin/python3 bench/models.py --build "$build"
