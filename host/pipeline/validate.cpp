@@ -345,8 +345,12 @@ std::optional<ResolvedPipeline> Validate(const PipelineSpec& spec, const plugin:
       r.plugin = registry.Find(stage.plugin, error);
       if (!r.plugin) {
         if (error.rfind("unknown plugin", 0) == 0) {
+          const size_t unreadable = registry.issues().size();
           error += " in stage '" + stage.name + "'" + DidYouMean(stage.plugin, plugin_names) +
-                   " (`sluice plugins list` shows the installed plugins)";
+                   " (`sluice plugins list` shows the installed plugins" +
+                   (unreadable ? ", and " + std::to_string(unreadable) + " warning" + (unreadable == 1 ? "" : "s") +
+                                     " about files on the plugin path)"
+                               : std::string(")"));
         }
         diag.Error(stage.plugin_loc, error);
       } else {

@@ -39,10 +39,13 @@ const SluicePluginInfo* LoadPluginInfo(const std::string& path, std::string& err
       return nullptr;
     }
     auto entry = library.get<const SluicePluginInfo*()>(SLUICE_PLUGIN_ENTRY);
+    const char* (*why)() = nullptr;
+    if (library.has(SLUICE_PLUGIN_ERROR_ENTRY)) why = library.get<const char*()>(SLUICE_PLUGIN_ERROR_ENTRY);
     Resident().push_back(std::move(library));
     const SluicePluginInfo* info = entry();
     if (!info) {
-      error = path + ": the plugin's entry point failed to describe the plugin (its Describe() threw)";
+      const char* reason = why ? why() : nullptr;
+      error = path + ": " + (reason && *reason ? reason : "the plugin could not describe itself");
     }
     return info;
   } catch (const std::exception& e) {

@@ -157,6 +157,10 @@ void PluginRegistry::ScanFile(const std::string& path) {
         return;
       }
       d.read_without_loading = false;
+      issues_.push_back({path,
+                         "built without sluice_add_plugin(): no contract is embedded in it, so reading its contract "
+                         "loads the library and all it links (with LibTorch, about half a second and 150 MB, "
+                         "for every `plugins` or `validate`); build it with sluice_add_plugin()"});
       d.abi_major = info->abi_major;
       d.abi_minor = info->abi_minor;
       // name and version lead the struct in every ABI major; the rest is only read once

@@ -1,8 +1,10 @@
 #include "sluice/contract.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <set>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -221,6 +223,144 @@ const PortSpec* Contract::FindOutput(std::string_view name) const {
     if (p.name == name) return &p;
   }
   return nullptr;
+}
+
+namespace {
+
+bool IsIdentifier(const std::string& name) {
+  if (name.empty() || !(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+bool TypeFits(ParamType type, const Value& value) {
+  switch (type) {
+    case ParamType::kBool:
+      return std::holds_alternative<bool>(value);
+    case ParamType::kInt:
+      return std::holds_alternative<int64_t>(value);
+    case ParamType::kFloat:
+      return std::holds_alternative<double>(value) || std::holds_alternative<int64_t>(value);
+    case ParamType::kString:
+      return std::holds_alternative<std::string>(value);
+    case ParamType::kIntList:
+      return std::holds_alternative<std::vector<int64_t>>(value);
+    case ParamType::kFloatList:
+      return std::holds_alternative<std::vector<double>>(value);
+    case ParamType::kStringList:
+      return std::holds_alternative<std::vector<std::string>>(value);
+  }
+  return false;
+}
+
+const char* HeldTypeName(const Value& value) {
+  static const char* const kNames[] = {"nothing", "bool", "int", "float", "string", "int[]", "float[]", "string[]"};
+  return kNames[value.index()];
+}
+
+bool OutsideRange(const ParamSpec& p, double v) {
+  return (p.min_bound() && (p.min_exclusive() ? v <= *p.min_bound() : v < *p.min_bound())) ||
+         (p.max_bound() && (p.max_exclusive() ? v >= *p.max_bound() : v > *p.max_bound())) || std::isnan(v);
+}
+
+void CheckParam(const ParamSpec& p, std::vector<std::string>& out) {
+  const std::string where = "parameter '" + p.name() + "'";
+  const bool stringy = p.type() == ParamType::kString || p.type() == ParamType::kStringList;
+  const bool numeric = p.type() == ParamType::kInt || p.type() == ParamType::kFloat ||
+                       p.type() == ParamType::kIntList || p.type() == ParamType::kFloatList;
+  const bool list =
+      p.type() == ParamType::kIntList || p.type() == ParamType::kFloatList || p.type() == ParamType::kStringList;
+  if (!IsIdentifier(p.name())) out.push_back(where + ": not a name (letters, digits and '_', not first a digit)");
+  if (!p.choices().empty() && !stringy)
+    out.push_back(where + ": choices apply to strings, not " + ParamTypeName(p.type()));
+  if (p.string_format() != StringFormat::kNone && p.type() != ParamType::kString) {
+    out.push_back(where + ": a format applies to strings, not " + ParamTypeName(p.type()));
+  }
+  if ((p.min_bound() || p.max_bound()) && !numeric) {
+    out.push_back(where + ": a range applies to numbers, not " + ParamTypeName(p.type()));
+  }
+  if ((p.min_item_count() || p.max_item_count()) && !list) {
+    out.push_back(where + ": an item count applies to lists, not " + ParamTypeName(p.type()));
+  }
+  if (p.min_bound() && p.max_bound() &&
+      (*p.min_bound() > *p.max_bound() ||
+       (*p.min_bound() == *p.max_bound() && (p.min_exclusive() || p.max_exclusive())))) {
+    out.push_back(where + ": its range " + p.RangeText() + " allows no value");
+  }
+  if (p.min_item_count() && p.max_item_count() && *p.min_item_count() > *p.max_item_count()) {
+    out.push_back(where + ": at least " + std::to_string(*p.min_item_count()) + " and at most " +
+                  std::to_string(*p.max_item_count()) + " items allows no list");
+  }
+  if (!p.has_default()) return;
+  const Value& value = p.default_value();
+  if (!TypeFits(p.type(), value)) {
+    out.push_back(where + ": its default is " + HeldTypeName(value) + ", but the parameter is " +
+                  ParamTypeName(p.type()));
+    return;
+  }
+  const std::string shown = ValueToString(value);
+  auto check_number = [&](double v) {
+    if (OutsideRange(p, v)) out.push_back(where + ": its default " + shown + " is outside its range " + p.RangeText());
+  };
+  auto check_element = [&](double v) {
+    if (OutsideRange(p, v)) {
+      out.push_back(where + ": element " + Number(v) + " of its default " + shown + " is outside its range " +
+                    p.RangeText());
+    }
+  };
+  auto check_choice = [&](const std::string& s) {
+    if (!p.choices().empty() && std::find(p.choices().begin(), p.choices().end(), s) == p.choices().end()) {
+      out.push_back(where + ": its default \"" + s + "\" is not one of its choices (" + p.ConstraintText() + ")");
+    }
+  };
+  auto check_count = [&](size_t n) {
+    const auto count = static_cast<int64_t>(n);
+    if ((p.min_item_count() && count < *p.min_item_count()) || (p.max_item_count() && count > *p.max_item_count())) {
+      out.push_back(where + ": its default has " + std::to_string(n) + " items, outside " + p.ConstraintText());
+    }
+  };
+  if (const auto* i = std::get_if<int64_t>(&value)) check_number(static_cast<double>(*i));
+  if (const auto* d = std::get_if<double>(&value)) check_number(*d);
+  if (const auto* s = std::get_if<std::string>(&value)) check_choice(*s);
+  if (const auto* v = std::get_if<std::vector<int64_t>>(&value)) {
+    check_count(v->size());
+    for (int64_t x : *v) check_element(static_cast<double>(x));
+  }
+  if (const auto* v = std::get_if<std::vector<double>>(&value)) {
+    check_count(v->size());
+    for (double x : *v) check_element(x);
+  }
+  if (const auto* v = std::get_if<std::vector<std::string>>(&value)) {
+    check_count(v->size());
+    for (const std::string& x : *v) check_choice(x);
+  }
+}
+
+void CheckPorts(const std::vector<PortSpec>& ports, const char* what, std::vector<std::string>& out) {
+  std::set<std::string> seen;
+  for (const PortSpec& port : ports) {
+    if (!IsIdentifier(port.name)) out.push_back(std::string(what) + " '" + port.name + "': not a name");
+    if (!seen.insert(port.name).second) out.push_back(std::string(what) + " '" + port.name + "' is declared twice");
+    if (port.type.empty()) out.push_back(std::string(what) + " '" + port.name + "' has no type");
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> Contract::Problems() const {
+  std::vector<std::string> out;
+  if (!IsValidName(name_)) out.push_back("the plugin's name '" + name_ + "' is not a name (" + kNameRule + ")");
+  if (version_.empty()) out.push_back("the plugin has no version");
+  std::set<std::string> seen;
+  for (const ParamSpec& p : params_) {
+    if (!seen.insert(p.name()).second) out.push_back("parameter '" + p.name() + "' is declared twice");
+    CheckParam(p, out);
+  }
+  CheckPorts(inputs_, "input", out);
+  CheckPorts(outputs_, "output", out);
+  return out;
 }
 
 std::string Contract::ToJson() const {

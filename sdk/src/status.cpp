@@ -37,6 +37,13 @@ SluiceStatus* ToC(const Status& status) {
   if (status.ok()) return nullptr;
   return sluice_status_new(static_cast<int>(status.code()), status.message().c_str());
 }
+
+std::string DescribeError(const Contract& contract, const std::vector<std::string>& problems) {
+  std::string text = "the contract of plugin '" + contract.name() + "' has " + std::to_string(problems.size()) +
+                     (problems.size() == 1 ? " mistake:" : " mistakes:");
+  for (const std::string& p : problems) text += "\n  " + p;
+  return text;
+}
 }  // namespace internal
 
 }  // namespace sluice
@@ -50,14 +57,25 @@ struct SluiceStatus {
 
 extern "C" {
 
+// Returned when a status cannot be allocated: an error all the same, never NULL (which
+// means success), and never freed.
+static SluiceStatus g_out_of_memory{static_cast<int>(sluice::Status::Code::kInternal),
+                                    "out of memory (while reporting an error)"};
+
 SluiceStatus* sluice_status_new(int code, const char* message) {
-  return new (std::nothrow) SluiceStatus{code, message ? message : ""};
+  try {
+    return new SluiceStatus{code, message ? message : ""};
+  } catch (...) {
+    return &g_out_of_memory;
+  }
 }
 
 int sluice_status_code(const SluiceStatus* status) { return status ? status->code : 0; }
 
 const char* sluice_status_message(const SluiceStatus* status) { return status ? status->message.c_str() : ""; }
 
-void sluice_status_free(SluiceStatus* status) { delete status; }
+void sluice_status_free(SluiceStatus* status) {
+  if (status != &g_out_of_memory) delete status;
+}
 
 }  // extern "C"

@@ -34,7 +34,9 @@ int main(int argc, char** argv) {
   }
   const SluicePluginInfo* info = entry();
   if (!info || !info->name || !info->contract) {
-    std::cerr << path << ": error: the plugin could not describe itself (its Describe() threw?)\n";
+    auto why = reinterpret_cast<const char* (*)()>(dlsym(handle, SLUICE_PLUGIN_ERROR_ENTRY));
+    const std::string reason = why && why() && *why() ? why() : "it could not describe itself";
+    std::cerr << path << ": error: " << reason << "\n";
     return 1;
   }
   try {

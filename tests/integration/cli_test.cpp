@@ -332,6 +332,28 @@ TEST_F(CliTest, PluginsListSaysWhyAFileOnThePathWasNotLoaded) {
   }
 }
 
+// A Describe() that throws used to be reported as "(its Describe() threw?)"; a plugin
+// built by hand loaded LibTorch for every listing without a word.
+TEST_F(CliTest, PluginsListSaysWhatAPluginsDescribeThrewAndWhatAHandBuiltPluginCosts) {
+  const std::string folders =
+      std::string(SLUICE_TEST_PLUGIN_DIR) + "/throwing:" + SLUICE_TEST_PLUGIN_DIR + "/nosection";
+  ProcessResult r = Sluice({"plugins", "list"}, {{"SLUICE_PLUGIN_PATH", folders}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("throwing-describe.so: its Describe() threw: no GPU here to describe myself with\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("foreign_abi_nosection.so: built without sluice_add_plugin(): no contract is embedded in it"),
+            std::string::npos)
+      << r.err;
+  dir_.Write("t.toml", "[stages.x]\nplugin = \"throwing-describe\"\n");
+  ProcessResult validate = Sluice({"validate", "t.toml"}, {{"SLUICE_PLUGIN_PATH", folders}});
+  EXPECT_EQ(validate.exit_code, 2) << validate.err;
+  EXPECT_NE(validate.err.find("unknown plugin 'throwing-describe' in stage 'x' (`sluice plugins list` shows the "
+                              "installed plugins, and 4 warnings about files on the plugin path)"),
+            std::string::npos)
+      << validate.err;
+}
+
 // A pipeline names its data relative to the data path, so one file runs wherever the data
 // is installed; ./ and ../ mean the pipeline's folder only.
 TEST_F(CliTest, RelativeDataIsFoundInThePipelinesFolderThenAlongTheDataPath) {

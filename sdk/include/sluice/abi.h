@@ -30,12 +30,19 @@ extern "C" {
 
 /* Name of the exported entry point: const SluicePluginInfo* sluice_plugin_info(void). */
 #define SLUICE_PLUGIN_ENTRY "sluice_plugin_info"
+/* Optional second entry point, const char* sluice_plugin_error(void): why the first
+ * returned NULL (a contract mistake, a throwing Describe()). The string is owned by the
+ * plugin and lives until exit; "" when there is no error. Plugins without it are read
+ * as before. */
+#define SLUICE_PLUGIN_ERROR_ENTRY "sluice_plugin_error"
 /* ELF section holding the JSON copy of the info (written at build time). */
 #define SLUICE_CONTRACT_SECTION ".sluice_contract"
 
 /* An error crossing the boundary. Created by sluice_status_new() (in libsluice_sdk, so
  * host and plugins share one allocator); whoever receives one owns it and releases it
- * with sluice_status_free(). */
+ * with sluice_status_free(). sluice_status_new never returns NULL (NULL means success):
+ * out of memory, it returns a shared "out of memory" error that sluice_status_free leaves
+ * alone. */
 typedef struct SluiceStatus SluiceStatus;
 
 SLUICE_API SluiceStatus* sluice_status_new(int code, const char* message);

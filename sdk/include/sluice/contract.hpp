@@ -216,6 +216,13 @@ class SLUICE_API Contract {
   const PortSpec* FindInput(std::string_view name) const;
   const PortSpec* FindOutput(std::string_view name) const;
 
+  // Mistakes in the contract itself, each naming what is wrong: a parameter or port
+  // declared twice, a default of the wrong type or outside its own range, choices or an
+  // item count its default breaks, bounds that allow nothing, a name that is not one.
+  // Empty when the contract is sound. SLUICE_PLUGIN refuses a contract with problems, so
+  // they fail the plugin's build (sluice_add_plugin) rather than surface in a run.
+  std::vector<std::string> Problems() const;
+
   // JSON round trip (the form in SluicePluginInfo::contract and the ELF section).
   std::string ToJson() const;
   // Throws std::runtime_error with a readable message on malformed input.

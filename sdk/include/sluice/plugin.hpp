@@ -16,6 +16,7 @@
 
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "sluice/abi.h"
 #include "sluice/config.h"
@@ -63,29 +64,80 @@ SluiceStatus* RunStage(void* stage_context) noexcept {
   }
 }
 
+// What a plugin says about itself, built once from StageT::Describe() and owned by the
+// plugin until exit (plugins are never unloaded): the info the host reads, or why there
+// is none.
+struct Described {
+  Contract contract;
+  std::string contract_json;
+  std::string error;  // empty when `info` is filled in
+  SluicePluginInfo info{};
+};
+
+// "its Describe() threw: ..." or "plugin 'x': parameter 'y': ..." (the contract's
+// problems, one per line).
+SLUICE_API std::string DescribeError(const Contract& contract, const std::vector<std::string>& problems);
+
+template <class StageT>
+Described& DescribedFor() noexcept {
+  static Described described = [] {
+    Described d;
+    try {
+      d.contract = StageT::Describe();
+      const std::vector<std::string> problems = d.contract.Problems();
+      if (!problems.empty()) {
+        d.error = DescribeError(d.contract, problems);
+      } else {
+        d.contract_json = d.contract.ToJson();
+      }
+    } catch (const std::exception& e) {
+      d.error = std::string("its Describe() threw: ") + e.what();
+    } catch (...) {
+      d.error = "its Describe() threw an exception that is not a std::exception";
+    }
+    return d;
+  }();
+  static const bool filled = [] {
+    Described& d = described;
+    if (d.error.empty()) {
+      d.info = {SLUICE_ABI_MAJOR,
+                SLUICE_ABI_MINOR,
+                sizeof(SluicePluginInfo),
+                0,
+                d.contract.name().c_str(),
+                d.contract.version().c_str(),
+                KindName(d.contract.kind()),
+                SLUICE_TOOLCHAIN_KEY,
+                d.contract_json.c_str(),
+                &RunStage<StageT>};
+    }
+    return true;
+  }();
+  (void)filled;
+  return described;
+}
+
 template <class StageT>
 const SluicePluginInfo* PluginInfoFor() noexcept {
-  try {
-    // Built once, then owned by the plugin until exit (plugins are never unloaded).
-    static const Contract contract = StageT::Describe();
-    static const std::string contract_json = contract.ToJson();
-    static const SluicePluginInfo info = {
-        SLUICE_ABI_MAJOR,        SLUICE_ABI_MINOR,           sizeof(SluicePluginInfo),  0,
-        contract.name().c_str(), contract.version().c_str(), KindName(contract.kind()), SLUICE_TOOLCHAIN_KEY,
-        contract_json.c_str(),   &RunStage<StageT>,
-    };
-    return &info;
-  } catch (...) {
-    return nullptr;
-  }
+  const Described& d = DescribedFor<StageT>();
+  return d.error.empty() ? &d.info : nullptr;
+}
+
+template <class StageT>
+const char* PluginErrorFor() noexcept {
+  return DescribedFor<StageT>().error.c_str();
 }
 
 }  // namespace sluice::internal
 
-// Defines the plugin's entry point for the Stage class `StageT`. Use once per library.
+// Defines the plugin's entry points for the Stage class `StageT`. Use once per library.
+// sluice_plugin_error says why sluice_plugin_info returned NULL.
 #define SLUICE_PLUGIN(StageT)                                                        \
   extern "C" SLUICE_PLUGIN_EXPORT const SluicePluginInfo* sluice_plugin_info(void) { \
     return ::sluice::internal::PluginInfoFor<StageT>();                              \
+  }                                                                                  \
+  extern "C" SLUICE_PLUGIN_EXPORT const char* sluice_plugin_error(void) {            \
+    return ::sluice::internal::PluginErrorFor<StageT>();                             \
   }
 
 #endif  // SLUICE_PLUGIN_HPP_

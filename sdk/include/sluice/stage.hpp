@@ -1,9 +1,15 @@
 // The C++ tier: what a stage sees while it runs.
 //
-// The host calls a plugin's Stage::Run with a StageContext it owns. Everything reachable
-// from the context (params, inputs, the scratch folder) is valid until Run returns.
-// Values a stage publishes with SetOutput are shared with downstream stages and kept by
-// the host until the run ends.
+// Ownership and lifetime:
+//   - The host calls a plugin's Stage::Run with a StageContext it owns; the context, the
+//     Params it returns and every string it hands out are valid until Run returns.
+//   - Port values are std::shared_ptr<PortValue>: shared. An input is kept alive by the
+//     host at least until Run returns, and for as long as the stage holds its pointer
+//     (the trainer keeps its input dataset inside its output model, for instance).
+//   - A value published with SetOutput is held by the host until the last stage that
+//     reads it has run, then released; downstream stages share it, never copy it.
+//   - Files under ScratchDir() are the stage's until the run ends (then removed);
+//     AddArtifact moves one into the store, after which the store owns it.
 #ifndef SLUICE_STAGE_HPP_
 #define SLUICE_STAGE_HPP_
 
