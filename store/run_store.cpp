@@ -322,7 +322,7 @@ void RunStore::UpsertStage(const std::string& run_id, const StageRecord& st) {
   db_->WriteTransaction([&] {
     Statement& s = db_->Cached(
         "INSERT OR REPLACE INTO stages (run_id, name, position, plugin, plugin_version, plugin_file, status, "
-        "started_at, ended_at, seconds, cached, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "started_at, ended_at, seconds, cached, error, plugin_build) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.Bind(1, run_id).Bind(2, st.name).Bind(3, st.position).Bind(4, st.plugin).Bind(5, st.plugin_version);
     s.Bind(6, st.plugin_file).Bind(7, st.status).Bind(8, st.started_at).Bind(9, st.ended_at);
     if (st.seconds) {
@@ -330,7 +330,7 @@ void RunStore::UpsertStage(const std::string& run_id, const StageRecord& st) {
     } else {
       s.BindNull(10);
     }
-    s.Bind(11, st.cached ? 1 : 0).Bind(12, Bounded(st.error)).Run();
+    s.Bind(11, st.cached ? 1 : 0).Bind(12, Bounded(st.error)).Bind(13, st.plugin_build).Run();
   });
 }
 
@@ -473,7 +473,7 @@ std::vector<MetricPoint> RunStore::MetricHistory(const std::string& run_id, cons
 std::vector<StageRecord> RunStore::Stages(const std::string& run_id) {
   Statement& q = db_->Cached(
       "SELECT name, position, plugin, plugin_version, plugin_file, status, started_at, ended_at, seconds, cached, "
-      "error FROM stages WHERE run_id = ? ORDER BY position");
+      "error, plugin_build FROM stages WHERE run_id = ? ORDER BY position");
   q.Bind(1, run_id);
   std::vector<StageRecord> out;
   while (q.Step()) {
@@ -489,6 +489,7 @@ std::vector<StageRecord> RunStore::Stages(const std::string& run_id) {
     s.seconds = q.OptionalDouble(8);
     s.cached = q.Int(9) != 0;
     s.error = q.OptionalText(10);
+    s.plugin_build = q.OptionalText(11).value_or("");
     out.push_back(std::move(s));
   }
   return out;

@@ -38,7 +38,8 @@ struct StageRecord {
   std::string plugin;
   std::string plugin_version;
   std::string plugin_file;
-  std::string status;  // pending | running | succeeded | failed | interrupted | skipped | crashed
+  std::string plugin_build;  // v5: the library's build id (two builds of one version differ)
+  std::string status;        // pending | running | succeeded | failed | interrupted | skipped | crashed
   std::optional<std::string> started_at, ended_at;
   std::optional<double> seconds;
   bool cached = false;

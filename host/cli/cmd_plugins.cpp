@@ -33,6 +33,7 @@ json PluginJson(const plugin::PluginDescriptor& d, bool full) {
   if (!d.incompatibility.empty()) j["problem"] = d.incompatibility;
   if (!full) return j;
   j["abi"] = std::to_string(d.abi_major) + "." + std::to_string(d.abi_minor);
+  j["build"] = d.build;
   j["toolchain"] = d.toolchain;
   j["inputs"] = PortsJson(d.contract.inputs(), true);
   j["outputs"] = PortsJson(d.contract.outputs(), false);

@@ -215,6 +215,7 @@ int Show(const Args& args) {
       st.push_back({{"name", s.name},
                     {"plugin", s.plugin},
                     {"plugin_version", s.plugin_version},
+                    {"plugin_build", s.plugin_build},
                     {"status", s.status},
                     {"seconds", s.seconds ? json(*s.seconds) : json(nullptr)},
                     {"cached", s.cached},

@@ -84,6 +84,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     r.record.plugin = s.plugin->name;
     r.record.plugin_version = s.plugin->version;
     r.record.plugin_file = s.plugin->path;
+    r.record.plugin_build = s.plugin->build;
     r.record.status = "pending";
     store.UpsertStage(run_id, r.record);
     stages.push_back(std::move(r));

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <vector>
 
+#include "sluice/digest.hpp"
+
 namespace sluice::plugin {
 
 ElfReadResult ReadElfSection(const std::string& path, const std::string& section, std::string& contents,
@@ -62,6 +64,28 @@ ElfReadResult ReadElfSection(const std::string& path, const std::string& section
     return ElfReadResult::kFound;
   }
   return ElfReadResult::kNoSection;
+}
+
+std::string BuildId(const std::string& path) {
+  std::string note, error;
+  if (ReadElfSection(path, ".note.gnu.build-id", note, error) == ElfReadResult::kFound && note.size() > 16) {
+    // Elf64_Nhdr (name size, descriptor size, type), the name "GNU\0", then the id.
+    Elf64_Nhdr header{};
+    std::memcpy(&header, note.data(), sizeof header);
+    const size_t start = sizeof header + ((header.n_namesz + 3) & ~size_t{3});
+    if (header.n_type == NT_GNU_BUILD_ID && start + header.n_descsz <= note.size()) {
+      static const char kHex[] = "0123456789abcdef";
+      std::string hex;
+      for (size_t i = start; i < start + header.n_descsz; ++i) {
+        const auto byte = static_cast<unsigned char>(note[i]);
+        hex += kHex[byte >> 4];
+        hex += kHex[byte & 15];
+      }
+      return hex;
+    }
+  }
+  std::string digest;
+  return Sha256File(path, digest).ok() ? "sha256:" + digest : "";
 }
 
 }  // namespace sluice::plugin

@@ -13,6 +13,10 @@ enum class ElfReadResult { kFound, kNoSection, kNotElf, kUnreadable };
 ElfReadResult ReadElfSection(const std::string& path, const std::string& section, std::string& contents,
                              std::string& error);
 
+// What tells two builds of a plugin apart: the linker's GNU build id (hex), or, for a
+// library linked without one, "sha256:" and the file's digest.
+std::string BuildId(const std::string& path);
+
 }  // namespace sluice::plugin
 
 #endif  // SLUICE_HOST_PLUGIN_ELF_SECTION_HPP_

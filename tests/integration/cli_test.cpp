@@ -80,6 +80,10 @@ TEST_F(CliTest, RecordsEveryResolvedParameterMetricStageArtifactAndEnvironment) 
   EXPECT_EQ(show["stages"][0]["name"], "first");
   EXPECT_EQ(show["stages"][0]["plugin"], "test-echo");
   EXPECT_EQ(show["stages"][0]["plugin_version"], "1.2.3");
+  // Which build of the plugin ran: its linker build id, as `plugins show` reports it.
+  const std::string build = show["stages"][0]["plugin_build"];
+  EXPECT_EQ(build.size(), 40u) << build;
+  EXPECT_EQ(build, SluiceJson({"plugins", "show", "test-echo"})["build"]);
   EXPECT_EQ(show["stages"][0]["status"], "succeeded");
   EXPECT_EQ(show["stages"][0]["cached"], false);
   EXPECT_TRUE(show["stages"][0]["seconds"].is_number());

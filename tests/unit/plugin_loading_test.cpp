@@ -9,10 +9,15 @@
 #include "plugin/loader.hpp"
 #include "plugin/registry.hpp"
 #include "process.hpp"
+#include "sluice/digest.hpp"
+#include "status_matchers.hpp"
 #include "temp_dir.hpp"
 
 namespace sluice::plugin {
 namespace {
+
+using testing::ProcessResult;
+using testing::RunProcess;
 
 const std::string kPlugins = SLUICE_TEST_PLUGIN_DIR;
 
@@ -78,6 +83,19 @@ TEST(RegistryTest, LoadsLibrariesWithoutASectionToAskThemAndStillChecks) {
   EXPECT_EQ(registry.Find("test-other-torch", error), nullptr);
   EXPECT_TRUE(Contains(error, "toolchain")) << error;
   for (const PluginDescriptor& d : registry.plugins()) EXPECT_FALSE(d.read_without_loading);
+}
+
+TEST(ElfSectionTest, ABuildIsTheLinkersBuildIdOrTheFilesDigest) {
+  const std::string plugin = kPlugins + "/good/test-echo.so";
+  const std::string id = BuildId(plugin);
+  ASSERT_EQ(id.size(), 40u) << id;
+  testing::TempDir dir;
+  const std::string stripped = dir / "stripped.so";
+  ProcessResult r = RunProcess({SLUICE_TEST_OBJCOPY, "--remove-section=.note.gnu.build-id", plugin, stripped});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string digest;
+  ASSERT_OK(Sha256File(stripped, digest));
+  EXPECT_EQ(BuildId(stripped), "sha256:" + digest);
 }
 
 TEST(RegistryTest, TwoFilesWithOneNameAreAnError) {
