@@ -61,7 +61,16 @@ Status HostStageContext::AddArtifact(std::string_view name, const std::string& f
   }
 }
 
-std::string HostStageContext::CheckpointDir() {
+void* HostStageContext::FindService(std::string_view name, uint32_t version) {
+  if (name == RunInfoV1::kName && version == RunInfoV1::kVersion) return static_cast<RunInfoV1*>(this);
+  if (name == CheckpointsV1::kName && version == CheckpointsV1::kVersion) return static_cast<CheckpointsV1*>(this);
+  if (name == ModelRegistryV1::kName && version == ModelRegistryV1::kVersion) {
+    return static_cast<ModelRegistryV1*>(this);
+  }
+  return nullptr;
+}
+
+std::string HostStageContext::Dir() {
   fs::path dir = store_.in_memory() ? fs::temp_directory_path() / ("sluice-" + run_id_) / "checkpoints" / stage_.name
                                     : store_.dir() / "checkpoints" / run_id_ / stage_.name;
   std::error_code ec;
@@ -70,7 +79,7 @@ std::string HostStageContext::CheckpointDir() {
   return dir.string();
 }
 
-Status HostStageContext::ResolveModel(std::string_view reference, ModelReference& out) {
+Status HostStageContext::Resolve(std::string_view reference, ModelReference& out) {
   const std::string ref(reference);
   try {
     // NAME:VERSION, NAME@ALIAS, or the name of a registered model; otherwise a run id.
@@ -102,7 +111,7 @@ Status HostStageContext::ResolveModel(std::string_view reference, ModelReference
   }
 }
 
-Status HostStageContext::RegisterModel(const ModelRegistration& registration, int64_t& version, std::string& path) {
+Status HostStageContext::Register(const ModelRegistration& registration, int64_t& version, std::string& path) {
   try {
     store::ModelRecord record = store_.RegisterModel(registration.name, run_id_, stage_.name, registration.bundle_dir,
                                                      registration.description);
@@ -114,7 +123,7 @@ Status HostStageContext::RegisterModel(const ModelRegistration& registration, in
   }
 }
 
-std::vector<std::pair<std::string, double>> HostStageContext::RunMetrics() {
+std::vector<std::pair<std::string, double>> HostStageContext::Metrics() {
   std::vector<std::pair<std::string, double>> out;
   try {
     metrics_.Flush();

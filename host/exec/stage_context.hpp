@@ -27,7 +27,9 @@ struct PruneWatch {
   std::function<bool(int64_t step, double value)> decide;
 };
 
-class HostStageContext final : public StageContext {
+// The core context, and the services of this host (SDK 1.0): run-info v1, checkpoints v1,
+// model-registry v1.
+class HostStageContext final : public StageContext, public RunInfoV1, public CheckpointsV1, public ModelRegistryV1 {
  public:
   HostStageContext(const pipeline::ResolvedStage& stage, const std::string& run_id, bool resuming,
                    store::RunStore& store, store::MetricWriter& metrics, ProgressView& view, PortValues& values);
@@ -40,16 +42,21 @@ class HostStageContext final : public StageContext {
   void LogMetric(std::string_view key, int64_t step, double value) override;
   Status AddArtifact(std::string_view name, const std::string& file) override;
   std::string ScratchDir() override;
-  void SetEnvironment(std::string_view key, std::string_view value) override;
   bool StopRequested() const override;
   void ReportProgress(const Progress& progress) override;
   void Info(std::string_view message) override;
+  void* FindService(std::string_view name, uint32_t version) override;
+
+  // RunInfoV1
   const std::string& run_id() const override { return run_id_; }
-  std::string CheckpointDir() override;
+  void SetEnvironment(std::string_view key, std::string_view value) override;
+  std::vector<std::pair<std::string, double>> Metrics() override;
+  // CheckpointsV1
+  std::string Dir() override;
   bool Resuming() const override { return resuming_; }
-  Status ResolveModel(std::string_view reference, ModelReference& out) override;
-  Status RegisterModel(const ModelRegistration& registration, int64_t& version, std::string& path) override;
-  std::vector<std::pair<std::string, double>> RunMetrics() override;
+  // ModelRegistryV1
+  Status Resolve(std::string_view reference, ModelReference& out) override;
+  Status Register(const ModelRegistration& registration, int64_t& version, std::string& path) override;
 
   // A host-side failure during the stage (e.g. the store could not be written).
   const std::optional<std::string>& host_error() const { return host_error_; }

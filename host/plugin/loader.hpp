@@ -4,6 +4,8 @@
 #ifndef SLUICE_HOST_PLUGIN_LOADER_HPP_
 #define SLUICE_HOST_PLUGIN_LOADER_HPP_
 
+#include <cstddef>
+#include <cstring>
 #include <string>
 
 #include "registry.hpp"
@@ -19,6 +21,16 @@ const SluicePluginInfo* LoadPluginInfo(const std::string& path, std::string& err
 // ABI version, toolchain key, and that the library reports the contract its section
 // holds. Null on failure, with `error` naming the file and the fix.
 const SluicePluginInfo* LoadPlugin(const PluginDescriptor& plugin, std::string& error);
+
+// A field appended to SluicePluginInfo by a later ABI minor, at `offset`: read only when
+// the plugin's struct_size says it filled it in, `fallback` otherwise (an older plugin).
+template <class T>
+T AppendedField(const SluicePluginInfo& info, size_t offset, T fallback) {
+  if (info.struct_size < offset + sizeof(T)) return fallback;
+  T value;
+  std::memcpy(&value, reinterpret_cast<const char*>(&info) + offset, sizeof(T));
+  return value;
+}
 
 // Facts from libsluice_torch when a loaded plugin brought it in, as JSON ("" if none).
 // `threads` > 0 sets LibTorch's intra-op thread count first.

@@ -26,15 +26,16 @@ std::string CheckHandshake(const std::string& path, uint32_t abi_major, uint32_t
   const std::string theirs = std::to_string(abi_major) + "." + std::to_string(abi_minor);
   if (abi_major != SLUICE_ABI_MAJOR) {
     return path + ": built for Sluice plugin ABI " + theirs + ", but this sluice implements ABI " + ours +
-           "; rebuild the plugin against Sluice SDK " SLUICE_SDK_VERSION " (find_package(SluiceSDK))";
+           "; rebuild the plugin against Sluice SDK " + std::to_string(SLUICE_ABI_MAJOR) +
+           ".x (find_package(SluiceSDK " + std::to_string(SLUICE_ABI_MAJOR) + "))";
   }
   if (abi_minor > SLUICE_ABI_MINOR) {
-    return path + ": needs Sluice plugin ABI " + theirs + ", newer than this sluice's " + ours +
-           "; upgrade sluice, or rebuild the plugin against Sluice SDK " SLUICE_SDK_VERSION;
+    return path + ": needs Sluice plugin ABI " + theirs + " (Sluice SDK " + theirs + "), newer than this sluice's " +
+           ours + "; upgrade sluice to " + theirs + " or later, or rebuild the plugin against Sluice SDK " + ours;
   }
   if (toolchain != HostToolchainKey()) {
     return path + ": built with toolchain '" + toolchain + "', but this sluice uses '" + HostToolchainKey() +
-           "'; rebuild the plugin against this Sluice SDK (same compiler, LibTorch and C++ ABI)";
+           "'; rebuild the plugin against this Sluice SDK (the same C++ standard library and LibTorch)";
   }
   return "";
 }

@@ -80,7 +80,8 @@ class Bundle final : public sluice::Stage {
       files[file] = digest;
     }
     json metrics = json::object();
-    for (const auto& [key, value] : ctx.RunMetrics()) {
+    sluice::RunInfoV1& run = ctx.RequireService<sluice::RunInfoV1>();
+    for (const auto& [key, value] : run.Metrics()) {
       if (std::isfinite(value)) metrics[key] = value;
     }
     const json manifest = {
@@ -88,7 +89,7 @@ class Bundle final : public sluice::Stage {
         {"format_version", kBundleFormat},
         {"description", p.String("description")},
         {"created_at", NowIso()},
-        {"run_id", ctx.run_id()},
+        {"run_id", run.run_id()},
         {"trained_by_stage", model->origin.stage},
         {"sluice", SLUICE_SDK_VERSION},
         {"toolchain", SLUICE_TOOLCHAIN_KEY},
@@ -115,7 +116,7 @@ class Bundle final : public sluice::Stage {
 
     int64_t version = 0;
     std::string registered;
-    SLUICE_RETURN_IF_ERROR(ctx.RegisterModel(
+    SLUICE_RETURN_IF_ERROR(ctx.RequireService<sluice::ModelRegistryV1>().Register(
         sluice::ModelRegistration{p.String("name"), dir.string(), p.String("description")}, version, registered));
     if (p.Has("export_dir")) {
       std::error_code ec;

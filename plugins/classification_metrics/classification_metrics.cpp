@@ -80,7 +80,7 @@ class ClassificationMetrics final : public sluice::Stage {
       return Status::InvalidArgument("the model was trained for " + std::to_string(model->class_names.size()) +
                                      " classes but the data has " + std::to_string(k));
     }
-    ctx.SetEnvironment("device", model->device.str());
+    ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("device", model->device.str());
 
     // Probabilities for the whole split, as doubles in row-major order; each batch timed.
     std::vector<double> probs(static_cast<size_t>(n * k));

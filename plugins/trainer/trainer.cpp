@@ -189,7 +189,7 @@ class Trainer final : public sluice::Stage {
     }
 
     const torch::Device device = sluice::ResolveDevice(p.String("device"));
-    ctx.SetEnvironment("device", device.str());
+    ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("device", device.str());
     const std::string precision_name = p.String("precision");
     const torch::ScalarType precision = precision_name == "bf16"   ? torch::kBFloat16
                                         : precision_name == "fp16" ? torch::kFloat16
@@ -233,9 +233,10 @@ class Trainer final : public sluice::Stage {
     sluice::trainer::TrainState state;
     state.shuffle.seed(seed ^ 0x5eed5eed5eed5eedULL);
     state.best_value = Minimize(stop_metric) ? INFINITY : -INFINITY;
-    const std::string checkpoint = (fs::path(ctx.CheckpointDir()) / "last.pt").string();
-    const std::string best_path = (fs::path(ctx.CheckpointDir()) / "best.pt").string();
-    if (ctx.Resuming() && fs::exists(checkpoint)) {
+    sluice::CheckpointsV1& checkpoints = ctx.RequireService<sluice::CheckpointsV1>();
+    const std::string checkpoint = (fs::path(checkpoints.Dir()) / "last.pt").string();
+    const std::string best_path = (fs::path(checkpoints.Dir()) / "best.pt").string();
+    if (checkpoints.Resuming() && fs::exists(checkpoint)) {
       sluice::trainer::LoadCheckpoint(checkpoint, *net, *optimizer, state);
       scaler.set_scale(state.loss_scale);
       ctx.Info("resuming after epoch " + std::to_string(state.epoch) + " (step " + std::to_string(state.global_step) +

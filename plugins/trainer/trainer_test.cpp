@@ -247,6 +247,21 @@ TEST(TrainerTest, StartsFromGivenWeightsAndKeepsFrozenOnesFixed) {
   EXPECT_FALSE(torch::equal(before["layers.2.weight"], after["layers.2.weight"]));
 }
 
+// A host newer than the plugin offers services it never asks for; an older one may lack a
+// service it needs, which fails the stage by name rather than crashing.
+TEST(TrainerTest, RunsBesideNewerServicesAndNamesAMissingOne) {
+  int unused = 0;
+  StageHarness newer("trainer");
+  Trainer(newer, testing::Blobs(60)).Set("epochs", int64_t{1}).OfferService("future-service", 1, &unused);
+  EXPECT_OK(newer.Run());
+  EXPECT_EQ(newer.environment().at("device"), "cpu");
+  StageHarness older("trainer");
+  Trainer(older, testing::Blobs(60)).WithholdService("checkpoints");
+  EXPECT_EQ(older.Run().message(),
+            "this sluice does not offer the service 'checkpoints' version 1 that plugin stage 'trainer' needs; "
+            "upgrade sluice");
+}
+
 TEST(TrainerTest, RefusesClassWeightsOfTheWrongLength) {
   StageHarness h("trainer");
   h.Input("data", testing::Blobs(60)).Input("model", Spec({4}, 0.0));

@@ -76,7 +76,7 @@ void ReadInitParams(StageContext& ctx, ModelSpec& spec) {
     return;
   }
   ModelReference ref;
-  Status s = ctx.ResolveModel(p.String("init_from"), ref);
+  Status s = ctx.RequireService<ModelRegistryV1>().Resolve(p.String("init_from"), ref);
   if (!s.ok()) throw StageError("init_from: " + s.message());
   spec.init_weights = ref.weights;
   spec.init_from = ref.description;

@@ -13,15 +13,8 @@ static const char kContract[] =
     "\"inputs\":[],\"outputs\":[],\"params\":[]}";
 
 SLUICE_PLUGIN_EXPORT const SluicePluginInfo* sluice_plugin_info(void) {
-  static const SluicePluginInfo info = {99,
-                                        0,
-                                        sizeof(SluicePluginInfo),
-                                        0,
-                                        "test-future",
-                                        "9.0.0",
-                                        "other",
-                                        "sdk=9.0;cxx=gcc-99;torch=9.9;cxx11abi=1",
-                                        kContract,
-                                        Run};
+  static const SluicePluginInfo info = {
+      99,        0,  sizeof(SluicePluginInfo), 0, "test-future", "9.0.0", "other", "cxx=libstdc++;cxx11abi=1;torch=9.9",
+      kContract, Run};
   return &info;
 }

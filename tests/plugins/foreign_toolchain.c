@@ -20,7 +20,7 @@ SLUICE_PLUGIN_EXPORT const SluicePluginInfo* sluice_plugin_info(void) {
                                         "test-other-torch",
                                         "1.0.0",
                                         "other",
-                                        "sdk=0.1;cxx=gcc-12;torch=0.1;cxx11abi=1",
+                                        "cxx=libstdc++;cxx11abi=1;torch=0.1",
                                         kContract,
                                         Run};
   return &info;

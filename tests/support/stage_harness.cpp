@@ -47,13 +47,36 @@ StageHarness& StageHarness::KnownModel(const std::string& reference, const std::
   return *this;
 }
 
-std::string StageHarness::CheckpointDir() {
+StageHarness& StageHarness::OfferService(const std::string& name, uint32_t version, void* service) {
+  extra_services_[{name, version}] = service;
+  return *this;
+}
+
+StageHarness& StageHarness::WithholdService(const std::string& name) {
+  withheld_.push_back(name);
+  return *this;
+}
+
+void* StageHarness::FindService(std::string_view name, uint32_t version) {
+  for (const std::string& w : withheld_) {
+    if (w == name) return nullptr;
+  }
+  if (auto it = extra_services_.find({std::string(name), version}); it != extra_services_.end()) return it->second;
+  if (name == RunInfoV1::kName && version == RunInfoV1::kVersion) return static_cast<RunInfoV1*>(this);
+  if (name == CheckpointsV1::kName && version == CheckpointsV1::kVersion) return static_cast<CheckpointsV1*>(this);
+  if (name == ModelRegistryV1::kName && version == ModelRegistryV1::kVersion) {
+    return static_cast<ModelRegistryV1*>(this);
+  }
+  return nullptr;
+}
+
+std::string StageHarness::Dir() {
   const std::string dir = checkpoint_dir_.empty() ? (dir_.path() / "checkpoints").string() : checkpoint_dir_;
   std::filesystem::create_directories(dir);
   return dir;
 }
 
-Status StageHarness::ResolveModel(std::string_view reference, ModelReference& out) {
+Status StageHarness::Resolve(std::string_view reference, ModelReference& out) {
   auto it = models_.find(std::string(reference));
   if (it == models_.end()) return Status::NotFound("no run matches '" + std::string(reference) + "'");
   out.weights = it->second;
@@ -61,7 +84,7 @@ Status StageHarness::ResolveModel(std::string_view reference, ModelReference& ou
   return Status::Ok();
 }
 
-Status StageHarness::RegisterModel(const ModelRegistration& registration, int64_t& version, std::string& path) {
+Status StageHarness::Register(const ModelRegistration& registration, int64_t& version, std::string& path) {
   auto& versions = registered_[registration.name];
   version = static_cast<int64_t>(versions.size()) + 1;
   path = (dir_.path() / "models" / registration.name / ("v" + std::to_string(version))).string();
@@ -71,7 +94,7 @@ Status StageHarness::RegisterModel(const ModelRegistration& registration, int64_
   return Status::Ok();
 }
 
-std::vector<std::pair<std::string, double>> StageHarness::RunMetrics() {
+std::vector<std::pair<std::string, double>> StageHarness::Metrics() {
   std::vector<std::pair<std::string, double>> out;
   for (const auto& [key, points] : metrics_) {
     if (!points.empty()) out.emplace_back(stage_ + "." + key, points.back().second);

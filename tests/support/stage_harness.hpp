@@ -21,7 +21,7 @@
 
 namespace sluice::testing {
 
-class StageHarness final : public StageContext {
+class StageHarness final : public StageContext, public RunInfoV1, public CheckpointsV1, public ModelRegistryV1 {
  public:
   // Loads the built-in plugin `name` from the build tree, checking its handshake.
   explicit StageHarness(const std::string& name, const std::string& plugin_dir = SLUICE_TEST_BUILTIN_PLUGIN_DIR);
@@ -33,8 +33,12 @@ class StageHarness final : public StageContext {
   // Checkpoints go to `dir` (share it between harnesses to resume), and Resuming() says
   // `resuming`.
   StageHarness& Checkpoints(const std::string& dir, bool resuming);
-  // ResolveModel(reference) answers `weights`.
+  // ModelRegistryV1::Resolve(reference) answers `weights`.
   StageHarness& KnownModel(const std::string& reference, const std::string& weights);
+  // Offers one more service (as a newer host would), or withholds one of the standard
+  // ones (as an older host would).
+  StageHarness& OfferService(const std::string& name, uint32_t version, void* service);
+  StageHarness& WithholdService(const std::string& name);
 
   Status Run();
 
@@ -59,17 +63,23 @@ class StageHarness final : public StageContext {
   void LogMetric(std::string_view key, int64_t step, double value) override;
   Status AddArtifact(std::string_view name, const std::string& file) override;
   std::string ScratchDir() override;
-  void SetEnvironment(std::string_view key, std::string_view value) override;
   bool StopRequested() const override;
   void ReportProgress(const Progress& progress) override;
   void Info(std::string_view message) override;
+  void* FindService(std::string_view name, uint32_t version) override;
+  // RunInfoV1
   const std::string& run_id() const override { return run_id_; }
-  std::string CheckpointDir() override;
+  void SetEnvironment(std::string_view key, std::string_view value) override;
+  std::vector<std::pair<std::string, double>> Metrics() override;
+  // CheckpointsV1
+  std::string Dir() override;
   bool Resuming() const override { return resuming_; }
-  Status ResolveModel(std::string_view reference, ModelReference& out) override;
-  Status RegisterModel(const ModelRegistration& registration, int64_t& version, std::string& path) override;
-  std::vector<std::pair<std::string, double>> RunMetrics() override;
-  // Bundles registered through RegisterModel: name -> folders, by version.
+  // ModelRegistryV1
+  Status Resolve(std::string_view reference, ModelReference& out) override;
+  Status Register(const ModelRegistration& registration, int64_t& version, std::string& path) override;
+  // Facts recorded through RunInfoV1::SetEnvironment.
+  const std::map<std::string, std::string>& environment() const { return environment_; }
+  // Bundles registered through ModelRegistryV1::Register: name -> folders, by version.
   const std::map<std::string, std::vector<std::string>>& registered() const { return registered_; }
 
  private:
@@ -88,6 +98,8 @@ class StageHarness final : public StageContext {
   bool resuming_ = false;
   std::map<std::string, std::string> models_;
   std::map<std::string, std::vector<std::string>> registered_;
+  std::map<std::pair<std::string, uint32_t>, void*> extra_services_;
+  std::vector<std::string> withheld_;
   TempDir dir_;
 };
 

@@ -2,6 +2,7 @@
 // checks made before any C++ call. Uses the real test plugins in tests/plugins.
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <filesystem>
 
@@ -59,7 +60,7 @@ TEST(RegistryTest, RefusesForeignAbiAndToolchainFromTheSection) {
                        "rebuild the plugin against Sluice SDK"))
       << error;
   EXPECT_EQ(registry.Find("test-other-torch", error), nullptr);
-  EXPECT_TRUE(Contains(error, "built with toolchain 'sdk=0.1;cxx=gcc-12;torch=0.1;cxx11abi=1', but this sluice uses '" +
+  EXPECT_TRUE(Contains(error, "built with toolchain 'cxx=libstdc++;cxx11abi=1;torch=0.1', but this sluice uses '" +
                                   std::string(HostToolchainKey()) + "'; rebuild the plugin against this Sluice SDK"))
       << error;
 }
@@ -96,6 +97,38 @@ TEST(ElfSectionTest, ABuildIsTheLinkersBuildIdOrTheFilesDigest) {
   std::string digest;
   ASSERT_OK(Sha256File(stripped, digest));
   EXPECT_EQ(BuildId(stripped), "sha256:" + digest);
+}
+
+// The versioning rule (sluice/abi.h): same major, the plugin's minor not newer than the
+// host's; fields a later minor appends are read only when the plugin filled them in.
+TEST(VersioningTest, APluginNeedingANewerMinorIsRefusedByName) {
+  PluginRegistry registry({kPlugins + "/newer"});
+  std::string error;
+  EXPECT_EQ(registry.Find("test-newer-minor", error), nullptr);
+  EXPECT_EQ(error, "plugin 'test-newer-minor' cannot be used: " + kPlugins +
+                       "/newer/test-newer-minor.so: needs Sluice plugin ABI 1.1 (Sluice SDK 1.1), newer than this "
+                       "sluice's 1.0; upgrade sluice to 1.1 or later, or rebuild the plugin against Sluice SDK 1.0");
+}
+
+// What a 1.1 host would add to the info struct: a 1.0 plugin's info lacks it, and the host
+// reads the default instead of past the plugin's struct.
+struct InfoV1_1 {
+  SluicePluginInfo v1_0;
+  const char* appended;
+};
+
+TEST(VersioningTest, AFieldAppendedByALaterMinorIsReadOnlyWhenThePluginFilledItIn) {
+  std::string error;
+  PluginRegistry registry({kPlugins + "/good"});
+  const PluginDescriptor* echo = registry.Find("test-echo", error);
+  ASSERT_NE(echo, nullptr) << error;
+  const SluicePluginInfo* built_against_1_0 = LoadPlugin(*echo, error);
+  ASSERT_NE(built_against_1_0, nullptr) << error;
+  EXPECT_STREQ(AppendedField(*built_against_1_0, offsetof(InfoV1_1, appended), "the default"), "the default");
+  InfoV1_1 newer{*built_against_1_0, "filled in"};
+  newer.v1_0.struct_size = sizeof(InfoV1_1);
+  newer.v1_0.abi_minor = 1;
+  EXPECT_STREQ(AppendedField(newer.v1_0, offsetof(InfoV1_1, appended), "the default"), "filled in");
 }
 
 TEST(RegistryTest, TwoFilesWithOneNameAreAnError) {

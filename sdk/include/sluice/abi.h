@@ -3,13 +3,23 @@
  * A plugin is a shared library exporting one C function, SLUICE_PLUGIN_ENTRY, that
  * returns a pointer to a SluicePluginInfo. The host reads abi_major/abi_minor/struct_size
  * first, then the toolchain key; only if both match does it use the C++ tier
- * (run_stage). Rules, as in LLVM's PassPluginLibraryInfo and SQLite's sqlite3_vfs:
+ * (run_stage, which hands the stage a sluice::StageContext).
  *
- *   - fields are only ever appended; a reorder or removal bumps SLUICE_ABI_MAJOR;
- *   - a host accepts a plugin when the majors are equal and the plugin's minor is not
- *     newer than the host's;
- *   - struct_size tells the host how many of the appended fields the plugin filled in;
- *     optional callbacks are NULL when absent.
+ * Versioning (SDK 1.0 onwards). The SDK's version is the ABI's: SDK 1.3 is ABI 1.3.
+ *   - A host runs a plugin when the majors are equal and the plugin's minor is not newer
+ *     than the host's: a plugin built against SDK 1.0 runs in every 1.x host. A plugin
+ *     that needs a newer minor is refused by name, with both versions and the fix.
+ *   - A minor release only adds: fields appended to SluicePluginInfo (the host reads a
+ *     field only when struct_size says the plugin filled it in, and uses its default
+ *     otherwise), optional entry points, host services and new versions of them
+ *     (sluice/services.hpp), non-virtual helpers. It never changes the core
+ *     StageContext's virtual methods, a published service version, or the meaning of a
+ *     field. Anything else is a new major.
+ *   - The toolchain key (sluice/plugin.hpp) holds only what breaks the C++ tier's binary
+ *     compatibility: the C++ standard library and its string ABI, and LibTorch's
+ *     major.minor. A plugin with another key is refused before any C++ call.
+ * Optional callbacks are NULL when absent. As in LLVM's PassPluginLibraryInfo, SQLite's
+ * sqlite3_vfs (iVersion, szOsFile) and Triton's API minor versions.
  *
  * The same fields, serialized as JSON, are embedded in the library's ELF section
  * SLUICE_CONTRACT_SECTION by sluice_add_plugin(), so that `sluice validate` and

@@ -27,12 +27,14 @@
 #define SLUICE_STRINGIFY_INNER(x) #x
 #define SLUICE_STRINGIFY(x) SLUICE_STRINGIFY_INNER(x)
 
-#if defined(__clang__)
-#define SLUICE_COMPILER_ID "clang-" SLUICE_STRINGIFY(__clang_major__)
-#elif defined(__GNUC__)
-#define SLUICE_COMPILER_ID "gcc-" SLUICE_STRINGIFY(__GNUC__)
+// The C++ standard library: its types (std::string, std::shared_ptr) cross the boundary.
+// GCC and Clang both build against libstdc++ compatibly; libc++ is another ABI.
+#if defined(_LIBCPP_VERSION)
+#define SLUICE_CXX_LIBRARY "libc++"
+#elif defined(__GLIBCXX__)
+#define SLUICE_CXX_LIBRARY "libstdc++"
 #else
-#define SLUICE_COMPILER_ID "unknown"
+#define SLUICE_CXX_LIBRARY "unknown"
 #endif
 
 #ifdef _GLIBCXX_USE_CXX11_ABI
@@ -41,11 +43,11 @@
 #define SLUICE_CXX11_ABI "none"
 #endif
 
-// The toolchain key: a plugin's C++ tier is used only when it equals the host's.
-#define SLUICE_TOOLCHAIN_KEY                                                              \
-  "sdk=" SLUICE_STRINGIFY(SLUICE_SDK_VERSION_MAJOR) "." SLUICE_STRINGIFY(                 \
-      SLUICE_SDK_VERSION_MINOR) ";cxx=" SLUICE_COMPILER_ID ";torch=" SLUICE_TORCH_VERSION \
-                                ";cxx11abi=" SLUICE_CXX11_ABI
+// The toolchain key: a plugin's C++ tier is used only when it equals the host's. It holds
+// only what breaks binary compatibility of the C++ tier: the C++ standard library and its
+// string ABI, and LibTorch's major.minor (its tensors and modules cross the boundary).
+// Not the SDK version (that is the ABI major.minor's job) nor the compiler.
+#define SLUICE_TOOLCHAIN_KEY "cxx=" SLUICE_CXX_LIBRARY ";cxx11abi=" SLUICE_CXX11_ABI ";torch=" SLUICE_TORCH_VERSION
 
 namespace sluice::internal {
 

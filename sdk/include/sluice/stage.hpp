@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "sluice/export.h"
+#include "sluice/services.hpp"
 #include "sluice/status.hpp"
 #include "sluice/value.hpp"
 
@@ -45,21 +46,6 @@ class SLUICE_API PortValue {
   Origin origin;
 };
 
-// A model resolved by StageContext::ResolveModel.
-struct ModelReference {
-  std::string weights;      // a LibTorch archive of the network's parameters
-  std::string bundle;       // the bundle folder, when the reference named a registered model
-  std::string run_id;       // the run that trained it
-  std::string description;  // e.g. "run 3f9a... (stage train)" or "credit-risk v3"
-};
-
-// What a bundle stage asks the host to register (see StageContext::RegisterModel).
-struct ModelRegistration {
-  std::string name;        // registry name, e.g. "credit-risk"
-  std::string bundle_dir;  // a folder written under ScratchDir(), with manifest.json
-  std::string description;
-};
-
 // Thrown by StageContext::Input<T> and Params accessors; caught by the SDK wrapper and
 // reported as the stage's error.
 class SLUICE_API StageError : public std::runtime_error {
@@ -79,6 +65,10 @@ struct Progress {
   std::vector<std::pair<std::string, double>> figures;
 };
 
+// The core of what a stage sees while it runs. Frozen for every SDK 1.x: no virtual
+// method is ever added, removed or changed here, so a plugin built against SDK 1.0 runs in
+// any 1.x host. What later hosts add arrives as services (sluice/services.hpp), found
+// through FindService by name and version.
 class SLUICE_API StageContext {
  public:
   virtual ~StageContext();
@@ -93,7 +83,8 @@ class SLUICE_API StageContext {
 
   // The value wired to an input port, or null if an optional port is unwired.
   virtual std::shared_ptr<PortValue> InputValue(std::string_view port) const = 0;
-  // Publishes an output port's value.
+  // Publishes an output port's value. The host checks it against the port's type's rules
+  // (sluice/torch.hpp); a value that breaks them fails this stage once Run returns.
   virtual void SetOutput(std::string_view port, std::shared_ptr<PortValue> value) = 0;
 
   // Logs one point of a metric series. `key` is stored as "<stage>.<key>". Cheap
@@ -104,32 +95,32 @@ class SLUICE_API StageContext {
   virtual Status AddArtifact(std::string_view name, const std::string& file) = 0;
   // A folder private to this stage of this run, for files the stage writes.
   virtual std::string ScratchDir() = 0;
-  // Records a fact about where the run executed (e.g. "device" = "cpu").
-  virtual void SetEnvironment(std::string_view key, std::string_view value) = 0;
 
   // True once the user asked to stop (Ctrl-C). Long loops check it every step and
   // return Status::Cancelled.
   virtual bool StopRequested() const = 0;
-
-  // The id of the run this stage belongs to.
-  virtual const std::string& run_id() const = 0;
-  // A folder that keeps its files across an interruption of this run (and is handed to
-  // the same stage when the run is resumed with `sluice run --resume`).
-  virtual std::string CheckpointDir() = 0;
-  // True when this execution continues an interrupted or crashed run: a stage that
-  // checkpoints picks up from CheckpointDir().
-  virtual bool Resuming() const = 0;
-  // Resolves a run id (or unique prefix) or a registered model (NAME, NAME:VERSION,
-  // NAME@ALIAS) to trained weights.
-  virtual Status ResolveModel(std::string_view reference, ModelReference& out) = 0;
-  // Copies a bundle folder into the store's model registry under the next version of
-  // `registration.name`; returns that version and the registered folder.
-  virtual Status RegisterModel(const ModelRegistration& registration, int64_t& version, std::string& path) = 0;
-  // The latest value of each metric this run has logged so far, keyed "stage.metric".
-  virtual std::vector<std::pair<std::string, double>> RunMetrics() = 0;
   virtual void ReportProgress(const Progress& progress) = 0;
   // A line of information for the user (stderr).
   virtual void Info(std::string_view message) = 0;
+
+  // The host's service `name` at `version`, or null when this host does not offer it
+  // (an older sluice). Prefer Service<S>() and RequireService<S>().
+  virtual void* FindService(std::string_view name, uint32_t version) = 0;
+
+  template <class S>
+  S* Service() {
+    return static_cast<S*>(FindService(S::kName, S::kVersion));
+  }
+  // The service, or a StageError naming it (fails the stage with that message).
+  template <class S>
+  S& RequireService() {
+    S* service = Service<S>();
+    if (!service) {
+      throw StageError("this sluice does not offer the service '" + std::string(S::kName) + "' version " +
+                       std::to_string(S::kVersion) + " that plugin stage '" + stage_name() + "' needs; upgrade sluice");
+    }
+    return *service;
+  }
 
   // The input as a concrete type; throws StageError if it is missing or of another type.
   template <class T>

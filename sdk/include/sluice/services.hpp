@@ -1,0 +1,99 @@
+// Host services: what a stage may ask of the host beyond the core StageContext (the run
+// it belongs to, checkpoints, the model registry), looked up by name and version:
+//
+//   if (auto* checkpoints = ctx.Service<sluice::CheckpointsV1>()) { ... }
+//   sluice::ModelRegistryV1& registry = ctx.RequireService<sluice::ModelRegistryV1>();
+//
+// The versioning rule (see also sluice/abi.h): a published service version is frozen.
+// Its methods never change, are never reordered and none is added; a new capability is a
+// new service, or a new version of one (ModelRegistryV2 beside V1), which a host of a
+// later SDK minor adds while still offering the old versions. A plugin asks for the
+// version it was written against; on an older host that lacks it, Service<> returns null
+// and RequireService<> fails the stage saying which sluice provides it.
+//
+// Ownership: the host owns every service object; a pointer or reference to one is valid
+// until the stage's Run returns. Strings and vectors returned are the caller's copies.
+#ifndef SLUICE_SERVICES_HPP_
+#define SLUICE_SERVICES_HPP_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sluice/export.h"
+#include "sluice/status.hpp"
+
+namespace sluice {
+
+// A model resolved by ModelRegistryV1::Resolve.
+struct ModelReference {
+  std::string weights;      // a LibTorch archive of the network's parameters
+  std::string bundle;       // the bundle folder, when the reference named a registered model
+  std::string run_id;       // the run that trained it
+  std::string description;  // e.g. "run 3f9a... (stage train)" or "credit-risk v3"
+};
+
+// What a bundle stage asks the host to register (see ModelRegistryV1::Register).
+struct ModelRegistration {
+  std::string name;        // registry name, e.g. "credit-risk"
+  std::string bundle_dir;  // a folder written under ScratchDir(), with manifest.json
+  std::string description;
+};
+
+// "run-info" v1 (SDK 1.0): the run this stage belongs to.
+class SLUICE_API RunInfoV1 {
+ public:
+  static constexpr const char* kName = "run-info";
+  static constexpr uint32_t kVersion = 1;
+
+  // The run's id (16 hex digits).
+  virtual const std::string& run_id() const = 0;
+  // Records a fact about where the run executed (e.g. "device" = "cuda:0").
+  virtual void SetEnvironment(std::string_view key, std::string_view value) = 0;
+  // The latest value of each metric the run has logged so far, keyed "stage.metric".
+  virtual std::vector<std::pair<std::string, double>> Metrics() = 0;
+
+ protected:
+  ~RunInfoV1() = default;
+};
+
+// "checkpoints" v1 (SDK 1.0): files that survive an interruption of the run.
+class SLUICE_API CheckpointsV1 {
+ public:
+  static constexpr const char* kName = "checkpoints";
+  static constexpr uint32_t kVersion = 1;
+
+  // A folder that keeps its files across an interruption of this run and is handed to
+  // the same stage when the run is resumed (`sluice run --resume`). Removed once the run
+  // succeeds.
+  virtual std::string Dir() = 0;
+  // True when this execution continues an interrupted or crashed run: a stage that
+  // checkpoints picks up from Dir().
+  virtual bool Resuming() const = 0;
+
+ protected:
+  ~CheckpointsV1() = default;
+};
+
+// "model-registry" v1 (SDK 1.0): trained weights of other runs, registered models.
+class SLUICE_API ModelRegistryV1 {
+ public:
+  static constexpr const char* kName = "model-registry";
+  static constexpr uint32_t kVersion = 1;
+
+  // A run id (or unique prefix) or a registered model (NAME, NAME:VERSION, NAME@ALIAS)
+  // to trained weights, checked against the digests the store recorded.
+  virtual Status Resolve(std::string_view reference, ModelReference& out) = 0;
+  // Copies a bundle folder into the registry under the next version of
+  // `registration.name`; returns that version and the registered folder.
+  virtual Status Register(const ModelRegistration& registration, int64_t& version, std::string& path) = 0;
+
+ protected:
+  ~ModelRegistryV1() = default;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVICES_HPP_
