@@ -49,6 +49,11 @@ json PluginJson(const plugin::PluginDescriptor& d, bool full) {
     params.push_back(std::move(pj));
   }
   j["params"] = std::move(params);
+  json metrics = json::array();
+  for (const MetricSpec& m : d.contract.metrics()) {
+    metrics.push_back({{"name", m.name}, {"goal", GoalName(m.goal)}, {"doc", m.doc}});
+  }
+  j["metrics"] = std::move(metrics);
   return j;
 }
 
@@ -152,6 +157,13 @@ int PluginsCommand(const Args& args) {
       t.Row({p.name(), ParamTypeName(p.type()), DefaultText(p), p.ConstraintText(), p.doc()});
     }
     std::cout << (t.empty() ? "  (none)\n" : t.Render());
+    std::cout << "metrics (logged as "
+              << "STAGE.NAME)\n";
+    Table mt({"NAME", "BETTER", "DESCRIPTION"}, "  ");
+    for (const MetricSpec& m : d->contract.metrics()) {
+      mt.Row({m.name, m.goal == Goal::kMaximize ? "higher" : m.goal == Goal::kMinimize ? "lower" : "", m.doc});
+    }
+    std::cout << (mt.empty() ? "  (none declared)\n" : mt.Render());
   }
   if (matches.size() > 1) {
     std::string error;

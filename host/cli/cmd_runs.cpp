@@ -11,6 +11,7 @@
 #include "integrity.hpp"
 #include "json_output.hpp"
 #include "options.hpp"
+#include "plugin/registry.hpp"
 #include "run_query.hpp"
 #include "run_store.hpp"
 #include "study_store.hpp"
@@ -400,12 +401,33 @@ int Compare(const Args& args) {
 
 }  // namespace
 
+// What the plugin of stage S declares about metric "S.NAME", found through the newest run
+// of `pipeline` (which plugin ran S) and the installed plugins (its contract).
+Goal DeclaredGoal(store::RunStore& store, const std::string& pipeline, const std::string& metric) {
+  const auto dot = metric.find('.');
+  if (dot == std::string::npos) return Goal::kNone;
+  store::RunFilter newest;
+  newest.pipeline = pipeline;
+  newest.limit = 1;
+  const std::vector<store::RunRecord> runs = store.ListRuns(newest);
+  if (runs.empty()) return Goal::kNone;
+  for (const store::StageRecord& stage : store.Stages(runs.front().id)) {
+    if (stage.name != metric.substr(0, dot)) continue;
+    std::string error;
+    const plugin::PluginRegistry registry;
+    const plugin::PluginDescriptor* plugin = registry.Find(stage.plugin, error);
+    const MetricSpec* declared = plugin ? plugin->contract.FindMetric(metric.substr(dot + 1)) : nullptr;
+    return declared ? declared->goal : Goal::kNone;
+  }
+  return Goal::kNone;
+}
+
 int Best(const Args& args) {
   po::options_description options("sluice runs best options");
   options.add_options()("help,h", "show this help")("pipeline", po::value<std::string>()->required(),
                                                     "runs of this pipeline")(
       "metric", po::value<std::string>()->required(), "the metric to rank by, \"stage.metric\"")(
-      "max", po::bool_switch(), "highest value is best (the default, unless the metric looks like a loss or error)")(
+      "max", po::bool_switch(), "highest value is best (default: as the metric's plugin declares it)")(
       "min", po::bool_switch(), "lowest value is best")("where", po::value<std::string>(),
                                                         "only runs where EXPR holds (as for `runs list`)")(
       "json", po::bool_switch(), "JSON object on stdout")("store", po::value<std::string>()->default_value(""),
@@ -417,9 +439,15 @@ int Best(const Args& args) {
   if (vm["max"].as<bool>() && vm["min"].as<bool>()) throw po::error("give --max or --min, not both");
   const std::string metric = vm["metric"].as<std::string>();
   bool minimize = vm["min"].as<bool>();
+  auto store = OpenExistingStore(vm["store"].as<std::string>());
   if (!vm["max"].as<bool>() && !minimize) {
-    for (const char* word : {"loss", "error", "mae", "mse", "rmse"}) {
-      if (metric.find(word) != std::string::npos) minimize = true;
+    // As the metric's plugin declares it; for a plugin that declares nothing, by its name.
+    const Goal goal = DeclaredGoal(*store, vm["pipeline"].as<std::string>(), metric);
+    minimize = goal == Goal::kMinimize;
+    if (goal == Goal::kNone) {
+      for (const char* word : {"loss", "error", "mae", "mse", "rmse"}) {
+        if (metric.find(word) != std::string::npos) minimize = true;
+      }
     }
   }
   store::RunFilter filter;
@@ -444,7 +472,6 @@ int Best(const Args& args) {
       return kExitUsage;
     }
   }
-  auto store = OpenExistingStore(vm["store"].as<std::string>());
   std::vector<store::RunRecord> runs = store->ListRuns(filter);
   if (runs.empty()) {
     std::cerr << "sluice runs best: no succeeded run of pipeline '" << *filter.pipeline << "' logged " << metric

@@ -88,6 +88,17 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 }  // namespace
 
 std::string ClosestMatch(std::string_view name, const std::vector<std::string>& candidates) {
+  // An abbreviation ("val_acc" for "val_accuracy") is the likeliest meaning, when only one
+  // candidate begins with it.
+  std::string prefixed;
+  int prefixes = 0;
+  for (const std::string& c : candidates) {
+    if (name.size() >= 3 && c.size() > name.size() && c.compare(0, name.size(), name) == 0) {
+      prefixed = c;
+      ++prefixes;
+    }
+  }
+  if (prefixes == 1) return prefixed;
   const size_t limit = std::max<size_t>(1, (name.size() + 2) / 3);
   std::string best;
   size_t best_distance = limit + 1;

@@ -226,28 +226,61 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
 
   std::vector<std::string> stage_names;
   for (const auto& s : spec.stages) stage_names.push_back(s.name);
-  auto check_metric = [&](const std::string& name, const std::string& value, const SourceLoc& loc) {
+  // The metric as the stage's plugin declares it (null when the plugin declares none, as
+  // plugins built before SDK 1.0 do, or when something is already reported).
+  auto check_metric = [&](const std::string& name, const std::string& value,
+                          const SourceLoc& loc) -> const MetricSpec* {
     const auto dot = value.find('.');
     if (dot == std::string::npos || dot == 0 || dot + 1 == value.size()) {
       diag.Error(loc, "[sweep] " + name + " must name a metric as \"stage.metric\", e.g. \"eval.accuracy\"");
-    } else if (!spec.FindStage(value.substr(0, dot))) {
+      return nullptr;
+    }
+    const pipeline::StageSpec* stage = spec.FindStage(value.substr(0, dot));
+    if (!stage) {
       diag.Error(loc, "[sweep] " + name + " '" + value + "': no stage '" + value.substr(0, dot) + "' in the pipeline" +
                           pipeline::DidYouMean(value.substr(0, dot), stage_names));
+      return nullptr;
     }
+    std::string error;
+    const plugin::PluginDescriptor* plugin = registry.Find(stage->plugin, error);
+    if (!plugin || plugin->contract.metrics().empty()) return nullptr;
+    const std::string metric = value.substr(dot + 1);
+    if (const MetricSpec* declared = plugin->contract.FindMetric(metric)) return declared;
+    std::vector<std::string> names;
+    for (const MetricSpec& m : plugin->contract.metrics()) names.push_back(m.name);
+    diag.Error(loc, "[sweep] " + name + " '" + value + "': stage '" + stage->name + "' (plugin " + plugin->name +
+                        ") logs no metric '" + metric + "'" + pipeline::DidYouMean(metric, names) +
+                        " (`sluice plugins show " + plugin->name + "` lists its metrics)");
+    return nullptr;
   };
 
+  const MetricSpec* objective = nullptr;
   if (!option("metric")) {
     diag.Error(raw.loc, "[sweep] needs metric = \"stage.metric\", the objective (e.g. \"eval.accuracy\")");
   } else {
     string_option("metric", {}, out.metric);
-    if (!out.metric.empty()) check_metric("metric", out.metric, option("metric")->loc);
+    if (!out.metric.empty()) objective = check_metric("metric", out.metric, option("metric")->loc);
   }
+  // The direction defaults to what the metric's plugin declares better; given, it must
+  // agree with it.
+  const bool declared = objective && objective->goal != Goal::kNone;
   std::string direction;
   if (!option("direction")) {
-    diag.Error(raw.loc, "[sweep] needs direction = \"maximize\" or \"minimize\"");
+    if (declared) {
+      out.maximize = objective->goal == Goal::kMaximize;
+    } else {
+      diag.Error(raw.loc, "[sweep] needs direction = \"maximize\" or \"minimize\"");
+    }
   } else {
     string_option("direction", {"maximize", "minimize"}, direction);
     out.maximize = direction != "minimize";
+    if (declared && !direction.empty() && out.maximize != (objective->goal == Goal::kMaximize)) {
+      diag.Error(option("direction")->loc, "[sweep] direction = \"" + direction + "\", but " + out.metric +
+                                               " is better when " +
+                                               (objective->goal == Goal::kMaximize ? "higher" : "lower") +
+                                               " (its plugin declares it so); leave direction out, or say \"" +
+                                               (objective->goal == Goal::kMaximize ? "maximize" : "minimize") + "\"");
+    }
   }
   string_option("sampler", {"grid", "random", "tpe"}, out.sampler);
   string_option("pruner", {"none", "median", "asha"}, out.pruner);

@@ -53,7 +53,8 @@ class Bundle final : public sluice::Stage {
         .param(sluice::StringParam("description", "").doc("a line about this model"))
         .param(sluice::ParamSpec("export_dir", sluice::ParamType::kString)
                    .optional()
-                   .doc("also copy the bundle folder here (created if needed)"));
+                   .doc("also copy the bundle folder here (created if needed)"))
+        .metric({"version", sluice::Goal::kNone, "the registry version the bundle got"});
   }
 
   Status Run(sluice::StageContext& ctx) override {

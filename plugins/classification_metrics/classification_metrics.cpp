@@ -48,18 +48,45 @@ double PeakMemoryMb() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
+using sluice::Goal;
+using sluice::MetricSpec;
+const MetricSpec kAccuracy{"accuracy", Goal::kMaximize, "share of examples classified right"};
+const MetricSpec kPrecisionMacro{"precision_macro", Goal::kMaximize, "precision, unweighted mean over classes"};
+const MetricSpec kRecallMacro{"recall_macro", Goal::kMaximize, "recall, unweighted mean over classes"};
+const MetricSpec kF1Macro{"f1_macro", Goal::kMaximize, "F1, unweighted mean over classes"};
+const MetricSpec kPrecisionWeighted{"precision_weighted", Goal::kMaximize, "precision, weighted by class support"};
+const MetricSpec kRecallWeighted{"recall_weighted", Goal::kMaximize, "recall, weighted by class support"};
+const MetricSpec kF1Weighted{"f1_weighted", Goal::kMaximize, "F1, weighted by class support"};
+const MetricSpec kRocAuc{"roc_auc", Goal::kMaximize, "ROC AUC, one-vs-rest, macro"};
+const MetricSpec kPrAuc{"pr_auc", Goal::kMaximize, "PR AUC (average precision), macro"};
+const MetricSpec kLogLoss{"log_loss", Goal::kMinimize, "cross-entropy of the predicted probabilities"};
+const MetricSpec kCalibrationError{"calibration_error", Goal::kMinimize, "expected calibration error"};
+const MetricSpec kLatencyP50{"latency_p50_ms", Goal::kMinimize, "median inference time per batch, ms"};
+const MetricSpec kLatencyP95{"latency_p95_ms", Goal::kMinimize, "95th percentile inference time per batch, ms"};
+const MetricSpec kThroughput{"inference_samples_per_sec", Goal::kMaximize, "inference throughput"};
+const MetricSpec kPeakMemory{"peak_memory_mb", Goal::kMinimize, "peak resident memory of the process, MB"};
+
 class ClassificationMetrics final : public sluice::Stage {
  public:
   static sluice::Contract Describe() {
-    return sluice::Contract("classification-metrics", "0.2.0", sluice::Kind::kEval)
-        .doc(
-            "Accuracy, precision/recall/F1, ROC and PR AUC, log loss, calibration, confusion matrix "
-            "(scikit-learn definitions), inference latency; ROC, confusion and reliability images")
-        .input("data", sluice::ports::kDataset, "the dataset holding the split to evaluate")
-        .input("model", sluice::ports::kTrainedModel, "the trained classifier")
-        .param(sluice::ChoiceParam("split", "test", {"test", "validation", "train"}).doc("which split to evaluate"))
-        .param(sluice::IntParam("batch_size", 1024).range(1, 1 << 20).doc("examples per inference batch"))
-        .param(sluice::IntParam("calibration_bins", 10).range(2, 100).doc("equal-width bins of the calibration error"));
+    sluice::Contract contract =
+        sluice::Contract("classification-metrics", "0.2.0", sluice::Kind::kEval)
+            .doc(
+                "Accuracy, precision/recall/F1, ROC and PR AUC, log loss, calibration, confusion matrix "
+                "(scikit-learn definitions), inference latency; ROC, confusion and reliability images")
+            .input("data", sluice::ports::kDataset, "the dataset holding the split to evaluate")
+            .input("model", sluice::ports::kTrainedModel, "the trained classifier")
+            .param(sluice::ChoiceParam("split", "test", {"test", "validation", "train"}).doc("which split to evaluate"))
+            .param(sluice::IntParam("batch_size", 1024).range(1, 1 << 20).doc("examples per inference batch"))
+            .param(sluice::IntParam("calibration_bins", 10)
+                       .range(2, 100)
+                       .doc("equal-width bins of the calibration error"));
+    for (const MetricSpec& m :
+         {kAccuracy, kPrecisionMacro, kRecallMacro, kF1Macro, kPrecisionWeighted, kRecallWeighted, kF1Weighted, kRocAuc,
+          kPrAuc, kLogLoss, kCalibrationError, kLatencyP50, kLatencyP95, kThroughput, kPeakMemory}) {
+      contract.metric(m);
+    }
+    return contract;
   }
 
   Status Run(sluice::StageContext& ctx) override {
@@ -109,24 +136,24 @@ class ClassificationMetrics final : public sluice::Stage {
 
     double total_ms = 0;
     for (double ms : batch_ms) total_ms += ms;
-    const std::pair<const char*, double> values[] = {
-        {"accuracy", r.accuracy},
-        {"precision_macro", r.precision_macro},
-        {"recall_macro", r.recall_macro},
-        {"f1_macro", r.f1_macro},
-        {"precision_weighted", r.precision_weighted},
-        {"recall_weighted", r.recall_weighted},
-        {"f1_weighted", r.f1_weighted},
-        {"roc_auc", r.roc_auc},
-        {"pr_auc", r.pr_auc},
-        {"log_loss", r.log_loss},
-        {"calibration_error", r.calibration_error},
-        {"latency_p50_ms", Percentile(batch_ms, 0.5)},
-        {"latency_p95_ms", Percentile(batch_ms, 0.95)},
-        {"inference_samples_per_sec", static_cast<double>(n) / (total_ms / 1000.0)},
-        {"peak_memory_mb", PeakMemoryMb()},
+    const std::pair<const MetricSpec&, double> values[] = {
+        {kAccuracy, r.accuracy},
+        {kPrecisionMacro, r.precision_macro},
+        {kRecallMacro, r.recall_macro},
+        {kF1Macro, r.f1_macro},
+        {kPrecisionWeighted, r.precision_weighted},
+        {kRecallWeighted, r.recall_weighted},
+        {kF1Weighted, r.f1_weighted},
+        {kRocAuc, r.roc_auc},
+        {kPrAuc, r.pr_auc},
+        {kLogLoss, r.log_loss},
+        {kCalibrationError, r.calibration_error},
+        {kLatencyP50, Percentile(batch_ms, 0.5)},
+        {kLatencyP95, Percentile(batch_ms, 0.95)},
+        {kThroughput, static_cast<double>(n) / (total_ms / 1000.0)},
+        {kPeakMemory, PeakMemoryMb()},
     };
-    for (const auto& [name, value] : values) ctx.LogMetric(name, 0, value);
+    for (const auto& [metric, value] : values) ctx.Log(metric, 0, value);
 
     const std::string dir = ctx.ScratchDir();
     SLUICE_RETURN_IF_ERROR(WritePredictions(dir + "/predictions.csv", labels, probs, k));

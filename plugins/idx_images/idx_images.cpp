@@ -39,7 +39,10 @@ class IdxImages final : public sluice::Stage {
         .param(sluice::BoolParam("normalize", true)
                    .doc("standardize pixels with the training split's mean and standard deviation"))
         .param(sluice::StringListParam("class_names", {}).doc("a name per class (default: the label numbers)"))
-        .param(sluice::SeedParam());
+        .param(sluice::SeedParam())
+        .metric({"train_size", sluice::Goal::kNone, "training examples"})
+        .metric({"validation_size", sluice::Goal::kNone, "validation examples"})
+        .metric({"test_size", sluice::Goal::kNone, "test examples"});
   }
 
   Status Run(sluice::StageContext& ctx) override {

@@ -107,7 +107,12 @@ class Predictor final : public sluice::Stage {
         .param(sluice::StringParam("device", "cpu").format(sluice::StringFormat::kDevice).doc("where to run"))
         .param(sluice::IntParam("batch_size", 1024).range(1, 1 << 20).doc("rows per inference batch"))
         .param(sluice::ChoiceParam("encoding", "utf-8", {"utf-8", "latin-1"})
-                   .doc("the text encoding of CSV or ARFF input"));
+                   .doc("the text encoding of CSV or ARFF input"))
+        .metric({"rows", sluice::Goal::kNone, "rows predicted"})
+        .metric({"latency_p50_ms", sluice::Goal::kMinimize, "median inference time per batch, ms"})
+        .metric({"latency_p95_ms", sluice::Goal::kMinimize, "95th percentile inference time per batch, ms"})
+        .metric({"samples_per_sec", sluice::Goal::kMaximize, "inference throughput"})
+        .metric({"peak_memory_mb", sluice::Goal::kMinimize, "peak resident memory of the process, MB"});
   }
 
   Status Run(sluice::StageContext& ctx) override {

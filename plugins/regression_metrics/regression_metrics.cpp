@@ -28,17 +28,33 @@ double Percentile(std::vector<double> values, double q) {
   return values[lo] + (values[hi] - values[lo]) * (at - static_cast<double>(lo));
 }
 
+using sluice::Goal;
+using sluice::MetricSpec;
+const MetricSpec kMse{"mse", Goal::kMinimize, "mean squared error, in the target's units squared"};
+const MetricSpec kRmse{"rmse", Goal::kMinimize, "root mean squared error, in the target's units"};
+const MetricSpec kMae{"mae", Goal::kMinimize, "mean absolute error, in the target's units"};
+const MetricSpec kR2{"r2", Goal::kMaximize, "coefficient of determination"};
+const MetricSpec kLatencyP50{"latency_p50_ms", Goal::kMinimize, "median inference time per batch, ms"};
+const MetricSpec kLatencyP95{"latency_p95_ms", Goal::kMinimize, "95th percentile inference time per batch, ms"};
+const MetricSpec kThroughput{"inference_samples_per_sec", Goal::kMaximize, "inference throughput"};
+const MetricSpec kPeakMemory{"peak_memory_mb", Goal::kMinimize, "peak resident memory of the process, MB"};
+
 class RegressionMetrics final : public sluice::Stage {
  public:
   static sluice::Contract Describe() {
-    return sluice::Contract("regression-metrics", "0.1.0", sluice::Kind::kEval)
-        .doc(
-            "MSE, RMSE, MAE and R2 (scikit-learn definitions) in the target's units, inference latency; "
-            "predictions and a predicted-vs-actual plot")
-        .input("data", sluice::ports::kDataset, "the dataset holding the split to evaluate")
-        .input("model", sluice::ports::kTrainedModel, "the trained regressor")
-        .param(sluice::ChoiceParam("split", "test", {"test", "validation", "train"}).doc("which split to evaluate"))
-        .param(sluice::IntParam("batch_size", 1024).range(1, 1 << 20).doc("examples per inference batch"));
+    sluice::Contract contract =
+        sluice::Contract("regression-metrics", "0.1.0", sluice::Kind::kEval)
+            .doc(
+                "MSE, RMSE, MAE and R2 (scikit-learn definitions) in the target's units, inference latency; "
+                "predictions and a predicted-vs-actual plot")
+            .input("data", sluice::ports::kDataset, "the dataset holding the split to evaluate")
+            .input("model", sluice::ports::kTrainedModel, "the trained regressor")
+            .param(sluice::ChoiceParam("split", "test", {"test", "validation", "train"}).doc("which split to evaluate"))
+            .param(sluice::IntParam("batch_size", 1024).range(1, 1 << 20).doc("examples per inference batch"));
+    for (const MetricSpec& m : {kMse, kRmse, kMae, kR2, kLatencyP50, kLatencyP95, kThroughput, kPeakMemory}) {
+      contract.metric(m);
+    }
+    return contract;
   }
 
   Status Run(sluice::StageContext& ctx) override {
@@ -77,17 +93,17 @@ class RegressionMetrics final : public sluice::Stage {
     getrusage(RUSAGE_SELF, &usage);
     double total_ms = 0;
     for (double ms : batch_ms) total_ms += ms;
-    const std::pair<const char*, double> values[] = {
-        {"mse", r.mse},
-        {"rmse", r.rmse},
-        {"mae", r.mae},
-        {"r2", r.r2},
-        {"latency_p50_ms", Percentile(batch_ms, 0.5)},
-        {"latency_p95_ms", Percentile(batch_ms, 0.95)},
-        {"inference_samples_per_sec", static_cast<double>(n) / (total_ms / 1000.0)},
-        {"peak_memory_mb", static_cast<double>(usage.ru_maxrss) / 1024.0},
+    const std::pair<const MetricSpec&, double> values[] = {
+        {kMse, r.mse},
+        {kRmse, r.rmse},
+        {kMae, r.mae},
+        {kR2, r.r2},
+        {kLatencyP50, Percentile(batch_ms, 0.5)},
+        {kLatencyP95, Percentile(batch_ms, 0.95)},
+        {kThroughput, static_cast<double>(n) / (total_ms / 1000.0)},
+        {kPeakMemory, static_cast<double>(usage.ru_maxrss) / 1024.0},
     };
-    for (const auto& [name, value] : values) ctx.LogMetric(name, 0, value);
+    for (const auto& [metric, value] : values) ctx.Log(metric, 0, value);
 
     const std::string dir = ctx.ScratchDir();
     std::string csv = "index,target,pred\n";

@@ -121,54 +121,94 @@ torch::Tensor ClassWeights(const sluice::Params& p, const sluice::TensorDataset&
   return counts.reciprocal().mul(static_cast<double>(data.train.size()) / static_cast<double>(k));
 }
 
-bool Minimize(const std::string& metric) { return metric == "val_loss" || metric == "val_rmse" || metric == "val_mae"; }
+// The metrics this stage logs, declared once for its contract and its Run.
+using sluice::Goal;
+using sluice::MetricSpec;
+const MetricSpec kLoss{"loss", Goal::kMinimize, "training loss, every log_every steps (step: optimizer step)"};
+const MetricSpec kSamplesPerSec{"samples_per_sec", Goal::kMaximize, "training throughput (step: epoch)"};
+const MetricSpec kEpochSeconds{"epoch_seconds", Goal::kMinimize, "wall time of the epoch's training (step: epoch)"};
+const MetricSpec kLr{"lr", Goal::kNone, "learning rate at the end of the epoch (step: epoch)"};
+const MetricSpec kLossScale{"loss_scale", Goal::kNone, "fp16 loss scale (step: epoch)"};
+const MetricSpec kBestEpoch{"best_epoch", Goal::kNone, "the epoch early stopping kept"};
+// Validation, each epoch: what Validate() computes, as val_NAME.
+const MetricSpec kValidation[] = {
+    {"val_loss", Goal::kMinimize, "validation loss"},
+    {"val_accuracy", Goal::kMaximize, "validation accuracy (classification)"},
+    {"val_f1_macro", Goal::kMaximize, "validation macro F1 (classification)"},
+    {"val_roc_auc", Goal::kMaximize, "validation ROC AUC, one-vs-rest macro (classification)"},
+    {"val_pr_auc", Goal::kMaximize, "validation PR AUC (classification)"},
+    {"val_rmse", Goal::kMinimize, "validation RMSE in the target's units (regression)"},
+    {"val_mae", Goal::kMinimize, "validation MAE in the target's units (regression)"},
+    {"val_r2", Goal::kMaximize, "validation R2 (regression)"},
+};
+
+const MetricSpec& ValidationMetric(const std::string& name) {
+  for (const MetricSpec& m : kValidation) {
+    if (m.name == name) return m;
+  }
+  throw sluice::StageError("the trainer computed an undeclared validation metric '" + name + "'");
+}
+
+bool Minimize(const std::string& metric) {
+  return metric != "none" && ValidationMetric(metric).goal == Goal::kMinimize;
+}
+
+// early_stopping takes any validation metric, or none.
+std::vector<std::string> EarlyStoppingChoices() {
+  std::vector<std::string> choices = {"none"};
+  for (const MetricSpec& m : kValidation) choices.push_back(m.name);
+  return choices;
+}
 
 class Trainer final : public sluice::Stage {
  public:
   static sluice::Contract Describe() {
     using sluice::ParamType;
-    return sluice::Contract("trainer", "0.2.0", sluice::Kind::kTrain)
-        .doc(
-            "Trains a classifier or regressor by minibatch gradient descent on CPU or CUDA, with schedules, "
-            "early stopping and checkpoints")
-        .input("data", sluice::ports::kDataset, "training and validation splits")
-        .input("model", sluice::ports::kModel, "the architecture to train")
-        .output("model", sluice::ports::kTrainedModel, "the trained network")
-        .param(sluice::StringParam("device", "auto")
-                   .format(sluice::StringFormat::kDevice)
-                   .doc("where to train: auto (CUDA when available), cpu, cuda or cuda:N"))
-        .param(sluice::IntParam("epochs", 5).range(1, 100000).doc("passes over the training split"))
-        .param(sluice::IntParam("batch_size", 128).range(1, 1 << 20).doc("examples per optimizer step"))
-        .param(sluice::ChoiceParam("optimizer", "adamw", {"sgd", "adam", "adamw"}).doc("update rule"))
-        .param(sluice::FloatParam("lr", 1e-3).greater_than(0).max(10).doc("learning rate (peak, with a schedule)"))
-        .param(sluice::FloatParam("momentum", 0.9).min(0).less_than(1).doc("momentum (sgd only)"))
-        .param(sluice::FloatParam("weight_decay", 0.0).min(0).doc("L2 penalty (decoupled for adamw)"))
-        .param(sluice::ChoiceParam("schedule", "none", {"none", "step", "cosine"})
-                   .doc("learning rate schedule after warm-up"))
-        .param(sluice::IntParam("warmup_steps", 0).min(0).doc("steps of linear warm-up from 0 to lr"))
-        .param(sluice::IntParam("step_size", 10).min(1).doc("epochs between decays (schedule = step)"))
-        .param(sluice::FloatParam("gamma", 0.1).greater_than(0).max(1).doc("decay factor (schedule = step)"))
-        .param(sluice::FloatParam("min_lr", 0.0).min(0).doc("final learning rate (schedule = cosine)"))
-        .param(sluice::FloatParam("grad_clip", 0.0).min(0).doc("clip the gradient norm to this (0: off)"))
-        .param(sluice::ChoiceParam("class_weights", "none", {"none", "balanced"})
-                   .doc("weigh the loss per class: balanced = n / (classes * class count)"))
-        .param(sluice::ParamSpec("class_weight_values", ParamType::kFloatList)
-                   .default_value(std::vector<double>{})
-                   .min(0)
-                   .doc("explicit weight per class (overrides class_weights)"))
-        .param(sluice::ChoiceParam("early_stopping", "none",
-                                   {"none", "val_loss", "val_accuracy", "val_f1_macro", "val_roc_auc", "val_pr_auc",
-                                    "val_rmse", "val_mae", "val_r2"})
-                   .doc("stop when this validation metric stops improving"))
-        .param(sluice::IntParam("patience", 5).min(1).doc("epochs without improvement before stopping"))
-        .param(sluice::FloatParam("min_delta", 0.0).min(0).doc("smallest change that counts as improvement"))
-        .param(sluice::BoolParam("restore_best", true).doc("end with the best epoch's weights (early stopping)"))
-        .param(sluice::ChoiceParam("precision", "fp32", {"fp32", "bf16", "fp16"})
-                   .doc("mixed precision on CUDA: bf16, or fp16 with loss scaling"))
-        .param(sluice::IntParam("prefetch", 2).range(0, 64).doc("batches prepared ahead on a worker thread (0: off)"))
-        .param(sluice::SeedParam())
-        .param(sluice::IntParam("eval_batch_size", 1024).range(1, 1 << 20).doc("batch size for validation"))
-        .param(sluice::IntParam("log_every", 1).range(1, 1 << 20).doc("log train.loss every N steps"));
+    sluice::Contract contract =
+        sluice::Contract("trainer", "0.2.0", sluice::Kind::kTrain)
+            .doc(
+                "Trains a classifier or regressor by minibatch gradient descent on CPU or CUDA, with schedules, "
+                "early stopping and checkpoints")
+            .input("data", sluice::ports::kDataset, "training and validation splits")
+            .input("model", sluice::ports::kModel, "the architecture to train")
+            .output("model", sluice::ports::kTrainedModel, "the trained network")
+            .param(sluice::StringParam("device", "auto")
+                       .format(sluice::StringFormat::kDevice)
+                       .doc("where to train: auto (CUDA when available), cpu, cuda or cuda:N"))
+            .param(sluice::IntParam("epochs", 5).range(1, 100000).doc("passes over the training split"))
+            .param(sluice::IntParam("batch_size", 128).range(1, 1 << 20).doc("examples per optimizer step"))
+            .param(sluice::ChoiceParam("optimizer", "adamw", {"sgd", "adam", "adamw"}).doc("update rule"))
+            .param(sluice::FloatParam("lr", 1e-3).greater_than(0).max(10).doc("learning rate (peak, with a schedule)"))
+            .param(sluice::FloatParam("momentum", 0.9).min(0).less_than(1).doc("momentum (sgd only)"))
+            .param(sluice::FloatParam("weight_decay", 0.0).min(0).doc("L2 penalty (decoupled for adamw)"))
+            .param(sluice::ChoiceParam("schedule", "none", {"none", "step", "cosine"})
+                       .doc("learning rate schedule after warm-up"))
+            .param(sluice::IntParam("warmup_steps", 0).min(0).doc("steps of linear warm-up from 0 to lr"))
+            .param(sluice::IntParam("step_size", 10).min(1).doc("epochs between decays (schedule = step)"))
+            .param(sluice::FloatParam("gamma", 0.1).greater_than(0).max(1).doc("decay factor (schedule = step)"))
+            .param(sluice::FloatParam("min_lr", 0.0).min(0).doc("final learning rate (schedule = cosine)"))
+            .param(sluice::FloatParam("grad_clip", 0.0).min(0).doc("clip the gradient norm to this (0: off)"))
+            .param(sluice::ChoiceParam("class_weights", "none", {"none", "balanced"})
+                       .doc("weigh the loss per class: balanced = n / (classes * class count)"))
+            .param(sluice::ParamSpec("class_weight_values", ParamType::kFloatList)
+                       .default_value(std::vector<double>{})
+                       .min(0)
+                       .doc("explicit weight per class (overrides class_weights)"))
+            .param(sluice::ChoiceParam("early_stopping", "none", EarlyStoppingChoices())
+                       .doc("stop when this validation metric stops improving"))
+            .param(sluice::IntParam("patience", 5).min(1).doc("epochs without improvement before stopping"))
+            .param(sluice::FloatParam("min_delta", 0.0).min(0).doc("smallest change that counts as improvement"))
+            .param(sluice::BoolParam("restore_best", true).doc("end with the best epoch's weights (early stopping)"))
+            .param(sluice::ChoiceParam("precision", "fp32", {"fp32", "bf16", "fp16"})
+                       .doc("mixed precision on CUDA: bf16, or fp16 with loss scaling"))
+            .param(
+                sluice::IntParam("prefetch", 2).range(0, 64).doc("batches prepared ahead on a worker thread (0: off)"))
+            .param(sluice::SeedParam())
+            .param(sluice::IntParam("eval_batch_size", 1024).range(1, 1 << 20).doc("batch size for validation"))
+            .param(sluice::IntParam("log_every", 1).range(1, 1 << 20).doc("log train.loss every N steps"));
+    for (const MetricSpec& m : {kLoss, kSamplesPerSec, kEpochSeconds, kLr, kLossScale, kBestEpoch}) contract.metric(m);
+    for (const MetricSpec& m : kValidation) contract.metric(m);
+    return contract;
   }
 
   Status Run(sluice::StageContext& ctx) override {
@@ -315,7 +355,7 @@ class Trainer final : public sluice::Stage {
             return Status::InvalidArgument("the training loss became " + std::to_string(last_loss) + " in epoch " +
                                            std::to_string(epoch) + " (learning rate too high?)");
           }
-          ctx.LogMetric("loss", state.global_step, last_loss);
+          ctx.Log(kLoss, state.global_step, last_loss);
           loss_sum += last_loss;
           ++loss_count;
         }
@@ -327,10 +367,10 @@ class Trainer final : public sluice::Stage {
       }
       const double seconds = Now() - epoch_start;
       const double samples_per_sec = static_cast<double>(n) / seconds;
-      ctx.LogMetric("samples_per_sec", epoch, samples_per_sec);
-      ctx.LogMetric("epoch_seconds", epoch, seconds);
-      ctx.LogMetric("lr", epoch, schedule.LearningRate(state.global_step - 1));
-      if (scaler.enabled()) ctx.LogMetric("loss_scale", epoch, scaler.scale());
+      ctx.Log(kSamplesPerSec, epoch, samples_per_sec);
+      ctx.Log(kEpochSeconds, epoch, seconds);
+      ctx.Log(kLr, epoch, schedule.LearningRate(state.global_step - 1));
+      if (scaler.enabled()) ctx.Log(kLossScale, epoch, scaler.scale());
       state.history["train_loss"].push_back(loss_count ? loss_sum / static_cast<double>(loss_count) : NAN);
 
       char line[256];
@@ -340,7 +380,7 @@ class Trainer final : public sluice::Stage {
       if (data->validation.size() > 0) {
         const auto val = Validate(*net, *data, data->validation, device, p.Int("eval_batch_size"), precision);
         for (const auto& [name, value] : val) {
-          ctx.LogMetric("val_" + name, epoch, value);
+          ctx.Log(ValidationMetric("val_" + name), epoch, value);
           state.history["val_" + name].push_back(value);
           std::snprintf(line, sizeof line, ", val_%s %.4f", name.c_str(), value);
           summary += line;
@@ -371,7 +411,7 @@ class Trainer final : public sluice::Stage {
     }
 
     if (stop_metric != "none" && state.best_epoch > 0) {
-      ctx.LogMetric("best_epoch", 0, static_cast<double>(state.best_epoch));
+      ctx.Log(kBestEpoch, 0, static_cast<double>(state.best_epoch));
       if (p.Bool("restore_best") && state.best_epoch != state.epoch) {
         sluice::trainer::VerifyDigest(best_path);
         sluice::LoadWeights(*net, best_path);

@@ -204,6 +204,30 @@ Contract& Contract::param(ParamSpec spec) {
   return *this;
 }
 
+Contract& Contract::metric(MetricSpec spec) {
+  metrics_.push_back(std::move(spec));
+  return *this;
+}
+
+const MetricSpec* Contract::FindMetric(std::string_view name) const {
+  for (const MetricSpec& m : metrics_) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+const char* GoalName(Goal goal) {
+  switch (goal) {
+    case Goal::kNone:
+      return "none";
+    case Goal::kMaximize:
+      return "maximize";
+    case Goal::kMinimize:
+      return "minimize";
+  }
+  return "none";
+}
+
 const ParamSpec* Contract::FindParam(std::string_view name) const {
   for (const ParamSpec& p : params_) {
     if (p.name() == name) return &p;
@@ -360,6 +384,11 @@ std::vector<std::string> Contract::Problems() const {
   }
   CheckPorts(inputs_, "input", out);
   CheckPorts(outputs_, "output", out);
+  std::set<std::string> metric_names;
+  for (const MetricSpec& m : metrics_) {
+    if (!IsIdentifier(m.name)) out.push_back("metric '" + m.name + "': not a name (letters, digits and '_')");
+    if (!metric_names.insert(m.name).second) out.push_back("metric '" + m.name + "' is declared twice");
+  }
   return out;
 }
 
@@ -390,6 +419,10 @@ std::string Contract::ToJson() const {
               {"inputs", PortsToJson(inputs_, true)},
               {"outputs", PortsToJson(outputs_, false)},
               {"params", std::move(params)}};
+  json metrics = json::array();
+  for (const MetricSpec& m : metrics_)
+    metrics.push_back({{"name", m.name}, {"goal", GoalName(m.goal)}, {"doc", m.doc}});
+  out["metrics"] = std::move(metrics);
   return out.dump();
 }
 
@@ -401,6 +434,11 @@ Contract Contract::FromJson(std::string_view text) {
     c.doc_ = j.value("doc", "");
     c.inputs_ = PortsFromJson(j.at("inputs"));
     c.outputs_ = PortsFromJson(j.at("outputs"));
+    for (const json& m : j.value("metrics", json::array())) {  // absent before SDK 1.0
+      c.metrics_.push_back({m.at("name").get<std::string>(),
+                            ParseEnum(m.value("goal", "none"), Goal::kMinimize, GoalName, "metric goal"),
+                            m.value("doc", "")});
+    }
     for (const json& p : j.at("params")) {
       ParamType type =
           ParseEnum(p.at("type").get<std::string>(), ParamType::kStringList, ParamTypeName, "parameter type");

@@ -222,6 +222,14 @@ TEST_F(CliTest, PluginsAreDescribedWithoutRunningThem) {
     EXPECT_FALSE(p["doc"].get<std::string>().empty());
   }
   EXPECT_TRUE(saw_lr);
+  // The metrics it logs, with which way is better.
+  bool saw_val_accuracy = false;
+  for (const auto& m : trainer["metrics"]) {
+    if (m["name"] != "val_accuracy") continue;
+    saw_val_accuracy = true;
+    EXPECT_EQ(m["goal"], "maximize");
+  }
+  EXPECT_TRUE(saw_val_accuracy) << trainer["metrics"].dump();
   ProcessResult typo = Sluice({"plugins", "show", "trainr"});
   EXPECT_EQ(typo.exit_code, 1) << typo.err;
   EXPECT_EQ(typo.err, "sluice plugins: error: unknown plugin 'trainr'; did you mean 'trainer'?\n");

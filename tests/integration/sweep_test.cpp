@@ -87,6 +87,10 @@ TEST_F(SweepTest, EveryTrialIsARunAndTheBestIsTheBestOfThem) {
 
   json best_run_query = Json({"runs", "best", "--pipeline", "quad", "--metric", "f.value", "--min"});
   EXPECT_EQ(best_run_query["run"], best_run);
+  // Without --min: test-objective declares its value better when lower.
+  json declared = Json({"runs", "best", "--pipeline", "quad", "--metric", "f.value"});
+  EXPECT_EQ(declared["run"], best_run);
+  EXPECT_EQ(declared["direction"], "minimize");
 
   json shown = Json({"studies", "show", study.substr(0, 6)});
   EXPECT_EQ(shown["trials"].size(), 30u);
@@ -256,6 +260,17 @@ TEST_F(SweepTest, WorkersStopWhenTheirCoordinatorIsKilled) {
   EXPECT_EQ(resumed["trials"], 7);  // the interrupted one among them
   EXPECT_EQ(resumed["complete"], 5);
   EXPECT_EQ(resumed["failed"], 1);
+}
+
+// The objective's plugin declares which way is better: the sweep takes it from there.
+TEST_F(SweepTest, TheDirectionDefaultsToWhatTheMetricsPluginDeclares) {
+  dir_.Write("d.toml",
+             "[pipeline]\nname = \"quad\"\n\n[stages.f]\nplugin = \"test-objective\"\n\n[sweep]\n"
+             "metric = \"f.value\"\nsampler = \"random\"\ntrials = 3\nseed = 1\n\n[sweep.space]\n"
+             "\"f.x\" = { uniform = [-4.0, 4.0] }\n");
+  json out = Json({"sweep", "d.toml"});
+  EXPECT_EQ(out["complete"], 3);
+  EXPECT_EQ(Json({"studies", "show", out["study"]})["sweep"]["direction"], "minimize");
 }
 
 TEST_F(SweepTest, BadUsageIsExplained) {

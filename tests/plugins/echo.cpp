@@ -42,7 +42,10 @@ class Echo final : public sluice::Stage {
                    .doc("what the stage does"))
         .param(sluice::BoolParam("artifact", false).doc("write an artifact named note"))
         .param(sluice::ParamSpec("note", ParamType::kString).optional().doc("an optional string"))
-        .param(sluice::SeedParam());
+        .param(sluice::SeedParam())
+        .metric({"value", sluice::Goal::kMaximize, "point i is i * scale"})
+        .metric({"tick", sluice::Goal::kNone, "one per loop turn"})
+        .metric({"depth", sluice::Goal::kNone, "the input's depth + 1"});
   }
 
   Status Run(sluice::StageContext& ctx) override {

@@ -37,7 +37,9 @@ class ObjectiveStage final : public sluice::Stage {
         .param(sluice::FloatParam("fail_above", 1e9).doc("fail when x is above this"))
         .param(sluice::StringParam("hang_once", "").doc("if this file exists: remove it, then wait until stopped"))
         .param(sluice::StringParam("hang_while", "").doc("wait while this file exists, or until stopped"))
-        .param(sluice::SeedParam());
+        .param(sluice::SeedParam())
+        .metric({"value", sluice::Goal::kMinimize, "the objective"})
+        .metric({"curve", sluice::Goal::kMinimize, "a learning curve approaching value, one point per epoch"});
   }
 
   Status Run(sluice::StageContext& ctx) override {

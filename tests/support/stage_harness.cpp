@@ -104,6 +104,11 @@ std::vector<std::pair<std::string, double>> StageHarness::Metrics() {
 
 Status StageHarness::Run() {
   SluiceStatus* status = info_struct_->run_stage(static_cast<StageContext*>(this));
+  if (!status && !undeclared_metrics_.empty()) {
+    std::string names;
+    for (const std::string& n : undeclared_metrics_) names += (names.empty() ? "" : ", ") + n;
+    return Status::Internal("plugin " + stage_ + " logged metrics its contract does not declare: " + names);
+  }
   if (!status) return Status::Ok();
   Status out(static_cast<Status::Code>(sluice_status_code(status)), sluice_status_message(status));
   sluice_status_free(status);
@@ -125,7 +130,12 @@ void StageHarness::SetOutput(std::string_view port, std::shared_ptr<PortValue> v
 }
 
 void StageHarness::LogMetric(std::string_view key, int64_t step, double value) {
-  metrics_[std::string(key)].emplace_back(step, value);
+  auto& series = metrics_[std::string(key)];
+  // A plugin that declares its metrics must declare every one it logs.
+  if (series.empty() && !contract_.metrics().empty() && !contract_.FindMetric(key)) {
+    undeclared_metrics_.emplace_back(key);
+  }
+  series.emplace_back(step, value);
 }
 
 Status StageHarness::AddArtifact(std::string_view name, const std::string& file) {

@@ -26,6 +26,23 @@ TEST(ContractTest, TheBuiltInShapesAreSound) {
   EXPECT_EQ(c.Problems(), Problems{});
 }
 
+TEST(ContractTest, MetricsTravelInTheJsonAndOlderContractsHaveNone) {
+  Contract c = Contract("eval", "1.0.0", Kind::kEval)
+                   .metric({"accuracy", Goal::kMaximize, "share right"})
+                   .metric({"log_loss", Goal::kMinimize, "cross-entropy"})
+                   .metric({"rows", Goal::kNone, "how many"});
+  const Contract back = Contract::FromJson(c.ToJson());
+  ASSERT_EQ(back.metrics().size(), 3u);
+  EXPECT_EQ(back.FindMetric("log_loss")->goal, Goal::kMinimize);
+  EXPECT_EQ(back.FindMetric("accuracy")->doc, "share right");
+  EXPECT_EQ(back.FindMetric("nope"), nullptr);
+  const Contract old =
+      Contract::FromJson(R"({"name":"old","version":"0.1.0","kind":"other","inputs":[],"outputs":[],"params":[]})");
+  EXPECT_TRUE(old.metrics().empty());
+  EXPECT_EQ(Contract("x", "1", Kind::kOther).metric({"a", Goal::kNone, ""}).metric({"a", Goal::kNone, ""}).Problems(),
+            Problems{"metric 'a' is declared twice"});
+}
+
 TEST(ContractTest, NamesEveryMistakeInTheContract) {
   Contract c = Contract("bad plugin", "", Kind::kData)
                    .input("in", "blob")

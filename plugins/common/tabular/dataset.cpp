@@ -59,7 +59,12 @@ Contract& AddTableParams(Contract& contract) {
       .param(BoolParam("skip_bad_rows", false).doc("skip malformed rows (counted and listed) instead of failing"))
       .param(ChoiceParam("encoding", "utf-8", {"utf-8", "latin-1"})
                  .doc("the file's text encoding (a UTF-8 byte-order mark is dropped)"))
-      .param(SeedParam());
+      .param(SeedParam())
+      .metric({"skipped_rows", Goal::kMinimize, "malformed rows left out (skip_bad_rows)"})
+      .metric({"train_size", Goal::kNone, "training rows"})
+      .metric({"validation_size", Goal::kNone, "validation rows"})
+      .metric({"test_size", Goal::kNone, "test rows"})
+      .metric({"features", Goal::kNone, "input features after encoding"});
 }
 
 Status BuildTableDataset(StageContext& ctx, const Table& table, const std::string& format) {

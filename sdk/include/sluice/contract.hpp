@@ -182,6 +182,25 @@ inline ParamSpec SeedParam() {
 // A required parameter of the given type (no default).
 inline ParamSpec RequiredParam(std::string name, ParamType type) { return ParamSpec(std::move(name), type); }
 
+// Whether more or less of a metric is better, for sweeps, early stopping and best-run
+// queries ("none": neither, e.g. a row count).
+enum class Goal { kNone, kMaximize, kMinimize };
+SLUICE_API const char* GoalName(Goal goal);  // "none", "maximize", "minimize"
+
+// A metric a stage logs, stored as "<stage>.<name>". Declare it once, as a constant used
+// by both Describe() and Run():
+//
+//   static inline const sluice::MetricSpec kLoss{"loss", sluice::Goal::kMinimize, "training loss, each step"};
+//   ... .metric(kLoss) ...                    ctx.Log(kLoss, step, value);
+//
+// The host reads the declarations from the contract: `sluice plugins show` lists them and
+// `validate` checks a sweep's metric and prune_metric against them.
+struct MetricSpec {
+  std::string name;
+  Goal goal = Goal::kNone;
+  std::string doc;
+};
+
 struct PortSpec {
   std::string name;
   std::string type;  // one of sluice::ports, or a plugin-defined type name
@@ -204,6 +223,7 @@ class SLUICE_API Contract {
   Contract& optional_input(std::string name, std::string type, std::string doc = "");
   Contract& output(std::string name, std::string type, std::string doc = "");
   Contract& param(ParamSpec spec);
+  Contract& metric(MetricSpec spec);
 
   const std::string& name() const { return name_; }
   const std::string& version() const { return version_; }
@@ -212,6 +232,9 @@ class SLUICE_API Contract {
   const std::vector<PortSpec>& inputs() const { return inputs_; }
   const std::vector<PortSpec>& outputs() const { return outputs_; }
   const std::vector<ParamSpec>& params() const { return params_; }
+  // Empty for a plugin that declares none (one built before SDK 1.0 declared metrics).
+  const std::vector<MetricSpec>& metrics() const { return metrics_; }
+  const MetricSpec* FindMetric(std::string_view name) const;
   const ParamSpec* FindParam(std::string_view name) const;
   const PortSpec* FindInput(std::string_view name) const;
   const PortSpec* FindOutput(std::string_view name) const;
@@ -234,6 +257,7 @@ class SLUICE_API Contract {
   std::string doc_;
   std::vector<PortSpec> inputs_, outputs_;
   std::vector<ParamSpec> params_;
+  std::vector<MetricSpec> metrics_;
 };
 
 }  // namespace sluice

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/contract.hpp"
 #include "sluice/export.h"
 #include "sluice/services.hpp"
 #include "sluice/status.hpp"
@@ -88,8 +89,10 @@ class SLUICE_API StageContext {
   virtual void SetOutput(std::string_view port, std::shared_ptr<PortValue> value) = 0;
 
   // Logs one point of a metric series. `key` is stored as "<stage>.<key>". Cheap
-  // (buffered; written to the store in batches).
+  // (buffered; written to the store in batches). Declare every metric in the contract
+  // (Contract::metric) and log it through Log(spec, ...).
   virtual void LogMetric(std::string_view key, int64_t step, double value) = 0;
+  void Log(const MetricSpec& metric, int64_t step, double value) { LogMetric(metric.name, step, value); }
   // Moves `file` (written under ScratchDir()) into the store's content-addressed
   // artifact folder and records it under `name` for this stage.
   virtual Status AddArtifact(std::string_view name, const std::string& file) = 0;
