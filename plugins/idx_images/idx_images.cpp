@@ -128,14 +128,9 @@ class IdxImages final : public sluice::Stage {
     }
     dataset->target_name = "label";
     // The transform predictions must apply to new images, with the model.
-    dataset->preprocessing = nlohmann::json{
-        {"kind", "image"},
-        {"format", "idx"},
-        {"shape", dataset->sample_shape},
-        {"input_scale", dataset->input_scale},
-        {"mean", p.Bool("normalize") ? mean : 0.0},
-        {"std", p.Bool("normalize") ? std : 1.0},
-        {"class_names", names}}.dump();
+    dataset->preprocessing =
+        sluice::ImagePreprocessing(dataset->sample_shape, dataset->input_scale, p.Bool("normalize") ? mean : 0.0,
+                                   p.Bool("normalize") ? std : 1.0, names);
     char line[256];
     std::snprintf(line, sizeof line,
                   "%lld train, %lld validation, %lld test images of %lldx%lld, %zu classes; pixel mean %.4f std %.4f",

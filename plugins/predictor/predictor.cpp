@@ -138,6 +138,9 @@ class Predictor final : public sluice::Stage {
 
     sluice::Inputs inputs;
     std::vector<std::string> notes;
+    if (Status checked = sluice::CheckPreprocessing(pre.dump(), schema.sample_shape); !checked.ok()) {
+      return Status::InvalidArgument(bundle.string() + "/preprocessing.json: " + checked.message());
+    }
     const std::string kind = pre.value("kind", "");
     const std::string input = p.String("input");
     if (kind == "image") {

@@ -211,6 +211,7 @@ TEST(TrainerTest, RegressesAContinuousTarget) {
   ds->test = split(150);
   ds->sample_shape = {3};
   ds->target_name = "y";
+  ds->preprocessing = testing::NumericTablePreprocessing(3, {});
   StageHarness h("trainer");
   h.Input("data", ds).Input("model", Spec({32}, 0.0));
   h.Set("device", std::string("cpu")).Set("epochs", int64_t{30}).Set("lr", 0.01);

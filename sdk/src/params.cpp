@@ -121,6 +121,7 @@ const std::vector<std::string>& Params::StringList(std::string_view name) const 
 }
 
 PortValue::~PortValue() = default;
+Status PortValue::Check() const { return Status::Ok(); }
 StageError::~StageError() = default;
 StageContext::~StageContext() = default;
 Stage::~Stage() = default;

@@ -366,6 +366,53 @@ TEST_F(CliTest, PluginsListSaysWhatAPluginsDescribeThrewAndWhatAHandBuiltPluginC
       << validate.err;
 }
 
+// A data plugin that published int32 targets or no class names made the *trainer* fail
+// with LibTorch's words. The host checks a value when it is published, naming the culprit.
+TEST_F(CliTest, AFlawedDatasetFailsTheStageThatPublishedIt) {
+  struct Case {
+    const char* flaw;
+    const char* message;
+  } cases[] = {
+      {"int32-targets",
+       "published an invalid dataset on output 'data': train split: classification targets are Int; they must be "
+       "int64 class indices (torch::kLong)"},
+      {"no-class-names",
+       "published an invalid dataset on output 'data': a classification dataset needs at least two "
+       "class_names, has 0"},
+      {"class-out-of-range",
+       "published an invalid dataset on output 'data': validation split: class indices run from "
+       "0 to 2, but there are 2 class_names"},
+      {"wrong-shape",
+       "published an invalid dataset on output 'data': test split: features are shaped [16, 5], not "
+       "[16, 4] (rows, then sample_shape)"},
+      {"no-preprocessing",
+       "published an invalid dataset on output 'data': no preprocessing: a model trained on this "
+       "data could not be used on new records"},
+      {"wrong-type", "published a blob on output 'data', which its contract declares dataset"},
+  };
+  const std::string plugins = std::string(SLUICE_TEST_PLUGIN_DIR) + "/bad-data";
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.flaw);
+    dir_.Write("bad.toml", std::string("[stages.data]\nplugin = \"test-bad-data\"\nflaw = \"") + c.flaw +
+                               "\"\n[stages.model]\nplugin = \"mlp\"\n[stages.train]\nplugin = \"trainer\"\n"
+                               "inputs = { data = \"data\", model = \"model\" }\nepochs = 1\n");
+    ProcessResult r = Sluice({"run", "bad.toml", "--json"}, {{"SLUICE_PLUGIN_PATH", plugins}});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    json out = json::parse(r.out);
+    const std::string error = out["error"];
+    EXPECT_EQ(error.rfind(std::string("stage 'data': plugin test-bad-data 1.0.0 ") + c.message, 0), 0u) << error;
+    json stages = SluiceJson({"runs", "show", out["id"]})["stages"];
+    EXPECT_EQ(stages[0]["status"], "failed");
+    EXPECT_EQ(stages[2]["status"], "skipped");
+  }
+  dir_.Write("good.toml",
+             "[stages.data]\nplugin = \"test-bad-data\"\n[stages.model]\nplugin = \"mlp\"\n"
+             "[stages.train]\nplugin = \"trainer\"\ninputs = { data = \"data\", model = \"model\" }\n"
+             "epochs = 1\n");
+  ProcessResult good = Sluice({"run", "good.toml"}, {{"SLUICE_PLUGIN_PATH", plugins}});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+}
+
 // A pipeline names its data relative to the data path, so one file runs wherever the data
 // is installed; ./ and ../ mean the pipeline's folder only.
 TEST_F(CliTest, RelativeDataIsFoundInThePipelinesFolderThenAlongTheDataPath) {

@@ -5,10 +5,36 @@
 #include <torch/types.h>
 
 #include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "sluice/torch.hpp"
 
 namespace sluice::testing {
+
+// The "table" preprocessing of `features` numeric columns x0, x1, ... taken as they are,
+// as a CSV plugin would record it for such data.
+inline std::string NumericTablePreprocessing(int64_t features, const std::vector<std::string>& class_names,
+                                             const std::string& target = "y") {
+  nlohmann::json columns = nlohmann::json::array(), inputs = nlohmann::json::array();
+  for (int64_t f = 0; f < features; ++f) {
+    const std::string name = "x" + std::to_string(f);
+    columns.push_back({{"column", name}, {"kind", "numeric"}, {"fill", 0.0}, {"shift", 0.0}, {"scale", 1.0}});
+    inputs.push_back({{"name", name}, {"type", "numeric"}});
+  }
+  nlohmann::json j = {
+      {"kind", "table"},  {"format_version", 1}, {"task", class_names.empty() ? "regression" : "classification"},
+      {"target", target}, {"features", columns}, {"inputs", inputs}};
+  if (class_names.empty()) {
+    j["target_shift"] = 0.0;
+    j["target_scale"] = 1.0;
+  } else {
+    j["class_names"] = class_names;
+  }
+  return j.dump();
+}
 
 // `classes` Gaussian blobs in `features` dimensions, centres spread by 4, unit variance:
 // nearly separable, so a small network reaches > 95% accuracy quickly.
@@ -27,6 +53,7 @@ inline std::shared_ptr<TensorDataset> Blobs(int64_t per_split, int64_t classes =
   ds->test = split(per_split / 2);
   ds->sample_shape = {features};
   for (int64_t c = 0; c < classes; ++c) ds->class_names.push_back("class " + std::to_string(c));
+  ds->preprocessing = NumericTablePreprocessing(features, ds->class_names);
   return ds;
 }
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "exec/stage_context.hpp"
 #include "plugin/loader.hpp"
 #include "plugin/registry.hpp"
 
@@ -104,6 +105,7 @@ std::vector<std::pair<std::string, double>> StageHarness::Metrics() {
 
 Status StageHarness::Run() {
   SluiceStatus* status = info_struct_->run_stage(static_cast<StageContext*>(this));
+  if (!status && !published_error_.empty()) return Status::Internal(published_error_);
   if (!status && !undeclared_metrics_.empty()) {
     std::string names;
     for (const std::string& n : undeclared_metrics_) names += (names.empty() ? "" : ", ") + n;
@@ -126,6 +128,9 @@ std::shared_ptr<PortValue> StageHarness::InputValue(std::string_view port) const
 }
 
 void StageHarness::SetOutput(std::string_view port, std::shared_ptr<PortValue> value) {
+  if (auto problem = exec::CheckPublished(contract_, port, value.get()); problem && published_error_.empty()) {
+    published_error_ = "plugin " + stage_ + " " + *problem;
+  }
   outputs_[std::string(port)] = std::move(value);
 }
 

@@ -101,6 +101,7 @@ class StageHarness final : public StageContext, public RunInfoV1, public Checkpo
   std::map<std::pair<std::string, uint32_t>, void*> extra_services_;
   std::vector<std::string> withheld_;
   std::vector<std::string> undeclared_metrics_;
+  std::string published_error_;
   TempDir dir_;
 };
 

@@ -306,8 +306,8 @@ nlohmann::json Preprocessor::ToJson() const {
     if (!c.date_format.empty()) j["date_format"] = c.date_format;
     inputs_json.push_back(std::move(j));
   }
-  nlohmann::json out = {
-      {"kind", "table"}, {"task", task}, {"target", target}, {"features", features_json}, {"inputs", inputs_json}};
+  nlohmann::json out = {{"kind", "table"},  {"format_version", 1},       {"task", task},
+                        {"target", target}, {"features", features_json}, {"inputs", inputs_json}};
   if (classification()) {
     out["class_names"] = class_names;
   } else {
@@ -321,6 +321,10 @@ Status Preprocessor::FromJson(const nlohmann::json& j, Preprocessor& out) {
   try {
     out = Preprocessor();
     if (j.at("kind") != "table") return Status::InvalidArgument("the preprocessing is not for tables");
+    if (j.value("format_version", 1) > 1) {
+      return Status::InvalidArgument("the table preprocessing is format version " +
+                                     std::to_string(j.value("format_version", 1)) + "; this sluice reads version 1");
+    }
     out.task = j.at("task").get<std::string>();
     out.target = j.at("target").get<std::string>();
     if (out.classification()) {

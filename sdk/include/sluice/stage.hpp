@@ -37,6 +37,11 @@ class SLUICE_API PortValue {
   virtual ~PortValue();
   // The port type this value satisfies (one of sluice::ports).
   virtual const char* port_type() const = 0;
+  // Whether the value keeps its port type's rules (sluice/torch.hpp states them), as an
+  // error naming the first one broken. The host checks every value a stage publishes, so
+  // a bad value fails the stage that made it, not the next one; the test harness does
+  // the same. The default accepts anything.
+  virtual Status Check() const;
 
   // Where the value came from, filled in by the host when a stage publishes it: the
   // stage, its plugin and version, and its resolved parameters as a JSON object. A bundle

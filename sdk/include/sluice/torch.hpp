@@ -37,6 +37,24 @@ struct Split {
   int64_t size() const { return targets.defined() ? targets.size(0) : 0; }
 };
 
+// --- Preprocessing: how raw records become a dataset's tensors ----------------------
+//
+// A dataset carries it (TensorDataset::preprocessing), every model trained on it keeps
+// it, a bundle stores it, and `sluice predict` applies it to new records. JSON, one of
+// the kinds of format version 1 (sdk/GUIDE.md, "Preprocessing", documents every field):
+//   "image": pixels of images shaped `shape` (C, H, W), as x * input_scale, minus mean,
+//            over std;
+//   "table": the columns a model reads and how each becomes features (what the csv and
+//            arff plugins fit: sluice's tabular preprocessing).
+// Each carries "kind" and "format_version"; a reader refuses a newer version by name.
+inline constexpr int kPreprocessingFormat = 1;
+// The "image" kind's JSON. Returns a new string the caller owns.
+SLUICE_API std::string ImagePreprocessing(const std::vector<int64_t>& shape, double input_scale, double mean,
+                                          double std, const std::vector<std::string>& class_names);
+// Ok when `json` is preprocessing of a known kind and version with its fields, for data
+// of this `sample_shape`; otherwise what is wrong.
+SLUICE_API Status CheckPreprocessing(const std::string& json, const std::vector<int64_t>& sample_shape);
+
 // What a network consumes: the normalized dense features and, for tables with
 // embedded categorical columns, their codes (0 stands for missing or unseen).
 struct SLUICE_API Inputs {
@@ -57,11 +75,16 @@ struct SLUICE_API InputSchema {
 };
 
 // Port type "dataset": train, validation and test splits with the preprocessing fitted
-// on the training split.
+// on the training split. Check() enforces, for every split that has rows: features on the
+// CPU, uint8 or float32, shaped [N, sample_shape...]; targets [N], int64 class indices in
+// [0, classes) with at least two class_names (classification) or float32 (regression,
+// with target_scale > 0); categorical codes int64 [N, C] within their cardinalities when
+// there are embedded columns; a training split with rows; preprocessing of a known kind.
 class SLUICE_API TensorDataset : public PortValue {
  public:
   ~TensorDataset() override;
   const char* port_type() const override;
+  Status Check() const override;
 
   Task task = Task::kClassification;
   Split train, validation, test;
@@ -120,10 +143,13 @@ class SLUICE_API ModelSpec : public PortValue {
 };
 
 // Port type "trained-model": a network with trained weights and what it was trained on.
+// Check() enforces: a network and the spec that built it; outputs >= 1; as many class
+// names as outputs (classification); preprocessing of a known kind.
 class SLUICE_API TrainedModel : public PortValue {
  public:
   ~TrainedModel() override;
   const char* port_type() const override;
+  Status Check() const override;
 
   std::shared_ptr<const ModelSpec> spec;
   std::shared_ptr<Network> network;
