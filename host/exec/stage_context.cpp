@@ -22,20 +22,6 @@ HostStageContext::HostStageContext(const pipeline::ResolvedStage& stage, const s
       values_(values),
       key_prefix_(stage.name + ".") {}
 
-std::optional<std::string> CheckPublished(const Contract& contract, std::string_view port, const PortValue* value) {
-  const PortSpec* declared = contract.FindOutput(port);
-  if (!declared) return "published on output '" + std::string(port) + "', which its contract does not declare";
-  if (!value) return "published nothing on output '" + std::string(port) + "'";
-  if (declared->type != value->port_type()) {
-    return "published a " + std::string(value->port_type()) + " on output '" + std::string(port) +
-           "', which its contract declares " + declared->type;
-  }
-  const Status s = value->Check();
-  if (!s.ok())
-    return "published an invalid " + declared->type + " on output '" + std::string(port) + "': " + s.message();
-  return std::nullopt;
-}
-
 std::shared_ptr<PortValue> HostStageContext::InputValue(std::string_view port) const {
   for (const pipeline::ResolvedInput& in : stage_.inputs) {
     if (in.port != port) continue;
@@ -47,9 +33,9 @@ std::shared_ptr<PortValue> HostStageContext::InputValue(std::string_view port) c
 
 void HostStageContext::SetOutput(std::string_view port, std::shared_ptr<PortValue> value) {
   // A bad value fails the stage that made it, naming it, not the stage that reads it.
-  if (std::optional<std::string> problem = CheckPublished(stage_.plugin->contract, port, value.get());
-      problem && !host_error_) {
-    host_error_ = "plugin " + stage_.plugin->name + " " + stage_.plugin->version + " " + *problem;
+  if (const std::string problem = CheckPublished(stage_.plugin->contract, port, value.get());
+      !problem.empty() && !host_error_) {
+    host_error_ = "plugin " + stage_.plugin->name + " " + stage_.plugin->version + " " + problem;
   }
   if (value) value->origin = {stage_.name, stage_.plugin->name, stage_.plugin->version, stage_.params_json};
   values_[stage_.name + "." + std::string(port)] = std::move(value);

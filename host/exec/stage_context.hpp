@@ -29,10 +29,6 @@ struct PruneWatch {
 
 // The core context, and the services of this host (SDK 1.0): run-info v1, checkpoints v1,
 // model-registry v1.
-// Why `value`, published on output `port`, breaks the contract or its type's rules
-// ("published ..."), or nothing when it is fine.
-std::optional<std::string> CheckPublished(const Contract& contract, std::string_view port, const PortValue* value);
-
 class HostStageContext final : public StageContext, public RunInfoV1, public CheckpointsV1, public ModelRegistryV1 {
  public:
   HostStageContext(const pipeline::ResolvedStage& stage, const std::string& run_id, bool resuming,

@@ -4,9 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include "data_files.hpp"
+#include "sluice/testing/stage_harness.hpp"
+#include "sluice/testing/status_matchers.hpp"
 #include "sluice/torch.hpp"
-#include "stage_harness.hpp"
-#include "status_matchers.hpp"
+#include "temp_dir.hpp"
 
 namespace sluice {
 namespace {

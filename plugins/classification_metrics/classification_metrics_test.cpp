@@ -6,8 +6,8 @@
 
 #include "datasets.hpp"
 #include "metrics.hpp"
-#include "stage_harness.hpp"
-#include "status_matchers.hpp"
+#include "sluice/testing/stage_harness.hpp"
+#include "sluice/testing/status_matchers.hpp"
 
 namespace sluice {
 namespace {

@@ -1,9 +1,9 @@
 // The cnn stage alone: the network it describes, and what it refuses.
 #include <gtest/gtest.h>
 
+#include "sluice/testing/stage_harness.hpp"
+#include "sluice/testing/status_matchers.hpp"
 #include "sluice/torch.hpp"
-#include "stage_harness.hpp"
-#include "status_matchers.hpp"
 
 namespace sluice {
 namespace {

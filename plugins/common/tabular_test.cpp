@@ -3,7 +3,7 @@
 
 #include "data_files.hpp"
 #include "preprocess.hpp"
-#include "status_matchers.hpp"
+#include "sluice/testing/status_matchers.hpp"
 #include "table.hpp"
 #include "temp_dir.hpp"
 

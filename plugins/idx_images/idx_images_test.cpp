@@ -2,9 +2,10 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include "sluice/testing/stage_harness.hpp"
+#include "sluice/testing/status_matchers.hpp"
 #include "sluice/torch.hpp"
-#include "stage_harness.hpp"
-#include "status_matchers.hpp"
+#include "temp_dir.hpp"
 
 namespace sluice {
 namespace {

@@ -3,7 +3,7 @@
 #include <zlib.h>
 
 #include "idx_reader.hpp"
-#include "status_matchers.hpp"
+#include "sluice/testing/status_matchers.hpp"
 #include "temp_dir.hpp"
 
 namespace sluice::idx {

@@ -1,9 +1,9 @@
 // The mlp stage alone: the spec it outputs builds the network it describes.
 #include <gtest/gtest.h>
 
+#include "sluice/testing/stage_harness.hpp"
+#include "sluice/testing/status_matchers.hpp"
 #include "sluice/torch.hpp"
-#include "stage_harness.hpp"
-#include "status_matchers.hpp"
 
 namespace sluice {
 namespace {

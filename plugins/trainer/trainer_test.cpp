@@ -5,8 +5,9 @@
 #include <fstream>
 
 #include "datasets.hpp"
-#include "stage_harness.hpp"
-#include "status_matchers.hpp"
+#include "sluice/testing/stage_harness.hpp"
+#include "sluice/testing/status_matchers.hpp"
+#include "temp_dir.hpp"
 
 namespace sluice {
 namespace {

@@ -50,3 +50,33 @@ function(sluice_add_plugin name)
     COMMENT "Embedding the contract of Sluice plugin ${name}"
     VERBATIM)
 endfunction()
+
+# sluice_plugin_test(<name> SOURCES <file>... [PLUGIN <plugin-target>] [LIBRARIES <lib>...]
+#                    [ENVIRONMENT <VAR=value>...])
+#
+# A GoogleTest executable testing a plugin's stage through sluice::testing::StageHarness
+# (sluice/testing/stage_harness.hpp), registered with CTest. With PLUGIN, it is built after
+# the plugin and run with SLUICE_PLUGIN_PATH set to the plugin's folder, so that
+# StageHarness("<plugin name>") loads the library just built. Add SluiceSDK::torch to
+# LIBRARIES to use the tensor port types in the test.
+function(sluice_plugin_test name)
+  cmake_parse_arguments(ARG "" "PLUGIN" "SOURCES;LIBRARIES;ENVIRONMENT" ${ARGN})
+  if(NOT ARG_SOURCES)
+    message(FATAL_ERROR "sluice_plugin_test(${name}): SOURCES is required")
+  endif()
+  find_package(GTest REQUIRED)
+  include(GoogleTest)
+  add_executable(${name} ${ARG_SOURCES})
+  set_target_properties(${name} PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON)
+  target_link_libraries(${name} PRIVATE SluiceSDK::testing GTest::gtest_main ${ARG_LIBRARIES})
+  set(environment ${ARG_ENVIRONMENT})
+  if(ARG_PLUGIN)
+    add_dependencies(${name} ${ARG_PLUGIN})
+    list(APPEND environment "SLUICE_PLUGIN_PATH=$<TARGET_FILE_DIR:${ARG_PLUGIN}>")
+  endif()
+  if(environment)
+    gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST PROPERTIES ENVIRONMENT "${environment}")
+  else()
+    gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST)
+  endif()
+endfunction()

@@ -289,6 +289,51 @@ bool OutsideRange(const ParamSpec& p, double v) {
          (p.max_bound() && (p.max_exclusive() ? v >= *p.max_bound() : v > *p.max_bound())) || std::isnan(v);
 }
 
+// What is wrong with `value` (`what`, e.g. "its default") for parameter `p`.
+std::vector<std::string> ValueProblems(const ParamSpec& p, const Value& value, const std::string& what) {
+  std::vector<std::string> out;
+  if (!TypeFits(p.type(), value)) {
+    out.push_back(what + " is " + HeldTypeName(value) + ", but the parameter is " + ParamTypeName(p.type()));
+    return out;
+  }
+  const std::string shown = ValueToString(value);
+  auto check_number = [&](double v) {
+    if (OutsideRange(p, v)) out.push_back(what + " " + shown + " is outside its range " + p.RangeText());
+  };
+  auto check_element = [&](double v) {
+    if (OutsideRange(p, v)) {
+      out.push_back("element " + Number(v) + " of " + what + " " + shown + " is outside its range " + p.RangeText());
+    }
+  };
+  auto check_choice = [&](const std::string& text) {
+    if (!p.choices().empty() && std::find(p.choices().begin(), p.choices().end(), text) == p.choices().end()) {
+      out.push_back(what + " \"" + text + "\" is not one of its choices (" + p.ConstraintText() + ")");
+    }
+  };
+  auto check_count = [&](size_t n) {
+    const auto count = static_cast<int64_t>(n);
+    if ((p.min_item_count() && count < *p.min_item_count()) || (p.max_item_count() && count > *p.max_item_count())) {
+      out.push_back(what + " has " + std::to_string(n) + " items, outside " + p.ConstraintText());
+    }
+  };
+  if (const auto* i = std::get_if<int64_t>(&value)) check_number(static_cast<double>(*i));
+  if (const auto* d = std::get_if<double>(&value)) check_number(*d);
+  if (const auto* text = std::get_if<std::string>(&value)) check_choice(*text);
+  if (const auto* v = std::get_if<std::vector<int64_t>>(&value)) {
+    check_count(v->size());
+    for (int64_t x : *v) check_element(static_cast<double>(x));
+  }
+  if (const auto* v = std::get_if<std::vector<double>>(&value)) {
+    check_count(v->size());
+    for (double x : *v) check_element(x);
+  }
+  if (const auto* v = std::get_if<std::vector<std::string>>(&value)) {
+    check_count(v->size());
+    for (const std::string& x : *v) check_choice(x);
+  }
+  return out;
+}
+
 void CheckParam(const ParamSpec& p, std::vector<std::string>& out) {
   const std::string where = "parameter '" + p.name() + "'";
   const bool stringy = p.type() == ParamType::kString || p.type() == ParamType::kStringList;
@@ -318,48 +363,8 @@ void CheckParam(const ParamSpec& p, std::vector<std::string>& out) {
                   std::to_string(*p.max_item_count()) + " items allows no list");
   }
   if (!p.has_default()) return;
-  const Value& value = p.default_value();
-  if (!TypeFits(p.type(), value)) {
-    out.push_back(where + ": its default is " + HeldTypeName(value) + ", but the parameter is " +
-                  ParamTypeName(p.type()));
-    return;
-  }
-  const std::string shown = ValueToString(value);
-  auto check_number = [&](double v) {
-    if (OutsideRange(p, v)) out.push_back(where + ": its default " + shown + " is outside its range " + p.RangeText());
-  };
-  auto check_element = [&](double v) {
-    if (OutsideRange(p, v)) {
-      out.push_back(where + ": element " + Number(v) + " of its default " + shown + " is outside its range " +
-                    p.RangeText());
-    }
-  };
-  auto check_choice = [&](const std::string& s) {
-    if (!p.choices().empty() && std::find(p.choices().begin(), p.choices().end(), s) == p.choices().end()) {
-      out.push_back(where + ": its default \"" + s + "\" is not one of its choices (" + p.ConstraintText() + ")");
-    }
-  };
-  auto check_count = [&](size_t n) {
-    const auto count = static_cast<int64_t>(n);
-    if ((p.min_item_count() && count < *p.min_item_count()) || (p.max_item_count() && count > *p.max_item_count())) {
-      out.push_back(where + ": its default has " + std::to_string(n) + " items, outside " + p.ConstraintText());
-    }
-  };
-  if (const auto* i = std::get_if<int64_t>(&value)) check_number(static_cast<double>(*i));
-  if (const auto* d = std::get_if<double>(&value)) check_number(*d);
-  if (const auto* s = std::get_if<std::string>(&value)) check_choice(*s);
-  if (const auto* v = std::get_if<std::vector<int64_t>>(&value)) {
-    check_count(v->size());
-    for (int64_t x : *v) check_element(static_cast<double>(x));
-  }
-  if (const auto* v = std::get_if<std::vector<double>>(&value)) {
-    check_count(v->size());
-    for (double x : *v) check_element(x);
-  }
-  if (const auto* v = std::get_if<std::vector<std::string>>(&value)) {
-    check_count(v->size());
-    for (const std::string& x : *v) check_choice(x);
-  }
+  for (const std::string& problem : ValueProblems(p, p.default_value(), "its default"))
+    out.push_back(where + ": " + problem);
 }
 
 void CheckPorts(const std::vector<PortSpec>& ports, const char* what, std::vector<std::string>& out) {
@@ -372,6 +377,13 @@ void CheckPorts(const std::vector<PortSpec>& ports, const char* what, std::vecto
 }
 
 }  // namespace
+
+std::vector<std::string> ParamSpec::Problems(const Value& value) const {
+  if (std::holds_alternative<std::monostate>(value)) {
+    return optional_ ? std::vector<std::string>{} : std::vector<std::string>{"the parameter needs a value"};
+  }
+  return ValueProblems(*this, value, "the value");
+}
 
 std::vector<std::string> Contract::Problems() const {
   std::vector<std::string> out;

@@ -122,6 +122,20 @@ const std::vector<std::string>& Params::StringList(std::string_view name) const 
 
 PortValue::~PortValue() = default;
 Status PortValue::Check() const { return Status::Ok(); }
+
+std::string CheckPublished(const Contract& contract, std::string_view port, const PortValue* value) {
+  const PortSpec* declared = contract.FindOutput(port);
+  if (!declared) return "published on output '" + std::string(port) + "', which its contract does not declare";
+  if (!value) return "published nothing on output '" + std::string(port) + "'";
+  if (declared->type != value->port_type()) {
+    return "published a " + std::string(value->port_type()) + " on output '" + std::string(port) +
+           "', which its contract declares " + declared->type;
+  }
+  const Status s = value->Check();
+  if (!s.ok())
+    return "published an invalid " + declared->type + " on output '" + std::string(port) + "': " + s.message();
+  return "";
+}
 StageError::~StageError() = default;
 StageContext::~StageContext() = default;
 Stage::~Stage() = default;

@@ -51,6 +51,10 @@ TEST_F(SdkInstallTest, ExamplePluginBuildsAgainstTheInstalledSdkAndRuns) {
   const std::string source = std::string(SLUICE_TEST_SOURCE_DIR) + "/../sdk/example";
   ProcessResult built = Build(source, dir_ / "example");
   ASSERT_EQ(built.exit_code, 0) << built.out << built.err;
+  // Its own test, through the installed stage harness.
+  ProcessResult tested = RunProcess({SLUICE_TEST_CTEST, "--test-dir", dir_ / "example", "--output-on-failure"});
+  EXPECT_EQ(tested.exit_code, 0) << tested.out << tested.err;
+  EXPECT_NE(tested.out.find("100% tests passed, 0 tests failed out of 2"), std::string::npos) << tested.out;
 
   ProcessOptions env{
       dir_.path().string(), {{"SLUICE_PLUGIN_PATH", dir_ / "example"}, {"SLUICE_STORE", dir_ / "store"}}, {}};

@@ -11,7 +11,7 @@
 #include "plugin/registry.hpp"
 #include "process.hpp"
 #include "sluice/digest.hpp"
-#include "status_matchers.hpp"
+#include "sluice/testing/status_matchers.hpp"
 #include "temp_dir.hpp"
 
 namespace sluice::plugin {

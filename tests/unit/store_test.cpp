@@ -12,7 +12,7 @@
 #include "migrations.hpp"
 #include "run_store.hpp"
 #include "sluice/digest.hpp"
-#include "status_matchers.hpp"
+#include "sluice/testing/status_matchers.hpp"
 #include "temp_dir.hpp"
 
 namespace sluice::store {

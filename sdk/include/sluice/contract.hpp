@@ -130,6 +130,10 @@ class SLUICE_API ParamSpec {
   const std::optional<int64_t>& min_item_count() const { return min_items_; }
   const std::optional<int64_t>& max_item_count() const { return max_items_; }
 
+  // What is wrong with `value` for this parameter (its type, range, choices, item count),
+  // empty when it is acceptable. A file or directory is not looked for here.
+  std::vector<std::string> Problems(const Value& value) const;
+
   // Everything allowed, e.g. "[0, 1)", "> 0", "one of sgd|adam|adamw", "1..16 items", or
   // "" when unconstrained.
   std::string ConstraintText() const;

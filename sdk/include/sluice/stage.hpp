@@ -144,6 +144,11 @@ class SLUICE_API StageContext {
   }
 };
 
+// Why `value`, published by a stage on output `port`, breaks its contract (an undeclared
+// port, another type) or its type's rules (PortValue::Check), as "published ..."; ""
+// when it is fine. What the host checks, and the test harness (sluice/testing).
+SLUICE_API std::string CheckPublished(const Contract& contract, std::string_view port, const PortValue* value);
+
 // A plugin's stage. One instance is created per stage execution.
 class SLUICE_API Stage {
  public:

@@ -1,7 +1,7 @@
 // Assertions on a sluice::Status that print the status when they fail, so that a
 // failure says what went wrong rather than "Actual: false".
-#ifndef SLUICE_TESTS_SUPPORT_STATUS_MATCHERS_HPP_
-#define SLUICE_TESTS_SUPPORT_STATUS_MATCHERS_HPP_
+#ifndef SLUICE_TESTING_STATUS_MATCHERS_HPP_
+#define SLUICE_TESTING_STATUS_MATCHERS_HPP_
 
 #include <gtest/gtest.h>
 
@@ -18,4 +18,4 @@
 #define ASSERT_NOT_OK(expr) SLUICE_STATUS_CHECK_(ASSERT_TRUE, expr, false)
 #define EXPECT_NOT_OK(expr) SLUICE_STATUS_CHECK_(EXPECT_TRUE, expr, false)
 
-#endif  // SLUICE_TESTS_SUPPORT_STATUS_MATCHERS_HPP_
+#endif  // SLUICE_TESTING_STATUS_MATCHERS_HPP_
