@@ -20,6 +20,7 @@
 #include "sluice/contract.hpp"
 #include "sluice/digest.hpp"
 #include "sluice/excerpt.hpp"
+#include "study_store.hpp"
 
 namespace sluice::store {
 
@@ -227,12 +228,7 @@ int RunStore::MarkCrashedRuns() {
       Statement& st =
           db_->Cached("UPDATE stages SET status = 'crashed', ended_at = ? WHERE run_id = ? AND status = 'running'");
       st.Bind(1, now).Bind(2, id).Run();
-      Statement& t = db_->Cached(
-          "UPDATE trials SET state = 'failed', ended_at = ?1, run_id = ?2, revision = (SELECT "
-          "coalesce(max(t.revision), "
-          "0) + 1 FROM trials t WHERE t.study_id = trials.study_id) WHERE (study_id, number) = "
-          "(SELECT study_id, trial FROM runs WHERE id = ?2) AND state = 'running'");
-      t.Bind(1, now).Bind(2, id).Run();
+      MarkTrialOfCrashedRun(*db_, id, now);
     });
     ++marked;
     if (fd >= 0) {
@@ -251,6 +247,25 @@ std::string BoundedError(std::string message, size_t limit) {
   const size_t bytes = message.size();
   message.resize(cut);
   return message + "... (message cut: " + std::to_string(bytes) + " bytes)";
+}
+
+void RunStore::MarkInterruptedNow(const std::string& db_path, const std::string& run_id,
+                                  const std::string& message) noexcept {
+  try {
+    Database db(db_path);
+    const std::string now = IsoTime(UnixNow());
+    db.Prepare("UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
+        .Bind(1, message)
+        .Bind(2, now)
+        .Bind(3, run_id)
+        .Run();
+    db.Prepare("UPDATE stages SET status = 'interrupted', ended_at = ? WHERE run_id = ? AND status = 'running'")
+        .Bind(1, now)
+        .Bind(2, run_id)
+        .Run();
+  } catch (...) {
+    // The caller exits anyway; the next open marks the run crashed.
+  }
 }
 
 fs::path RunStore::Resolve(const std::string& recorded) const {
@@ -589,53 +604,73 @@ ModelRecord RunStore::RegisterModel(const std::string& name, const std::optional
   std::ifstream manifest_in(bundle_dir / "manifest.json");
   if (!manifest_in) throw StoreError(bundle_dir.string() + " has no manifest.json");
   const std::string manifest_text((std::istreambuf_iterator<char>(manifest_in)), std::istreambuf_iterator<char>());
+  nlohmann::ordered_json manifest;
+  try {
+    manifest = nlohmann::ordered_json::parse(manifest_text);
+  } catch (const nlohmann::json::exception& e) {
+    throw StoreError(bundle_dir.string() + "/manifest.json: " + e.what());
+  }
+  // The slow part (copying and digesting the weights) happens before the write lock is
+  // taken, in a staging folder: sweep workers writing metrics are not held up by it.
+  const fs::path staging = dir_ / "models" / name / (".incoming-" + NewRunId());
+  std::error_code ec;
+  fs::create_directories(staging.parent_path(), ec);
+  fs::copy(bundle_dir, staging, fs::copy_options::recursive, ec);
+  if (ec) {
+    fs::remove_all(staging, ec);
+    throw StoreError("cannot copy the bundle to " + staging.string() + ": " + ec.message());
+  }
   ModelRecord record;
-  db_->WriteTransaction([&] {
-    Statement& q = db_->Cached("SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?");
-    q.Bind(1, name);
-    q.Step();
-    record.version = q.Int(0);
-    q.Reset();  // a cached statement left on a row would hold a read snapshot open
-    record.name = name;
-    record.run_id = run_id;
-    record.stage = stage;
-    record.created_at = IsoTime(UnixNow());
-    record.description = description;
-    const fs::path target = dir_ / "models" / name / ("v" + std::to_string(record.version));
-    std::error_code ec;
-    fs::remove_all(target, ec);  // a leftover of an aborted registration
-    fs::create_directories(target.parent_path(), ec);
-    fs::copy(bundle_dir, target, fs::copy_options::recursive, ec);
-    if (ec) throw StoreError("cannot copy the bundle to " + target.string() + ": " + ec.message());
-    record.path = target.string();
-    // The registered copy's manifest says what it was registered as.
-    nlohmann::ordered_json manifest;
-    try {
-      manifest = nlohmann::ordered_json::parse(manifest_text);
-    } catch (const nlohmann::json::exception& e) {
-      throw StoreError(bundle_dir.string() + "/manifest.json: " + e.what());
-    }
-    manifest["name"] = name;
-    manifest["version"] = record.version;
-    manifest["registered_at"] = record.created_at;
-    record.manifest = manifest.dump(2);
-    std::ofstream manifest_out(target / "manifest.json", std::ios::trunc);
-    manifest_out << record.manifest << "\n";
-    manifest_out.close();
-    if (!manifest_out) throw StoreError("cannot write " + (target / "manifest.json").string());
-    record.files = DigestFolder(target);
-    db_->Cached(std::string("INSERT INTO models (") + kModelColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .Bind(1, name)
-        .Bind(2, record.version)
-        .Bind(3, run_id)
-        .Bind(4, stage)
-        .Bind(5, Relative(target))
-        .Bind(6, record.created_at)
-        .Bind(7, description)
-        .Bind(8, record.manifest)
-        .Bind(9, nlohmann::json(record.files).dump())
-        .Run();
-  });
+  record.files = DigestFolder(staging);
+  fs::path target;
+  try {
+    db_->WriteTransaction([&] {
+      Statement& q = db_->Cached("SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?");
+      q.Bind(1, name);
+      q.Step();
+      record.version = q.Int(0);
+      q.Reset();  // a cached statement left on a row would hold a read snapshot open
+      record.name = name;
+      record.run_id = run_id;
+      record.stage = stage;
+      record.created_at = IsoTime(UnixNow());
+      record.description = description;
+      target = dir_ / "models" / name / ("v" + std::to_string(record.version));
+      std::error_code rename_error;
+      fs::remove_all(target, rename_error);  // a leftover of an aborted registration
+      fs::rename(staging, target, rename_error);
+      if (rename_error)
+        throw StoreError("cannot register the bundle as " + target.string() + ": " + rename_error.message());
+      record.path = target.string();
+      // The registered copy's manifest says what it was registered as.
+      manifest["name"] = name;
+      manifest["version"] = record.version;
+      manifest["registered_at"] = record.created_at;
+      record.manifest = manifest.dump(2);
+      std::ofstream manifest_out(target / "manifest.json", std::ios::trunc);
+      manifest_out << record.manifest << "\n";
+      manifest_out.close();
+      if (!manifest_out) throw StoreError("cannot write " + (target / "manifest.json").string());
+      std::string digest;
+      if (Status s = Sha256File((target / "manifest.json").string(), digest); !s.ok()) throw StoreError(s.message());
+      record.files["manifest.json"] = digest;
+      db_->Cached(std::string("INSERT INTO models (") + kModelColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          .Bind(1, name)
+          .Bind(2, record.version)
+          .Bind(3, run_id)
+          .Bind(4, stage)
+          .Bind(5, Relative(target))
+          .Bind(6, record.created_at)
+          .Bind(7, description)
+          .Bind(8, record.manifest)
+          .Bind(9, nlohmann::json(record.files).dump())
+          .Run();
+    });
+  } catch (...) {
+    fs::remove_all(staging, ec);
+    if (!target.empty()) fs::remove_all(target, ec);
+    throw;
+  }
   return record;
 }
 

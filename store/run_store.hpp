@@ -134,6 +134,11 @@ class RunStore {
   // Sets the final status unless the run already has one (first writer wins).
   void FinishRun(const std::string& run_id, const std::string& status, const std::optional<std::string>& error);
 
+  // For a process about to exit at once (a second Ctrl-C): marks `run_id` interrupted,
+  // and its running stages, through a connection of its own to `db_path`. Never throws.
+  static void MarkInterruptedNow(const std::string& db_path, const std::string& run_id,
+                                 const std::string& message) noexcept;
+
   // Runs of this host whose process is gone are marked crashed (and their running
   // stages with them). Returns how many. Called by Open().
   int MarkCrashedRuns();

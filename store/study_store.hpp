@@ -49,6 +49,11 @@ struct PastRun {
   std::string started_at;
 };
 
+// Inside a write transaction of `db`: the sweep trial that run `run_id` executed, if it
+// was one and is still running, becomes failed (its process died). Used when a crashed
+// run is found.
+void MarkTrialOfCrashedRun(Database& db, const std::string& run_id, const std::string& now);
+
 class StudyStore {
  public:
   explicit StudyStore(RunStore& store) : store_(store), db_(store.db()) {}

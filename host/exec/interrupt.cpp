@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "run_store.hpp"
-#include "sqlite.hpp"
 
 namespace sluice::exec {
 namespace {
@@ -29,22 +28,11 @@ void MarkInterruptedAndExit(int signal_number) {
     run_id = g_run_id;
   }
   if (!run_id.empty()) {
-    try {
-      store::Database db(db_path);
-      const std::string now = store::IsoTime(store::UnixNow());
-      db.Prepare("UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
-          .Bind(1, "interrupted by a second " + std::string(signal_number == SIGTERM ? "SIGTERM" : "Ctrl-C") +
-                       "; exited at once, metrics not yet written were lost")
-          .Bind(2, now)
-          .Bind(3, run_id)
-          .Run();
-      db.Prepare("UPDATE stages SET status = 'interrupted', ended_at = ? WHERE run_id = ? AND status = 'running'")
-          .Bind(1, now)
-          .Bind(2, run_id)
-          .Run();
-    } catch (...) {
-      // Exiting anyway; the next open marks the run crashed.
-    }
+    // Exiting anyway: if this fails, the next open marks the run crashed.
+    store::RunStore::MarkInterruptedNow(db_path, run_id,
+                                        "interrupted by a second " +
+                                            std::string(signal_number == SIGTERM ? "SIGTERM" : "Ctrl-C") +
+                                            "; exited at once, metrics not yet written were lost");
   }
   std::fputs("\nsluice: interrupted again, exiting now\n", stderr);
   _exit(130);
