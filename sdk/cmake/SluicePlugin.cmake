@@ -75,8 +75,14 @@ function(sluice_plugin_test name)
     list(APPEND environment "SLUICE_PLUGIN_PATH=$<TARGET_FILE_DIR:${ARG_PLUGIN}>")
   endif()
   if(environment)
-    gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST PROPERTIES ENVIRONMENT "${environment}")
-  else()
-    gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST)
+    # The environment goes through `cmake -E env` as the tests' launcher: gtest_discover_tests
+    # passes PROPERTIES through several list expansions, so an ENVIRONMENT of two or more
+    # variables reaches CTest split (only the first is set). The launcher runs discovery too.
+    get_target_property(launcher ${name} CROSSCOMPILING_EMULATOR)
+    if(NOT launcher)
+      set(launcher "")
+    endif()
+    set_property(TARGET ${name} PROPERTY CROSSCOMPILING_EMULATOR ${CMAKE_COMMAND} -E env ${environment} ${launcher})
   endif()
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST)
 endfunction()
