@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sluice/bundle.hpp"
 #include "sluice/digest.hpp"
 
 namespace sluice::store {
@@ -44,7 +45,7 @@ Status VerifyModel(const ModelRecord& model) {
 }
 
 Status VerifyBundleFolder(const std::string& folder) {
-  const fs::path manifest_path = fs::path(folder) / "manifest.json";
+  const fs::path manifest_path = fs::path(folder) / bundle::kManifestFile;
   std::ifstream in(manifest_path);
   if (!in) return Status::NotFound(manifest_path.string() + ": cannot open (not a Sluice bundle?)");
   nlohmann::json manifest;

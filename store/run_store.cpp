@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "migrations.hpp"
+#include "sluice/bundle.hpp"
 #include "sluice/contract.hpp"
 #include "sluice/digest.hpp"
 #include "sluice/excerpt.hpp"
@@ -601,7 +602,7 @@ ModelRecord RunStore::RegisterModel(const std::string& name, const std::optional
     throw StoreError("invalid model name '" + Excerpt(name) + "': use " + kNameRule);
   }
   if (in_memory()) throw StoreError("an in-memory store keeps no models");
-  std::ifstream manifest_in(bundle_dir / "manifest.json");
+  std::ifstream manifest_in(bundle_dir / bundle::kManifestFile);
   if (!manifest_in) throw StoreError(bundle_dir.string() + " has no manifest.json");
   const std::string manifest_text((std::istreambuf_iterator<char>(manifest_in)), std::istreambuf_iterator<char>());
   nlohmann::ordered_json manifest;
@@ -647,13 +648,14 @@ ModelRecord RunStore::RegisterModel(const std::string& name, const std::optional
       manifest["version"] = record.version;
       manifest["registered_at"] = record.created_at;
       record.manifest = manifest.dump(2);
-      std::ofstream manifest_out(target / "manifest.json", std::ios::trunc);
+      std::ofstream manifest_out(target / bundle::kManifestFile, std::ios::trunc);
       manifest_out << record.manifest << "\n";
       manifest_out.close();
-      if (!manifest_out) throw StoreError("cannot write " + (target / "manifest.json").string());
+      if (!manifest_out) throw StoreError("cannot write " + (target / bundle::kManifestFile).string());
       std::string digest;
-      if (Status s = Sha256File((target / "manifest.json").string(), digest); !s.ok()) throw StoreError(s.message());
-      record.files["manifest.json"] = digest;
+      if (Status s = Sha256File((target / bundle::kManifestFile).string(), digest); !s.ok())
+        throw StoreError(s.message());
+      record.files[bundle::kManifestFile] = digest;
       db_->Cached(std::string("INSERT INTO models (") + kModelColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
           .Bind(1, name)
           .Bind(2, record.version)

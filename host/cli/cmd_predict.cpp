@@ -20,6 +20,7 @@
 #include "options.hpp"
 #include "pipeline/stored.hpp"
 #include "run_store.hpp"
+#include "sluice/bundle.hpp"
 #include "sluice/excerpt.hpp"
 
 namespace sluice::cli {
@@ -27,8 +28,6 @@ namespace sluice::cli {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr int kBundleFormat = 2;  // the newest bundle format this sluice reads
 
 // The bundle folder MODEL names, and a name for messages. A registered model is checked
 // against the digests recorded when it was registered; a bundle folder against those its
@@ -38,7 +37,7 @@ fs::path ResolveBundle(const std::string& model, const std::string& store_flag, 
   fs::path folder;
   if (fs::is_directory(model, ec)) {
     folder = model;
-  } else if (fs::is_regular_file(model, ec) && fs::path(model).filename() == "manifest.json") {
+  } else if (fs::is_regular_file(model, ec) && fs::path(model).filename() == bundle::kManifestFile) {
     folder = fs::path(model).parent_path();
   }
   if (!folder.empty()) {
@@ -132,7 +131,7 @@ int PredictCommand(const Args& args) {
       fs::absolute(ResolveBundle(vm["model"].as<std::string>(), vm["store"].as<std::string>(), label));
   json manifest;
   {
-    std::ifstream in(bundle / "manifest.json");
+    std::ifstream in(bundle / bundle::kManifestFile);
     if (!in) throw store::StoreError(label + ": no manifest.json in " + bundle.string() + " (not a Sluice bundle)");
     try {
       manifest = json::parse(in);
@@ -140,11 +139,11 @@ int PredictCommand(const Args& args) {
       throw store::StoreError(label + ": manifest.json is malformed: " + e.what());
     }
   }
-  if (manifest.value("format", "") != "sluice-bundle") throw store::StoreError(label + " is not a Sluice bundle");
+  if (manifest.value("format", "") != bundle::kFormatName) throw store::StoreError(label + " is not a Sluice bundle");
   const int format = manifest.value("format_version", 0);
-  if (format > kBundleFormat) {
+  if (format > bundle::kFormatVersion) {
     std::cerr << "sluice predict: error: " << label << " is bundle format " << format << " (written by sluice "
-              << manifest.value("sluice", "?") << "); this sluice reads format " << kBundleFormat
+              << manifest.value("sluice", "?") << "); this sluice reads format " << bundle::kFormatVersion
               << " and older: upgrade sluice\n";
     return kExitFailed;
   }

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sluice/bundle.hpp"
 #include "sluice/digest.hpp"
 #include "sluice/plugin.hpp"
 #include "sluice/torch.hpp"
@@ -20,10 +21,8 @@ namespace {
 
 using sluice::Status;
 namespace fs = std::filesystem;
+namespace bundle = sluice::bundle;
 using json = nlohmann::ordered_json;
-
-// 2: "files" maps each file to its SHA-256 (1 listed the names only).
-constexpr int kBundleFormat = 2;
 
 std::string NowIso() {
   const std::time_t now = std::time(nullptr);
@@ -65,9 +64,9 @@ class Bundle final : public sluice::Stage {
     }
     const fs::path dir = fs::path(ctx.ScratchDir()) / "bundle";
     fs::create_directories(dir);
-    sluice::SaveWeights(*model->network, (dir / "model.pt").string());
+    sluice::SaveWeights(*model->network, (dir / bundle::kWeightsFile).string());
     json preprocessing = model->preprocessing.empty() ? json::object() : json::parse(model->preprocessing);
-    SLUICE_RETURN_IF_ERROR(WriteJson(dir / "preprocessing.json", preprocessing));
+    SLUICE_RETURN_IF_ERROR(WriteJson(dir / bundle::kPreprocessingFile, preprocessing));
 
     // The architecture is rebuilt at prediction time by running the model plugin again
     // with the same parameters; the starting weights it was given no longer matter.
@@ -75,7 +74,7 @@ class Bundle final : public sluice::Stage {
     params.erase("init_from");
     params.erase("freeze");
     json files = json::object();
-    for (const char* file : {"model.pt", "preprocessing.json"}) {
+    for (const char* file : {bundle::kWeightsFile, bundle::kPreprocessingFile}) {
       std::string digest;
       SLUICE_RETURN_IF_ERROR(sluice::Sha256File((dir / file).string(), digest));
       files[file] = digest;
@@ -86,8 +85,8 @@ class Bundle final : public sluice::Stage {
       if (std::isfinite(value)) metrics[key] = value;
     }
     const json manifest = {
-        {"format", "sluice-bundle"},
-        {"format_version", kBundleFormat},
+        {"format", bundle::kFormatName},
+        {"format_version", bundle::kFormatVersion},
         {"description", p.String("description")},
         {"created_at", NowIso()},
         {"run_id", run.run_id()},
@@ -113,7 +112,7 @@ class Bundle final : public sluice::Stage {
         {"files", files},
         {"metrics", metrics},
     };
-    SLUICE_RETURN_IF_ERROR(WriteJson(dir / "manifest.json", manifest));
+    SLUICE_RETURN_IF_ERROR(WriteJson(dir / bundle::kManifestFile, manifest));
 
     int64_t version = 0;
     std::string registered;
@@ -126,7 +125,7 @@ class Bundle final : public sluice::Stage {
       fs::copy(registered, target, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
       if (ec) return Status::IoError("cannot export the bundle to " + target.string() + ": " + ec.message());
     }
-    for (const char* file : {"manifest.json", "model.pt", "preprocessing.json"}) {
+    for (const char* file : {bundle::kManifestFile, bundle::kWeightsFile, bundle::kPreprocessingFile}) {
       SLUICE_RETURN_IF_ERROR(ctx.AddArtifact(file, (dir / file).string()));
     }
     ctx.LogMetric("version", 0, static_cast<double>(version));

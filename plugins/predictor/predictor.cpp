@@ -16,6 +16,7 @@
 
 #include "idx_reader.hpp"
 #include "preprocess.hpp"
+#include "sluice/bundle.hpp"
 #include "sluice/plugin.hpp"
 #include "sluice/torch.hpp"
 #include "table.hpp"
@@ -119,8 +120,8 @@ class Predictor final : public sluice::Stage {
     const sluice::Params& p = ctx.params();
     const fs::path bundle(p.String("bundle"));
     json manifest, pre;
-    SLUICE_RETURN_IF_ERROR(ReadJson(bundle / "manifest.json", manifest));
-    SLUICE_RETURN_IF_ERROR(ReadJson(bundle / "preprocessing.json", pre));
+    SLUICE_RETURN_IF_ERROR(ReadJson(bundle / sluice::bundle::kManifestFile, manifest));
+    SLUICE_RETURN_IF_ERROR(ReadJson(bundle / sluice::bundle::kPreprocessingFile, pre));
     auto spec = ctx.Input<sluice::ModelSpec>("model");
 
     sluice::InputSchema schema;
@@ -132,14 +133,14 @@ class Predictor final : public sluice::Stage {
     const bool regression = manifest.at("task") == "regression";
     const torch::Device device = sluice::ResolveDevice(p.String("device"));
     std::shared_ptr<sluice::Network> net = spec->Build(schema);
-    sluice::LoadWeights(*net, (bundle / "model.pt").string());
+    sluice::LoadWeights(*net, (bundle / sluice::bundle::kWeightsFile).string());
     net->to(device);
     net->eval();
 
     sluice::Inputs inputs;
     std::vector<std::string> notes;
     if (Status checked = sluice::CheckPreprocessing(pre.dump(), schema.sample_shape); !checked.ok()) {
-      return Status::InvalidArgument(bundle.string() + "/preprocessing.json: " + checked.message());
+      return Status::InvalidArgument((bundle / sluice::bundle::kPreprocessingFile).string() + ": " + checked.message());
     }
     const std::string kind = pre.value("kind", "");
     const std::string input = p.String("input");
