@@ -87,6 +87,30 @@ std::string ImagePreprocessing(const std::vector<int64_t>& shape, double input_s
       .dump();
 }
 
+std::string NumericTablePreprocessing(const std::vector<NumericColumn>& columns, const std::string& target,
+                                      const std::vector<std::string>& class_names, double target_shift,
+                                      double target_scale) {
+  nlohmann::json features = nlohmann::json::array(), inputs = nlohmann::json::array();
+  for (const NumericColumn& c : columns) {
+    features.push_back(
+        {{"column", c.name}, {"kind", "numeric"}, {"fill", c.fill}, {"shift", c.shift}, {"scale", c.scale}});
+    inputs.push_back({{"name", c.name}, {"type", "numeric"}});
+  }
+  nlohmann::json j = {{"kind", "table"},
+                      {"format_version", kPreprocessingFormat},
+                      {"task", class_names.empty() ? "regression" : "classification"},
+                      {"target", target},
+                      {"features", features},
+                      {"inputs", inputs}};
+  if (class_names.empty()) {
+    j["target_shift"] = target_shift;
+    j["target_scale"] = target_scale;
+  } else {
+    j["class_names"] = class_names;
+  }
+  return j.dump();
+}
+
 Status CheckPreprocessing(const std::string& text, const std::vector<int64_t>& sample_shape) {
   if (text.empty()) {
     return Status::InvalidArgument(

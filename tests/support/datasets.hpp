@@ -18,22 +18,9 @@ namespace sluice::testing {
 // as a CSV plugin would record it for such data.
 inline std::string NumericTablePreprocessing(int64_t features, const std::vector<std::string>& class_names,
                                              const std::string& target = "y") {
-  nlohmann::json columns = nlohmann::json::array(), inputs = nlohmann::json::array();
-  for (int64_t f = 0; f < features; ++f) {
-    const std::string name = "x" + std::to_string(f);
-    columns.push_back({{"column", name}, {"kind", "numeric"}, {"fill", 0.0}, {"shift", 0.0}, {"scale", 1.0}});
-    inputs.push_back({{"name", name}, {"type", "numeric"}});
-  }
-  nlohmann::json j = {
-      {"kind", "table"},  {"format_version", 1}, {"task", class_names.empty() ? "regression" : "classification"},
-      {"target", target}, {"features", columns}, {"inputs", inputs}};
-  if (class_names.empty()) {
-    j["target_shift"] = 0.0;
-    j["target_scale"] = 1.0;
-  } else {
-    j["class_names"] = class_names;
-  }
-  return j.dump();
+  std::vector<NumericColumn> columns;
+  for (int64_t f = 0; f < features; ++f) columns.push_back({"x" + std::to_string(f)});
+  return sluice::NumericTablePreprocessing(columns, target, class_names);
 }
 
 // `classes` Gaussian blobs in `features` dimensions, centres spread by 4, unit variance:

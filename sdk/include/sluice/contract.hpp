@@ -11,6 +11,8 @@
 #ifndef SLUICE_CONTRACT_HPP_
 #define SLUICE_CONTRACT_HPP_
 
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -205,6 +207,106 @@ struct MetricSpec {
   std::string doc;
 };
 
+// --- Declared once: ports, parameters and metrics as typed constants ----------------
+//
+// A stage names each port, parameter and metric once, as a constant that carries its C++
+// type, and uses the constant in both Describe() and Run(), so the two cannot drift apart
+// (as MediaPipe's In<T>/Out<T> do):
+//
+//   static inline const sluice::In<sluice::TensorDataset> kData{"data", "train and validation splits"};
+//   static inline const sluice::Out<sluice::TrainedModel> kModel{"model", "the trained network"};
+//   static inline const sluice::Param<int64_t> kEpochs{"epochs"};
+//
+//   Describe():  .input(kData).output(kModel).param(kEpochs.Default(10).range(1, 100000).doc("..."))
+//   Run():       auto data = kData.Get(ctx);  const int64_t epochs = kEpochs.Get(ctx.params());
+//                kModel.Set(ctx, std::move(trained));
+//
+// A port's type is T::kPortType (sluice::ports); a parameter's is T's: bool, int64_t,
+// double, std::string, or a std::vector of int64_t, double or std::string. Header-only.
+
+class StageContext;
+
+template <class T>
+struct ParamTraits;
+template <>
+struct ParamTraits<bool> {
+  static constexpr ParamType kType = ParamType::kBool;
+  static bool Get(const Params& p, std::string_view name) { return p.Bool(name); }
+};
+template <>
+struct ParamTraits<int64_t> {
+  static constexpr ParamType kType = ParamType::kInt;
+  static int64_t Get(const Params& p, std::string_view name) { return p.Int(name); }
+};
+template <>
+struct ParamTraits<double> {
+  static constexpr ParamType kType = ParamType::kFloat;
+  static double Get(const Params& p, std::string_view name) { return p.Float(name); }
+};
+template <>
+struct ParamTraits<std::string> {
+  static constexpr ParamType kType = ParamType::kString;
+  static const std::string& Get(const Params& p, std::string_view name) { return p.String(name); }
+};
+template <>
+struct ParamTraits<std::vector<int64_t>> {
+  static constexpr ParamType kType = ParamType::kIntList;
+  static const std::vector<int64_t>& Get(const Params& p, std::string_view name) { return p.IntList(name); }
+};
+template <>
+struct ParamTraits<std::vector<double>> {
+  static constexpr ParamType kType = ParamType::kFloatList;
+  static const std::vector<double>& Get(const Params& p, std::string_view name) { return p.FloatList(name); }
+};
+template <>
+struct ParamTraits<std::vector<std::string>> {
+  static constexpr ParamType kType = ParamType::kStringList;
+  static const std::vector<std::string>& Get(const Params& p, std::string_view name) { return p.StringList(name); }
+};
+
+// A parameter of C++ type T. Default(), Required() and Optional() start its ParamSpec
+// (chain range(), choices(), doc() after them); Get() reads it in Run().
+template <class T>
+class Param {
+ public:
+  explicit constexpr Param(const char* name) : name_(name) {}
+  const char* name() const { return name_; }
+
+  ParamSpec Default(T value) const {
+    return ParamSpec(name_, ParamTraits<T>::kType).default_value(Value(std::move(value)));
+  }
+  ParamSpec Required() const { return ParamSpec(name_, ParamTraits<T>::kType); }
+  ParamSpec Optional() const { return Required().optional(); }
+
+  // The value (the default when the pipeline leaves it out). Throws ParamError for an
+  // optional parameter left out: check Has() first.
+  decltype(auto) Get(const Params& params) const { return ParamTraits<T>::Get(params, name_); }
+  bool Has(const Params& params) const { return params.Has(name_); }
+
+ private:
+  const char* name_;
+};
+
+// An input port carrying T (a PortValue with a static kPortType, e.g. sluice::TensorDataset).
+template <class T>
+struct In {
+  const char* name;
+  const char* doc = "";
+  bool optional = false;  // may be left unwired: Get() returns null then
+
+  // Defined in sluice/stage.hpp (included by sluice/plugin.hpp).
+  std::shared_ptr<T> Get(const StageContext& ctx) const;
+};
+
+// An output port carrying T.
+template <class T>
+struct Out {
+  const char* name;
+  const char* doc = "";
+
+  void Set(StageContext& ctx, std::shared_ptr<T> value) const;  // sluice/stage.hpp
+};
+
 struct PortSpec {
   std::string name;
   std::string type;  // one of sluice::ports, or a plugin-defined type name
@@ -228,6 +330,14 @@ class SLUICE_API Contract {
   Contract& output(std::string name, std::string type, std::string doc = "");
   Contract& param(ParamSpec spec);
   Contract& metric(MetricSpec spec);
+  template <class T>
+  Contract& input(const In<T>& port) {
+    return port.optional ? optional_input(port.name, T::kPortType, port.doc) : input(port.name, T::kPortType, port.doc);
+  }
+  template <class T>
+  Contract& output(const Out<T>& port) {
+    return output(port.name, T::kPortType, port.doc);
+  }
 
   const std::string& name() const { return name_; }
   const std::string& version() const { return version_; }

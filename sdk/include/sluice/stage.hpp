@@ -144,6 +144,17 @@ class SLUICE_API StageContext {
   }
 };
 
+template <class T>
+std::shared_ptr<T> In<T>::Get(const StageContext& ctx) const {
+  if (optional && !ctx.InputValue(name)) return nullptr;
+  return ctx.template Input<T>(name);
+}
+
+template <class T>
+void Out<T>::Set(StageContext& ctx, std::shared_ptr<T> value) const {
+  ctx.SetOutput(name, std::move(value));
+}
+
 // Why `value`, published by a stage on output `port`, breaks its contract (an undeclared
 // port, another type) or its type's rules (PortValue::Check), as "published ..."; ""
 // when it is fine. What the host checks, and the test harness (sluice/testing).

@@ -51,6 +51,19 @@ inline constexpr int kPreprocessingFormat = 1;
 // The "image" kind's JSON. Returns a new string the caller owns.
 SLUICE_API std::string ImagePreprocessing(const std::vector<int64_t>& shape, double input_scale, double mean,
                                           double std, const std::vector<std::string>& class_names);
+// One numeric column of the "table" kind: a missing value takes `fill`, then the
+// feature is (x - shift) / scale.
+struct NumericColumn {
+  std::string name;
+  double fill = 0, shift = 0, scale = 1;
+};
+// The "table" kind's JSON for a model that reads these numeric columns, in this order, as
+// its dense features and predicts column `target`: a class of `class_names` (index
+// order), or, when class_names is empty, a value (output * target_scale + target_shift).
+// Returns a new string the caller owns.
+SLUICE_API std::string NumericTablePreprocessing(const std::vector<NumericColumn>& columns, const std::string& target,
+                                                 const std::vector<std::string>& class_names, double target_shift = 0,
+                                                 double target_scale = 1);
 // Ok when `json` is preprocessing of a known kind and version with its fields, for data
 // of this `sample_shape`; otherwise what is wrong.
 SLUICE_API Status CheckPreprocessing(const std::string& json, const std::vector<int64_t>& sample_shape);
@@ -82,6 +95,7 @@ struct SLUICE_API InputSchema {
 // there are embedded columns; a training split with rows; preprocessing of a known kind.
 class SLUICE_API TensorDataset : public PortValue {
  public:
+  static constexpr const char* kPortType = ports::kDataset;  // for In<T>, Out<T>
   ~TensorDataset() override;
   const char* port_type() const override;
   Status Check() const override;
@@ -128,6 +142,7 @@ class SLUICE_API Network : public torch::nn::Module {
 // Port type "model": an architecture, instantiated once the data's shape is known.
 class SLUICE_API ModelSpec : public PortValue {
  public:
+  static constexpr const char* kPortType = ports::kModel;  // for In<T>, Out<T>
   ~ModelSpec() override;
   const char* port_type() const override;
   // A freshly initialized network (uses the current torch seed).
@@ -147,6 +162,7 @@ class SLUICE_API ModelSpec : public PortValue {
 // names as outputs (classification); preprocessing of a known kind.
 class SLUICE_API TrainedModel : public PortValue {
  public:
+  static constexpr const char* kPortType = ports::kTrainedModel;  // for In<T>, Out<T>
   ~TrainedModel() override;
   const char* port_type() const override;
   Status Check() const override;
