@@ -7,6 +7,9 @@
 
 namespace {
 
+// Parameters, declared once for Describe() and Run().
+const sluice::Param<std::string> kFileParam{"file"};
+
 class Arff final : public sluice::Stage {
  public:
   static sluice::Contract Describe() {
@@ -15,19 +18,17 @@ class Arff final : public sluice::Stage {
             .doc(
                 "A table from a Weka ARFF file (numeric, nominal, string, date; dense or sparse rows), imputed, "
                 "encoded, standardized, split with a seed")
-            .output("data", sluice::ports::kDataset, "train, validation and test splits, with the fitted preprocessing")
-            .param(sluice::RequiredParam("file", sluice::ParamType::kString)
-                       .format(sluice::StringFormat::kFile)
-                       .doc("the .arff file"));
+            .output(sluice::tabular::kDataOut)
+            .param(kFileParam.Required().format(sluice::StringFormat::kFile).doc("the .arff file"));
     return sluice::tabular::AddTableParams(c);
   }
 
   sluice::Status Run(sluice::StageContext& ctx) override {
     sluice::tabular::ReadOptions options;
-    options.skip_bad_rows = ctx.params().Bool("skip_bad_rows");
-    options.encoding = sluice::tabular::EncodingFromName(ctx.params().String("encoding"));
+    options.skip_bad_rows = sluice::tabular::kSkipBadRowsParam.Get(ctx.params());
+    options.encoding = sluice::tabular::EncodingFromName(sluice::tabular::kEncodingParam.Get(ctx.params()));
     sluice::tabular::Table table;
-    SLUICE_RETURN_IF_ERROR(sluice::tabular::ReadArff(ctx.params().String("file"), options, table));
+    SLUICE_RETURN_IF_ERROR(sluice::tabular::ReadArff(kFileParam.Get(ctx.params()), options, table));
     return sluice::tabular::BuildTableDataset(ctx, table, "arff");
   }
 };

@@ -19,6 +19,14 @@
 
 namespace {
 
+// Ports, declared once for Describe() and Run().
+const sluice::In<sluice::TrainedModel> kModelIn{"model", "the trained model"};
+
+// Parameters, declared once for Describe() and Run().
+const sluice::Param<std::string> kDescriptionParam{"description"};
+const sluice::Param<std::string> kNameParam{"name"};
+const sluice::Param<std::string> kExportDirParam{"export_dir"};
+
 using sluice::Status;
 namespace fs = std::filesystem;
 namespace bundle = sluice::bundle;
@@ -45,20 +53,18 @@ class Bundle final : public sluice::Stage {
   static sluice::Contract Describe() {
     return sluice::Contract("bundle", "0.1.0", sluice::Kind::kDeploy)
         .doc("Exports a trained model as a self-contained bundle and registers it in the model registry")
-        .input("model", sluice::ports::kTrainedModel, "the trained model")
-        .param(sluice::RequiredParam("name", sluice::ParamType::kString)
+        .input(kModelIn)
+        .param(kNameParam.Required()
                    .format(sluice::StringFormat::kName)
                    .doc("registry name (letters, digits, - _ .); each bundle gets the next version"))
-        .param(sluice::StringParam("description", "").doc("a line about this model"))
-        .param(sluice::ParamSpec("export_dir", sluice::ParamType::kString)
-                   .optional()
-                   .doc("also copy the bundle folder here (created if needed)"))
+        .param(kDescriptionParam.Default("").doc("a line about this model"))
+        .param(kExportDirParam.Required().optional().doc("also copy the bundle folder here (created if needed)"))
         .metric({"version", sluice::Goal::kNone, "the registry version the bundle got"});
   }
 
   Status Run(sluice::StageContext& ctx) override {
     const sluice::Params& p = ctx.params();
-    auto model = ctx.Input<sluice::TrainedModel>("model");
+    auto model = kModelIn.Get(ctx);
     if (!model->spec || model->spec->origin.plugin.empty()) {
       return Status::FailedPrecondition("the model does not say which plugin built its architecture");
     }
@@ -87,7 +93,7 @@ class Bundle final : public sluice::Stage {
     const json manifest = {
         {"format", bundle::kFormatName},
         {"format_version", bundle::kFormatVersion},
-        {"description", p.String("description")},
+        {"description", kDescriptionParam.Get(p)},
         {"created_at", NowIso()},
         {"run_id", run.run_id()},
         {"trained_by_stage", model->origin.stage},
@@ -117,10 +123,10 @@ class Bundle final : public sluice::Stage {
     int64_t version = 0;
     std::string registered;
     SLUICE_RETURN_IF_ERROR(ctx.RequireService<sluice::ModelRegistryV1>().Register(
-        sluice::ModelRegistration{p.String("name"), dir.string(), p.String("description")}, version, registered));
-    if (p.Has("export_dir")) {
+        sluice::ModelRegistration{kNameParam.Get(p), dir.string(), kDescriptionParam.Get(p)}, version, registered));
+    if (kExportDirParam.Has(p)) {
       std::error_code ec;
-      const fs::path target(p.String("export_dir"));
+      const fs::path target(kExportDirParam.Get(p));
       fs::create_directories(target, ec);
       fs::copy(registered, target, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
       if (ec) return Status::IoError("cannot export the bundle to " + target.string() + ": " + ec.message());
@@ -129,7 +135,7 @@ class Bundle final : public sluice::Stage {
       SLUICE_RETURN_IF_ERROR(ctx.AddArtifact(file, (dir / file).string()));
     }
     ctx.LogMetric("version", 0, static_cast<double>(version));
-    ctx.Info("registered " + p.String("name") + " v" + std::to_string(version) + " (" + registered + ")");
+    ctx.Info("registered " + kNameParam.Get(p) + " v" + std::to_string(version) + " (" + registered + ")");
     return Status::Ok();
   }
 };

@@ -17,6 +17,15 @@
 
 namespace {
 
+// Ports, declared once for Describe() and Run().
+const sluice::In<sluice::TensorDataset> kDataIn{"data", "the dataset holding the split to evaluate"};
+const sluice::In<sluice::TrainedModel> kModelIn{"model", "the trained classifier"};
+
+// Parameters, declared once for Describe() and Run().
+const sluice::Param<std::string> kSplitParam{"split"};
+const sluice::Param<int64_t> kBatchSizeParam{"batch_size"};
+const sluice::Param<int64_t> kCalibrationBinsParam{"calibration_bins"};
+
 using sluice::Status;
 
 Status WriteFile(const std::string& path, const std::string& text) {
@@ -74,13 +83,11 @@ class ClassificationMetrics final : public sluice::Stage {
             .doc(
                 "Accuracy, precision/recall/F1, ROC and PR AUC, log loss, calibration, confusion matrix "
                 "(scikit-learn definitions), inference latency; ROC, confusion and reliability images")
-            .input("data", sluice::ports::kDataset, "the dataset holding the split to evaluate")
-            .input("model", sluice::ports::kTrainedModel, "the trained classifier")
-            .param(sluice::ChoiceParam("split", "test", {"test", "validation", "train"}).doc("which split to evaluate"))
-            .param(sluice::IntParam("batch_size", 1024).range(1, 1 << 20).doc("examples per inference batch"))
-            .param(sluice::IntParam("calibration_bins", 10)
-                       .range(2, 100)
-                       .doc("equal-width bins of the calibration error"));
+            .input(kDataIn)
+            .input(kModelIn)
+            .param(kSplitParam.Default("test").choices({"test", "validation", "train"}).doc("which split to evaluate"))
+            .param(kBatchSizeParam.Default(1024).range(1, 1 << 20).doc("examples per inference batch"))
+            .param(kCalibrationBinsParam.Default(10).range(2, 100).doc("equal-width bins of the calibration error"));
     for (const MetricSpec& m :
          {kAccuracy, kPrecisionMacro, kRecallMacro, kF1Macro, kPrecisionWeighted, kRecallWeighted, kF1Weighted, kRocAuc,
           kPrAuc, kLogLoss, kCalibrationError, kLatencyP50, kLatencyP95, kThroughput, kPeakMemory}) {
@@ -91,14 +98,14 @@ class ClassificationMetrics final : public sluice::Stage {
 
   Status Run(sluice::StageContext& ctx) override {
     const sluice::Params& p = ctx.params();
-    auto data = ctx.Input<sluice::TensorDataset>("data");
-    auto model = ctx.Input<sluice::TrainedModel>("model");
+    auto data = kDataIn.Get(ctx);
+    auto model = kModelIn.Get(ctx);
     if (data->task != sluice::Task::kClassification || model->task != sluice::Task::kClassification) {
       return Status::InvalidArgument(
           "classification-metrics needs classification data and model; use "
           "regression-metrics for regression");
     }
-    const std::string split_name = p.String("split");
+    const std::string split_name = kSplitParam.Get(p);
     const sluice::Split& split = data->split(split_name);
     const int64_t n = split.size();
     const int64_t k = data->num_classes();
@@ -115,7 +122,7 @@ class ClassificationMetrics final : public sluice::Stage {
     {
       torch::NoGradGuard no_grad;
       model->network->eval();
-      const int64_t batch = p.Int("batch_size");
+      const int64_t batch = kBatchSizeParam.Get(p);
       for (int64_t begin = 0; begin < n; begin += batch) {
         if (ctx.StopRequested()) return Status::Cancelled("stopped during evaluation");
         const int64_t end = std::min(n, begin + batch);
@@ -131,7 +138,7 @@ class ClassificationMetrics final : public sluice::Stage {
     }
     torch::Tensor targets = split.targets.to(torch::kInt64).contiguous();
     std::vector<int64_t> labels(targets.data_ptr<int64_t>(), targets.data_ptr<int64_t>() + n);
-    const int bins = static_cast<int>(p.Int("calibration_bins"));
+    const int bins = static_cast<int>(kCalibrationBinsParam.Get(p));
     const sluice::metrics::ClassificationReport r = sluice::metrics::Classify(labels, probs, k, bins);
 
     double total_ms = 0;

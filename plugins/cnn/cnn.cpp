@@ -7,6 +7,19 @@
 
 namespace {
 
+// Ports, declared once for Describe() and Run().
+const sluice::Out<sluice::ModelSpec> kModelOut{"model", "the architecture, built once the image size is known"};
+
+// Parameters, declared once for Describe() and Run().
+const sluice::Param<std::vector<int64_t>> kChannelsParam{"channels"};
+const sluice::Param<std::vector<int64_t>> kKernelSizesParam{"kernel_sizes"};
+const sluice::Param<int64_t> kConvsPerBlockParam{"convs_per_block"};
+const sluice::Param<bool> kBatchNormParam{"batch_norm"};
+const sluice::Param<std::string> kPoolingParam{"pooling"};
+const sluice::Param<std::vector<int64_t>> kHiddenParam{"hidden"};
+const sluice::Param<double> kDropoutParam{"dropout"};
+const sluice::Param<std::string> kActivationParam{"activation"};
+
 using sluice::Status;
 namespace nn = torch::nn;
 
@@ -125,37 +138,26 @@ class Cnn final : public sluice::Stage {
     sluice::Contract c =
         sluice::Contract("cnn", "0.1.0", sluice::Kind::kModel)
             .doc("Convolutional network for images: conv blocks (batch norm, pooling), then dense layers")
-            .output("model", sluice::ports::kModel, "the architecture, built once the image size is known")
-            .param(sluice::IntListParam("channels", {32, 64})
-                       .min(1)
-                       .max(4096)
-                       .min_items(1)
-                       .max_items(12)
-                       .doc("output channels of each block"))
-            .param(sluice::IntListParam("kernel_sizes", {3})
-                       .min(1)
-                       .max(15)
-                       .min_items(1)
-                       .max_items(12)
-                       .doc("kernel size of the convolutions: one for all blocks, or one per block"))
-            .param(sluice::IntParam("convs_per_block", 1).range(1, 8).doc("convolutions in each block"))
-            .param(sluice::BoolParam("batch_norm", true).doc("batch normalization after each convolution"))
-            .param(sluice::ChoiceParam("pooling", "max", {"max", "avg", "none"}).doc("2x2 pooling after each block"))
-            .param(sluice::IntListParam("hidden", {128})
-                       .min(1)
-                       .max(1 << 16)
-                       .max_items(8)
-                       .doc("dense layers after the convolutions"))
-            .param(sluice::FloatParam("dropout", 0.25).min(0).less_than(1).doc("dropout before each dense layer"))
-            .param(sluice::ChoiceParam("activation", "relu", {"relu", "gelu", "leaky_relu"}).doc("activation"));
+            .output(kModelOut)
+            .param(kChannelsParam.Default({32, 64}).min(1).max(4096).min_items(1).max_items(12).doc(
+                "output channels of each block"))
+            .param(kKernelSizesParam.Default({3}).min(1).max(15).min_items(1).max_items(12).doc(
+                "kernel size of the convolutions: one for all blocks, or one per block"))
+            .param(kConvsPerBlockParam.Default(1).range(1, 8).doc("convolutions in each block"))
+            .param(kBatchNormParam.Default(true).doc("batch normalization after each convolution"))
+            .param(kPoolingParam.Default("max").choices({"max", "avg", "none"}).doc("2x2 pooling after each block"))
+            .param(
+                kHiddenParam.Default({128}).min(1).max(1 << 16).max_items(8).doc("dense layers after the convolutions"))
+            .param(kDropoutParam.Default(0.25).min(0).less_than(1).doc("dropout before each dense layer"))
+            .param(kActivationParam.Default("relu").choices({"relu", "gelu", "leaky_relu"}).doc("activation"));
     return sluice::AddInitParams(c);
   }
 
   Status Run(sluice::StageContext& ctx) override {
     const sluice::Params& p = ctx.params();
     CnnOptions o;
-    o.channels = p.IntList("channels");
-    o.kernel_sizes = p.IntList("kernel_sizes");
+    o.channels = kChannelsParam.Get(p);
+    o.kernel_sizes = kKernelSizesParam.Get(p);
     if (o.kernel_sizes.size() != 1 && o.kernel_sizes.size() != o.channels.size()) {
       return Status::InvalidArgument("kernel_sizes has " + std::to_string(o.kernel_sizes.size()) + " entries for " +
                                      std::to_string(o.channels.size()) + " blocks (give one, or one per block)");
@@ -163,15 +165,15 @@ class Cnn final : public sluice::Stage {
     for (int64_t k : o.kernel_sizes) {
       if (k % 2 == 0) return Status::InvalidArgument("kernel sizes must be odd (got " + std::to_string(k) + ")");
     }
-    o.convs_per_block = p.Int("convs_per_block");
-    o.batch_norm = p.Bool("batch_norm");
-    o.pooling = p.String("pooling");
-    o.hidden = p.IntList("hidden");
-    o.dropout = p.Float("dropout");
-    o.activation = p.String("activation");
+    o.convs_per_block = kConvsPerBlockParam.Get(p);
+    o.batch_norm = kBatchNormParam.Get(p);
+    o.pooling = kPoolingParam.Get(p);
+    o.hidden = kHiddenParam.Get(p);
+    o.dropout = kDropoutParam.Get(p);
+    o.activation = kActivationParam.Get(p);
     auto spec = std::make_shared<CnnSpec>(std::move(o));
     sluice::ReadInitParams(ctx, *spec);
-    ctx.SetOutput("model", std::move(spec));
+    kModelOut.Set(ctx, std::move(spec));
     return Status::Ok();
   }
 };

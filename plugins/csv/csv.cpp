@@ -7,6 +7,13 @@
 
 namespace {
 
+// Parameters, declared once for Describe() and Run().
+const sluice::Param<std::string> kDelimiterParam{"delimiter"};
+const sluice::Param<bool> kHeaderParam{"header"};
+const sluice::Param<std::vector<std::string>> kNaValuesParam{"na_values"};
+const sluice::Param<std::vector<std::string>> kCategoricalColumnsParam{"categorical_columns"};
+const sluice::Param<std::string> kFileParam{"file"};
+
 class Csv final : public sluice::Stage {
  public:
   static sluice::Contract Describe() {
@@ -15,33 +22,31 @@ class Csv final : public sluice::Stage {
             .doc(
                 "A table from a CSV file: numeric and categorical columns, a class or numeric target, missing "
                 "values imputed, standardized, split with a seed")
-            .output("data", sluice::ports::kDataset, "train, validation and test splits, with the fitted preprocessing")
-            .param(sluice::RequiredParam("file", sluice::ParamType::kString)
-                       .format(sluice::StringFormat::kFile)
-                       .doc("the CSV file"))
-            .param(sluice::StringParam("delimiter", ",").doc("the field separator (one character)"))
-            .param(sluice::BoolParam("header", true).doc("the first row names the columns"))
-            .param(sluice::StringListParam("na_values", {"", "?", "NA", "N/A", "NaN", "nan", "null", "NULL"})
+            .output(sluice::tabular::kDataOut)
+            .param(kFileParam.Required().format(sluice::StringFormat::kFile).doc("the CSV file"))
+            .param(kDelimiterParam.Default(",").doc("the field separator (one character)"))
+            .param(kHeaderParam.Default(true).doc("the first row names the columns"))
+            .param(kNaValuesParam.Default({"", "?", "NA", "N/A", "NaN", "nan", "null", "NULL"})
                        .doc("cell texts that mean missing"))
-            .param(sluice::StringListParam("categorical_columns", {})
-                       .doc("columns read as categories even where their values are numbers (codes, zip codes)"));
+            .param(kCategoricalColumnsParam.Default({}).doc(
+                "columns read as categories even where their values are numbers (codes, zip codes)"));
     return sluice::tabular::AddTableParams(c);
   }
 
   sluice::Status Run(sluice::StageContext& ctx) override {
     const sluice::Params& p = ctx.params();
-    if (p.String("delimiter").size() != 1) {
-      return sluice::Status::InvalidArgument("delimiter must be one character, got \"" + p.String("delimiter") + "\"");
+    if (kDelimiterParam.Get(p).size() != 1) {
+      return sluice::Status::InvalidArgument("delimiter must be one character, got \"" + kDelimiterParam.Get(p) + "\"");
     }
     sluice::tabular::ReadOptions options;
-    options.delimiter = p.String("delimiter")[0];
-    options.header = p.Bool("header");
-    options.na_values = p.StringList("na_values");
-    options.skip_bad_rows = p.Bool("skip_bad_rows");
-    options.encoding = sluice::tabular::EncodingFromName(p.String("encoding"));
-    options.categorical = p.StringList("categorical_columns");
+    options.delimiter = kDelimiterParam.Get(p)[0];
+    options.header = kHeaderParam.Get(p);
+    options.na_values = kNaValuesParam.Get(p);
+    options.skip_bad_rows = sluice::tabular::kSkipBadRowsParam.Get(p);
+    options.encoding = sluice::tabular::EncodingFromName(sluice::tabular::kEncodingParam.Get(p));
+    options.categorical = kCategoricalColumnsParam.Get(p);
     sluice::tabular::Table table;
-    SLUICE_RETURN_IF_ERROR(sluice::tabular::ReadCsv(p.String("file"), options, table));
+    SLUICE_RETURN_IF_ERROR(sluice::tabular::ReadCsv(kFileParam.Get(p), options, table));
     return sluice::tabular::BuildTableDataset(ctx, table, "csv");
   }
 };

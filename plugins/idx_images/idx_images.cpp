@@ -15,6 +15,21 @@
 
 namespace {
 
+// Ports, declared once for Describe() and Run().
+const sluice::Out<sluice::TensorDataset> kDataOut{"data", "train, validation and test splits"};
+
+// Parameters, declared once for Describe() and Run().
+const sluice::Param<std::string> kTrainImagesParam{"train_images"};
+const sluice::Param<std::string> kTrainLabelsParam{"train_labels"};
+const sluice::Param<std::string> kTestImagesParam{"test_images"};
+const sluice::Param<std::string> kTestLabelsParam{"test_labels"};
+const sluice::Param<double> kValFractionParam{"val_fraction"};
+const sluice::Param<int64_t> kLimitParam{"limit"};
+const sluice::Param<int64_t> kTestLimitParam{"test_limit"};
+const sluice::Param<bool> kNormalizeParam{"normalize"};
+const sluice::Param<std::vector<std::string>> kClassNamesParam{"class_names"};
+const sluice::Param<std::string> kDirParam{"dir"};
+
 using sluice::Status;
 
 class IdxImages final : public sluice::Stage {
@@ -23,22 +38,19 @@ class IdxImages final : public sluice::Stage {
     using sluice::ParamType;
     return sluice::Contract("idx-images", "0.2.0", sluice::Kind::kData)
         .doc("Image classification data from IDX files (MNIST, Fashion-MNIST), split and normalized")
-        .output("data", sluice::ports::kDataset, "train, validation and test splits")
-        .param(sluice::RequiredParam("dir", ParamType::kString)
-                   .format(sluice::StringFormat::kDirectory)
-                   .doc("folder holding the four IDX files"))
-        .param(sluice::StringParam("train_images", "train-images-idx3-ubyte.gz").doc("training images, in dir"))
-        .param(sluice::StringParam("train_labels", "train-labels-idx1-ubyte.gz").doc("training labels, in dir"))
-        .param(sluice::StringParam("test_images", "t10k-images-idx3-ubyte.gz").doc("test images, in dir"))
-        .param(sluice::StringParam("test_labels", "t10k-labels-idx1-ubyte.gz").doc("test labels, in dir"))
-        .param(sluice::FloatParam("val_fraction", 0.1)
-                   .range(0.0, 0.9)
-                   .doc("share of the training file held out for validation (seeded split)"))
-        .param(sluice::IntParam("limit", 0).min(0).doc("use only the first N training images (0: all)"))
-        .param(sluice::IntParam("test_limit", 0).min(0).doc("use only the first N test images (0: all)"))
-        .param(sluice::BoolParam("normalize", true)
-                   .doc("standardize pixels with the training split's mean and standard deviation"))
-        .param(sluice::StringListParam("class_names", {}).doc("a name per class (default: the label numbers)"))
+        .output(kDataOut)
+        .param(kDirParam.Required().format(sluice::StringFormat::kDirectory).doc("folder holding the four IDX files"))
+        .param(kTrainImagesParam.Default("train-images-idx3-ubyte.gz").doc("training images, in dir"))
+        .param(kTrainLabelsParam.Default("train-labels-idx1-ubyte.gz").doc("training labels, in dir"))
+        .param(kTestImagesParam.Default("t10k-images-idx3-ubyte.gz").doc("test images, in dir"))
+        .param(kTestLabelsParam.Default("t10k-labels-idx1-ubyte.gz").doc("test labels, in dir"))
+        .param(kValFractionParam.Default(0.1).range(0.0, 0.9).doc(
+            "share of the training file held out for validation (seeded split)"))
+        .param(kLimitParam.Default(0).min(0).doc("use only the first N training images (0: all)"))
+        .param(kTestLimitParam.Default(0).min(0).doc("use only the first N test images (0: all)"))
+        .param(kNormalizeParam.Default(true).doc(
+            "standardize pixels with the training split's mean and standard deviation"))
+        .param(kClassNamesParam.Default({}).doc("a name per class (default: the label numbers)"))
         .param(sluice::SeedParam())
         .metric({"train_size", sluice::Goal::kNone, "training examples"})
         .metric({"validation_size", sluice::Goal::kNone, "validation examples"})
@@ -47,14 +59,14 @@ class IdxImages final : public sluice::Stage {
 
   Status Run(sluice::StageContext& ctx) override {
     const sluice::Params& p = ctx.params();
-    const std::string dir = p.String("dir");
+    const std::string dir = kDirParam.Get(p);
     sluice::idx::IdxArray train_x, train_y, test_x, test_y;
-    SLUICE_RETURN_IF_ERROR(sluice::idx::ReadIdx(dir + "/" + p.String("train_images"), 3, train_x));
-    SLUICE_RETURN_IF_ERROR(sluice::idx::ReadIdx(dir + "/" + p.String("train_labels"), 1, train_y));
-    SLUICE_RETURN_IF_ERROR(sluice::idx::ReadIdx(dir + "/" + p.String("test_images"), 3, test_x));
-    SLUICE_RETURN_IF_ERROR(sluice::idx::ReadIdx(dir + "/" + p.String("test_labels"), 1, test_y));
-    SLUICE_RETURN_IF_ERROR(CheckPair(train_x, train_y, p.String("train_images"), p.String("train_labels")));
-    SLUICE_RETURN_IF_ERROR(CheckPair(test_x, test_y, p.String("test_images"), p.String("test_labels")));
+    SLUICE_RETURN_IF_ERROR(sluice::idx::ReadIdx(dir + "/" + kTrainImagesParam.Get(p), 3, train_x));
+    SLUICE_RETURN_IF_ERROR(sluice::idx::ReadIdx(dir + "/" + kTrainLabelsParam.Get(p), 1, train_y));
+    SLUICE_RETURN_IF_ERROR(sluice::idx::ReadIdx(dir + "/" + kTestImagesParam.Get(p), 3, test_x));
+    SLUICE_RETURN_IF_ERROR(sluice::idx::ReadIdx(dir + "/" + kTestLabelsParam.Get(p), 1, test_y));
+    SLUICE_RETURN_IF_ERROR(CheckPair(train_x, train_y, kTrainImagesParam.Get(p), kTrainLabelsParam.Get(p)));
+    SLUICE_RETURN_IF_ERROR(CheckPair(test_x, test_y, kTestImagesParam.Get(p), kTestLabelsParam.Get(p)));
     if (train_x.dims[1] != test_x.dims[1] || train_x.dims[2] != test_x.dims[2]) {
       return Status::InvalidArgument("training images are " + Shape(train_x) + " but test images are " + Shape(test_x));
     }
@@ -66,18 +78,18 @@ class IdxImages final : public sluice::Stage {
     torch::Tensor all_y = ToTensor(train_y, {train_y.dims[0]}).to(torch::kInt64);
     torch::Tensor test_images = ToTensor(test_x, {test_x.dims[0], 1, h, w});
     torch::Tensor test_targets = ToTensor(test_y, {test_y.dims[0]}).to(torch::kInt64);
-    if (p.Int("limit") > 0 && p.Int("limit") < all_x.size(0)) {
-      all_x = all_x.slice(0, 0, p.Int("limit"));
-      all_y = all_y.slice(0, 0, p.Int("limit"));
+    if (kLimitParam.Get(p) > 0 && kLimitParam.Get(p) < all_x.size(0)) {
+      all_x = all_x.slice(0, 0, kLimitParam.Get(p));
+      all_y = all_y.slice(0, 0, kLimitParam.Get(p));
     }
-    if (p.Int("test_limit") > 0 && p.Int("test_limit") < test_images.size(0)) {
-      test_images = test_images.slice(0, 0, p.Int("test_limit"));
-      test_targets = test_targets.slice(0, 0, p.Int("test_limit"));
+    if (kTestLimitParam.Get(p) > 0 && kTestLimitParam.Get(p) < test_images.size(0)) {
+      test_images = test_images.slice(0, 0, kTestLimitParam.Get(p));
+      test_targets = test_targets.slice(0, 0, kTestLimitParam.Get(p));
     }
 
     // Classes: the names given, or one per label value seen.
     const int64_t max_label = std::max(all_y.max().item<int64_t>(), test_targets.max().item<int64_t>());
-    std::vector<std::string> names = p.StringList("class_names");
+    std::vector<std::string> names = kClassNamesParam.Get(p);
     if (names.empty()) {
       for (int64_t c = 0; c <= max_label; ++c) names.push_back(std::to_string(c));
     } else if (static_cast<int64_t>(names.size()) <= max_label) {
@@ -88,7 +100,7 @@ class IdxImages final : public sluice::Stage {
 
     // Seeded split of the training file into train and validation.
     const int64_t n = all_x.size(0);
-    const auto n_val = static_cast<int64_t>(static_cast<double>(n) * p.Float("val_fraction"));
+    const auto n_val = static_cast<int64_t>(static_cast<double>(n) * kValFractionParam.Get(p));
     std::vector<int64_t> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), 0);
     std::mt19937_64 rng(ctx.seed());
@@ -106,7 +118,7 @@ class IdxImages final : public sluice::Stage {
 
     dataset->input_scale = 1.0 / 255.0;
     double mean = 0, std = 1;
-    if (p.Bool("normalize")) {
+    if (kNormalizeParam.Get(p)) {
       // Exact statistics from a histogram of the 256 byte values: no float copy of the
       // training split (which would be 8x its size).
       torch::Tensor pixels = dataset->train.features.contiguous();
@@ -129,8 +141,8 @@ class IdxImages final : public sluice::Stage {
     dataset->target_name = "label";
     // The transform predictions must apply to new images, with the model.
     dataset->preprocessing =
-        sluice::ImagePreprocessing(dataset->sample_shape, dataset->input_scale, p.Bool("normalize") ? mean : 0.0,
-                                   p.Bool("normalize") ? std : 1.0, names);
+        sluice::ImagePreprocessing(dataset->sample_shape, dataset->input_scale, kNormalizeParam.Get(p) ? mean : 0.0,
+                                   kNormalizeParam.Get(p) ? std : 1.0, names);
     char line[256];
     std::snprintf(line, sizeof line,
                   "%lld train, %lld validation, %lld test images of %lldx%lld, %zu classes; pixel mean %.4f std %.4f",
@@ -141,7 +153,7 @@ class IdxImages final : public sluice::Stage {
     ctx.LogMetric("train_size", 0, static_cast<double>(dataset->train.size()));
     ctx.LogMetric("validation_size", 0, static_cast<double>(dataset->validation.size()));
     ctx.LogMetric("test_size", 0, static_cast<double>(dataset->test.size()));
-    ctx.SetOutput("data", std::move(dataset));
+    kDataOut.Set(ctx, std::move(dataset));
     return Status::Ok();
   }
 

@@ -9,6 +9,15 @@
 
 namespace {
 
+// Ports, declared once for Describe() and Run().
+const sluice::Out<sluice::ModelSpec> kModelOut{"model", "the architecture, built once the data's shape is known"};
+
+// Parameters, declared once for Describe() and Run().
+const sluice::Param<std::vector<int64_t>> kHiddenParam{"hidden"};
+const sluice::Param<std::string> kActivationParam{"activation"};
+const sluice::Param<double> kDropoutParam{"dropout"};
+const sluice::Param<int64_t> kEmbeddingDimParam{"embedding_dim"};
+
 using sluice::Status;
 
 torch::nn::AnyModule Activation(const std::string& name) {
@@ -105,27 +114,24 @@ class Mlp final : public sluice::Stage {
             .doc(
                 "Multilayer perceptron: flattened features (plus an embedding per categorical column), linear "
                 "layers with an activation and dropout")
-            .output("model", sluice::ports::kModel, "the architecture, built once the data's shape is known")
-            .param(sluice::IntListParam("hidden", {256})
-                       .min(1)
-                       .max(1 << 16)
-                       .max_items(16)
-                       .doc("widths of the hidden layers, e.g. [512, 256]; [] for a linear model"))
-            .param(sluice::ChoiceParam("activation", "relu", {"relu", "gelu", "tanh", "sigmoid", "leaky_relu"})
+            .output(kModelOut)
+            .param(kHiddenParam.Default({256}).min(1).max(1 << 16).max_items(16).doc(
+                "widths of the hidden layers, e.g. [512, 256]; [] for a linear model"))
+            .param(kActivationParam.Default("relu")
+                       .choices({"relu", "gelu", "tanh", "sigmoid", "leaky_relu"})
                        .doc("activation after each hidden layer"))
-            .param(sluice::FloatParam("dropout", 0.0).min(0.0).less_than(1.0).doc("dropout after each hidden layer"))
-            .param(sluice::IntParam("embedding_dim", 0)
-                       .range(0, 1024)
-                       .doc("width of each categorical column's embedding (0: min(50, (categories + 1) / 2))"));
+            .param(kDropoutParam.Default(0.0).min(0.0).less_than(1.0).doc("dropout after each hidden layer"))
+            .param(kEmbeddingDimParam.Default(0).range(0, 1024).doc(
+                "width of each categorical column's embedding (0: min(50, (categories + 1) / 2))"));
     return sluice::AddInitParams(c);
   }
 
   Status Run(sluice::StageContext& ctx) override {
     const sluice::Params& p = ctx.params();
-    auto spec = std::make_shared<MlpSpec>(p.IntList("hidden"), p.String("activation"), p.Float("dropout"),
-                                          p.Int("embedding_dim"));
+    auto spec = std::make_shared<MlpSpec>(kHiddenParam.Get(p), kActivationParam.Get(p), kDropoutParam.Get(p),
+                                          kEmbeddingDimParam.Get(p));
     sluice::ReadInitParams(ctx, *spec);
-    ctx.SetOutput("model", std::move(spec));
+    kModelOut.Set(ctx, std::move(spec));
     return Status::Ok();
   }
 };

@@ -23,6 +23,17 @@
 
 namespace {
 
+// Ports, declared once for Describe() and Run().
+const sluice::In<sluice::ModelSpec> kModelIn{"model", "the bundle's architecture, rebuilt by its model plugin"};
+
+// Parameters, declared once for Describe() and Run().
+const sluice::Param<std::string> kDeviceParam{"device"};
+const sluice::Param<int64_t> kBatchSizeParam{"batch_size"};
+const sluice::Param<std::string> kEncodingParam{"encoding"};
+const sluice::Param<std::string> kBundleParam{"bundle"};
+const sluice::Param<std::string> kInputParam{"input"};
+const sluice::Param<std::string> kOutputParam{"output"};
+
 using sluice::Status;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -97,18 +108,16 @@ class Predictor final : public sluice::Stage {
   static sluice::Contract Describe() {
     return sluice::Contract("predictor", "0.1.0", sluice::Kind::kDeploy)
         .doc("Batch inference with a model bundle on CSV, ARFF or IDX input (used by `sluice predict`)")
-        .input("model", sluice::ports::kModel, "the bundle's architecture, rebuilt by its model plugin")
-        .param(sluice::RequiredParam("bundle", sluice::ParamType::kString)
-                   .format(sluice::StringFormat::kDirectory)
-                   .doc("the bundle folder"))
-        .param(sluice::RequiredParam("input", sluice::ParamType::kString)
+        .input(kModelIn)
+        .param(kBundleParam.Required().format(sluice::StringFormat::kDirectory).doc("the bundle folder"))
+        .param(kInputParam.Required()
                    .format(sluice::StringFormat::kFile)
                    .doc("rows to predict: .csv, .arff, or IDX images"))
-        .param(sluice::RequiredParam("output", sluice::ParamType::kString).doc("where to write index,pred,p_0.. rows"))
-        .param(sluice::StringParam("device", "cpu").format(sluice::StringFormat::kDevice).doc("where to run"))
-        .param(sluice::IntParam("batch_size", 1024).range(1, 1 << 20).doc("rows per inference batch"))
-        .param(sluice::ChoiceParam("encoding", "utf-8", {"utf-8", "latin-1"})
-                   .doc("the text encoding of CSV or ARFF input"))
+        .param(kOutputParam.Required().doc("where to write index,pred,p_0.. rows"))
+        .param(kDeviceParam.Default("cpu").format(sluice::StringFormat::kDevice).doc("where to run"))
+        .param(kBatchSizeParam.Default(1024).range(1, 1 << 20).doc("rows per inference batch"))
+        .param(
+            kEncodingParam.Default("utf-8").choices({"utf-8", "latin-1"}).doc("the text encoding of CSV or ARFF input"))
         .metric({"rows", sluice::Goal::kNone, "rows predicted"})
         .metric({"latency_p50_ms", sluice::Goal::kMinimize, "median inference time per batch, ms"})
         .metric({"latency_p95_ms", sluice::Goal::kMinimize, "95th percentile inference time per batch, ms"})
@@ -118,11 +127,11 @@ class Predictor final : public sluice::Stage {
 
   Status Run(sluice::StageContext& ctx) override {
     const sluice::Params& p = ctx.params();
-    const fs::path bundle(p.String("bundle"));
+    const fs::path bundle(kBundleParam.Get(p));
     json manifest, pre;
     SLUICE_RETURN_IF_ERROR(ReadJson(bundle / sluice::bundle::kManifestFile, manifest));
     SLUICE_RETURN_IF_ERROR(ReadJson(bundle / sluice::bundle::kPreprocessingFile, pre));
-    auto spec = ctx.Input<sluice::ModelSpec>("model");
+    auto spec = kModelIn.Get(ctx);
 
     sluice::InputSchema schema;
     const json& s = manifest.at("schema");
@@ -131,7 +140,7 @@ class Predictor final : public sluice::Stage {
     schema.categorical_names = s.at("categorical_names").get<std::vector<std::string>>();
     schema.num_outputs = s.at("num_outputs").get<int64_t>();
     const bool regression = manifest.at("task") == "regression";
-    const torch::Device device = sluice::ResolveDevice(p.String("device"));
+    const torch::Device device = sluice::ResolveDevice(kDeviceParam.Get(p));
     std::shared_ptr<sluice::Network> net = spec->Build(schema);
     sluice::LoadWeights(*net, (bundle / sluice::bundle::kWeightsFile).string());
     net->to(device);
@@ -143,20 +152,20 @@ class Predictor final : public sluice::Stage {
       return Status::InvalidArgument((bundle / sluice::bundle::kPreprocessingFile).string() + ": " + checked.message());
     }
     const std::string kind = pre.value("kind", "");
-    const std::string input = p.String("input");
+    const std::string input = kInputParam.Get(p);
     if (kind == "image") {
       SLUICE_RETURN_IF_ERROR(ImageInputs(input, pre, inputs));
     } else if (kind == "table") {
       SLUICE_RETURN_IF_ERROR(
-          TableInputs(input, sluice::tabular::EncodingFromName(p.String("encoding")), pre, inputs, notes));
+          TableInputs(input, sluice::tabular::EncodingFromName(kEncodingParam.Get(p)), pre, inputs, notes));
     } else {
       return Status::InvalidArgument(bundle.string() + ": unknown preprocessing kind '" + kind + "'");
     }
     for (const std::string& note : notes) ctx.Info(note);
     const int64_t n = inputs.size();
 
-    std::ofstream out(p.String("output"), std::ios::binary | std::ios::trunc);
-    if (!out) return Status::IoError(p.String("output") + ": cannot write");
+    std::ofstream out(kOutputParam.Get(p), std::ios::binary | std::ios::trunc);
+    if (!out) return Status::IoError(kOutputParam.Get(p) + ": cannot write");
     out << (regression ? "index,pred" : "index,pred");
     for (int64_t c = 0; !regression && c < schema.num_outputs; ++c) out << ",p_" << c;
     out << "\n";
@@ -164,7 +173,7 @@ class Predictor final : public sluice::Stage {
     std::string text;
     char buf[40];
     torch::NoGradGuard no_grad;
-    const int64_t batch = p.Int("batch_size");
+    const int64_t batch = kBatchSizeParam.Get(p);
     const double shift = manifest.value("target_shift", 0.0), scale = manifest.value("target_scale", 1.0);
     for (int64_t begin = 0; begin < n; begin += batch) {
       if (ctx.StopRequested()) return Status::Cancelled("stopped after " + std::to_string(begin) + " rows");
@@ -200,7 +209,7 @@ class Predictor final : public sluice::Stage {
       out << text;
     }
     out.close();
-    if (!out) return Status::IoError(p.String("output") + ": write failed");
+    if (!out) return Status::IoError(kOutputParam.Get(p) + ": write failed");
     std::sort(batch_ms.begin(), batch_ms.end());
     double total = 0;
     for (double ms : batch_ms) total += ms;

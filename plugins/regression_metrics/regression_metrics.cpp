@@ -17,6 +17,14 @@
 
 namespace {
 
+// Ports, declared once for Describe() and Run().
+const sluice::In<sluice::TensorDataset> kDataIn{"data", "the dataset holding the split to evaluate"};
+const sluice::In<sluice::TrainedModel> kModelIn{"model", "the trained regressor"};
+
+// Parameters, declared once for Describe() and Run().
+const sluice::Param<std::string> kSplitParam{"split"};
+const sluice::Param<int64_t> kBatchSizeParam{"batch_size"};
+
 using sluice::Status;
 
 double Percentile(std::vector<double> values, double q) {
@@ -47,10 +55,10 @@ class RegressionMetrics final : public sluice::Stage {
             .doc(
                 "MSE, RMSE, MAE and R2 (scikit-learn definitions) in the target's units, inference latency; "
                 "predictions and a predicted-vs-actual plot")
-            .input("data", sluice::ports::kDataset, "the dataset holding the split to evaluate")
-            .input("model", sluice::ports::kTrainedModel, "the trained regressor")
-            .param(sluice::ChoiceParam("split", "test", {"test", "validation", "train"}).doc("which split to evaluate"))
-            .param(sluice::IntParam("batch_size", 1024).range(1, 1 << 20).doc("examples per inference batch"));
+            .input(kDataIn)
+            .input(kModelIn)
+            .param(kSplitParam.Default("test").choices({"test", "validation", "train"}).doc("which split to evaluate"))
+            .param(kBatchSizeParam.Default(1024).range(1, 1 << 20).doc("examples per inference batch"));
     for (const MetricSpec& m : {kMse, kRmse, kMae, kR2, kLatencyP50, kLatencyP95, kThroughput, kPeakMemory}) {
       contract.metric(m);
     }
@@ -59,12 +67,12 @@ class RegressionMetrics final : public sluice::Stage {
 
   Status Run(sluice::StageContext& ctx) override {
     const sluice::Params& p = ctx.params();
-    auto data = ctx.Input<sluice::TensorDataset>("data");
-    auto model = ctx.Input<sluice::TrainedModel>("model");
+    auto data = kDataIn.Get(ctx);
+    auto model = kModelIn.Get(ctx);
     if (data->task != sluice::Task::kRegression || model->task != sluice::Task::kRegression) {
       return Status::InvalidArgument("regression-metrics needs regression data and model; use classification-metrics");
     }
-    const std::string split_name = p.String("split");
+    const std::string split_name = kSplitParam.Get(p);
     const sluice::Split& split = data->split(split_name);
     const int64_t n = split.size();
     if (n == 0) return Status::InvalidArgument("the " + split_name + " split is empty");
@@ -73,9 +81,9 @@ class RegressionMetrics final : public sluice::Stage {
     {
       torch::NoGradGuard no_grad;
       model->network->eval();
-      for (int64_t begin = 0; begin < n; begin += p.Int("batch_size")) {
+      for (int64_t begin = 0; begin < n; begin += kBatchSizeParam.Get(p)) {
         if (ctx.StopRequested()) return Status::Cancelled("stopped during evaluation");
-        const int64_t end = std::min(n, begin + p.Int("batch_size"));
+        const int64_t end = std::min(n, begin + kBatchSizeParam.Get(p));
         const sluice::Inputs x = data->Range(split, begin, end).To(model->device);
         const auto t0 = std::chrono::steady_clock::now();
         torch::Tensor out = model->network->Forward(x);

@@ -27,6 +27,36 @@
 
 namespace {
 
+// Ports, declared once for Describe() and Run().
+const sluice::In<sluice::TensorDataset> kDataIn{"data", "training and validation splits"};
+const sluice::In<sluice::ModelSpec> kModelIn{"model", "the architecture to train"};
+const sluice::Out<sluice::TrainedModel> kModelOut{"model", "the trained network"};
+
+// Parameters, declared once for Describe() and Run().
+const sluice::Param<std::string> kDeviceParam{"device"};
+const sluice::Param<int64_t> kEpochsParam{"epochs"};
+const sluice::Param<int64_t> kBatchSizeParam{"batch_size"};
+const sluice::Param<std::string> kOptimizerParam{"optimizer"};
+const sluice::Param<double> kLrParam{"lr"};
+const sluice::Param<double> kMomentumParam{"momentum"};
+const sluice::Param<double> kWeightDecayParam{"weight_decay"};
+const sluice::Param<std::string> kScheduleParam{"schedule"};
+const sluice::Param<int64_t> kWarmupStepsParam{"warmup_steps"};
+const sluice::Param<int64_t> kStepSizeParam{"step_size"};
+const sluice::Param<double> kGammaParam{"gamma"};
+const sluice::Param<double> kMinLrParam{"min_lr"};
+const sluice::Param<double> kGradClipParam{"grad_clip"};
+const sluice::Param<std::string> kClassWeightsParam{"class_weights"};
+const sluice::Param<std::string> kEarlyStoppingParam{"early_stopping"};
+const sluice::Param<int64_t> kPatienceParam{"patience"};
+const sluice::Param<double> kMinDeltaParam{"min_delta"};
+const sluice::Param<bool> kRestoreBestParam{"restore_best"};
+const sluice::Param<std::string> kPrecisionParam{"precision"};
+const sluice::Param<int64_t> kPrefetchParam{"prefetch"};
+const sluice::Param<int64_t> kEvalBatchSizeParam{"eval_batch_size"};
+const sluice::Param<int64_t> kLogEveryParam{"log_every"};
+const sluice::Param<std::vector<double>> kClassWeightValuesParam{"class_weight_values"};
+
 using sluice::Status;
 namespace F = torch::nn::functional;
 namespace fs = std::filesystem;
@@ -94,11 +124,11 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const sluice::Params& p, 
   for (const torch::Tensor& t : net.parameters()) {
     if (t.requires_grad()) trainable.push_back(t);
   }
-  const std::string& name = p.String("optimizer");
-  const double lr = p.Float("lr"), wd = p.Float("weight_decay");
+  const std::string& name = kOptimizerParam.Get(p);
+  const double lr = kLrParam.Get(p), wd = kWeightDecayParam.Get(p);
   if (name == "sgd") {
     return std::make_unique<torch::optim::SGD>(
-        trainable, torch::optim::SGDOptions(lr).momentum(p.Float("momentum")).weight_decay(wd));
+        trainable, torch::optim::SGDOptions(lr).momentum(kMomentumParam.Get(p)).weight_decay(wd));
   }
   if (name == "adam")
     return std::make_unique<torch::optim::Adam>(trainable, torch::optim::AdamOptions(lr).weight_decay(wd));
@@ -107,7 +137,7 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const sluice::Params& p, 
 
 // Class weights for the loss: none, sklearn's "balanced" (n / (classes * count)), or given.
 torch::Tensor ClassWeights(const sluice::Params& p, const sluice::TensorDataset& data) {
-  const std::vector<double>& given = p.FloatList("class_weight_values");
+  const std::vector<double>& given = kClassWeightValuesParam.Get(p);
   const int64_t k = data.num_classes();
   if (!given.empty()) {
     if (static_cast<int64_t>(given.size()) != k) {
@@ -116,7 +146,7 @@ torch::Tensor ClassWeights(const sluice::Params& p, const sluice::TensorDataset&
     }
     return torch::tensor(given, torch::kFloat32);
   }
-  if (p.String("class_weights") == "none") return {};
+  if (kClassWeightsParam.Get(p) == "none") return {};
   torch::Tensor counts = torch::bincount(data.train.targets, {}, k).to(torch::kFloat32).clamp_min(1);
   return counts.reciprocal().mul(static_cast<double>(data.train.size()) / static_cast<double>(k));
 }
@@ -169,43 +199,46 @@ class Trainer final : public sluice::Stage {
             .doc(
                 "Trains a classifier or regressor by minibatch gradient descent on CPU or CUDA, with schedules, "
                 "early stopping and checkpoints")
-            .input("data", sluice::ports::kDataset, "training and validation splits")
-            .input("model", sluice::ports::kModel, "the architecture to train")
-            .output("model", sluice::ports::kTrainedModel, "the trained network")
-            .param(sluice::StringParam("device", "auto")
+            .input(kDataIn)
+            .input(kModelIn)
+            .output(kModelOut)
+            .param(kDeviceParam.Default("auto")
                        .format(sluice::StringFormat::kDevice)
                        .doc("where to train: auto (CUDA when available), cpu, cuda or cuda:N"))
-            .param(sluice::IntParam("epochs", 5).range(1, 100000).doc("passes over the training split"))
-            .param(sluice::IntParam("batch_size", 128).range(1, 1 << 20).doc("examples per optimizer step"))
-            .param(sluice::ChoiceParam("optimizer", "adamw", {"sgd", "adam", "adamw"}).doc("update rule"))
-            .param(sluice::FloatParam("lr", 1e-3).greater_than(0).max(10).doc("learning rate (peak, with a schedule)"))
-            .param(sluice::FloatParam("momentum", 0.9).min(0).less_than(1).doc("momentum (sgd only)"))
-            .param(sluice::FloatParam("weight_decay", 0.0).min(0).doc("L2 penalty (decoupled for adamw)"))
-            .param(sluice::ChoiceParam("schedule", "none", {"none", "step", "cosine"})
+            .param(kEpochsParam.Default(5).range(1, 100000).doc("passes over the training split"))
+            .param(kBatchSizeParam.Default(128).range(1, 1 << 20).doc("examples per optimizer step"))
+            .param(kOptimizerParam.Default("adamw").choices({"sgd", "adam", "adamw"}).doc("update rule"))
+            .param(kLrParam.Default(1e-3).greater_than(0).max(10).doc("learning rate (peak, with a schedule)"))
+            .param(kMomentumParam.Default(0.9).min(0).less_than(1).doc("momentum (sgd only)"))
+            .param(kWeightDecayParam.Default(0.0).min(0).doc("L2 penalty (decoupled for adamw)"))
+            .param(kScheduleParam.Default("none")
+                       .choices({"none", "step", "cosine"})
                        .doc("learning rate schedule after warm-up"))
-            .param(sluice::IntParam("warmup_steps", 0).min(0).doc("steps of linear warm-up from 0 to lr"))
-            .param(sluice::IntParam("step_size", 10).min(1).doc("epochs between decays (schedule = step)"))
-            .param(sluice::FloatParam("gamma", 0.1).greater_than(0).max(1).doc("decay factor (schedule = step)"))
-            .param(sluice::FloatParam("min_lr", 0.0).min(0).doc("final learning rate (schedule = cosine)"))
-            .param(sluice::FloatParam("grad_clip", 0.0).min(0).doc("clip the gradient norm to this (0: off)"))
-            .param(sluice::ChoiceParam("class_weights", "none", {"none", "balanced"})
+            .param(kWarmupStepsParam.Default(0).min(0).doc("steps of linear warm-up from 0 to lr"))
+            .param(kStepSizeParam.Default(10).min(1).doc("epochs between decays (schedule = step)"))
+            .param(kGammaParam.Default(0.1).greater_than(0).max(1).doc("decay factor (schedule = step)"))
+            .param(kMinLrParam.Default(0.0).min(0).doc("final learning rate (schedule = cosine)"))
+            .param(kGradClipParam.Default(0.0).min(0).doc("clip the gradient norm to this (0: off)"))
+            .param(kClassWeightsParam.Default("none")
+                       .choices({"none", "balanced"})
                        .doc("weigh the loss per class: balanced = n / (classes * class count)"))
-            .param(sluice::ParamSpec("class_weight_values", ParamType::kFloatList)
+            .param(kClassWeightValuesParam.Required()
                        .default_value(std::vector<double>{})
                        .min(0)
                        .doc("explicit weight per class (overrides class_weights)"))
-            .param(sluice::ChoiceParam("early_stopping", "none", EarlyStoppingChoices())
+            .param(kEarlyStoppingParam.Default("none")
+                       .choices(EarlyStoppingChoices())
                        .doc("stop when this validation metric stops improving"))
-            .param(sluice::IntParam("patience", 5).min(1).doc("epochs without improvement before stopping"))
-            .param(sluice::FloatParam("min_delta", 0.0).min(0).doc("smallest change that counts as improvement"))
-            .param(sluice::BoolParam("restore_best", true).doc("end with the best epoch's weights (early stopping)"))
-            .param(sluice::ChoiceParam("precision", "fp32", {"fp32", "bf16", "fp16"})
+            .param(kPatienceParam.Default(5).min(1).doc("epochs without improvement before stopping"))
+            .param(kMinDeltaParam.Default(0.0).min(0).doc("smallest change that counts as improvement"))
+            .param(kRestoreBestParam.Default(true).doc("end with the best epoch's weights (early stopping)"))
+            .param(kPrecisionParam.Default("fp32")
+                       .choices({"fp32", "bf16", "fp16"})
                        .doc("mixed precision on CUDA: bf16, or fp16 with loss scaling"))
-            .param(
-                sluice::IntParam("prefetch", 2).range(0, 64).doc("batches prepared ahead on a worker thread (0: off)"))
+            .param(kPrefetchParam.Default(2).range(0, 64).doc("batches prepared ahead on a worker thread (0: off)"))
             .param(sluice::SeedParam())
-            .param(sluice::IntParam("eval_batch_size", 1024).range(1, 1 << 20).doc("batch size for validation"))
-            .param(sluice::IntParam("log_every", 1).range(1, 1 << 20).doc("log train.loss every N steps"));
+            .param(kEvalBatchSizeParam.Default(1024).range(1, 1 << 20).doc("batch size for validation"))
+            .param(kLogEveryParam.Default(1).range(1, 1 << 20).doc("log train.loss every N steps"));
     for (const MetricSpec& m : {kLoss, kSamplesPerSec, kEpochSeconds, kLr, kLossScale, kBestEpoch}) contract.metric(m);
     for (const MetricSpec& m : kValidation) contract.metric(m);
     return contract;
@@ -213,11 +246,11 @@ class Trainer final : public sluice::Stage {
 
   Status Run(sluice::StageContext& ctx) override {
     const sluice::Params& p = ctx.params();
-    auto data = ctx.Input<sluice::TensorDataset>("data");
-    auto spec = ctx.Input<sluice::ModelSpec>("model");
+    auto data = kDataIn.Get(ctx);
+    auto spec = kModelIn.Get(ctx);
     if (data->train.size() == 0) return Status::InvalidArgument("the training split is empty");
     const bool regression = data->task == sluice::Task::kRegression;
-    const std::string stop_metric = p.String("early_stopping");
+    const std::string stop_metric = kEarlyStoppingParam.Get(p);
     if (stop_metric != "none") {
       const bool regression_metric = stop_metric == "val_rmse" || stop_metric == "val_mae" || stop_metric == "val_r2";
       const bool classification_metric = stop_metric != "val_loss" && !regression_metric;
@@ -228,9 +261,9 @@ class Trainer final : public sluice::Stage {
       if (data->validation.size() == 0) return Status::InvalidArgument("early stopping needs a validation split");
     }
 
-    const torch::Device device = sluice::ResolveDevice(p.String("device"));
+    const torch::Device device = sluice::ResolveDevice(kDeviceParam.Get(p));
     ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("device", device.str());
-    const std::string precision_name = p.String("precision");
+    const std::string precision_name = kPrecisionParam.Get(p);
     const torch::ScalarType precision = precision_name == "bf16"   ? torch::kBFloat16
                                         : precision_name == "fp16" ? torch::kFloat16
                                                                    : torch::kFloat32;
@@ -255,18 +288,18 @@ class Trainer final : public sluice::Stage {
     if (class_weights.defined()) class_weights = class_weights.to(device);
     sluice::trainer::LossScaler scaler(precision == torch::kFloat16);
 
-    const int64_t epochs = p.Int("epochs"), batch = p.Int("batch_size"), log_every = p.Int("log_every");
+    const int64_t epochs = kEpochsParam.Get(p), batch = kBatchSizeParam.Get(p), log_every = kLogEveryParam.Get(p);
     const int64_t n = data->train.size();
     const int64_t steps = (n + batch - 1) / batch;
     sluice::trainer::Schedule schedule;
-    schedule.kind = p.String("schedule");
-    schedule.base_lr = p.Float("lr");
-    schedule.warmup_steps = p.Int("warmup_steps");
+    schedule.kind = kScheduleParam.Get(p);
+    schedule.base_lr = kLrParam.Get(p);
+    schedule.warmup_steps = kWarmupStepsParam.Get(p);
     schedule.steps_per_epoch = steps;
     schedule.total_steps = steps * epochs;
-    schedule.step_size = p.Int("step_size");
-    schedule.gamma = p.Float("gamma");
-    schedule.min_lr = p.Float("min_lr");
+    schedule.step_size = kStepSizeParam.Get(p);
+    schedule.gamma = kGammaParam.Get(p);
+    schedule.min_lr = kMinLrParam.Get(p);
 
     // Shuffling uses its own generator, so the data order does not depend on how many
     // random numbers the network's initialization drew.
@@ -285,9 +318,10 @@ class Trainer final : public sluice::Stage {
 
     int64_t parameter_count = 0;
     for (const torch::Tensor& t : net->parameters()) parameter_count += t.numel();
-    ctx.Info(spec->Describe(schema) + ", " + std::to_string(parameter_count) + " parameters, " + p.String("optimizer") +
-             " on " + device.str() + (precision_name == "fp32" ? "" : " " + precision_name) + ", " +
-             std::to_string(epochs) + (epochs == 1 ? " epoch" : " epochs") + " of " + std::to_string(steps) + " steps");
+    ctx.Info(spec->Describe(schema) + ", " + std::to_string(parameter_count) + " parameters, " +
+             kOptimizerParam.Get(p) + " on " + device.str() + (precision_name == "fp32" ? "" : " " + precision_name) +
+             ", " + std::to_string(epochs) + (epochs == 1 ? " epoch" : " epochs") + " of " + std::to_string(steps) +
+             " steps");
 
     std::vector<int64_t> order(static_cast<size_t>(n));
     sluice::Progress progress;
@@ -320,7 +354,7 @@ class Trainer final : public sluice::Stage {
             }
             return b;
           },
-          0, steps, static_cast<int>(p.Int("prefetch")));
+          0, steps, static_cast<int>(kPrefetchParam.Get(p)));
       for (int64_t step = 0; step < steps; ++step) {
         if (ctx.StopRequested()) {
           return Status::Cancelled("stopped in epoch " + std::to_string(epoch) + " at step " + std::to_string(step) +
@@ -345,7 +379,7 @@ class Trainer final : public sluice::Stage {
         }
         scaler.Scale(loss).backward();
         if (scaler.Unscale(parameters)) {
-          if (p.Float("grad_clip") > 0) torch::nn::utils::clip_grad_norm_(parameters, p.Float("grad_clip"));
+          if (kGradClipParam.Get(p) > 0) torch::nn::utils::clip_grad_norm_(parameters, kGradClipParam.Get(p));
           optimizer->step();
         }
         ++state.global_step;
@@ -378,7 +412,7 @@ class Trainer final : public sluice::Stage {
                     static_cast<long long>(epochs), last_loss, samples_per_sec);
       std::string summary = line;
       if (data->validation.size() > 0) {
-        const auto val = Validate(*net, *data, data->validation, device, p.Int("eval_batch_size"), precision);
+        const auto val = Validate(*net, *data, data->validation, device, kEvalBatchSizeParam.Get(p), precision);
         for (const auto& [name, value] : val) {
           ctx.Log(ValidationMetric("val_" + name), epoch, value);
           state.history["val_" + name].push_back(value);
@@ -387,7 +421,7 @@ class Trainer final : public sluice::Stage {
         }
         if (stop_metric != "none") {
           const double value = val.at(stop_metric.substr(4));
-          const double delta = p.Float("min_delta");
+          const double delta = kMinDeltaParam.Get(p);
           const bool better =
               Minimize(stop_metric) ? value < state.best_value - delta : value > state.best_value + delta;
           if (better) {
@@ -396,7 +430,7 @@ class Trainer final : public sluice::Stage {
             state.bad_epochs = 0;
             sluice::trainer::SaveWithDigest(best_path,
                                             [&](const std::string& file) { sluice::SaveWeights(*net, file); });
-          } else if (++state.bad_epochs >= p.Int("patience")) {
+          } else if (++state.bad_epochs >= kPatienceParam.Get(p)) {
             stopped_early = true;
             summary += "; early stop: " + stop_metric + " has not improved for " + std::to_string(state.bad_epochs) +
                        " epochs (best " + std::to_string(state.best_value) + " at epoch " +
@@ -412,7 +446,7 @@ class Trainer final : public sluice::Stage {
 
     if (stop_metric != "none" && state.best_epoch > 0) {
       ctx.Log(kBestEpoch, 0, static_cast<double>(state.best_epoch));
-      if (p.Bool("restore_best") && state.best_epoch != state.epoch) {
+      if (kRestoreBestParam.Get(p) && state.best_epoch != state.epoch) {
         sluice::trainer::VerifyDigest(best_path);
         sluice::LoadWeights(*net, best_path);
         ctx.Info("restored the weights of epoch " + std::to_string(state.best_epoch) + " (best " + stop_metric + ")");
@@ -435,7 +469,7 @@ class Trainer final : public sluice::Stage {
     trained->target_shift = data->target_shift;
     trained->target_scale = data->target_scale;
     trained->device = device;
-    ctx.SetOutput("model", std::move(trained));
+    kModelOut.Set(ctx, std::move(trained));
     return Status::Ok();
   }
 

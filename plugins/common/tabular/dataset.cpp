@@ -43,21 +43,25 @@ torch::Tensor Floats(const std::vector<float>& v, int64_t rows, int64_t cols) {
 }  // namespace
 
 Contract& AddTableParams(Contract& contract) {
-  return contract.param(StringParam("target", "").doc("the column to predict (default: the last column)"))
-      .param(ChoiceParam("task", "auto", {"auto", "classification", "regression"})
+  return contract.param(kTargetParam.Default("").doc("the column to predict (default: the last column)"))
+      .param(kTaskParam.Default("auto")
+                 .choices({"auto", "classification", "regression"})
                  .doc("auto: classification for text targets and integer targets with at most 10 values"))
-      .param(ChoiceParam("categorical_encoding", "onehot", {"onehot", "embedding"})
+      .param(kCategoricalEncodingParam.Default("onehot")
+                 .choices({"onehot", "embedding"})
                  .doc("categorical columns as one-hot features, or as codes for the model's embeddings"))
-      .param(StringListParam("drop", {}).doc("columns to leave out (identifiers, leaks)"))
-      .param(ChoiceParam("impute", "mean", {"mean", "median"})
+      .param(kDropParam.Default({}).doc("columns to leave out (identifiers, leaks)"))
+      .param(kImputeParam.Default("mean")
+                 .choices({"mean", "median"})
                  .doc("fill missing numbers with the training mean or median"))
-      .param(BoolParam("standardize", true).doc("scale numeric columns to mean 0, deviation 1 (training statistics)"))
-      .param(IntParam("max_categories", 100).range(2, 100000).doc("leave out categorical columns with more values"))
-      .param(FloatParam("val_fraction", 0.15).range(0, 0.9).doc("share of rows held out for validation"))
-      .param(FloatParam("test_fraction", 0.15).range(0, 0.9).doc("share of rows held out for testing"))
-      .param(BoolParam("stratify", true).doc("keep class proportions equal across the splits (classification)"))
-      .param(BoolParam("skip_bad_rows", false).doc("skip malformed rows (counted and listed) instead of failing"))
-      .param(ChoiceParam("encoding", "utf-8", {"utf-8", "latin-1"})
+      .param(kStandardizeParam.Default(true).doc("scale numeric columns to mean 0, deviation 1 (training statistics)"))
+      .param(kMaxCategoriesParam.Default(100).range(2, 100000).doc("leave out categorical columns with more values"))
+      .param(kValFractionParam.Default(0.15).range(0, 0.9).doc("share of rows held out for validation"))
+      .param(kTestFractionParam.Default(0.15).range(0, 0.9).doc("share of rows held out for testing"))
+      .param(kStratifyParam.Default(true).doc("keep class proportions equal across the splits (classification)"))
+      .param(kSkipBadRowsParam.Default(false).doc("skip malformed rows (counted and listed) instead of failing"))
+      .param(kEncodingParam.Default("utf-8")
+                 .choices({"utf-8", "latin-1"})
                  .doc("the file's text encoding (a UTF-8 byte-order mark is dropped)"))
       .param(SeedParam())
       .metric({"skipped_rows", Goal::kMinimize, "malformed rows left out (skip_bad_rows)"})
@@ -69,7 +73,7 @@ Contract& AddTableParams(Contract& contract) {
 
 Status BuildTableDataset(StageContext& ctx, const Table& table, const std::string& format) {
   const Params& p = ctx.params();
-  if (p.Float("val_fraction") + p.Float("test_fraction") >= 0.95) {
+  if (kValFractionParam.Get(p) + kTestFractionParam.Get(p) >= 0.95) {
     return Status::InvalidArgument("val_fraction + test_fraction leave no rows to train on");
   }
   if (!table.skipped.empty()) {
@@ -89,13 +93,13 @@ Status BuildTableDataset(StageContext& ctx, const Table& table, const std::strin
   }
 
   FitOptions options;
-  options.target = p.String("target");
-  options.task = p.String("task");
-  options.encoding = p.String("categorical_encoding");
-  options.drop = p.StringList("drop");
-  options.impute = p.String("impute");
-  options.standardize = p.Bool("standardize");
-  options.max_categories = p.Int("max_categories");
+  options.target = kTargetParam.Get(p);
+  options.task = kTaskParam.Get(p);
+  options.encoding = kCategoricalEncodingParam.Get(p);
+  options.drop = kDropParam.Get(p);
+  options.impute = kImputeParam.Get(p);
+  options.standardize = kStandardizeParam.Get(p);
+  options.max_categories = kMaxCategoriesParam.Get(p);
   const std::string target = options.target.empty() ? table.columns.back().name : options.target;
   const auto target_index = table.Find(target);
   if (!target_index) {
@@ -112,7 +116,7 @@ Status BuildTableDataset(StageContext& ctx, const Table& table, const std::strin
   }
 
   // Seeded split; stratified by the target's value when it is a class.
-  const bool by_class = p.Bool("stratify") && options.task != "regression" &&
+  const bool by_class = kStratifyParam.Get(p) && options.task != "regression" &&
                         (table.columns[*target_index].type != ColumnType::kNumeric || options.task == "classification");
   std::map<std::string, std::vector<size_t>> groups;
   for (size_t r = 0; r < table.rows.size(); ++r) groups[by_class ? table.rows[r][*target_index].text : ""].push_back(r);
@@ -121,8 +125,8 @@ Status BuildTableDataset(StageContext& ctx, const Table& table, const std::strin
   for (auto& [key, rows] : groups) {
     std::shuffle(rows.begin(), rows.end(), rng);
     const auto n = static_cast<double>(rows.size());
-    const auto n_test = static_cast<size_t>(std::round(n * p.Float("test_fraction")));
-    const auto n_val = static_cast<size_t>(std::round(n * p.Float("val_fraction")));
+    const auto n_test = static_cast<size_t>(std::round(n * kTestFractionParam.Get(p)));
+    const auto n_val = static_cast<size_t>(std::round(n * kValFractionParam.Get(p)));
     for (size_t i = 0; i < rows.size(); ++i) {
       (i < n_test ? test : i < n_test + n_val ? validation : train).push_back(rows[i]);
     }
@@ -196,7 +200,7 @@ Status BuildTableDataset(StageContext& ctx, const Table& table, const std::strin
     summary += " + " + std::to_string(dataset->categorical_cardinality.size()) + " embedded columns";
   }
   ctx.Info(summary);
-  ctx.SetOutput("data", std::move(dataset));
+  kDataOut.Set(ctx, std::move(dataset));
   return Status::Ok();
 }
 
