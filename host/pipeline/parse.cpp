@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "resolved.hpp"
 #include "sluice/excerpt.hpp"
 #include "spec.hpp"
 
@@ -139,36 +140,43 @@ std::string SyntaxMessage(std::string_view description) {
   return "TOML syntax: " + text;
 }
 
-void ParsePipelineTable(PipelineSpec& spec, const toml::table& table, const SourceTexts& texts, Diagnostics& diag) {
-  static const std::vector<std::string> kKeys = {"name", "seed", "threads", "description"};
-  for (const auto& [key, node] : InFileOrder(table)) {
-    const std::string k(key->str());
-    const SourceLoc key_loc = Loc(spec.file, key->source());
-    const SourceLoc value_loc = Loc(spec.file, node->source());
-    if (k == "name" || k == "description") {
-      if (!node->is_string()) {
-        diag.Error(value_loc, "[pipeline] " + k + " must be a string, not " + NodeText(*node, value_loc, texts));
-      } else if (k == "name") {
-        spec.name = node->as_string()->get();
-        spec.name_loc = value_loc;
-        if (spec.name.empty()) diag.Error(value_loc, "[pipeline] name must not be empty");
-      } else {
-        spec.description = node->as_string()->get();
-      }
-    } else if (k == "seed" || k == "threads") {
-      if (!node->is_integer() || node->as_integer()->get() < 0) {
-        diag.Error(value_loc,
-                   "[pipeline] " + k + " must be a non-negative integer, not " + NodeText(*node, value_loc, texts));
-      } else if (k == "seed") {
-        spec.seed = node->as_integer()->get();
-        spec.seed_loc = value_loc;
-      } else {
-        spec.threads = node->as_integer()->get();
-      }
-    } else {
-      diag.Error(key_loc, "unknown key '" + k + "' in [pipeline]" + DidYouMean(k, kKeys) +
-                              " (known: name, seed, threads, description)");
+// One [pipeline] key, from the file or from --set pipeline.KEY=..., checked against
+// PipelineOptions() by the converter stage parameters go through.
+void SetPipelineOption(PipelineSpec& spec, const std::string& key, const SourceLoc& key_loc, const RawValue& raw,
+                       Diagnostics& diag) {
+  const std::vector<ParamSpec>& options = PipelineOptions();
+  auto option = std::find_if(options.begin(), options.end(), [&](const ParamSpec& p) { return p.name() == key; });
+  if (option == options.end()) {
+    std::vector<std::string> names;
+    std::string known;
+    for (const ParamSpec& p : options) {
+      names.push_back(p.name());
+      known += (known.empty() ? "" : ", ") + p.name();
     }
+    diag.Error(key_loc, "unknown key '" + key + "' in [pipeline]" + DidYouMean(key, names) + " (known: " + known + ")");
+    return;
+  }
+  Value value;
+  auto where = [](const std::string& name) { return "[pipeline] " + name; };
+  if (!ConvertValue(spec, *option, raw, where, diag, value)) return;
+  if (key == "name") {
+    spec.name = std::get<std::string>(value);
+    spec.name_loc = raw.loc;
+    if (spec.name.empty()) diag.Error(raw.loc, "[pipeline] name must not be empty");
+  } else if (key == "description") {
+    spec.description = std::get<std::string>(value);
+  } else if (key == "seed") {
+    spec.seed = std::get<int64_t>(value);
+    spec.seed_loc = raw.loc;
+  } else if (key == "threads") {
+    spec.threads = std::get<int64_t>(value);
+  }
+}
+
+void ParsePipelineTable(PipelineSpec& spec, const toml::table& table, const SourceTexts& texts, Diagnostics& diag) {
+  for (const auto& [key, node] : InFileOrder(table)) {
+    SetPipelineOption(spec, std::string(key->str()), Loc(spec.file, key->source()),
+                      ToRaw(*node, Loc(spec.file, node->source()), texts), diag);
   }
 }
 
@@ -433,26 +441,7 @@ void ApplyOverrides(PipelineSpec& spec, const std::vector<std::string>& override
     const std::string param = key.substr(dot + 1);
     SourceLoc param_loc{"--set", line, static_cast<int>(dot) + 2, static_cast<int>(param.size())};
     if (stage_name == "pipeline") {
-      if (param == "seed" || param == "threads") {
-        if (value.type != RawValue::Type::kInt || value.i < 0) {
-          diag.Error(value_loc, "pipeline." + param + " must be a non-negative integer, not " + value.text);
-        } else if (param == "seed") {
-          spec.seed = value.i;
-          spec.seed_loc = value_loc;
-        } else {
-          spec.threads = value.i;
-        }
-      } else if (param == "name") {
-        if (value.type != RawValue::Type::kString || value.s.empty()) {
-          diag.Error(value_loc, "pipeline.name must be a non-empty string");
-        } else {
-          spec.name = value.s;
-          spec.name_loc = value_loc;
-        }
-      } else {
-        diag.Error(param_loc,
-                   "unknown key '" + param + "' in [pipeline]" + DidYouMean(param, {"name", "seed", "threads"}));
-      }
+      SetPipelineOption(spec, param, param_loc, value, diag);
       continue;
     }
     StageSpec* stage = spec.FindStage(stage_name);

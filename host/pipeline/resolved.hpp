@@ -4,6 +4,7 @@
 #define SLUICE_HOST_PIPELINE_RESOLVED_HPP_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -50,6 +51,20 @@ struct ResolvedPipeline {
 // Derives a stage's seed from the pipeline seed and the stage name (stable across
 // versions: FNV-1a and SplitMix64), in [0, 2^31).
 uint64_t StageSeed(int64_t pipeline_seed, const std::string& stage_name);
+
+// Names a value in messages: "parameter 'lr' of stage 'train'", "[sweep] trials".
+using WhereFn = std::function<std::string(const std::string& name)>;
+
+// The one value converter: converts `raw` to the type `p` declares and checks its
+// constraints (range, choices, item counts; device, file, directory and name formats),
+// reporting "<where(name)> must be ..." at the value. Stage parameters, [pipeline] keys
+// and [sweep] options all go through it.
+bool ConvertValue(const PipelineSpec& spec, const ParamSpec& p, const RawValue& raw, const WhereFn& where,
+                  Diagnostics& diag, Value& out);
+
+// The [pipeline] table's keys, as a parameter schema (checked by ConvertValue, from the
+// file and from --set pipeline.KEY=...).
+const std::vector<ParamSpec>& PipelineOptions();
 
 // Checks `value` for the parameter `key` ("stage.param") of `spec` as if the stage set it,
 // reporting at the value's location. Returns the parameter's spec when it fits (and the

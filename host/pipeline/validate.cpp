@@ -49,61 +49,23 @@ std::string Where(const StageSpec& stage, const std::string& param) {
   return "parameter '" + param + "' of stage '" + stage.name + "'";
 }
 
-class StageChecker {
+// The one value converter: a raw value (TOML, --set, a stored pipeline) to the type a
+// ParamSpec declares, with its constraints checked (range, choices, item counts, device,
+// file, directory and name formats). Stage parameters, the [pipeline] table and the
+// [sweep] options all go through it; `where` names the value in messages.
+class ValueConverter {
  public:
-  StageChecker(const PipelineSpec& spec, const StageSpec& stage, const Contract& contract, Diagnostics& diag)
-      : spec_(spec), stage_(stage), contract_(contract), diag_(diag) {}
+  ValueConverter(const PipelineSpec& spec, WhereFn where, Diagnostics& diag)
+      : spec_(spec), where_(std::move(where)), diag_(diag) {}
 
-  // Converts and checks one value for parameter `p` (as if the stage set it).
-  bool CheckOne(const ParamSpec& p, const RawValue& raw, Value& out) {
+  bool operator()(const ParamSpec& p, const RawValue& raw, Value& out) {
     return Convert(p, raw, out) && CheckConstraints(p, raw, out);
-  }
-
-  // Converts and checks every parameter; fills `out` with all declared parameters.
-  bool Check(Params& out, uint64_t stage_seed) {
-    bool ok = true;
-    std::vector<std::string> names;
-    for (const ParamSpec& p : contract_.params()) names.push_back(p.name());
-    std::set<std::string> given;
-    for (const ParamEntry& entry : stage_.params) {
-      given.insert(entry.name);
-      const ParamSpec* p = contract_.FindParam(entry.name);
-      if (!p) {
-        diag_.Error(entry.name_loc, "unknown parameter '" + entry.name + "' of stage '" + stage_.name + "' (plugin " +
-                                        contract_.name() + ")" + DidYouMean(entry.name, names));
-        ok = false;
-        continue;
-      }
-      Value value;
-      if (Convert(*p, entry.value, value) && CheckConstraints(*p, entry.value, value)) {
-        out.Set(p->name(), std::move(value));
-      } else {
-        ok = false;
-      }
-    }
-    for (const ParamSpec& p : contract_.params()) {
-      if (given.count(p.name())) continue;
-      if (p.has_default()) {
-        out.Set(p.name(), p.default_value());
-      } else if (p.name() == "seed" && p.type() == ParamType::kInt) {
-        out.Set("seed", static_cast<int64_t>(stage_seed));  // derived from [pipeline] seed
-      } else if (p.is_optional()) {
-        out.Set(p.name(), std::monostate{});
-      } else {
-        const std::string doc = p.doc().empty() ? "" : ": " + p.doc();
-        diag_.Error(stage_.name_loc, "stage '" + stage_.name + "' (plugin " + contract_.name() +
-                                         ") is missing required parameter '" + p.name() + "' (" + Describe(p) + ")" +
-                                         doc);
-        ok = false;
-      }
-    }
-    return ok;
   }
 
  private:
   bool TypeError(const ParamSpec& p, const RawValue& raw, const std::string& expected) {
-    diag_.Error(raw.loc, Where(stage_, p.name()) + " must be " + expected + ", not " + RawTypeName(raw.type) + " (" +
-                             raw.text + ")");
+    diag_.Error(raw.loc,
+                where_(p.name()) + " must be " + expected + ", not " + RawTypeName(raw.type) + " (" + raw.text + ")");
     return false;
   }
 
@@ -114,7 +76,7 @@ class StageChecker {
       for (const RawValue& item : raw.items) {
         const bool fits = item.type == want || (want == T::kFloat && item.type == T::kInt);
         if (!fits) {
-          diag_.Error(item.loc, Where(stage_, p.name()) + " must be " + expected + "; element " + item.text + " is " +
+          diag_.Error(item.loc, where_(p.name()) + " must be " + expected + "; element " + item.text + " is " +
                                     RawTypeName(item.type));
           return false;
         }
@@ -176,8 +138,8 @@ class StageChecker {
     const bool above = p.max_bound() && (p.max_exclusive() ? v >= *p.max_bound() : v > *p.max_bound());
     if (below || above || std::isnan(v)) {
       const bool element = p.type() == ParamType::kIntList || p.type() == ParamType::kFloatList;
-      diag_.Error(raw.loc, (element ? "each element of " : "") + Where(stage_, p.name()) + " " + MustBe(p) + ", got " +
-                               raw.text);
+      diag_.Error(raw.loc,
+                  (element ? "each element of " : "") + where_(p.name()) + " " + MustBe(p) + ", got " + raw.text);
       return false;
     }
     return true;
@@ -186,7 +148,7 @@ class StageChecker {
   bool CheckString(const ParamSpec& p, std::string& s, const RawValue& raw) {
     if (!p.choices().empty() && std::find(p.choices().begin(), p.choices().end(), s) == p.choices().end()) {
       const std::string each = p.type() == ParamType::kStringList ? "each element of " : "";
-      diag_.Error(raw.loc, each + Where(stage_, p.name()) + " must be " + p.ConstraintText() + ", got " + raw.text +
+      diag_.Error(raw.loc, each + where_(p.name()) + " must be " + p.ConstraintText() + ", got " + raw.text +
                                DidYouMean(s, p.choices()));
       return false;
     }
@@ -199,8 +161,8 @@ class StageChecker {
           ok = std::all_of(s.begin() + 5, s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
         }
         if (!ok) {
-          diag_.Error(raw.loc, Where(stage_, p.name()) + " must be a device (auto, cpu, cuda or cuda:N), got " +
-                                   raw.text + DidYouMean(s, {"auto", "cpu", "cuda"}));
+          diag_.Error(raw.loc, where_(p.name()) + " must be a device (auto, cpu, cuda or cuda:N), got " + raw.text +
+                                   DidYouMean(s, {"auto", "cpu", "cuda"}));
         }
         return ok;
       }
@@ -209,7 +171,7 @@ class StageChecker {
         return CheckPath(p, s, raw);
       case StringFormat::kName:
         if (!IsValidName(s)) {
-          diag_.Error(raw.loc, Where(stage_, p.name()) + " must be a name (" + kNameRule + "), got " + raw.text);
+          diag_.Error(raw.loc, where_(p.name()) + " must be a name (" + kNameRule + "), got " + raw.text);
           return false;
         }
         return true;
@@ -226,7 +188,7 @@ class StageChecker {
     std::error_code ec;
     fs::path path(s);
     if (s.empty()) {
-      diag_.Error(raw.loc, Where(stage_, p.name()) + " must name a " + noun + ", got an empty string");
+      diag_.Error(raw.loc, where_(p.name()) + " must name a " + noun + ", got an empty string");
       return false;
     }
     if (path.is_relative()) {
@@ -236,7 +198,7 @@ class StageChecker {
       if (!found) {
         std::string folders;
         for (const fs::path& t : tried) folders += (folders.empty() ? "" : ", ") + t.string();
-        diag_.Error(raw.loc, Where(stage_, p.name()) + ": no " + noun + " '" + s + "' in " + folders +
+        diag_.Error(raw.loc, where_(p.name()) + ": no " + noun + " '" + s + "' in " + folders +
                                  " (the pipeline's folder, then the data path: SLUICE_DATA_PATH adds folders, "
                                  "tools/setup installs the shipped pipelines' data)");
         return false;
@@ -247,12 +209,12 @@ class StageChecker {
     }
     const std::string kind = data::FileKind(path);
     if (kind.empty()) {
-      diag_.Error(raw.loc, Where(stage_, p.name()) + ": no such " + noun + " '" + path.string() + "'");
+      diag_.Error(raw.loc, where_(p.name()) + ": no such " + noun + " '" + path.string() + "'");
       return false;
     }
     const bool ok = want_dir ? kind == "a directory" : kind == "a regular file";
     if (!ok) {
-      diag_.Error(raw.loc, Where(stage_, p.name()) + ": '" + path.string() + "' is " + kind + ", not " +
+      diag_.Error(raw.loc, where_(p.name()) + ": '" + path.string() + "' is " + kind + ", not " +
                                (want_dir ? "a directory" : "a regular file"));
       return false;
     }
@@ -272,7 +234,7 @@ class StageChecker {
         if (p.min_item_count()) bounds = "at least " + std::to_string(*p.min_item_count());
         if (p.max_item_count())
           bounds += (bounds.empty() ? "at most " : " and at most ") + std::to_string(*p.max_item_count());
-        diag_.Error(raw.loc, Where(stage_, p.name()) + " must have " + bounds + " items, got " + std::to_string(n));
+        diag_.Error(raw.loc, where_(p.name()) + " must have " + bounds + " items, got " + std::to_string(n));
         ok = false;
       }
       for (size_t k = 0; k < items.size(); ++k) ok = check(items[k], raw.items[k]) && ok;
@@ -290,9 +252,69 @@ class StageChecker {
   }
 
   const PipelineSpec& spec_;
+  WhereFn where_;
+  Diagnostics& diag_;
+};
+
+// Checks a stage's parameters against its plugin's contract.
+class StageChecker {
+ public:
+  StageChecker(const PipelineSpec& spec, const StageSpec& stage, const Contract& contract, Diagnostics& diag)
+      : stage_(stage),
+        contract_(contract),
+        diag_(diag),
+        convert_(
+            spec, [&stage](const std::string& name) { return Where(stage, name); }, diag) {}
+
+  // Converts and checks one value for parameter `p` (as if the stage set it).
+  bool CheckOne(const ParamSpec& p, const RawValue& raw, Value& out) { return convert_(p, raw, out); }
+
+  // Converts and checks every parameter; fills `out` with all declared parameters.
+  bool Check(Params& out, uint64_t stage_seed) {
+    bool ok = true;
+    std::vector<std::string> names;
+    for (const ParamSpec& p : contract_.params()) names.push_back(p.name());
+    std::set<std::string> given;
+    for (const ParamEntry& entry : stage_.params) {
+      given.insert(entry.name);
+      const ParamSpec* p = contract_.FindParam(entry.name);
+      if (!p) {
+        diag_.Error(entry.name_loc, "unknown parameter '" + entry.name + "' of stage '" + stage_.name + "' (plugin " +
+                                        contract_.name() + ")" + DidYouMean(entry.name, names));
+        ok = false;
+        continue;
+      }
+      Value value;
+      if (convert_(*p, entry.value, value)) {
+        out.Set(p->name(), std::move(value));
+      } else {
+        ok = false;
+      }
+    }
+    for (const ParamSpec& p : contract_.params()) {
+      if (given.count(p.name())) continue;
+      if (p.has_default()) {
+        out.Set(p.name(), p.default_value());
+      } else if (p.name() == "seed" && p.type() == ParamType::kInt) {
+        out.Set("seed", static_cast<int64_t>(stage_seed));  // derived from [pipeline] seed
+      } else if (p.is_optional()) {
+        out.Set(p.name(), std::monostate{});
+      } else {
+        const std::string doc = p.doc().empty() ? "" : ": " + p.doc();
+        diag_.Error(stage_.name_loc, "stage '" + stage_.name + "' (plugin " + contract_.name() +
+                                         ") is missing required parameter '" + p.name() + "' (" + Describe(p) + ")" +
+                                         doc);
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+ private:
   const StageSpec& stage_;
   const Contract& contract_;
   Diagnostics& diag_;
+  ValueConverter convert_;
 };
 
 nlohmann::ordered_json JsonValue(const Value& value) {
@@ -536,6 +558,21 @@ const ParamSpec* CheckParamValue(const PipelineSpec& spec, const plugin::PluginR
   if (!StageChecker(spec, *stage, plugin->contract, diag).CheckOne(*p, value, converted)) return nullptr;
   if (out) *out = std::move(converted);
   return p;
+}
+
+bool ConvertValue(const PipelineSpec& spec, const ParamSpec& p, const RawValue& raw, const WhereFn& where,
+                  Diagnostics& diag, Value& out) {
+  return ValueConverter(spec, where, diag)(p, raw, out);
+}
+
+const std::vector<ParamSpec>& PipelineOptions() {
+  static const std::vector<ParamSpec> options = {
+      ParamSpec("name", ParamType::kString).optional().doc("the pipeline's name (default: the file's name)"),
+      IntParam("seed", 0).min(0).doc("seeds every stage (each gets one derived from it and its name)"),
+      IntParam("threads", 0).min(0).doc("LibTorch's intra-op threads (0: one per core)"),
+      ParamSpec("description", ParamType::kString).optional().doc("a line about the pipeline"),
+  };
+  return options;
 }
 
 std::map<std::string, std::string> ResolvedPipeline::ParamsJson() const {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "pipeline/stored.hpp"
 
@@ -169,59 +170,69 @@ Sweep Sweep::FromJson(const json& j) {
 
 std::string Sweep::SpaceKey() const { return ToJson().at("space").dump(); }
 
+const std::vector<ParamSpec>& SweepOptions() {
+  static const std::vector<ParamSpec> options = {
+      ParamSpec("metric", ParamType::kString).optional().doc("the objective, \"stage.metric\" (required)"),
+      ParamSpec("direction", ParamType::kString)
+          .optional()
+          .choices({"maximize", "minimize"})
+          .doc("default: what the metric's plugin declares better"),
+      ChoiceParam("sampler", "tpe", {"grid", "random", "tpe"}).doc("how trials are chosen"),
+      ParamSpec("trials", ParamType::kInt).optional().min(1).doc("how many trials (a budget: trials, timeout or both)"),
+      ParamSpec("timeout", ParamType::kString).optional().doc("seconds, or a duration like \"30m\""),
+      ChoiceParam("pruner", "none", {"none", "median", "asha"}).doc("stops unpromising trials early"),
+      ParamSpec("prune_metric", ParamType::kString).optional().doc("the per-epoch metric pruning judges by"),
+      IntParam("min_resource", 1).min(1).doc("asha: steps before the first rung"),
+      ParamSpec("max_resource", ParamType::kInt).optional().min(1).doc("asha: the most steps a trial runs"),
+      IntParam("reduction_factor", 3).min(2).doc("asha: one in this many trials goes on at each rung"),
+      IntParam("startup_trials", 5).min(0).doc("median: trials before pruning starts"),
+      IntParam("warmup_steps", 0).min(0).doc("median: steps of a trial before it may be pruned"),
+      IntParam("tpe_startup_trials", 10).min(0).doc("tpe: random trials before the model"),
+      IntParam("seed", 0).min(0).doc("the sampler's seed (default: [pipeline] seed)"),
+      BoolParam("tpe_multivariate", true).doc("tpe: model the parameters jointly"),
+      BoolParam("warm_start", true).doc("seed the sampler with past runs of this pipeline"),
+  };
+  return options;
+}
+
 std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plugin::PluginRegistry& registry,
                                   Diagnostics& diag) {
   const size_t before = diag.size();
   const pipeline::SweepSpec& raw = spec.sweep;
   Sweep out;
   out.seed = static_cast<uint64_t>(spec.seed);
-  static const std::vector<std::string> kOptions = {"metric",
-                                                    "direction",
-                                                    "sampler",
-                                                    "trials",
-                                                    "timeout",
-                                                    "pruner",
-                                                    "prune_metric",
-                                                    "min_resource",
-                                                    "max_resource",
-                                                    "reduction_factor",
-                                                    "startup_trials",
-                                                    "warmup_steps",
-                                                    "tpe_startup_trials",
-                                                    "tpe_multivariate",
-                                                    "seed",
-                                                    "warm_start"};
+  const std::vector<ParamSpec>& options = SweepOptions();
   auto option = [&](const std::string& name) -> const RawValue* {
     auto it = raw.options.find(name);
     return it == raw.options.end() ? nullptr : &it->second;
   };
+  std::vector<std::string> option_names;
+  for (const ParamSpec& p : options) option_names.push_back(p.name());
   for (const auto& [name, loc] : raw.option_keys) {
-    if (std::find(kOptions.begin(), kOptions.end(), name) == kOptions.end()) {
-      diag.Error(loc, "unknown key '" + name + "' in [sweep]" + pipeline::DidYouMean(name, kOptions));
+    if (std::find(option_names.begin(), option_names.end(), name) == option_names.end()) {
+      diag.Error(loc, "unknown key '" + name + "' in [sweep]" + pipeline::DidYouMean(name, option_names));
     }
   }
-  auto string_option = [&](const std::string& name, const std::vector<std::string>& allowed, std::string& target) {
-    const RawValue* v = option(name);
-    if (!v) return;
-    if (v->type != RawValue::Type::kString ||
-        (!allowed.empty() && std::find(allowed.begin(), allowed.end(), v->s) == allowed.end())) {
-      std::string list;
-      for (const std::string& a : allowed) list += (list.empty() ? "" : "|") + a;
-      diag.Error(v->loc, "[sweep] " + name + " must be " + (allowed.empty() ? "a string" : "one of " + list) +
-                             ", not " + v->text +
-                             (v->type == RawValue::Type::kString ? pipeline::DidYouMean(v->s, allowed) : ""));
-      return;
+  // An option given in the file, converted and checked against its schema as stage
+  // parameters are; null when left out or wrong (reported).
+  std::map<std::string, Value> given;
+  for (const ParamSpec& p : options) {
+    const RawValue* v = option(p.name());
+    if (!v || p.name() == "timeout") continue;  // timeout: seconds or a duration text, below
+    Value value;
+    if (pipeline::ConvertValue(
+            spec, p, *v, [](const std::string& n) { return "[sweep] " + n; }, diag, value)) {
+      given[p.name()] = std::move(value);
     }
-    target = v->s;
+  }
+  auto string_option = [&](const std::string& name, const std::vector<std::string>&, std::string& target) {
+    if (auto it = given.find(name); it != given.end()) target = std::get<std::string>(it->second);
   };
-  auto int_option = [&](const std::string& name, int64_t min, int64_t& target) {
-    const RawValue* v = option(name);
-    if (!v) return;
-    if (v->type != RawValue::Type::kInt || v->i < min) {
-      diag.Error(v->loc, "[sweep] " + name + " must be an integer >= " + std::to_string(min) + ", not " + v->text);
-      return;
-    }
-    target = v->i;
+  auto int_option = [&](const std::string& name, int64_t, int64_t& target) {
+    if (auto it = given.find(name); it != given.end()) target = std::get<int64_t>(it->second);
+  };
+  auto bool_option = [&](const std::string& name, bool& target) {
+    if (auto it = given.find(name); it != given.end()) target = std::get<bool>(it->second);
   };
 
   std::vector<std::string> stage_names;
@@ -316,20 +327,8 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
   int_option("seed", 0, seed);
   out.seed = static_cast<uint64_t>(seed);
   out.seed_given = option("seed") != nullptr;
-  if (const RawValue* m = option("tpe_multivariate")) {
-    if (m->type != RawValue::Type::kBool) {
-      diag.Error(m->loc, "[sweep] tpe_multivariate must be true or false");
-    } else {
-      out.tpe_multivariate = m->b;
-    }
-  }
-  if (const RawValue* w = option("warm_start")) {
-    if (w->type != RawValue::Type::kBool) {
-      diag.Error(w->loc, "[sweep] warm_start must be true or false");
-    } else {
-      out.warm_start = w->b;
-    }
-  }
+  bool_option("tpe_multivariate", out.tpe_multivariate);
+  bool_option("warm_start", out.warm_start);
 
   if (raw.space.empty()) {
     diag.Error(raw.loc,

@@ -67,6 +67,10 @@ struct Sweep {
   bool Better(double a, double b) const { return maximize ? a > b : a < b; }
 };
 
+// The [sweep] table's options, as a parameter schema: checked by the converter stage
+// parameters go through (pipeline::ConvertValue); the defaults are Sweep's.
+const std::vector<ParamSpec>& SweepOptions();
+
 // Checks `spec.sweep` against the pipeline and its plugins' contracts. Problems go to
 // `diag` (FILE:LINE:COL as for the rest of the file).
 std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plugin::PluginRegistry& registry,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "pipeline/diagnostics.hpp"
@@ -102,10 +103,10 @@ sampler = "bayes"
             "s.toml:4:10: error: [sweep] metric must name a metric as \"stage.metric\", e.g. \"eval.accuracy\"\n"
             "   4 | metric = \"fit\"\n"
             "     |          ^~~~~\n"
-            "s.toml:5:13: error: [sweep] direction must be one of maximize|minimize, not \"up\"\n"
+            "s.toml:5:13: error: [sweep] direction must be one of maximize|minimize, got \"up\"\n"
             "   5 | direction = \"up\"\n"
             "     |             ^~~~\n"
-            "s.toml:6:11: error: [sweep] sampler must be one of grid|random|tpe, not \"bayes\"\n"
+            "s.toml:6:11: error: [sweep] sampler must be one of grid|random|tpe, got \"bayes\"\n"
             "   6 | sampler = \"bayes\"\n"
             "     |           ^~~~~~~\n"
             "s.toml:9:25: error: parameter 'lr' of stage 'fit' must be > 0, got 0.0\n"
@@ -121,6 +122,53 @@ sampler = "bayes"
             "  12 | \"fit.momentum\" = { uniform = [0.0, 1.0] }\n"
             "     | ^~~~~~~~~~~~~~\n"
             "8 errors\n");
+}
+
+// The [sweep] schema is what validate checks the options against: its defaults must be
+// the ones a sweep really uses, or the schema documents one thing and runs another.
+TEST(SweepSpaceTest, TheOptionsSchemaStatesTheDefaultsASweepUses) {
+  const Sweep defaults;
+  std::map<std::string, Value> expected = {{"sampler", defaults.sampler},
+                                           {"pruner", defaults.pruner},
+                                           {"min_resource", defaults.min_resource},
+                                           {"reduction_factor", defaults.reduction_factor},
+                                           {"startup_trials", defaults.startup_trials},
+                                           {"warmup_steps", defaults.warmup_steps},
+                                           {"tpe_startup_trials", defaults.tpe_startup_trials},
+                                           {"tpe_multivariate", defaults.tpe_multivariate},
+                                           {"warm_start", defaults.warm_start}};
+  for (const ParamSpec& option : SweepOptions()) {
+    auto it = expected.find(option.name());
+    if (it == expected.end()) continue;
+    EXPECT_EQ(ValueToString(option.default_value()), ValueToString(it->second)) << "[sweep] " << option.name();
+    expected.erase(it);
+  }
+  EXPECT_TRUE(expected.empty()) << expected.size() << " options missing from SweepOptions(), e.g. "
+                                << expected.begin()->first;
+  // Values are checked as stage parameters are, with the same wording.
+  Resolved r = Resolve(R"([sweep]
+metric = "fit.loss"
+direction = "minimize"
+trials = 0
+reduction_factor = 1.5
+warm_start = "yes"
+[sweep.space]
+"fit.lr" = { uniform = [0.01, 0.1] }
+)");
+  EXPECT_EQ(r.errors,
+            "s.toml:3:2: error: [sweep] needs a budget: trials = N, timeout = \"30m\", or both\n"
+            "   3 | [sweep]\n"
+            "     |  ^~~~~\n"
+            "s.toml:6:10: error: [sweep] trials must be >= 1, got 0\n"
+            "   6 | trials = 0\n"
+            "     |          ^\n"
+            "s.toml:7:20: error: [sweep] reduction_factor must be an integer, not a float (1.5)\n"
+            "   7 | reduction_factor = 1.5\n"
+            "     |                    ^~~\n"
+            "s.toml:8:14: error: [sweep] warm_start must be a boolean (true or false), not a string (\"yes\")\n"
+            "   8 | warm_start = \"yes\"\n"
+            "     |              ^~~~~\n"
+            "4 errors\n");
 }
 
 TEST(SweepSpaceTest, GridNeedsCountableDimensions) {
