@@ -27,7 +27,7 @@ sluice::store::RunRecord Run(const std::string& id) {
   sluice::store::RunRecord r;
   r.id = id;
   r.pipeline = "bench";
-  r.status = "running";
+  r.status = sluice::store::RunStatus::kRunning;
   r.started_at = sluice::store::IsoTime(sluice::store::UnixNow());
   r.host = "bench";
   r.pid = getpid();

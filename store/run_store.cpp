@@ -305,7 +305,7 @@ void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::
         .Bind(1, run.id)
         .Bind(2, run.pipeline)
         .Bind(3, run.file)
-        .Bind(4, run.status)
+        .Bind(4, Name(run.status))
         .Bind(5, Bounded(run.error))
         .Bind(6, run.started_at)
         .Bind(7, run.ended_at)
@@ -340,7 +340,7 @@ void RunStore::UpsertStage(const std::string& run_id, const StageRecord& st) {
         "INSERT OR REPLACE INTO stages (run_id, name, position, plugin, plugin_version, plugin_file, status, "
         "started_at, ended_at, seconds, cached, error, plugin_build) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.Bind(1, run_id).Bind(2, st.name).Bind(3, st.position).Bind(4, st.plugin).Bind(5, st.plugin_version);
-    s.Bind(6, st.plugin_file).Bind(7, st.status).Bind(8, st.started_at).Bind(9, st.ended_at);
+    s.Bind(6, st.plugin_file).Bind(7, Name(st.status)).Bind(8, st.started_at).Bind(9, st.ended_at);
     if (st.seconds) {
       s.Bind(10, *st.seconds);
     } else {
@@ -363,11 +363,10 @@ void RunStore::AddArtifact(const std::string& run_id, const ArtifactRecord& a) {
   });
 }
 
-void RunStore::FinishRun(const std::string& run_id, const std::string& status,
-                         const std::optional<std::string>& error) {
+void RunStore::FinishRun(const std::string& run_id, RunStatus status, const std::optional<std::string>& error) {
   db_->WriteTransaction([&] {
     db_->Cached("UPDATE runs SET status = ?, error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
-        .Bind(1, status)
+        .Bind(1, Name(status))
         .Bind(2, Bounded(error))
         .Bind(3, IsoTime(UnixNow()))
         .Bind(4, run_id)
@@ -385,7 +384,7 @@ RunRecord ReadRun(const Statement& q) {
   r.id = q.Text(0);
   r.pipeline = q.Text(1);
   r.file = q.Text(2);
-  r.status = q.Text(3);
+  r.status = FromStored(kRunStatusNames, q.Text(3), RunStatus::kCrashed);
   r.error = q.OptionalText(4);
   r.started_at = q.Text(5);
   r.ended_at = q.OptionalText(6);
@@ -499,7 +498,7 @@ std::vector<StageRecord> RunStore::Stages(const std::string& run_id) {
     s.plugin = q.Text(2);
     s.plugin_version = q.Text(3);
     s.plugin_file = q.Text(4);
-    s.status = q.Text(5);
+    s.status = FromStored(kStageStatusNames, q.Text(5), StageStatus::kCrashed);
     s.started_at = q.OptionalText(6);
     s.ended_at = q.OptionalText(7);
     s.seconds = q.OptionalDouble(8);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sqlite.hpp"
+#include "status.hpp"
 
 namespace sluice::store {
 
@@ -20,7 +21,7 @@ struct RunRecord {
   std::string id;
   std::string pipeline;
   std::string file;
-  std::string status;  // running | succeeded | failed | interrupted | crashed | pruned
+  RunStatus status = RunStatus::kRunning;
   std::optional<std::string> error;
   std::string started_at;
   std::optional<std::string> ended_at;
@@ -39,7 +40,7 @@ struct StageRecord {
   std::string plugin_version;
   std::string plugin_file;
   std::string plugin_build;  // v5: the library's build id (two builds of one version differ)
-  std::string status;        // pending | running | succeeded | failed | interrupted | skipped | crashed
+  StageStatus status = StageStatus::kPending;
   std::optional<std::string> started_at, ended_at;
   std::optional<double> seconds;
   bool cached = false;
@@ -132,7 +133,7 @@ class RunStore {
   void UpsertStage(const std::string& run_id, const StageRecord& stage);
   void AddArtifact(const std::string& run_id, const ArtifactRecord& artifact);
   // Sets the final status unless the run already has one (first writer wins).
-  void FinishRun(const std::string& run_id, const std::string& status, const std::optional<std::string>& error);
+  void FinishRun(const std::string& run_id, RunStatus status, const std::optional<std::string>& error);
 
   // For a process about to exit at once (a second Ctrl-C): marks `run_id` interrupted,
   // and its running stages, through a connection of its own to `db_path`. Never throws.

@@ -17,7 +17,7 @@ StudyRecord ReadStudy(const Statement& q) {
   s.space_key = q.Text(5);
   s.metric = q.Text(6);
   s.direction = q.Text(7);
-  s.status = q.Text(8);
+  s.status = FromStored(kStudyStatusNames, q.Text(8), StudyStatus::kInterrupted);
   s.created_at = q.Text(9);
   s.ended_at = q.OptionalText(10);
   s.command = q.OptionalText(11).value_or("");
@@ -29,7 +29,7 @@ constexpr const char* kTrialColumns = "number, state, run_id, params, value, ste
 TrialRecord ReadTrial(const Statement& q) {
   TrialRecord t;
   t.number = q.Int(0);
-  t.state = q.Text(1);
+  t.state = FromStored(kTrialStateNames, q.Text(1), TrialState::kFailed);
   t.run_id = q.OptionalText(2);
   t.params = q.Text(3);
   t.value = q.OptionalDouble(4);
@@ -48,7 +48,7 @@ void InsertTrial(Database& db, const std::string& study_id, const TrialRecord& t
             kNextRevision + ")")
       .Bind(1, study_id)
       .Bind(2, t.number)
-      .Bind(3, t.state)
+      .Bind(3, Name(t.state))
       .Bind(4, t.run_id)
       .Bind(5, t.params)
       .Bind(6, t.value)
@@ -93,7 +93,7 @@ void StudyStore::CreateStudy(const StudyRecord& s, const std::vector<TrialRecord
         .Bind(6, s.space_key)
         .Bind(7, s.metric)
         .Bind(8, s.direction)
-        .Bind(9, s.status)
+        .Bind(9, Name(s.status))
         .Bind(10, s.created_at)
         .Bind(11, s.ended_at)
         .Bind(12, s.command)
@@ -128,11 +128,11 @@ std::vector<StudyRecord> StudyStore::ListStudies(const std::optional<std::string
 
 std::vector<TrialRecord> StudyStore::Trials(const std::string& study_id) { return Refresh(study_id); }
 
-void StudyStore::SetStudyStatus(const std::string& study_id, const std::string& status) {
+void StudyStore::SetStudyStatus(const std::string& study_id, StudyStatus status) {
   db_.WriteTransaction([&] {
     db_.Cached("UPDATE studies SET status = ?, ended_at = CASE WHEN ? = 'running' THEN NULL ELSE ? END WHERE id = ?")
-        .Bind(1, status)
-        .Bind(2, status)
+        .Bind(1, Name(status))
+        .Bind(2, Name(status))
         .Bind(3, IsoTime(UnixNow()))
         .Bind(4, study_id)
         .Run();
@@ -150,7 +150,7 @@ std::optional<TrialRecord> StudyStore::ClaimTrial(const std::string& study_id, c
     if (!params) return;
     TrialRecord t;
     t.number = number;
-    t.state = "running";
+    t.state = TrialState::kRunning;
     t.params = *params;
     t.worker = worker;
     t.started_at = IsoTime(UnixNow());
@@ -160,7 +160,7 @@ std::optional<TrialRecord> StudyStore::ClaimTrial(const std::string& study_id, c
   return claimed;
 }
 
-void StudyStore::FinishTrial(const std::string& study_id, int64_t number, const std::string& state,
+void StudyStore::FinishTrial(const std::string& study_id, int64_t number, TrialState state,
                              const std::optional<std::string>& run_id, std::optional<double> value,
                              std::optional<int64_t> step) {
   db_.WriteTransaction([&] {
@@ -168,7 +168,7 @@ void StudyStore::FinishTrial(const std::string& study_id, int64_t number, const 
                            "revision = ") +
                kNextRevision + " WHERE study_id = ?1 AND number = ?6")
         .Bind(1, study_id)
-        .Bind(2, state)
+        .Bind(2, Name(state))
         .Bind(3, value)
         .Bind(4, step)
         .Bind(5, IsoTime(UnixNow()))

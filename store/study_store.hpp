@@ -23,7 +23,7 @@ struct StudyRecord {
   std::string space_key;
   std::string metric;
   std::string direction;  // maximize | minimize
-  std::string status;     // running | finished | interrupted
+  StudyStatus status = StudyStatus::kRunning;
   std::string created_at;
   std::optional<std::string> ended_at;
   std::string command;
@@ -31,7 +31,7 @@ struct StudyRecord {
 
 struct TrialRecord {
   int64_t number = 0;  // own trials 0, 1, ...; warm-start observations -1, -2, ...
-  std::string state;   // running | complete | pruned | failed | interrupted | warm
+  TrialState state = TrialState::kRunning;
   std::optional<std::string> run_id;
   std::string params;  // JSON object keyed "stage.param"
   std::optional<double> value;
@@ -66,7 +66,7 @@ class StudyStore {
   // The study's trials by number. Reads only the trials that changed since this
   // StudyStore last looked (every change bumps the study's revision counter).
   std::vector<TrialRecord> Trials(const std::string& study_id);
-  void SetStudyStatus(const std::string& study_id, const std::string& status);
+  void SetStudyStatus(const std::string& study_id, StudyStatus status);
 
   // In one write transaction: reads the study's trials, asks `choose` for the parameters
   // of trial `number` (the next free one) and records it as running. `choose` returns
@@ -75,7 +75,7 @@ class StudyStore {
   std::optional<TrialRecord> ClaimTrial(const std::string& study_id, const std::string& worker, const Chooser& choose);
   // Records how trial `number` ended. While it runs, its run is found through the run's
   // own study and trial columns.
-  void FinishTrial(const std::string& study_id, int64_t number, const std::string& state,
+  void FinishTrial(const std::string& study_id, int64_t number, TrialState state,
                    const std::optional<std::string>& run_id, std::optional<double> value, std::optional<int64_t> step);
   // Trials left 'running' by workers that are gone (their run is not running) become
   // 'interrupted', so a resumed study runs them again. Returns how many.

@@ -206,9 +206,9 @@ int PredictCommand(const Args& args) {
   std::unique_ptr<store::RunStore> store = store::RunStore::OpenInMemory();
   exec::ProgressView view(stderr, exec::ProgressView::Mode::kMessages);
   exec::RunOutcome outcome = exec::ExecutePipeline(*resolved, *store, view, "sluice predict");
-  if (outcome.status != "succeeded") {
-    std::cerr << "sluice predict: error: " << outcome.error.value_or(outcome.status) << "\n";
-    return outcome.status == "interrupted" ? kExitInterrupted : kExitFailed;
+  if (outcome.status != store::RunStatus::kSucceeded) {
+    std::cerr << "sluice predict: error: " << outcome.error.value_or(store::Name(outcome.status)) << "\n";
+    return outcome.status == store::RunStatus::kInterrupted ? kExitInterrupted : kExitFailed;
   }
   if (!to_stdout) {
     std::error_code ec;

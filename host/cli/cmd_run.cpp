@@ -113,9 +113,11 @@ int RunCommand(const Args& args, const std::string& command_line) {
   if (resume) {
     store = store::RunStore::Open(StoreDir(vm["store"].as<std::string>()));
     store::RunRecord run = store->FindRun(vm["resume"].as<std::string>());
-    if (run.status == "succeeded" || run.status == "running") {
-      std::cerr << "sluice run: error: run " << run.id << " is " << run.status
-                << (run.status == "running" ? " (pid " + std::to_string(run.pid) + " on " + run.host + ")" : "")
+    if (run.status == store::RunStatus::kSucceeded || run.status == store::RunStatus::kRunning) {
+      std::cerr << "sluice run: error: run " << run.id << " is " << store::Name(run.status)
+                << (run.status == store::RunStatus::kRunning
+                        ? " (pid " + std::to_string(run.pid) + " on " + run.host + ")"
+                        : "")
                 << "; only interrupted, crashed or failed runs can be resumed\n";
       return kExitFailed;
     }
@@ -159,15 +161,15 @@ int RunCommand(const Args& args, const std::string& command_line) {
     out["error"] = outcome.error ? json(*outcome.error) : json(nullptr);
     std::cout << Dump(out) << "\n";
   } else {
-    std::cout << "run " << outcome.run_id << " " << outcome.status << " in " << exec::FormatSeconds(outcome.seconds)
-              << "\n";
+    std::cout << "run " << outcome.run_id << " " << store::Name(outcome.status) << " in "
+              << exec::FormatSeconds(outcome.seconds) << "\n";
     if (outcome.error) std::cout << "  error: " << *outcome.error << "\n";
     Table table({"", ""}, "  ");
     for (const auto& metric : metrics) table.Row({metric.key, HumanNumber(metric.value)});
     std::cout << table.Render();
   }
-  if (outcome.status == "succeeded") return kExitOk;
-  return outcome.status == "interrupted" ? kExitInterrupted : kExitFailed;
+  if (outcome.status == store::RunStatus::kSucceeded) return kExitOk;
+  return outcome.status == store::RunStatus::kInterrupted ? kExitInterrupted : kExitFailed;
 }
 
 }  // namespace sluice::cli

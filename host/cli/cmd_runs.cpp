@@ -91,11 +91,10 @@ int List(const Args& args) {
   if (vm.count("pipeline")) filter.pipeline = vm["pipeline"].as<std::string>();
   if (vm.count("status")) {
     filter.status = vm["status"].as<std::string>();
-    static const std::set<std::string> kStatuses = {"running",     "succeeded", "failed",
-                                                    "interrupted", "crashed",   "pruned"};
-    if (!kStatuses.count(*filter.status)) {
-      throw po::error("unknown status '" + *filter.status +
-                      "' (running, succeeded, failed, interrupted, crashed, pruned)");
+    if (!store::FromName<store::RunStatus>(store::kRunStatusNames, *filter.status)) {
+      std::string known;
+      for (std::string_view name : store::kRunStatusNames) known += (known.empty() ? "" : ", ") + std::string(name);
+      throw po::error("unknown status '" + *filter.status + "' (" + known + ")");
     }
   }
   for (const char* flag : {"where", "order-by"}) {
@@ -154,7 +153,7 @@ int List(const Args& args) {
     std::cout << "\n";
     for (size_t i = 0; i < runs.size(); ++i) {
       const auto& r = runs[i];
-      std::cout << r.id << "," << CsvField(r.pipeline) << "," << r.status << "," << r.started_at << ","
+      std::cout << r.id << "," << CsvField(r.pipeline) << "," << store::Name(r.status) << "," << r.started_at << ","
                 << r.ended_at.value_or("") << "," << CsvField(r.error.value_or(""));
       for (const auto& c : columns) std::cout << "," << metric_cell(i, c);
       std::cout << "\n";
@@ -166,7 +165,7 @@ int List(const Args& args) {
   Table table(header);
   for (size_t i = 0; i < runs.size(); ++i) {
     const auto& r = runs[i];
-    std::vector<std::string> row = {r.id, r.pipeline, r.status, ShortTime(r.started_at), Duration(r)};
+    std::vector<std::string> row = {r.id, r.pipeline, store::Name(r.status), ShortTime(r.started_at), Duration(r)};
     for (const auto& c : columns) row.push_back(metric_cell(i, c));
     table.Row(std::move(row));
   }
@@ -241,7 +240,7 @@ int Show(const Args& args) {
   Table head({"", ""});
   head.Row({"run", run.id});
   head.Row({"pipeline", run.pipeline + "  (" + run.file + ")"});
-  head.Row({"status", run.status});
+  head.Row({"status", store::Name(run.status)});
   if (run.error) head.Row({"error", *run.error});
   head.Row({"started", run.started_at});
   head.Row({"ended", run.ended_at ? *run.ended_at + "  (" + Duration(run) + ")" : "-"});
@@ -250,7 +249,7 @@ int Show(const Args& args) {
   std::cout << head.Render() << "\nstages\n";
   Table st({"NAME", "PLUGIN", "STATUS", "SECONDS", "CACHED", "ERROR"}, "  ");
   for (const auto& s : stages) {
-    st.Row({s.name, s.plugin + " " + s.plugin_version, s.status,
+    st.Row({s.name, s.plugin + " " + s.plugin_version, store::Name(s.status),
             s.seconds ? HumanNumber(std::round(*s.seconds * 100) / 100) : "", s.cached ? "yes" : "no",
             s.error.value_or("")});
   }
@@ -378,7 +377,7 @@ int Compare(const Args& args) {
   std::vector<std::string> pipeline_row = {"pipeline"}, status_row = {"status"};
   for (const auto& r : runs) {
     pipeline_row.push_back(r.pipeline);
-    status_row.push_back(r.status);
+    status_row.push_back(store::Name(r.status));
   }
   t.Row(pipeline_row);
   t.Row(status_row);

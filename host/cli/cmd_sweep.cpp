@@ -111,7 +111,7 @@ int Report(store::RunStore& store, const std::string& study_id, bool as_json, bo
                 {"pruned", s.pruned}, {"failed", s.failed},     {"warm_start_runs", s.warm}, {"best", BestJson(s)}};
     std::cout << Dump(out) << "\n";
   } else {
-    std::cout << "study " << study.id << " " << study.status << ": " << s.own << " trials (" << s.complete
+    std::cout << "study " << study.id << " " << store::Name(study.status) << ": " << s.own << " trials (" << s.complete
               << " complete, " << s.pruned << " pruned, " << s.failed << " failed)";
     if (s.warm) std::cout << " + " << s.warm << " past runs";
     std::cout << "\n";
@@ -194,7 +194,7 @@ int SweepCommand(const Args& args, const std::string& command_line) {
     store::StudyRecord study = studies.FindStudy(vm["resume"].as<std::string>());
     study_id = study.id;
     const int released = studies.ReleaseAbandonedTrials(study.id);
-    studies.SetStudyStatus(study.id, "running");
+    studies.SetStudyStatus(study.id, store::StudyStatus::kRunning);
     timeout = sweep::Sweep::FromJson(sweep::json::parse(study.sweep)).timeout_seconds;
     std::cerr << "sluice: resuming study " << study.id << " of " << study.pipeline;
     if (released) std::cerr << " (" << released << " unfinished trials to run again)";
@@ -252,7 +252,8 @@ int SweepCommand(const Args& args, const std::string& command_line) {
     return kExitFailed;
   }
   if (failed_workers) std::cerr << "sluice sweep: warning: " << failed_workers << " worker process(es) failed\n";
-  store::StudyStore(*store).SetStudyStatus(study_id, interrupted ? "interrupted" : "finished");
+  store::StudyStore(*store).SetStudyStatus(
+      study_id, interrupted ? store::StudyStatus::kInterrupted : store::StudyStatus::kFinished);
   if (interrupted) {
     std::cerr << "sluice: interrupted; continue with `sluice sweep --resume " << study_id << "`\n";
   }
@@ -291,7 +292,7 @@ int ListStudies(const Args& args) {
                    {"pruned", s.pruned},
                    {"failed", s.failed},
                    {"best", BestJson(s)}});
-    table.Row({study.id, study.pipeline, study.status,
+    table.Row({study.id, study.pipeline, store::Name(study.status),
                study.created_at.substr(0, 10) + " " + study.created_at.substr(11, 8),
                study.metric + (study.direction == "maximize" ? " (max)" : " (min)"), std::to_string(s.own),
                std::to_string(s.pruned), std::to_string(s.failed), s.best ? Number(s.best->value) : ""});
@@ -334,7 +335,7 @@ int ShowStudy(const Args& args) {
                 {"params", json::parse(t.params)},
                 {"started_at", t.started_at},
                 {"ended_at", t.ended_at ? json(*t.ended_at) : json(nullptr)}};
-      if (t.state == "warm") {
+      if (t.state == store::TrialState::kWarm) {
         warm_runs.push_back(*t.run_id);
       } else {
         trial_list.push_back(std::move(j));
@@ -356,7 +357,7 @@ int ShowStudy(const Args& args) {
               << "\n";
     return kExitOk;
   }
-  std::cout << "study     " << study.id << " (" << study.status << ")\n"
+  std::cout << "study     " << study.id << " (" << store::Name(study.status) << ")\n"
             << "pipeline  " << study.pipeline << "  " << study.file << "\n"
             << "objective " << study.metric << " (" << study.direction << ")\n"
             << "search    " << sw.sampler << " sampler, " << sw.pruner << " pruner"
@@ -368,21 +369,21 @@ int ShowStudy(const Args& args) {
   if (s.warm) {
     std::cout << "warm start " << s.warm << " past runs:";
     for (const store::TrialRecord& t : trials) {
-      if (t.state == "warm") std::cout << " " << t.run_id->substr(0, 8);
+      if (t.state == store::TrialState::kWarm) std::cout << " " << t.run_id->substr(0, 8);
     }
     std::cout << "\n";
   }
   std::cout << "\n";
   Table table({"TRIAL", "STATE", study.metric, "PRUNED AT", "RUN", "PARAMS"});
   for (const store::TrialRecord& t : trials) {
-    if (t.state == "warm") continue;
-    const bool pruned = t.state == "pruned";
+    if (t.state == store::TrialState::kWarm) continue;
+    const bool pruned = t.state == store::TrialState::kPruned;
     // A pruned trial has no objective; its value is the prune metric where it stopped.
     std::string where;
     if (pruned && t.step) {
       where = "step " + std::to_string(*t.step) + (t.value ? ", " + sw.prune_metric + " " + Number(*t.value) : "");
     }
-    table.Row({std::to_string(t.number), t.state, t.value && !pruned ? Number(*t.value) : "", where,
+    table.Row({std::to_string(t.number), store::Name(t.state), t.value && !pruned ? Number(*t.value) : "", where,
                t.run_id ? t.run_id->substr(0, 8) : "", sweep::FormatParams(sweep::json::parse(t.params), 6)});
   }
   std::cout << table.Render();

@@ -58,7 +58,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
   run.id = run_id;
   run.pipeline = pipeline.name;
   run.file = pipeline.file;
-  run.status = "running";
+  run.status = store::RunStatus::kRunning;
   run.started_at = store::IsoTime(store::UnixNow());
   run.host = store::HostName();
   run.pid = getpid();
@@ -85,17 +85,17 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     r.record.plugin_version = s.plugin->version;
     r.record.plugin_file = s.plugin->path;
     r.record.plugin_build = s.plugin->build;
-    r.record.status = "pending";
+    r.record.status = store::StageStatus::kPending;
     store.UpsertStage(run_id, r.record);
     stages.push_back(std::move(r));
   }
   view.Line(std::string("sluice: ") + (resuming ? "resuming run " : "run ") + run_id + " of " + pipeline.name + " (" +
             std::to_string(stages.size()) + " stages)");
 
-  auto finish = [&](const std::string& status, std::optional<std::string> error) {
+  auto finish = [&](store::RunStatus status, std::optional<std::string> error) {
     for (StageRun& r : stages) {
-      if (r.record.status == "pending") {
-        r.record.status = "skipped";
+      if (r.record.status == store::StageStatus::kPending) {
+        r.record.status = store::StageStatus::kSkipped;
         store.UpsertStage(run_id, r.record);
       }
     }
@@ -105,7 +105,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     if (!store.in_memory()) {
       fs::remove_all(store.dir() / "tmp" / run_id, ec);
       // Checkpoints serve `--resume`; a run that succeeded has nothing left to resume.
-      if (status == "succeeded") fs::remove_all(store.dir() / "checkpoints" / run_id, ec);
+      if (status == store::RunStatus::kSucceeded) fs::remove_all(store.dir() / "checkpoints" / run_id, ec);
     }
     outcome.status = status;
     outcome.error = std::move(error);
@@ -118,10 +118,10 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     std::string error;
     r.info = plugin::LoadPlugin(*r.stage->plugin, error);
     if (!r.info) {
-      r.record.status = "failed";
+      r.record.status = store::StageStatus::kFailed;
       r.record.error = error;
       store.UpsertStage(run_id, r.record);
-      return finish("failed", "stage '" + r.stage->name + "': " + error);
+      return finish(store::RunStatus::kFailed, "stage '" + r.stage->name + "': " + error);
     }
   }
   MarkPhase("plugins_loaded");
@@ -139,11 +139,11 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     const pipeline::ResolvedStage& s = *r.stage;
     if (StopRequested()) {
       metrics.Flush();
-      return finish("interrupted", "interrupted before stage '" + s.name + "'");
+      return finish(store::RunStatus::kInterrupted, "interrupted before stage '" + s.name + "'");
     }
     view.Line("[" + std::to_string(index) + "/" + std::to_string(stages.size()) + "] " + s.name + " (" +
               s.plugin->name + " " + s.plugin->version + ")");
-    r.record.status = "running";
+    r.record.status = store::StageStatus::kRunning;
     r.record.started_at = store::IsoTime(store::UnixNow());
     store.UpsertStage(run_id, r.record);
 
@@ -184,17 +184,22 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     r.record.ended_at = store::IsoTime(store::UnixNow());
     const bool interrupted = status.IsCancelled() && StopRequested();
     const bool pruned = !status.ok() && !interrupted && ctx.pruned_at().has_value();
-    r.record.status = status.ok() ? "succeeded" : interrupted ? "interrupted" : pruned ? "pruned" : "failed";
+    r.record.status = status.ok()   ? store::StageStatus::kSucceeded
+                      : interrupted ? store::StageStatus::kInterrupted
+                      : pruned      ? store::StageStatus::kPruned
+                                    : store::StageStatus::kFailed;
     if (!status.ok()) r.record.error = status.message();
     store.UpsertStage(run_id, r.record);
-    view.Line("      " + s.name + " " + r.record.status + " in " + FormatSeconds(*r.record.seconds) +
+    view.Line("      " + s.name + " " + store::Name(r.record.status) + " in " + FormatSeconds(*r.record.seconds) +
               (status.ok() ? "" : ": " + status.message()));
     if (pruned) {
       outcome.pruned_at = ctx.pruned_at();
-      return finish("pruned", "stage '" + s.name + "': pruned at step " + std::to_string(*ctx.pruned_at()));
+      return finish(store::RunStatus::kPruned,
+                    "stage '" + s.name + "': pruned at step " + std::to_string(*ctx.pruned_at()));
     }
     if (!status.ok()) {
-      return finish(interrupted ? "interrupted" : "failed", "stage '" + s.name + "': " + status.message());
+      return finish(interrupted ? store::RunStatus::kInterrupted : store::RunStatus::kFailed,
+                    "stage '" + s.name + "': " + status.message());
     }
     // Release values no later stage reads.
     for (const pipeline::ResolvedInput& in : s.inputs) {
@@ -204,7 +209,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
       it = readers[it->first] > 0 ? std::next(it) : values.erase(it);
     }
   }
-  return finish("succeeded", std::nullopt);
+  return finish(store::RunStatus::kSucceeded, std::nullopt);
 }
 
 }  // namespace sluice::exec

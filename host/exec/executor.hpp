@@ -14,8 +14,8 @@ namespace sluice::exec {
 
 struct RunOutcome {
   std::string run_id;
-  std::string status;                // succeeded | failed | interrupted | pruned
-  std::optional<int64_t> pruned_at;  // pruned: the step at which the watch stopped it
+  store::RunStatus status = store::RunStatus::kRunning;  // succeeded | failed | interrupted | pruned
+  std::optional<int64_t> pruned_at;                      // pruned: the step at which the watch stopped it
   std::optional<std::string> error;
   double seconds = 0;
 };

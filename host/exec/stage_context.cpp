@@ -110,7 +110,7 @@ Status HostStageContext::Resolve(std::string_view reference, ModelReference& out
       return Status::Ok();
     }
     return Status::NotFound("run " + run.id + " has no trained weights (no artifact named 'model'; status " +
-                            run.status + ")");
+                            store::Name(run.status) + ")");
   } catch (const std::exception& e) {
     return Status::NotFound(e.what());
   }

@@ -44,20 +44,22 @@ class Chooser {
   std::optional<std::string> operator()(const std::vector<store::TrialRecord>& trials, int64_t number) {
     int64_t own = 0;
     for (const store::TrialRecord& t : trials) {
-      if (t.number >= 0 && t.state != "interrupted") ++own;
-      const bool finished = t.state == "complete" || t.state == "warm" || t.state == "pruned";
+      if (t.number >= 0 && t.state != store::TrialState::kInterrupted) ++own;
+      const bool finished = t.state == store::TrialState::kComplete || t.state == store::TrialState::kWarm ||
+                            t.state == store::TrialState::kPruned;
       if (!finished || !t.value || !std::isfinite(*t.value)) continue;
       auto at = std::lower_bound(numbers_.begin(), numbers_.end(), t.number);  // keep trial order
       if (at != numbers_.end() && *at == t.number) continue;                   // learnt already
-      history_.insert(history_.begin() + (at - numbers_.begin()),
-                      Observation{json::parse(t.params), *t.value, t.state == "pruned", t.step.value_or(0)});
+      history_.insert(
+          history_.begin() + (at - numbers_.begin()),
+          Observation{json::parse(t.params), *t.value, t.state == store::TrialState::kPruned, t.step.value_or(0)});
       numbers_.insert(at, t.number);
     }
     if (sweep_.trials && own >= *sweep_.trials) return std::nullopt;
     if (sweep_.sampler == "grid") {
       std::vector<json> taken;
       for (const store::TrialRecord& t : trials) {
-        if (t.number >= 0 && t.state != "interrupted") taken.push_back(json::parse(t.params));
+        if (t.number >= 0 && t.state != store::TrialState::kInterrupted) taken.push_back(json::parse(t.params));
       }
       std::optional<json> point = SampleGrid(sweep_, taken);
       return point ? std::optional<std::string>(point->dump()) : std::nullopt;
@@ -103,7 +105,7 @@ store::StudyRecord CreateStudy(store::RunStore& store, const pipeline::ResolvedP
   s.space_key = sweep.SpaceKey();
   s.metric = sweep.metric;
   s.direction = sweep.maximize ? "maximize" : "minimize";
-  s.status = "running";
+  s.status = store::StudyStatus::kRunning;
   s.created_at = store::IsoTime(store::UnixNow());
   s.command = command_line;
   std::vector<store::TrialRecord> warm;
@@ -117,7 +119,7 @@ store::StudyRecord CreateStudy(store::RunStore& store, const pipeline::ResolvedP
       json point = json::object();
       for (const Dimension& d : sweep.space) point[d.key] = params.at(d.key);
       store::TrialRecord t;
-      t.state = "warm";
+      t.state = store::TrialState::kWarm;
       t.run_id = run.run_id;
       t.params = point.dump();
       t.value = run.value;
@@ -163,7 +165,8 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
     pipeline::Diagnostics trial_diag;
     std::optional<pipeline::ResolvedPipeline> p = TrialPipeline(*base, params, registry, trial_diag);
     if (!p) {
-      studies.FinishTrial(study.id, trial->number, "failed", std::nullopt, std::nullopt, std::nullopt);
+      studies.FinishTrial(study.id, trial->number, store::TrialState::kFailed, std::nullopt, std::nullopt,
+                          std::nullopt);
       if (options.log) {
         std::fprintf(options.log, "trial %lld failed before running: %s", static_cast<long long>(trial->number),
                      trial_diag.Render(pipeline::SourceTexts()).c_str());
@@ -180,61 +183,61 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
     std::optional<double> last_value;
     int64_t last_step = 0;
     if (sweep.pruner != "none") {
-      execute.prune_watch = exec::PruneWatch{sweep.prune_metric, [&](int64_t step, double value) {
-                                               last_value = value;
-                                               last_step = step;
-                                               if (!PruneCheckpoint(sweep, step)) return false;
-                                               const bool median = sweep.pruner == "median";
-                                               std::vector<double> others = studies.ValuesAtStep(
-                                                   study.id, sweep.prune_metric, step, run_id, median);
-                                               int64_t finished = 0;
-                                               if (median) {
-                                                 for (const auto& t : studies.Trials(study.id)) {
-                                                   finished += t.state == "complete" || t.state == "warm";
-                                                 }
-                                               }
-                                               return ShouldPrune(sweep, step, value, std::move(others), finished);
-                                             }};
+      execute.prune_watch = exec::PruneWatch{
+          sweep.prune_metric, [&](int64_t step, double value) {
+            last_value = value;
+            last_step = step;
+            if (!PruneCheckpoint(sweep, step)) return false;
+            const bool median = sweep.pruner == "median";
+            std::vector<double> others = studies.ValuesAtStep(study.id, sweep.prune_metric, step, run_id, median);
+            int64_t finished = 0;
+            if (median) {
+              for (const auto& t : studies.Trials(study.id)) {
+                finished += t.state == store::TrialState::kComplete || t.state == store::TrialState::kWarm;
+              }
+            }
+            return ShouldPrune(sweep, step, value, std::move(others), finished);
+          }};
     }
     exec::RunOutcome outcome = exec::ExecutePipeline(*p, store, view, options.command_line, execute);
 
-    std::string state;
+    store::TrialState state = store::TrialState::kFailed;
     std::optional<double> value;
     std::optional<int64_t> step;
     std::string note;
-    if (outcome.status == "succeeded") {
+    if (outcome.status == store::RunStatus::kSucceeded) {
       for (const store::LatestMetric& m : store.LatestMetrics(outcome.run_id)) {
         if (m.key == sweep.metric) value = m.value;
       }
       if (value && std::isfinite(*value)) {
-        state = "complete";
+        state = store::TrialState::kComplete;
       } else {
-        state = "failed";
+        state = store::TrialState::kFailed;
         note = value ? sweep.metric + " is not a number" : "the run logged no " + sweep.metric;
         value.reset();
       }
-    } else if (outcome.status == "pruned") {
-      state = "pruned";
+    } else if (outcome.status == store::RunStatus::kPruned) {
+      state = store::TrialState::kPruned;
       value = last_value;
       step = outcome.pruned_at;
-    } else if (outcome.status == "interrupted") {
-      state = "interrupted";
+    } else if (outcome.status == store::RunStatus::kInterrupted) {
+      state = store::TrialState::kInterrupted;
     } else {
-      state = "failed";
+      state = store::TrialState::kFailed;
       note = outcome.error.value_or("");
     }
     studies.FinishTrial(study.id, trial->number, state, outcome.run_id, value, step);
     if (options.log) {
-      std::string line = "trial " + std::to_string(trial->number) + " " + state;
+      std::string line = "trial " + std::to_string(trial->number) + " " + store::Name(state);
       if (value) {
         char buf[64];
         std::snprintf(buf, sizeof buf, " %s=%.6g",
-                      state == "pruned" ? sweep.prune_metric.c_str() : sweep.metric.c_str(), *value);
+                      state == store::TrialState::kPruned ? sweep.prune_metric.c_str() : sweep.metric.c_str(), *value);
         line += buf;
         if (step) line += " at step " + std::to_string(*step);
       }
       std::optional<double> best = chooser.Best();
-      if (state == "complete" && (!best || sweep.Better(*value, *best))) best = value;
+      if (state == store::TrialState::kComplete && (!best || sweep.Better(*value, *best))) best = value;
       if (best) {
         char buf[64];
         std::snprintf(buf, sizeof buf, " (best %.6g)", *best);
@@ -245,7 +248,7 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
       std::fprintf(options.log, "%s\n", line.c_str());
       std::fflush(options.log);
     }
-    if (state == "interrupted") {
+    if (state == store::TrialState::kInterrupted) {
       result.interrupted = true;
       break;
     }
@@ -271,15 +274,16 @@ StudySummary Summarize(const Sweep& sweep, const std::vector<store::TrialRecord>
   StudySummary s;
   for (const store::TrialRecord& t : trials) {
     if (t.number >= 0) ++s.own;
-    if (t.state == "complete") ++s.complete;
-    if (t.state == "pruned") ++s.pruned;
-    if (t.state == "failed") ++s.failed;
-    if (t.state == "interrupted") ++s.interrupted;
-    if (t.state == "running") ++s.running;
-    if (t.state == "warm") ++s.warm;
-    if ((t.state == "complete" || t.state == "warm") && t.value && t.run_id) {
+    if (t.state == store::TrialState::kComplete) ++s.complete;
+    if (t.state == store::TrialState::kPruned) ++s.pruned;
+    if (t.state == store::TrialState::kFailed) ++s.failed;
+    if (t.state == store::TrialState::kInterrupted) ++s.interrupted;
+    if (t.state == store::TrialState::kRunning) ++s.running;
+    if (t.state == store::TrialState::kWarm) ++s.warm;
+    if ((t.state == store::TrialState::kComplete || t.state == store::TrialState::kWarm) && t.value && t.run_id) {
       if (!s.best || sweep.Better(*t.value, s.best->value)) {
-        s.best = TrialSummary{t.number, *t.run_id, *t.value, json::parse(t.params), t.state == "warm"};
+        s.best =
+            TrialSummary{t.number, *t.run_id, *t.value, json::parse(t.params), t.state == store::TrialState::kWarm};
       }
     }
   }
@@ -290,7 +294,8 @@ std::vector<std::pair<std::string, double>> ParameterImportance(const Sweep& swe
                                                                 const std::vector<store::TrialRecord>& trials) {
   std::vector<std::pair<json, double>> rows;
   for (const store::TrialRecord& t : trials) {
-    if ((t.state == "complete" || t.state == "warm") && t.value && std::isfinite(*t.value)) {
+    if ((t.state == store::TrialState::kComplete || t.state == store::TrialState::kWarm) && t.value &&
+        std::isfinite(*t.value)) {
       rows.emplace_back(json::parse(t.params), *t.value);
     }
   }

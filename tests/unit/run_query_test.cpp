@@ -28,7 +28,7 @@ class QueryTest : public ::testing::Test {
     RunRecord r;
     r.id = id;
     r.pipeline = "p";
-    r.status = status;
+    r.status = store::FromStored(store::kRunStatusNames, status, store::RunStatus::kFailed);
     r.started_at = started;
     r.ended_at = started.substr(0, 17) + "30.000Z";  // 30 s later
     r.host = "h";
@@ -185,11 +185,11 @@ TEST(StudyStoreTest, ClaimsNumberedTrialsAndFindsValuesAtAStep) {
   s.space_key = "[]";
   s.metric = "eval.accuracy";
   s.direction = "maximize";
-  s.status = "running";
+  s.status = store::StudyStatus::kRunning;
   s.created_at = IsoTime(UnixNow());
   TrialRecord warm;
   warm.number = -1;
-  warm.state = "warm";
+  warm.state = store::TrialState::kWarm;
   warm.params = "{}";
   warm.value = 0.5;
   warm.started_at = s.created_at;
@@ -205,7 +205,7 @@ TEST(StudyStoreTest, ClaimsNumberedTrialsAndFindsValuesAtAStep) {
     RunRecord r;
     r.id = run_id;
     r.pipeline = "p";
-    r.status = "running";
+    r.status = store::RunStatus::kRunning;
     r.started_at = s.created_at;
     r.host = "h";
     r.spec = "{}";
@@ -215,7 +215,7 @@ TEST(StudyStoreTest, ClaimsNumberedTrialsAndFindsValuesAtAStep) {
     MetricWriter w(*store, run_id);
     w.Log("train.val_accuracy", 1, 0.1 * i);
   }
-  studies.FinishTrial(s.id, 0, "complete", std::string("c000000000000000"), 0.7, std::nullopt);
+  studies.FinishTrial(s.id, 0, store::TrialState::kComplete, std::string("c000000000000000"), 0.7, std::nullopt);
   EXPECT_FALSE(studies.ClaimTrial(s.id, "w", [](auto&, int64_t) { return std::optional<std::string>(); }));
   EXPECT_EQ(studies.FindStudy("5000").id, s.id);
   EXPECT_THROW(studies.FindStudy("6"), StoreError);
@@ -227,9 +227,9 @@ TEST(StudyStoreTest, ClaimsNumberedTrialsAndFindsValuesAtAStep) {
   EXPECT_EQ(all, (std::vector<double>{0.0, 0.1}));
   // Trials 1 and 2 are 'running' with runs that are 'running': not abandoned.
   EXPECT_EQ(studies.ReleaseAbandonedTrials(s.id), 0);
-  store->FinishRun("c000000000000001", "crashed", std::string("gone"));
+  store->FinishRun("c000000000000001", store::RunStatus::kCrashed, std::string("gone"));
   EXPECT_EQ(studies.ReleaseAbandonedTrials(s.id), 1);
-  EXPECT_EQ(studies.Trials(s.id)[2].state, "interrupted");  // [0] is the warm one
+  EXPECT_EQ(store::Name(studies.Trials(s.id)[2].state), "interrupted");  // [0] is the warm one
   RunFilter by_study;
   by_study.study_id = s.id;
   EXPECT_EQ(store->ListRuns(by_study).size(), 3u);
@@ -251,7 +251,7 @@ TEST(StoreUpgradeTest, AStoreFromBeforeSweepsGainsStudiesAndThePrunedStatus) {
   auto store = RunStore::Open(dir.path() / "s");
   EXPECT_EQ(store->FindRun("0123").pipeline, "old");
   store->db().Exec("UPDATE runs SET status = 'pruned' WHERE id = '0123456789abcdef'");
-  EXPECT_EQ(store->FindRun("0123").status, "pruned");
+  EXPECT_EQ(store::Name(store->FindRun("0123").status), "pruned");
   EXPECT_THROW(store->db().Exec("UPDATE runs SET status = 'bogus'"), StoreError);
   Statement check = store->db().Prepare("PRAGMA integrity_check");
   ASSERT_TRUE(check.Step());

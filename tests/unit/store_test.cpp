@@ -25,13 +25,40 @@ RunRecord NewRun(const std::string& id, const std::string& pipeline = "p") {
   r.id = id;
   r.pipeline = pipeline;
   r.file = "/x/p.toml";
-  r.status = "running";
+  r.status = store::RunStatus::kRunning;
   r.started_at = IsoTime(UnixNow());
   r.host = HostName();
   r.pid = getpid();
   r.command = "sluice run p.toml";
   r.spec = "{}";
   return r;
+}
+
+// The status enums name exactly what the schema's CHECK constraints allow, in order.
+TEST(StoreTest, StatusEnumsMatchTheSchemasCheckConstraints) {
+  TempDir dir;
+  auto store = RunStore::Open(dir.path() / "s");
+  auto allowed = [&](const std::string& table, const std::string& column) {
+    Statement q = store->db().Prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?");
+    q.Bind(1, table);
+    EXPECT_TRUE(q.Step()) << table;
+    const std::string sql = q.Text(0);
+    const size_t at = sql.find(column + " IN");
+    EXPECT_NE(at, std::string::npos) << sql;
+    const size_t open = sql.find('(', at), close = sql.find(')', at);
+    std::vector<std::string> names;
+    for (size_t quote = sql.find('\'', open); quote < close; quote = sql.find('\'', quote + 1)) {
+      const size_t end = sql.find('\'', quote + 1);
+      names.push_back(sql.substr(quote + 1, end - quote - 1));
+      quote = end;
+    }
+    return names;
+  };
+  auto names = [](const auto& list) { return std::vector<std::string>(list.begin(), list.end()); };
+  EXPECT_EQ(allowed("runs", "status"), names(kRunStatusNames));
+  EXPECT_EQ(allowed("stages", "status"), names(kStageStatusNames));
+  EXPECT_EQ(allowed("studies", "status"), names(kStudyStatusNames));
+  EXPECT_EQ(allowed("trials", "state"), names(kTrialStateNames));
 }
 
 TEST(StoreTest, CreatesSchemaAndReopensWithoutMigratingAgain) {
@@ -66,15 +93,15 @@ TEST(StoreTest, RecordsARunWithParamsStagesArtifactsAndEnvironment) {
   st.plugin = "trainer";
   st.plugin_version = "0.1.0";
   st.plugin_file = "/x/trainer.so";
-  st.status = "succeeded";
+  st.status = store::StageStatus::kSucceeded;
   st.seconds = 1.5;
   store->UpsertStage("00aa11bb22cc33dd", st);
-  store->FinishRun("00aa11bb22cc33dd", "succeeded", std::nullopt);
+  store->FinishRun("00aa11bb22cc33dd", store::RunStatus::kSucceeded, std::nullopt);
   // A second finish does not overwrite the first.
-  store->FinishRun("00aa11bb22cc33dd", "failed", std::string("late"));
+  store->FinishRun("00aa11bb22cc33dd", store::RunStatus::kFailed, std::string("late"));
 
   RunRecord r = store->FindRun("00aa");
-  EXPECT_EQ(r.status, "succeeded");
+  EXPECT_EQ(store::Name(r.status), "succeeded");
   EXPECT_FALSE(r.error.has_value());
   ASSERT_TRUE(r.ended_at.has_value());
   EXPECT_EQ(store->Params(r.id).at("train.lr"), "0.001");
@@ -130,7 +157,7 @@ TEST(StoreTest, ListFiltersByPipelineAndStatusNewestFirst) {
   RunRecord c = NewRun("000000000000000c", "alpha");
   c.started_at = "2026-01-03T00:00:00.000Z";
   for (const auto& r : {a, b, c}) store->CreateRun(r, {});
-  store->FinishRun(c.id, "failed", std::string("boom"));
+  store->FinishRun(c.id, store::RunStatus::kFailed, std::string("boom"));
   RunFilter all;
   auto runs = store->ListRuns(all);
   ASSERT_EQ(runs.size(), 3u);
@@ -158,15 +185,15 @@ TEST(StoreTest, MarksRunsOfDeadProcessesCrashedOnOpen) {
     StageRecord st;
     st.name = "train";
     st.plugin = st.plugin_version = st.plugin_file = "x";
-    st.status = "running";
+    st.status = store::StageStatus::kRunning;
     store->UpsertStage("2222222222222222", st);
 
     auto reopened = RunStore::Open(path);
-    EXPECT_EQ(reopened->FindRun("1111").status, "running");
+    EXPECT_EQ(store::Name(reopened->FindRun("1111").status), "running");
     RunRecord crashed = reopened->FindRun("2222");
-    EXPECT_EQ(crashed.status, "crashed");
+    EXPECT_EQ(store::Name(crashed.status), "crashed");
     EXPECT_NE(crashed.error->find("ended without recording a result"), std::string::npos);
-    EXPECT_EQ(reopened->Stages("2222222222222222")[0].status, "crashed");
+    EXPECT_EQ(store::Name(reopened->Stages("2222222222222222")[0].status), "crashed");
     EXPECT_FALSE(std::filesystem::exists(store->LockPath("2222222222222222")));
   }
 }
@@ -200,7 +227,7 @@ TEST(StoreTest, AMovedOrCopiedStoreUsesItsOwnFiles) {
     dir.Write("bundle/manifest.json", "{\"format\": \"sluice-bundle\"}");
     dir.Write("bundle/model.pt", "weights");
     store->RegisterModel("m", "00aa11bb22cc33dd", "bundle", dir.path() / "bundle", "");
-    store->FinishRun("00aa11bb22cc33dd", "succeeded", std::nullopt);
+    store->FinishRun("00aa11bb22cc33dd", store::RunStatus::kSucceeded, std::nullopt);
     Statement q = store->db().Prepare("SELECT path FROM artifacts UNION ALL SELECT path FROM models");
     while (q.Step()) EXPECT_EQ(q.Text(0).rfind('/', 0), std::string::npos) << q.Text(0) << " is absolute";
   }
@@ -264,10 +291,10 @@ TEST(StoreTest, ErrorMessagesAreKeptShort) {
   store->CreateRun(NewRun("00aa11bb22cc33dd"), {});
   StageRecord stage;
   stage.name = "data";
-  stage.status = "failed";
+  stage.status = store::StageStatus::kFailed;
   stage.error = "bad value '" + std::string(10 << 20, 'x') + "'";
   store->UpsertStage("00aa11bb22cc33dd", stage);
-  store->FinishRun("00aa11bb22cc33dd", "failed", stage.error);
+  store->FinishRun("00aa11bb22cc33dd", store::RunStatus::kFailed, stage.error);
   const std::string run_error = store->FindRun("00aa11bb22cc33dd").error.value_or("");
   EXPECT_LE(run_error.size(), RunStore::kMaxErrorBytes + 60);
   EXPECT_NE(run_error.find("... (message cut: 10485772 bytes)"), std::string::npos) << run_error.substr(4000);
@@ -281,7 +308,7 @@ TEST(StoreTest, ReadingOnlyCreatesAndChangesNothing) {
   {
     auto store = RunStore::Open(dir.path() / "s");
     store->CreateRun(NewRun("00aa11bb22cc33dd"), {});
-    store->FinishRun("00aa11bb22cc33dd", "succeeded", std::nullopt);
+    store->FinishRun("00aa11bb22cc33dd", store::RunStatus::kSucceeded, std::nullopt);
   }
   std::filesystem::remove_all(dir.path() / "s" / "locks");
   std::filesystem::remove_all(dir.path() / "s" / "artifacts");
@@ -299,9 +326,9 @@ TEST(StoreTest, ReadingOnlyCreatesAndChangesNothing) {
   {
     auto store = RunStore::OpenReadOnly(dir.path() / "s");
     EXPECT_TRUE(store->read_only());
-    EXPECT_EQ(store->FindRun("00aa").status, "succeeded");
-    EXPECT_THROW(store->FinishRun("00aa11bb22cc33dd", "failed", "x"), StoreError);
-    EXPECT_EQ(store->FindRun("00aa").status, "succeeded");
+    EXPECT_EQ(store::Name(store->FindRun("00aa").status), "succeeded");
+    EXPECT_THROW(store->FinishRun("00aa11bb22cc33dd", store::RunStatus::kFailed, "x"), StoreError);
+    EXPECT_EQ(store::Name(store->FindRun("00aa").status), "succeeded");
   }
   EXPECT_EQ(listing(), before);
   EXPECT_EQ(testing::ReadFile((dir.path() / "s" / "runs.db").string()), database);
@@ -316,7 +343,7 @@ TEST(IntegrityTest, NamesMissingChangedAndAddedFiles) {
   dir.Write("bundle/manifest.json", "{}");
   dir.Write("bundle/model.pt", "weights");
   const ModelRecord model = store->RegisterModel("m", "00aa11bb22cc33dd", "bundle", dir.path() / "bundle", "");
-  store->FinishRun("00aa11bb22cc33dd", "succeeded", std::nullopt);
+  store->FinishRun("00aa11bb22cc33dd", store::RunStatus::kSucceeded, std::nullopt);
   EXPECT_TRUE(CheckStore(*store).problems.empty());
 
   std::filesystem::permissions(a.path, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);

@@ -325,7 +325,7 @@ TEST(StudyTest, ImportanceFindsTheParameterThatMatters) {
     json p = SampleRandom(*r.sweep, rng);
     store::TrialRecord t;
     t.number = i;
-    t.state = "complete";
+    t.state = store::TrialState::kComplete;
     t.run_id = "r" + std::to_string(i);
     t.params = p.dump();
     t.value = std::log10(p.at("fit.lr").get<double>()) + 0.01 * p.at("fit.dropout").get<double>();
