@@ -18,6 +18,7 @@
 #include "integrity.hpp"
 #include "json_output.hpp"
 #include "options.hpp"
+#include "pipeline/builder.hpp"
 #include "pipeline/stored.hpp"
 #include "run_store.hpp"
 #include "sluice/bundle.hpp"
@@ -148,10 +149,7 @@ int PredictCommand(const Args& args) {
     return kExitFailed;
   }
 
-  // The two stages, as a stored pipeline: the model plugin and the predictor.
   plugin::PluginRegistry registry;
-  std::string ignored;
-  const plugin::PluginDescriptor* predictor = registry.Find("predictor", ignored);
   const fs::path input = fs::absolute(vm["input"].as<std::string>()).lexically_normal();
   const bool to_stdout = !vm.count("output");
   // The predictor writes a temporary file beside the output, renamed over it once
@@ -174,31 +172,26 @@ int PredictCommand(const Args& args) {
       if (!path.empty()) fs::remove(path, ignored);
     }
   } temporary{output};
+  // The two stages: the bundle's model plugin, run again with its recorded parameters
+  // and version, then the predictor.
   const json& model = manifest.at("model");
-  json spec = {{"name", "predict"},
-               {"seed", 0},
-               {"threads", 0},
-               {"stages",
-                {{{"name", "model"},
-                  {"plugin", model.at("plugin")},
-                  {"plugin_version", model.at("plugin_version")},
-                  {"inputs", json::object()},
-                  {"params", model.at("params")}},
-                 {{"name", "predict"},
-                  {"plugin", "predictor"},
-                  {"plugin_version", predictor ? predictor->version : ""},
-                  {"inputs", {{"model", "model.model"}}},
-                  {"params",
-                   {{"bundle", bundle.string()},
-                    {"input", input.string()},
-                    {"output", output},
-                    {"device", vm["device"].as<std::string>()},
-                    {"batch_size", vm["batch-size"].as<int64_t>()},
-                    {"encoding", vm["encoding"].as<std::string>()}}}}}}};
+  pipeline::PipelineBuilder b("predict", label);
+  b.Stage("model", model.at("plugin").get<std::string>())
+      .RecordedVersion(model.at("plugin_version").get<std::string>());
+  for (const auto& [name, value] : model.at("params").items()) {
+    if (!value.is_null()) b.Param(name, pipeline::RawValueFromJson(value, b.here()));
+  }
+  b.Stage("predict", "predictor")
+      .Input("model", "model.model")
+      .Param("bundle", Value(bundle.string()))
+      .Param("input", Value(input.string()))
+      .Param("output", Value(output))
+      .Param("device", Value(vm["device"].as<std::string>()))
+      .Param("batch_size", Value(vm["batch-size"].as<int64_t>()))
+      .Param("encoding", Value(vm["encoding"].as<std::string>()));
   pipeline::Diagnostics diag;
-  std::optional<pipeline::ResolvedPipeline> resolved = pipeline::LoadStoredPipeline(
-      spec.dump(), label, registry,
-      "the bundle needs the model plugin it was trained with (install that version, or retrain)", diag);
+  std::optional<pipeline::ResolvedPipeline> resolved = b.Validate(
+      registry, "the bundle needs the model plugin it was trained with (install that version, or retrain)", diag);
   if (!resolved) {
     std::cerr << diag.Render(pipeline::SourceTexts()) << "sluice predict: " << label << " cannot be used here\n";
     return kExitFailed;

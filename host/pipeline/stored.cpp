@@ -10,64 +10,35 @@ using json = nlohmann::ordered_json;
 
 }  // namespace
 
-std::optional<PipelineSpec> StoredPipelineSpec(const std::string& spec_json, const std::string& origin,
-                                               const plugin::PluginRegistry& registry,
-                                               const std::optional<std::string>& version_hint, Diagnostics& diag) {
-  const SourceLoc where{origin, 0, 0, 1};
-  PipelineSpec spec;
-  spec.file = origin;
-  json j;
+std::optional<PipelineBuilder> StoredPipeline(const std::string& spec_json, const std::string& origin,
+                                              Diagnostics& diag) {
   try {
-    j = json::parse(spec_json);
-    spec.name = j.at("name").get<std::string>();
-    spec.seed = j.at("seed").get<int64_t>();
-    spec.threads = j.value("threads", int64_t{0});
+    const json j = json::parse(spec_json);
+    PipelineBuilder b(j.at("name").get<std::string>(), origin);
+    b.Seed(j.at("seed").get<int64_t>()).Threads(j.value("threads", int64_t{0}));
     for (const json& st : j.at("stages")) {
-      StageSpec stage;
-      stage.name = st.at("name").get<std::string>();
-      stage.name_loc = where;
-      stage.plugin = st.at("plugin").get<std::string>();
-      stage.plugin_loc = where;
-      for (const auto& [port, source] : st.at("inputs").items()) {
-        stage.inputs.push_back({port, where, source.get<std::string>(), where});
-      }
+      b.Stage(st.at("name").get<std::string>(), st.at("plugin").get<std::string>());
+      for (const auto& [port, source] : st.at("inputs").items()) b.Input(port, source.get<std::string>());
       for (const auto& [name, value] : st.at("params").items()) {
         if (value.is_null()) continue;  // an optional parameter that was not set
-        stage.params.push_back({name, where, RawValueFromJson(value, where)});
+        b.Param(name, RawValueFromJson(value, b.here()));
       }
-      if (version_hint) {
-        std::string error;
-        const plugin::PluginDescriptor* d = registry.Find(stage.plugin, error);
-        const std::string recorded = st.value("plugin_version", "");
-        if (d && d->version != recorded) {
-          diag.Error(where, "stage '" + stage.name + "': plugin " + stage.plugin + " is version " + d->version +
-                                " here (" + d->path + "), but " + origin + " used " + recorded + "; " + *version_hint);
-        }
-      }
-      spec.stages.push_back(std::move(stage));
+      b.RecordedVersion(st.value("plugin_version", ""));
     }
-    spec.file = j.value("file", origin);
+    b.File(j.value("file", origin));
+    return b;
   } catch (const json::exception& e) {
-    diag.Error(where, std::string("the stored pipeline is unreadable: ") + e.what());
+    diag.Error(SourceLoc{origin, 0, 0, 1}, std::string("the stored pipeline is unreadable: ") + e.what());
     return std::nullopt;
   }
-  return spec;
-}
-
-std::optional<ResolvedPipeline> ValidateStored(const PipelineSpec& spec, const plugin::PluginRegistry& registry,
-                                               Diagnostics& diag) {
-  std::optional<ResolvedPipeline> resolved = Validate(spec, registry, diag);
-  if (!resolved || !diag.empty()) return std::nullopt;
-  resolved->file = spec.file;  // as recorded, not made absolute again
-  return resolved;
 }
 
 std::optional<ResolvedPipeline> LoadStoredPipeline(const std::string& spec_json, const std::string& origin,
                                                    const plugin::PluginRegistry& registry,
                                                    const std::optional<std::string>& version_hint, Diagnostics& diag) {
-  std::optional<PipelineSpec> spec = StoredPipelineSpec(spec_json, origin, registry, version_hint, diag);
-  if (!spec || !diag.empty()) return std::nullopt;
-  return ValidateStored(*spec, registry, diag);
+  std::optional<PipelineBuilder> b = StoredPipeline(spec_json, origin, diag);
+  if (!b) return std::nullopt;
+  return b->Validate(registry, version_hint, diag);
 }
 
 }  // namespace sluice::pipeline

@@ -1,6 +1,6 @@
-// Pipelines that do not come from a file: a run's stored spec (for `sluice run --resume`)
-// and pipelines the host writes itself (for `sluice predict`). Both are the JSON of
-// ResolvedPipeline::ToJson and are validated like a file.
+// Pipelines stored as JSON (ResolvedPipeline::ToJson): a run's spec, for `sluice run
+// --resume`, and a study's base pipeline, for its trials. Read into a PipelineBuilder and
+// validated like a file.
 #ifndef SLUICE_HOST_PIPELINE_STORED_HPP_
 #define SLUICE_HOST_PIPELINE_STORED_HPP_
 
@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "builder.hpp"
 #include "diagnostics.hpp"
 #include "plugin/registry.hpp"
 #include "resolved.hpp"
@@ -43,20 +44,18 @@ RawValue RawValueFromJson(const Json& j, const SourceLoc& loc) {
   return v;
 }
 
-// Validates the pipeline in `spec_json` against today's plugins. When `version_hint` is
-// set, a plugin whose version differs from the one recorded is an error, whose message
-// ends with the hint (what to do). Problems are reported against `origin`.
+// The pipeline a run stored (ResolvedPipeline::ToJson), as a builder holding each
+// stage's recorded plugin version; null (and a diagnostic against `origin`) when the
+// text is unreadable.
+std::optional<PipelineBuilder> StoredPipeline(const std::string& spec_json, const std::string& origin,
+                                              Diagnostics& diag);
+
+// StoredPipeline, validated against today's plugins. When `version_hint` is set, a
+// plugin whose version differs from the one recorded is an error, whose message ends
+// with the hint (what to do).
 std::optional<ResolvedPipeline> LoadStoredPipeline(const std::string& spec_json, const std::string& origin,
                                                    const plugin::PluginRegistry& registry,
                                                    const std::optional<std::string>& version_hint, Diagnostics& diag);
-
-// The same in two steps, for callers that change parameters in between (sweep trials):
-// the spec as stored, then validated (keeping the recorded file name).
-std::optional<PipelineSpec> StoredPipelineSpec(const std::string& spec_json, const std::string& origin,
-                                               const plugin::PluginRegistry& registry,
-                                               const std::optional<std::string>& version_hint, Diagnostics& diag);
-std::optional<ResolvedPipeline> ValidateStored(const PipelineSpec& spec, const plugin::PluginRegistry& registry,
-                                               Diagnostics& diag);
 
 }  // namespace sluice::pipeline
 

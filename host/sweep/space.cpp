@@ -409,27 +409,14 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
   return out;
 }
 
-std::optional<pipeline::ResolvedPipeline> TrialPipeline(pipeline::PipelineSpec spec, const json& params,
+std::optional<pipeline::ResolvedPipeline> TrialPipeline(pipeline::PipelineBuilder base, const json& params,
                                                         const plugin::PluginRegistry& registry, Diagnostics& diag) {
   const SourceLoc here{"trial parameters", 0, 0, 1};
   for (const auto& [key, value] : params.items()) {
-    const auto dot = key.find('.');
-    pipeline::StageSpec* stage = spec.FindStage(key.substr(0, dot));
-    if (!stage) {
-      diag.Error(here, "no stage for '" + key + "'");
-      continue;
-    }
-    const std::string param = key.substr(dot + 1);
-    RawValue raw = pipeline::RawValueFromJson(value, here);
-    auto it = std::find_if(stage->params.begin(), stage->params.end(),
-                           [&](const pipeline::ParamEntry& p) { return p.name == param; });
-    if (it != stage->params.end()) {
-      it->value = std::move(raw);
-    } else {
-      stage->params.push_back({param, here, std::move(raw)});
-    }
+    if (!base.Set(key, pipeline::RawValueFromJson(value, here))) diag.Error(here, "no stage for '" + key + "'");
   }
-  return pipeline::ValidateStored(spec, registry, diag);
+  if (!diag.empty()) return std::nullopt;
+  return base.Validate(registry, std::nullopt, diag);
 }
 
 }  // namespace sluice::sweep

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pipeline/builder.hpp"
 #include "pipeline/diagnostics.hpp"
 #include "pipeline/resolved.hpp"
 #include "pipeline/spec.hpp"
@@ -78,7 +79,7 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
 
 // The pipeline of one trial: the base spec with the trial's values set. Problems (which
 // would be bugs, since values come from the checked space) go to `diag`.
-std::optional<pipeline::ResolvedPipeline> TrialPipeline(pipeline::PipelineSpec spec, const json& params,
+std::optional<pipeline::ResolvedPipeline> TrialPipeline(pipeline::PipelineBuilder base, const json& params,
                                                         const plugin::PluginRegistry& registry,
                                                         pipeline::Diagnostics& diag);
 

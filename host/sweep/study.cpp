@@ -141,9 +141,8 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
   const store::StudyRecord study = studies.FindStudy(study_id);
   const Sweep sweep = Sweep::FromJson(json::parse(study.sweep));
   pipeline::Diagnostics diag;
-  std::optional<pipeline::PipelineSpec> base =
-      pipeline::StoredPipelineSpec(study.spec, "study " + study.id, registry, std::nullopt, diag);
-  if (!base || !diag.empty()) {
+  std::optional<pipeline::PipelineBuilder> base = pipeline::StoredPipeline(study.spec, "study " + study.id, diag);
+  if (!base) {
     result.error = diag.Render(pipeline::SourceTexts());
     return result;
   }

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "data/data_path.hpp"
+#include "pipeline/builder.hpp"
 #include "pipeline/diagnostics.hpp"
 #include "pipeline/resolved.hpp"
 #include "pipeline/spec.hpp"
@@ -99,6 +100,42 @@ TEST(PipelineTest, ResolvesDefaultsOrderAndWiring) {
   EXPECT_EQ(params.at("net.hidden"), "[8]");
   EXPECT_EQ(params.at("net.activation"), "\"relu\"");
   EXPECT_EQ(params.at("pipeline.seed"), "5");
+}
+
+// Pipelines the host builds in code (predict, trials, resumed runs) are checked exactly
+// as files are, with problems reported against where they came from.
+TEST(PipelineTest, ABuiltPipelineIsValidatedLikeAFile) {
+  const plugin::PluginRegistry registry = TestRegistry();
+  PipelineBuilder b("built", "sluice predict");
+  b.Seed(3);
+  b.Stage("model", "net").Param("hidden", Value(std::vector<int64_t>{16, 8})).RecordedVersion("1.0.0");
+  b.Stage("fit", "fit").Input("model", "model.model").Param("lr", Value(0.5));
+  Diagnostics diag;
+  std::optional<ResolvedPipeline> p = b.Validate(registry, "retrain", diag);
+  EXPECT_FALSE(p);  // fit's data input is not wired
+  EXPECT_EQ(
+      diag.Render(SourceTexts()),
+      "sluice predict: error: stage 'fit' (plugin fit) needs input 'data' (dataset): add inputs = { data = \"STAGE\" "
+      "}\n1 error\n");
+
+  PipelineBuilder ok("built", "sluice predict");
+  ok.Stage("model", "net").Param("hidden", Value(std::vector<int64_t>{16, 8})).RecordedVersion("1.0.0");
+  ASSERT_TRUE(ok.Set("model.activation", RawValueFromValue(Value(std::string("tanh")), ok.here())));
+  EXPECT_FALSE(ok.Set("nothing.here", RawValueFromValue(Value(int64_t{1}), ok.here())));
+  Diagnostics fine;
+  p = ok.Validate(registry, "retrain", fine);
+  ASSERT_TRUE(p) << fine.Render(SourceTexts());
+  EXPECT_EQ(p->stages[0].params.String("activation"), "tanh");
+  EXPECT_EQ(p->stages[0].params.IntList("hidden"), (std::vector<int64_t>{16, 8}));
+
+  // A stage recorded with another version of its plugin is refused, with the hint.
+  PipelineBuilder old("built", "bundle x");
+  old.Stage("model", "net").RecordedVersion("0.9.0");
+  Diagnostics refused;
+  EXPECT_FALSE(old.Validate(registry, "install that version", refused));
+  EXPECT_EQ(refused.Render(SourceTexts()),
+            "bundle x: error: stage 'model': plugin net is version 1.0.0 here (<memory>/net.so), but bundle x used "
+            "0.9.0; install that version\n1 error\n");
 }
 
 TEST(PipelineTest, StageSeedsDependOnPipelineSeedAndName) {
