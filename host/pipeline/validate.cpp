@@ -1,6 +1,8 @@
-// The meaning passes over a parsed pipeline, in order: resolve plugins, check each
-// stage's parameters against its contract, wire inputs to typed outputs, order the
-// graph and reject cycles. Each pass reports every problem it finds.
+// The meaning passes over a parsed pipeline, in order, each a function that reports every
+// problem it finds: ResolvePlugins, CheckParameters (through the one value converter,
+// which also checks [pipeline] and [sweep]), WireEdges (inputs to typed outputs),
+// OrderStages (execution order; cycles). Parsing comes before them (parse.cpp), the
+// sweep's pass after them (sweep/space.cpp).
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -339,52 +341,66 @@ std::string PortList(const std::vector<PortSpec>& ports) {
   return text.empty() ? "none" : text;
 }
 
-}  // namespace
+// The state the validation passes share.
+struct Validation {
+  const PipelineSpec& spec;
+  const plugin::PluginRegistry& registry;
+  Diagnostics& diag;
+  std::map<std::string, ResolvedStage> resolved;                                   // by stage name
+  std::map<std::string, std::vector<std::pair<std::string, SourceLoc>>> upstream;  // stage -> (dep, where)
+  std::vector<std::string> order;                                                  // execution order
 
-std::optional<ResolvedPipeline> Validate(const PipelineSpec& spec, const plugin::PluginRegistry& registry,
-                                         Diagnostics& diag) {
-  const size_t errors_before = diag.size();
-  ResolvedPipeline out;
-  out.name = spec.name;
-  std::error_code ec;
-  out.file = fs::absolute(spec.file, ec).lexically_normal().string();
-  out.description = spec.description;
-  out.seed = spec.seed;
-  out.threads = spec.threads;
+  std::vector<std::string> StageNames() const {
+    std::vector<std::string> names;
+    for (const StageSpec& s : spec.stages) names.push_back(s.name);
+    return names;
+  }
+};
 
-  std::vector<std::string> stage_names;
-  for (const StageSpec& s : spec.stages) stage_names.push_back(s.name);
-  const std::vector<std::string> plugin_names = registry.Names();
-
-  // Pass 1 and 2: plugins and parameters.
-  std::map<std::string, ResolvedStage> resolved;
-  for (const StageSpec& stage : spec.stages) {
+// Pass "resolve plugins": each stage's plugin, found by name on the plugin path.
+void ResolvePlugins(Validation& v) {
+  const std::vector<std::string> plugin_names = v.registry.Names();
+  for (const StageSpec& stage : v.spec.stages) {
     ResolvedStage r;
     r.name = stage.name;
-    r.seed = StageSeed(spec.seed, stage.name);
+    r.seed = StageSeed(v.spec.seed, stage.name);
     if (!stage.plugin.empty()) {
       std::string error;
-      r.plugin = registry.Find(stage.plugin, error);
+      r.plugin = v.registry.Find(stage.plugin, error);
       if (!r.plugin) {
         if (error.rfind("unknown plugin", 0) == 0) {
-          const size_t unreadable = registry.issues().size();
+          const size_t unreadable = v.registry.issues().size();
           error += " in stage '" + stage.name + "'" + DidYouMean(stage.plugin, plugin_names) +
                    " (`sluice plugins list` shows the installed plugins" +
                    (unreadable ? ", and " + std::to_string(unreadable) + " warning" + (unreadable == 1 ? "" : "s") +
                                      " about files on the plugin path)"
                                : std::string(")"));
         }
-        diag.Error(stage.plugin_loc, error);
-      } else {
-        StageChecker(spec, stage, r.plugin->contract, diag).Check(r.params, r.seed);
-        if (r.params.Has("seed")) r.seed = static_cast<uint64_t>(r.params.Int("seed"));
+        v.diag.Error(stage.plugin_loc, error);
       }
     }
-    resolved.emplace(stage.name, std::move(r));
+    v.resolved.emplace(stage.name, std::move(r));
   }
+}
 
-  // Pass 3: edges and port types.
-  std::map<std::string, std::vector<std::pair<std::string, SourceLoc>>> upstream;  // stage -> (dep, where)
+// Pass "check parameters": each stage's parameters against its plugin's schema, through
+// the value converter; defaults filled in, the stage's seed derived.
+void CheckParameters(Validation& v) {
+  for (const StageSpec& stage : v.spec.stages) {
+    ResolvedStage& r = v.resolved.at(stage.name);
+    if (!r.plugin) continue;  // reported by ResolvePlugins
+    StageChecker(v.spec, stage, r.plugin->contract, v.diag).Check(r.params, r.seed);
+    if (r.params.Has("seed")) r.seed = static_cast<uint64_t>(r.params.Int("seed"));
+  }
+}
+
+// Pass "wire edges": each input to an output of the same port type.
+void WireEdges(Validation& v) {
+  const PipelineSpec& spec = v.spec;
+  Diagnostics& diag = v.diag;
+  std::map<std::string, ResolvedStage>& resolved = v.resolved;
+  auto& upstream = v.upstream;
+  const std::vector<std::string> stage_names = v.StageNames();
   for (const StageSpec& stage : spec.stages) {
     ResolvedStage& r = resolved.at(stage.name);
     const Contract* contract = r.plugin ? &r.plugin->contract : nullptr;
@@ -460,15 +476,21 @@ std::optional<ResolvedPipeline> Validate(const PipelineSpec& spec, const plugin:
       }
     }
   }
+}
 
-  // Pass 4: execution order (Kahn's algorithm, ties in file order) and cycles.
+// Pass "order stages": execution order (Kahn's algorithm, ties in file order); a cycle is
+// reported along the data flow.
+void OrderStages(Validation& v) {
+  const PipelineSpec& spec = v.spec;
+  Diagnostics& diag = v.diag;
+  auto& upstream = v.upstream;
+  std::vector<std::string>& order = v.order;
   std::map<std::string, int> pending;
   for (const StageSpec& s : spec.stages) {
     std::set<std::string> deps;
     for (const auto& [dep, loc] : upstream[s.name]) deps.insert(dep);
     pending[s.name] = static_cast<int>(deps.size());
   }
-  std::vector<std::string> order;
   std::set<std::string> done;
   while (order.size() < spec.stages.size()) {
     const StageSpec* next = nullptr;
@@ -517,10 +539,32 @@ std::optional<ResolvedPipeline> Validate(const PipelineSpec& spec, const plugin:
     const SourceLoc loc = where[static_cast<size_t>(start - path.begin())];
     diag.Error(loc, "the stages form a cycle: " + cycle + " (inputs must flow one way)");
   }
+}
+
+}  // namespace
+
+std::optional<ResolvedPipeline> Validate(const PipelineSpec& spec, const plugin::PluginRegistry& registry,
+                                         Diagnostics& diag) {
+  const size_t errors_before = diag.size();
+  ResolvedPipeline out;
+  out.name = spec.name;
+  std::error_code ec;
+  out.file = fs::absolute(spec.file, ec).lexically_normal().string();
+  out.description = spec.description;
+  out.seed = spec.seed;
+  out.threads = spec.threads;
+
+  // The passes, in order; each reports every problem it finds. (Parsing, before them,
+  // is ParsePipeline; the sweep, after them, is sweep::ResolveSweep.)
+  Validation v{spec, registry, diag, {}, {}, {}};
+  ResolvePlugins(v);
+  CheckParameters(v);
+  WireEdges(v);
+  OrderStages(v);
 
   if (diag.size() > errors_before) return std::nullopt;
-  for (const std::string& name : order) {
-    ResolvedStage& stage = resolved.at(name);
+  for (const std::string& name : v.order) {
+    ResolvedStage& stage = v.resolved.at(name);
     nlohmann::ordered_json params = nlohmann::ordered_json::object();
     for (const auto& [key, value] : stage.params.values()) params[key] = JsonValue(value);
     stage.params_json = params.dump();
