@@ -121,6 +121,18 @@ StoreCheck CheckStore(RunStore& store) {
     }
     if (Status s = VerifyModel(m); !s.ok()) check.problems.push_back({what, s.message()});
   }
+  // A registration copies the bundle to models/NAME/.incoming-ID before its transaction;
+  // one whose process was killed in between leaves the copy, which nothing lists.
+  std::error_code ec;
+  for (const auto& name : fs::directory_iterator(store.dir() / "models", ec)) {
+    for (const auto& entry : fs::directory_iterator(name.path(), ec)) {
+      if (entry.path().filename().string().rfind(".incoming-", 0) == 0) {
+        check.notes.push_back(entry.path().string() +
+                              ": the copy of a registration that did not finish (or is under way); delete it if no "
+                              "sluice is registering a model");
+      }
+    }
+  }
   for (const std::string& id : store.DeadRuns()) {
     check.problems.push_back(
         {"run " + id,

@@ -364,10 +364,18 @@ TEST(IntegrityTest, NamesMissingChangedAndAddedFiles) {
   s = VerifyModel(store->FindModel("m"));
   EXPECT_EQ(s.message(), "model m v1: " + model.path + "/extra.py was added after it was registered");
 
+  // What a registration killed before its transaction leaves: noted, never listed.
+  std::filesystem::create_directories(store->dir() / "models" / "m" / ".incoming-0123");
+  EXPECT_EQ(store->ListModels("m").size(), 1u);
+
   const StoreCheck check = CheckStore(*store);
   ASSERT_EQ(check.problems.size(), 2u);
   EXPECT_EQ(check.problems[0].what, "run 00aa11bb22cc33dd: artifact eval/predictions");
   EXPECT_EQ(check.problems[1].what, "model m v1");
+  ASSERT_EQ(check.notes.size(), 1u);
+  EXPECT_EQ(check.notes[0], (store->dir() / "models" / "m" / ".incoming-0123").string() +
+                                ": the copy of a registration that did not finish (or is under way); delete it if "
+                                "no sluice is registering a model");
 }
 
 TEST(Sha256Test, MatchesKnownDigests) {
