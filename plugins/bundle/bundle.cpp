@@ -22,6 +22,9 @@ namespace {
 // Ports, declared once for Describe() and Run().
 const sluice::In<sluice::TrainedModel> kModelIn{"model", "the trained model"};
 
+// Metrics, declared once for Describe() and Run().
+const sluice::MetricSpec kVersion{"version", sluice::Goal::kNone, "the registry version the bundle got"};
+
 // Parameters, declared once for Describe() and Run().
 const sluice::Param<std::string> kDescriptionParam{"description"};
 const sluice::Param<std::string> kNameParam{"name"};
@@ -59,7 +62,7 @@ class Bundle final : public sluice::Stage {
                    .doc("registry name (letters, digits, - _ .); each bundle gets the next version"))
         .param(kDescriptionParam.Default("").doc("a line about this model"))
         .param(kExportDirParam.Required().optional().doc("also copy the bundle folder here (created if needed)"))
-        .metric({"version", sluice::Goal::kNone, "the registry version the bundle got"});
+        .metric(kVersion);
   }
 
   Status Run(sluice::StageContext& ctx) override {
@@ -134,7 +137,7 @@ class Bundle final : public sluice::Stage {
     for (const char* file : {bundle::kManifestFile, bundle::kWeightsFile, bundle::kPreprocessingFile}) {
       SLUICE_RETURN_IF_ERROR(ctx.AddArtifact(file, (dir / file).string()));
     }
-    ctx.LogMetric("version", 0, static_cast<double>(version));
+    ctx.Log(kVersion, 0, static_cast<double>(version));
     ctx.Info("registered " + kNameParam.Get(p) + " v" + std::to_string(version) + " (" + registered + ")");
     return Status::Ok();
   }

@@ -1,6 +1,5 @@
 // classification-metrics: evaluates a trained classifier on one split; writes the
 // predictions so anyone can recompute the numbers, and pictures of the results.
-#include <sys/resource.h>
 #include <torch/cuda.h>
 #include <torch/nn.h>
 
@@ -10,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "inference.hpp"
 #include "metrics.hpp"
 #include "sluice/plugin.hpp"
 #include "sluice/torch.hpp"
@@ -42,21 +42,6 @@ std::string Csv(const std::string& s) {
   return q + "\"";
 }
 
-double Percentile(std::vector<double> values, double q) {
-  if (values.empty()) return NAN;
-  std::sort(values.begin(), values.end());
-  const double at = q * static_cast<double>(values.size() - 1);
-  const auto lo = static_cast<size_t>(std::floor(at));
-  const auto hi = std::min(lo + 1, values.size() - 1);
-  return values[lo] + (values[hi] - values[lo]) * (at - static_cast<double>(lo));
-}
-
-double PeakMemoryMb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
-
 using sluice::Goal;
 using sluice::MetricSpec;
 const MetricSpec kAccuracy{"accuracy", Goal::kMaximize, "share of examples classified right"};
@@ -70,10 +55,6 @@ const MetricSpec kRocAuc{"roc_auc", Goal::kMaximize, "ROC AUC, one-vs-rest, macr
 const MetricSpec kPrAuc{"pr_auc", Goal::kMaximize, "PR AUC (average precision), macro"};
 const MetricSpec kLogLoss{"log_loss", Goal::kMinimize, "cross-entropy of the predicted probabilities"};
 const MetricSpec kCalibrationError{"calibration_error", Goal::kMinimize, "expected calibration error"};
-const MetricSpec kLatencyP50{"latency_p50_ms", Goal::kMinimize, "median inference time per batch, ms"};
-const MetricSpec kLatencyP95{"latency_p95_ms", Goal::kMinimize, "95th percentile inference time per batch, ms"};
-const MetricSpec kThroughput{"inference_samples_per_sec", Goal::kMaximize, "inference throughput"};
-const MetricSpec kPeakMemory{"peak_memory_mb", Goal::kMinimize, "peak resident memory of the process, MB"};
 
 class ClassificationMetrics final : public sluice::Stage {
  public:
@@ -88,12 +69,11 @@ class ClassificationMetrics final : public sluice::Stage {
             .param(kSplitParam.Default("test").choices({"test", "validation", "train"}).doc("which split to evaluate"))
             .param(kBatchSizeParam.Default(1024).range(1, 1 << 20).doc("examples per inference batch"))
             .param(kCalibrationBinsParam.Default(10).range(2, 100).doc("equal-width bins of the calibration error"));
-    for (const MetricSpec& m :
-         {kAccuracy, kPrecisionMacro, kRecallMacro, kF1Macro, kPrecisionWeighted, kRecallWeighted, kF1Weighted, kRocAuc,
-          kPrAuc, kLogLoss, kCalibrationError, kLatencyP50, kLatencyP95, kThroughput, kPeakMemory}) {
+    for (const MetricSpec& m : {kAccuracy, kPrecisionMacro, kRecallMacro, kF1Macro, kPrecisionWeighted, kRecallWeighted,
+                                kF1Weighted, kRocAuc, kPrAuc, kLogLoss, kCalibrationError}) {
       contract.metric(m);
     }
-    return contract;
+    return sluice::inference::DeclareMetrics(contract);
   }
 
   Status Run(sluice::StageContext& ctx) override {
@@ -141,8 +121,6 @@ class ClassificationMetrics final : public sluice::Stage {
     const int bins = static_cast<int>(kCalibrationBinsParam.Get(p));
     const sluice::metrics::ClassificationReport r = sluice::metrics::Classify(labels, probs, k, bins);
 
-    double total_ms = 0;
-    for (double ms : batch_ms) total_ms += ms;
     const std::pair<const MetricSpec&, double> values[] = {
         {kAccuracy, r.accuracy},
         {kPrecisionMacro, r.precision_macro},
@@ -155,12 +133,9 @@ class ClassificationMetrics final : public sluice::Stage {
         {kPrAuc, r.pr_auc},
         {kLogLoss, r.log_loss},
         {kCalibrationError, r.calibration_error},
-        {kLatencyP50, Percentile(batch_ms, 0.5)},
-        {kLatencyP95, Percentile(batch_ms, 0.95)},
-        {kThroughput, static_cast<double>(n) / (total_ms / 1000.0)},
-        {kPeakMemory, PeakMemoryMb()},
     };
     for (const auto& [metric, value] : values) ctx.Log(metric, 0, value);
+    sluice::inference::LogMetrics(ctx, batch_ms, n);
 
     const std::string dir = ctx.ScratchDir();
     SLUICE_RETURN_IF_ERROR(WritePredictions(dir + "/predictions.csv", labels, probs, k));

@@ -18,6 +18,11 @@ namespace {
 // Ports, declared once for Describe() and Run().
 const sluice::Out<sluice::TensorDataset> kDataOut{"data", "train, validation and test splits"};
 
+// Metrics, declared once for Describe() and Run().
+const sluice::MetricSpec kTrainSize{"train_size", sluice::Goal::kNone, "training examples"};
+const sluice::MetricSpec kValidationSize{"validation_size", sluice::Goal::kNone, "validation examples"};
+const sluice::MetricSpec kTestSize{"test_size", sluice::Goal::kNone, "test examples"};
+
 // Parameters, declared once for Describe() and Run().
 const sluice::Param<std::string> kTrainImagesParam{"train_images"};
 const sluice::Param<std::string> kTrainLabelsParam{"train_labels"};
@@ -52,9 +57,9 @@ class IdxImages final : public sluice::Stage {
             "standardize pixels with the training split's mean and standard deviation"))
         .param(kClassNamesParam.Default({}).doc("a name per class (default: the label numbers)"))
         .param(sluice::SeedParam())
-        .metric({"train_size", sluice::Goal::kNone, "training examples"})
-        .metric({"validation_size", sluice::Goal::kNone, "validation examples"})
-        .metric({"test_size", sluice::Goal::kNone, "test examples"});
+        .metric(kTrainSize)
+        .metric(kValidationSize)
+        .metric(kTestSize);
   }
 
   Status Run(sluice::StageContext& ctx) override {
@@ -78,13 +83,13 @@ class IdxImages final : public sluice::Stage {
     torch::Tensor all_y = ToTensor(train_y, {train_y.dims[0]}).to(torch::kInt64);
     torch::Tensor test_images = ToTensor(test_x, {test_x.dims[0], 1, h, w});
     torch::Tensor test_targets = ToTensor(test_y, {test_y.dims[0]}).to(torch::kInt64);
-    if (kLimitParam.Get(p) > 0 && kLimitParam.Get(p) < all_x.size(0)) {
-      all_x = all_x.slice(0, 0, kLimitParam.Get(p));
-      all_y = all_y.slice(0, 0, kLimitParam.Get(p));
+    if (const int64_t limit = kLimitParam.Get(p); limit > 0 && limit < all_x.size(0)) {
+      all_x = all_x.slice(0, 0, limit);
+      all_y = all_y.slice(0, 0, limit);
     }
-    if (kTestLimitParam.Get(p) > 0 && kTestLimitParam.Get(p) < test_images.size(0)) {
-      test_images = test_images.slice(0, 0, kTestLimitParam.Get(p));
-      test_targets = test_targets.slice(0, 0, kTestLimitParam.Get(p));
+    if (const int64_t limit = kTestLimitParam.Get(p); limit > 0 && limit < test_images.size(0)) {
+      test_images = test_images.slice(0, 0, limit);
+      test_targets = test_targets.slice(0, 0, limit);
     }
 
     // Classes: the names given, or one per label value seen.
@@ -150,9 +155,9 @@ class IdxImages final : public sluice::Stage {
                   static_cast<long long>(dataset->test.size()), static_cast<long long>(h), static_cast<long long>(w),
                   names.size(), mean, std);
     ctx.Info(line);
-    ctx.LogMetric("train_size", 0, static_cast<double>(dataset->train.size()));
-    ctx.LogMetric("validation_size", 0, static_cast<double>(dataset->validation.size()));
-    ctx.LogMetric("test_size", 0, static_cast<double>(dataset->test.size()));
+    ctx.Log(kTrainSize, 0, static_cast<double>(dataset->train.size()));
+    ctx.Log(kValidationSize, 0, static_cast<double>(dataset->validation.size()));
+    ctx.Log(kTestSize, 0, static_cast<double>(dataset->test.size()));
     kDataOut.Set(ctx, std::move(dataset));
     return Status::Ok();
   }

@@ -1,7 +1,6 @@
 // predictor: batch inference with a bundle on new data (CSV, ARFF or IDX images), applying
 // the bundle's own preprocessing. `sluice predict` runs it after the bundle's model plugin
 // has rebuilt the architecture.
-#include <sys/resource.h>
 #include <torch/cuda.h>
 #include <torch/nn.h>
 
@@ -15,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "idx_reader.hpp"
+#include "inference.hpp"
 #include "preprocess.hpp"
 #include "sluice/bundle.hpp"
 #include "sluice/plugin.hpp"
@@ -25,6 +25,11 @@ namespace {
 
 // Ports, declared once for Describe() and Run().
 const sluice::In<sluice::ModelSpec> kModelIn{"model", "the bundle's architecture, rebuilt by its model plugin"};
+
+// Metrics, declared once; latency and memory as the evaluation stages declare them.
+namespace inference = sluice::inference;
+const sluice::MetricSpec kRows{"rows", sluice::Goal::kNone, "rows predicted"};
+const sluice::MetricSpec kSamplesPerSec{"samples_per_sec", sluice::Goal::kMaximize, "inference throughput"};
 
 // Parameters, declared once for Describe() and Run().
 const sluice::Param<std::string> kDeviceParam{"device"};
@@ -118,11 +123,11 @@ class Predictor final : public sluice::Stage {
         .param(kBatchSizeParam.Default(1024).range(1, 1 << 20).doc("rows per inference batch"))
         .param(
             kEncodingParam.Default("utf-8").choices({"utf-8", "latin-1"}).doc("the text encoding of CSV or ARFF input"))
-        .metric({"rows", sluice::Goal::kNone, "rows predicted"})
-        .metric({"latency_p50_ms", sluice::Goal::kMinimize, "median inference time per batch, ms"})
-        .metric({"latency_p95_ms", sluice::Goal::kMinimize, "95th percentile inference time per batch, ms"})
-        .metric({"samples_per_sec", sluice::Goal::kMaximize, "inference throughput"})
-        .metric({"peak_memory_mb", sluice::Goal::kMinimize, "peak resident memory of the process, MB"});
+        .metric(kRows)
+        .metric(inference::kLatencyP50)
+        .metric(inference::kLatencyP95)
+        .metric(kSamplesPerSec)
+        .metric(inference::kPeakMemory);
   }
 
   Status Run(sluice::StageContext& ctx) override {
@@ -213,15 +218,13 @@ class Predictor final : public sluice::Stage {
     std::sort(batch_ms.begin(), batch_ms.end());
     double total = 0;
     for (double ms : batch_ms) total += ms;
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    ctx.LogMetric("rows", 0, static_cast<double>(n));
+    ctx.Log(kRows, 0, static_cast<double>(n));
     if (!batch_ms.empty()) {
-      ctx.LogMetric("latency_p50_ms", 0, batch_ms[batch_ms.size() / 2]);
-      ctx.LogMetric("latency_p95_ms", 0, batch_ms[std::min(batch_ms.size() - 1, batch_ms.size() * 95 / 100)]);
-      ctx.LogMetric("samples_per_sec", 0, static_cast<double>(n) / (total / 1000.0));
+      ctx.Log(inference::kLatencyP50, 0, batch_ms[batch_ms.size() / 2]);
+      ctx.Log(inference::kLatencyP95, 0, batch_ms[std::min(batch_ms.size() - 1, batch_ms.size() * 95 / 100)]);
+      ctx.Log(kSamplesPerSec, 0, static_cast<double>(n) / (total / 1000.0));
     }
-    ctx.LogMetric("peak_memory_mb", 0, static_cast<double>(usage.ru_maxrss) / 1024.0);
+    ctx.Log(inference::kPeakMemory, 0, inference::PeakMemoryMb());
     return Status::Ok();
   }
 };

@@ -1,6 +1,5 @@
 // regression-metrics: evaluates a trained regressor on one split (MSE, RMSE, MAE, R2 in
 // the target's own units), writes its predictions and a predicted-vs-actual plot.
-#include <sys/resource.h>
 #include <torch/cuda.h>
 #include <torch/nn.h>
 
@@ -10,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "inference.hpp"
 #include "metrics.hpp"
 #include "sluice/plugin.hpp"
 #include "sluice/torch.hpp"
@@ -27,25 +27,12 @@ const sluice::Param<int64_t> kBatchSizeParam{"batch_size"};
 
 using sluice::Status;
 
-double Percentile(std::vector<double> values, double q) {
-  if (values.empty()) return NAN;
-  std::sort(values.begin(), values.end());
-  const double at = q * static_cast<double>(values.size() - 1);
-  const auto lo = static_cast<size_t>(std::floor(at));
-  const auto hi = std::min(lo + 1, values.size() - 1);
-  return values[lo] + (values[hi] - values[lo]) * (at - static_cast<double>(lo));
-}
-
 using sluice::Goal;
 using sluice::MetricSpec;
 const MetricSpec kMse{"mse", Goal::kMinimize, "mean squared error, in the target's units squared"};
 const MetricSpec kRmse{"rmse", Goal::kMinimize, "root mean squared error, in the target's units"};
 const MetricSpec kMae{"mae", Goal::kMinimize, "mean absolute error, in the target's units"};
 const MetricSpec kR2{"r2", Goal::kMaximize, "coefficient of determination"};
-const MetricSpec kLatencyP50{"latency_p50_ms", Goal::kMinimize, "median inference time per batch, ms"};
-const MetricSpec kLatencyP95{"latency_p95_ms", Goal::kMinimize, "95th percentile inference time per batch, ms"};
-const MetricSpec kThroughput{"inference_samples_per_sec", Goal::kMaximize, "inference throughput"};
-const MetricSpec kPeakMemory{"peak_memory_mb", Goal::kMinimize, "peak resident memory of the process, MB"};
 
 class RegressionMetrics final : public sluice::Stage {
  public:
@@ -59,10 +46,8 @@ class RegressionMetrics final : public sluice::Stage {
             .input(kModelIn)
             .param(kSplitParam.Default("test").choices({"test", "validation", "train"}).doc("which split to evaluate"))
             .param(kBatchSizeParam.Default(1024).range(1, 1 << 20).doc("examples per inference batch"));
-    for (const MetricSpec& m : {kMse, kRmse, kMae, kR2, kLatencyP50, kLatencyP95, kThroughput, kPeakMemory}) {
-      contract.metric(m);
-    }
-    return contract;
+    for (const MetricSpec& m : {kMse, kRmse, kMae, kR2}) contract.metric(m);
+    return sluice::inference::DeclareMetrics(contract);
   }
 
   Status Run(sluice::StageContext& ctx) override {
@@ -81,9 +66,10 @@ class RegressionMetrics final : public sluice::Stage {
     {
       torch::NoGradGuard no_grad;
       model->network->eval();
-      for (int64_t begin = 0; begin < n; begin += kBatchSizeParam.Get(p)) {
+      const int64_t batch = kBatchSizeParam.Get(p);
+      for (int64_t begin = 0; begin < n; begin += batch) {
         if (ctx.StopRequested()) return Status::Cancelled("stopped during evaluation");
-        const int64_t end = std::min(n, begin + kBatchSizeParam.Get(p));
+        const int64_t end = std::min(n, begin + batch);
         const sluice::Inputs x = data->Range(split, begin, end).To(model->device);
         const auto t0 = std::chrono::steady_clock::now();
         torch::Tensor out = model->network->Forward(x);
@@ -97,21 +83,14 @@ class RegressionMetrics final : public sluice::Stage {
     torch::Tensor t = split.targets.to(torch::kFloat64).mul(data->target_scale).add(data->target_shift).contiguous();
     std::vector<double> targets(t.data_ptr<double>(), t.data_ptr<double>() + n);
     const sluice::metrics::RegressionReport r = sluice::metrics::Regress(targets, predictions);
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    double total_ms = 0;
-    for (double ms : batch_ms) total_ms += ms;
     const std::pair<const MetricSpec&, double> values[] = {
         {kMse, r.mse},
         {kRmse, r.rmse},
         {kMae, r.mae},
         {kR2, r.r2},
-        {kLatencyP50, Percentile(batch_ms, 0.5)},
-        {kLatencyP95, Percentile(batch_ms, 0.95)},
-        {kThroughput, static_cast<double>(n) / (total_ms / 1000.0)},
-        {kPeakMemory, static_cast<double>(usage.ru_maxrss) / 1024.0},
     };
     for (const auto& [metric, value] : values) ctx.Log(metric, 0, value);
+    sluice::inference::LogMetrics(ctx, batch_ms, n);
 
     const std::string dir = ctx.ScratchDir();
     std::string csv = "index,target,pred\n";

@@ -40,6 +40,13 @@ torch::Tensor Floats(const std::vector<float>& v, int64_t rows, int64_t cols) {
   return torch::from_blob(const_cast<float*>(v.data()), {rows, cols}, torch::kFloat32).clone();
 }
 
+// The metrics both table plugins log, declared once for the contract and BuildTableDataset.
+const MetricSpec kSkippedRows{"skipped_rows", Goal::kMinimize, "malformed rows left out (skip_bad_rows)"};
+const MetricSpec kTrainSize{"train_size", Goal::kNone, "training rows"};
+const MetricSpec kValidationSize{"validation_size", Goal::kNone, "validation rows"};
+const MetricSpec kTestSize{"test_size", Goal::kNone, "test rows"};
+const MetricSpec kFeatures{"features", Goal::kNone, "input features after encoding"};
+
 }  // namespace
 
 Contract& AddTableParams(Contract& contract) {
@@ -64,11 +71,11 @@ Contract& AddTableParams(Contract& contract) {
                  .choices({"utf-8", "latin-1"})
                  .doc("the file's text encoding (a UTF-8 byte-order mark is dropped)"))
       .param(SeedParam())
-      .metric({"skipped_rows", Goal::kMinimize, "malformed rows left out (skip_bad_rows)"})
-      .metric({"train_size", Goal::kNone, "training rows"})
-      .metric({"validation_size", Goal::kNone, "validation rows"})
-      .metric({"test_size", Goal::kNone, "test rows"})
-      .metric({"features", Goal::kNone, "input features after encoding"});
+      .metric(kSkippedRows)
+      .metric(kTrainSize)
+      .metric(kValidationSize)
+      .metric(kTestSize)
+      .metric(kFeatures);
 }
 
 Status BuildTableDataset(StageContext& ctx, const Table& table, const std::string& format) {
@@ -77,7 +84,7 @@ Status BuildTableDataset(StageContext& ctx, const Table& table, const std::strin
     return Status::InvalidArgument("val_fraction + test_fraction leave no rows to train on");
   }
   if (!table.skipped.empty()) {
-    ctx.LogMetric("skipped_rows", 0, static_cast<double>(table.skipped.size()));
+    ctx.Log(kSkippedRows, 0, static_cast<double>(table.skipped.size()));
     for (size_t i = 0; i < table.skipped.size() && i < 5; ++i) ctx.Info("skipped " + table.skipped[i]);
     if (table.skipped.size() > 5)
       ctx.Info("... and " + std::to_string(table.skipped.size() - 5) + " more skipped rows");
@@ -186,10 +193,10 @@ Status BuildTableDataset(StageContext& ctx, const Table& table, const std::strin
   if (!WriteRows(table, test, rows_path)) return Status::IoError("cannot write " + rows_path);
   SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("test_rows", rows_path));
 
-  ctx.LogMetric("train_size", 0, static_cast<double>(train.size()));
-  ctx.LogMetric("validation_size", 0, static_cast<double>(validation.size()));
-  ctx.LogMetric("test_size", 0, static_cast<double>(test.size()));
-  ctx.LogMetric("features", 0, static_cast<double>(pre.dense_width()));
+  ctx.Log(kTrainSize, 0, static_cast<double>(train.size()));
+  ctx.Log(kValidationSize, 0, static_cast<double>(validation.size()));
+  ctx.Log(kTestSize, 0, static_cast<double>(test.size()));
+  ctx.Log(kFeatures, 0, static_cast<double>(pre.dense_width()));
   std::string summary = std::to_string(table.rows.size()) + " rows of " + std::to_string(table.columns.size()) +
                         " columns: " + std::to_string(train.size()) + " train, " + std::to_string(validation.size()) +
                         " validation, " + std::to_string(test.size()) + " test; " + TaskName(dataset->task) + " of '" +
