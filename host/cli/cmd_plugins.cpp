@@ -8,6 +8,7 @@
 #include "json_output.hpp"
 #include "options.hpp"
 #include "pipeline/diagnostics.hpp"
+#include "plugin/elf_section.hpp"
 #include "plugin/registry.hpp"
 #include "table.hpp"
 
@@ -33,7 +34,7 @@ json PluginJson(const plugin::PluginDescriptor& d, bool full) {
   if (!d.incompatibility.empty()) j["problem"] = d.incompatibility;
   if (!full) return j;
   j["abi"] = std::to_string(d.abi_major) + "." + std::to_string(d.abi_minor);
-  j["build"] = d.build;
+  j["build"] = plugin::BuildId(d.path);
   j["toolchain"] = d.toolchain;
   j["inputs"] = PortsJson(d.contract.inputs(), true);
   j["outputs"] = PortsJson(d.contract.outputs(), false);

@@ -9,6 +9,7 @@
 
 #include "environment.hpp"
 #include "interrupt.hpp"
+#include "plugin/elf_section.hpp"
 #include "plugin/loader.hpp"
 #include "stage_context.hpp"
 #include "timings.hpp"
@@ -84,7 +85,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     r.record.plugin = s.plugin->name;
     r.record.plugin_version = s.plugin->version;
     r.record.plugin_file = s.plugin->path;
-    r.record.plugin_build = s.plugin->build;
+    r.record.plugin_build = plugin::BuildId(s.plugin->path);  // read here, not on every scan
     r.record.status = store::StageStatus::kPending;
     store.UpsertStage(run_id, r.record);
     stages.push_back(std::move(r));

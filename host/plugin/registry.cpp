@@ -176,7 +176,6 @@ void PluginRegistry::ScanFile(const std::string& path) {
       break;
     }
   }
-  d.build = BuildId(path);
   d.incompatibility = CheckHandshake(path, d.abi_major, d.abi_minor, d.toolchain);
   if (d.incompatibility.empty()) {
     try {

@@ -24,7 +24,6 @@ struct PluginDescriptor {
   Contract contract;
   bool read_without_loading = true;  // false: had no section, was loaded to be read
   std::string incompatibility;       // non-empty: ABI or toolchain mismatch, with the fix
-  std::string build;                 // GNU build id, or "sha256:..." (see BuildId)
 };
 
 // A file on the search path that is not a usable plugin.
