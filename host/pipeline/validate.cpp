@@ -136,9 +136,7 @@ class ValueConverter {
   }
 
   bool CheckNumber(const ParamSpec& p, double v, const RawValue& raw) {
-    const bool below = p.min_bound() && (p.min_exclusive() ? v <= *p.min_bound() : v < *p.min_bound());
-    const bool above = p.max_bound() && (p.max_exclusive() ? v >= *p.max_bound() : v > *p.max_bound());
-    if (below || above || std::isnan(v)) {
+    if (!p.InRange(v)) {
       const bool element = p.type() == ParamType::kIntList || p.type() == ParamType::kFloatList;
       diag_.Error(raw.loc,
                   (element ? "each element of " : "") + where_(p.name()) + " " + MustBe(p) + ", got " + raw.text);
@@ -148,7 +146,7 @@ class ValueConverter {
   }
 
   bool CheckString(const ParamSpec& p, std::string& s, const RawValue& raw) {
-    if (!p.choices().empty() && std::find(p.choices().begin(), p.choices().end(), s) == p.choices().end()) {
+    if (!p.AllowsChoice(s)) {
       const std::string each = p.type() == ParamType::kStringList ? "each element of " : "";
       diag_.Error(raw.loc, each + where_(p.name()) + " must be " + p.ConstraintText() + ", got " + raw.text +
                                DidYouMean(s, p.choices()));
@@ -231,7 +229,7 @@ class ValueConverter {
     if (auto* s = std::get_if<std::string>(&value)) ok = CheckString(p, *s, raw);
     auto check_items = [&](auto& items, auto&& check) {
       const auto n = static_cast<int64_t>(items.size());
-      if ((p.min_item_count() && n < *p.min_item_count()) || (p.max_item_count() && n > *p.max_item_count())) {
+      if (!p.AllowsItemCount(n)) {
         std::string bounds;
         if (p.min_item_count()) bounds = "at least " + std::to_string(*p.min_item_count());
         if (p.max_item_count())

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <type_traits>
 
 #include "pipeline/stored.hpp"
 
@@ -225,14 +226,10 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
       given[p.name()] = std::move(value);
     }
   }
-  auto string_option = [&](const std::string& name, const std::vector<std::string>&, std::string& target) {
-    if (auto it = given.find(name); it != given.end()) target = std::get<std::string>(it->second);
-  };
-  auto int_option = [&](const std::string& name, int64_t, int64_t& target) {
-    if (auto it = given.find(name); it != given.end()) target = std::get<int64_t>(it->second);
-  };
-  auto bool_option = [&](const std::string& name, bool& target) {
-    if (auto it = given.find(name); it != given.end()) target = std::get<bool>(it->second);
+  // Sets `target` to the option's value when it was given (and passed its schema).
+  auto take = [&](const std::string& name, auto& target) {
+    using T = std::decay_t<decltype(target)>;
+    if (auto it = given.find(name); it != given.end()) target = std::get<T>(it->second);
   };
 
   std::vector<std::string> stage_names;
@@ -269,7 +266,7 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
   if (!option("metric")) {
     diag.Error(raw.loc, "[sweep] needs metric = \"stage.metric\", the objective (e.g. \"eval.accuracy\")");
   } else {
-    string_option("metric", {}, out.metric);
+    take("metric", out.metric);
     if (!out.metric.empty()) objective = check_metric("metric", out.metric, option("metric")->loc);
   }
   // The direction defaults to what the metric's plugin declares better; given, it must
@@ -283,7 +280,7 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
       diag.Error(raw.loc, "[sweep] needs direction = \"maximize\" or \"minimize\"");
     }
   } else {
-    string_option("direction", {"maximize", "minimize"}, direction);
+    take("direction", direction);
     out.maximize = direction != "minimize";
     if (declared && !direction.empty() && out.maximize != (objective->goal == Goal::kMaximize)) {
       diag.Error(option("direction")->loc, "[sweep] direction = \"" + direction + "\", but " + out.metric +
@@ -293,9 +290,9 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
                                                (objective->goal == Goal::kMaximize ? "maximize" : "minimize") + "\"");
     }
   }
-  string_option("sampler", {"grid", "random", "tpe"}, out.sampler);
-  string_option("pruner", {"none", "median", "asha"}, out.pruner);
-  string_option("prune_metric", {}, out.prune_metric);
+  take("sampler", out.sampler);
+  take("pruner", out.pruner);
+  take("prune_metric", out.prune_metric);
   if (!out.prune_metric.empty()) check_metric("prune_metric", out.prune_metric, option("prune_metric")->loc);
   if (out.pruner != "none" && out.prune_metric.empty()) {
     diag.Error(option("pruner") ? option("pruner")->loc : raw.loc,
@@ -305,7 +302,7 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
   }
   int64_t trials = 0;
   if (option("trials")) {
-    int_option("trials", 1, trials);
+    take("trials", trials);
     if (trials > 0) out.trials = trials;
   }
   if (const RawValue* t = option("timeout")) {
@@ -313,22 +310,22 @@ std::optional<Sweep> ResolveSweep(const pipeline::PipelineSpec& spec, const plug
     if (!out.timeout_seconds)
       diag.Error(t->loc, "[sweep] timeout must be seconds, or a duration like \"90s\", \"30m\", \"2h\"");
   }
-  int_option("min_resource", 1, out.min_resource);
+  take("min_resource", out.min_resource);
   if (option("max_resource")) {
     int64_t max_resource = 0;
-    int_option("max_resource", 1, max_resource);
+    take("max_resource", max_resource);
     if (max_resource > 0) out.max_resource = max_resource;
   }
-  int_option("reduction_factor", 2, out.reduction_factor);
-  int_option("startup_trials", 0, out.startup_trials);
-  int_option("warmup_steps", 0, out.warmup_steps);
-  int_option("tpe_startup_trials", 0, out.tpe_startup_trials);
+  take("reduction_factor", out.reduction_factor);
+  take("startup_trials", out.startup_trials);
+  take("warmup_steps", out.warmup_steps);
+  take("tpe_startup_trials", out.tpe_startup_trials);
   int64_t seed = static_cast<int64_t>(out.seed);
-  int_option("seed", 0, seed);
+  take("seed", seed);
   out.seed = static_cast<uint64_t>(seed);
   out.seed_given = option("seed") != nullptr;
-  bool_option("tpe_multivariate", out.tpe_multivariate);
-  bool_option("warm_start", out.warm_start);
+  take("tpe_multivariate", out.tpe_multivariate);
+  take("warm_start", out.warm_start);
 
   if (raw.space.empty()) {
     diag.Error(raw.loc,

@@ -284,11 +284,6 @@ const char* HeldTypeName(const Value& value) {
   return kNames[value.index()];
 }
 
-bool OutsideRange(const ParamSpec& p, double v) {
-  return (p.min_bound() && (p.min_exclusive() ? v <= *p.min_bound() : v < *p.min_bound())) ||
-         (p.max_bound() && (p.max_exclusive() ? v >= *p.max_bound() : v > *p.max_bound())) || std::isnan(v);
-}
-
 // What is wrong with `value` (`what`, e.g. "its default") for parameter `p`.
 std::vector<std::string> ValueProblems(const ParamSpec& p, const Value& value, const std::string& what) {
   std::vector<std::string> out;
@@ -298,21 +293,20 @@ std::vector<std::string> ValueProblems(const ParamSpec& p, const Value& value, c
   }
   const std::string shown = ValueToString(value);
   auto check_number = [&](double v) {
-    if (OutsideRange(p, v)) out.push_back(what + " " + shown + " is outside its range " + p.RangeText());
+    if (!p.InRange(v)) out.push_back(what + " " + shown + " is outside its range " + p.RangeText());
   };
   auto check_element = [&](double v) {
-    if (OutsideRange(p, v)) {
+    if (!p.InRange(v)) {
       out.push_back("element " + Number(v) + " of " + what + " " + shown + " is outside its range " + p.RangeText());
     }
   };
   auto check_choice = [&](const std::string& text) {
-    if (!p.choices().empty() && std::find(p.choices().begin(), p.choices().end(), text) == p.choices().end()) {
+    if (!p.AllowsChoice(text)) {
       out.push_back(what + " \"" + text + "\" is not one of its choices (" + p.ConstraintText() + ")");
     }
   };
   auto check_count = [&](size_t n) {
-    const auto count = static_cast<int64_t>(n);
-    if ((p.min_item_count() && count < *p.min_item_count()) || (p.max_item_count() && count > *p.max_item_count())) {
+    if (!p.AllowsItemCount(static_cast<int64_t>(n))) {
       out.push_back(what + " has " + std::to_string(n) + " items, outside " + p.ConstraintText());
     }
   };
@@ -377,6 +371,20 @@ void CheckPorts(const std::vector<PortSpec>& ports, const char* what, std::vecto
 }
 
 }  // namespace
+
+bool ParamSpec::InRange(double v) const {
+  const bool below = min_ && (min_exclusive_ ? v <= *min_ : v < *min_);
+  const bool above = max_ && (max_exclusive_ ? v >= *max_ : v > *max_);
+  return !below && !above && !std::isnan(v);
+}
+
+bool ParamSpec::AllowsChoice(std::string_view text) const {
+  return choices_.empty() || std::find(choices_.begin(), choices_.end(), text) != choices_.end();
+}
+
+bool ParamSpec::AllowsItemCount(int64_t n) const {
+  return !(min_items_ && n < *min_items_) && !(max_items_ && n > *max_items_);
+}
 
 std::vector<std::string> ParamSpec::Problems(const Value& value) const {
   if (std::holds_alternative<std::monostate>(value)) {

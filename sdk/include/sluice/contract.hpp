@@ -135,6 +135,12 @@ class SLUICE_API ParamSpec {
   // What is wrong with `value` for this parameter (its type, range, choices, item count),
   // empty when it is acceptable. A file or directory is not looked for here.
   std::vector<std::string> Problems(const Value& value) const;
+  // The constraints one at a time (the host words its messages itself): a number, or a
+  // list's element, within the bounds (NaN never is); a string, or a list's element, among
+  // the choices (any, when there are none); a list's item count.
+  bool InRange(double v) const;
+  bool AllowsChoice(std::string_view text) const;
+  bool AllowsItemCount(int64_t n) const;
 
   // Everything allowed, e.g. "[0, 1)", "> 0", "one of sgd|adam|adamw", "1..16 items", or
   // "" when unconstrained.
