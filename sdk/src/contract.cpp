@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sluice/plugin.hpp"  // internal::DescribeError
+
 namespace sluice {
 
 using nlohmann::json;
@@ -488,5 +490,14 @@ Contract Contract::FromJson(std::string_view text) {
     throw std::runtime_error(std::string("malformed plugin contract: ") + e.what());
   }
 }
+
+namespace internal {
+std::string DescribeError(const Contract& contract, const std::vector<std::string>& problems) {
+  std::string text = "the contract of plugin '" + contract.name() + "' has " + std::to_string(problems.size()) +
+                     (problems.size() == 1 ? " mistake:" : " mistakes:");
+  for (const std::string& p : problems) text += "\n  " + p;
+  return text;
+}
+}  // namespace internal
 
 }  // namespace sluice

@@ -37,13 +37,6 @@ SluiceStatus* ToC(const Status& status) {
   if (status.ok()) return nullptr;
   return sluice_status_new(static_cast<int>(status.code()), status.message().c_str());
 }
-
-std::string DescribeError(const Contract& contract, const std::vector<std::string>& problems) {
-  std::string text = "the contract of plugin '" + contract.name() + "' has " + std::to_string(problems.size()) +
-                     (problems.size() == 1 ? " mistake:" : " mistakes:");
-  for (const std::string& p : problems) text += "\n  " + p;
-  return text;
-}
 }  // namespace internal
 
 }  // namespace sluice

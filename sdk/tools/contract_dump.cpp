@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   const SluicePluginInfo* info = entry();
   if (!info || !info->name || !info->contract) {
     auto why = reinterpret_cast<const char* (*)()>(dlsym(handle, SLUICE_PLUGIN_ERROR_ENTRY));
-    const std::string reason = why && why() && *why() ? why() : "it could not describe itself";
+    const char* text = why ? why() : nullptr;
+    const std::string reason = text && *text ? text : "it could not describe itself";
     std::cerr << path << ": error: " << reason << "\n";
     return 1;
   }
