@@ -205,6 +205,27 @@ std::vector<std::string> RunStore::DeadRuns() {
   return dead;
 }
 
+namespace {
+
+// Ends a run still recorded running, and its running stages, as `status` (crashed or
+// interrupted: the stages take the status of the same name).
+void EndRunningRun(Database& db, const std::string& id, RunStatus status, const std::string& error,
+                   const std::string& now) {
+  db.Cached("UPDATE runs SET status = ?, error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
+      .Bind(1, Name(status))
+      .Bind(2, error)
+      .Bind(3, now)
+      .Bind(4, id)
+      .Run();
+  db.Cached("UPDATE stages SET status = ?, ended_at = ? WHERE run_id = ? AND status = 'running'")
+      .Bind(1, Name(status))
+      .Bind(2, now)
+      .Bind(3, id)
+      .Run();
+}
+
+}  // namespace
+
 int RunStore::MarkCrashedRuns() {
   if (in_memory() || read_only()) return 0;
   const std::string host = HostName();
@@ -223,12 +244,7 @@ int RunStore::MarkCrashedRuns() {
     const std::string message =
         "the process running it (pid " + std::to_string(pid) + " on " + host + ") ended without recording a result";
     db_->WriteTransaction([&] {
-      Statement& u = db_->Cached(
-          "UPDATE runs SET status = 'crashed', error = ?, ended_at = ? WHERE id = ? AND status = 'running'");
-      u.Bind(1, message).Bind(2, now).Bind(3, id).Run();
-      Statement& st =
-          db_->Cached("UPDATE stages SET status = 'crashed', ended_at = ? WHERE run_id = ? AND status = 'running'");
-      st.Bind(1, now).Bind(2, id).Run();
+      EndRunningRun(*db_, id, RunStatus::kCrashed, message, now);
       MarkTrialOfCrashedRun(*db_, id, now);
     });
     ++marked;
@@ -254,16 +270,7 @@ void RunStore::MarkInterruptedNow(const std::string& db_path, const std::string&
                                   const std::string& message) noexcept {
   try {
     Database db(db_path);
-    const std::string now = IsoTime(UnixNow());
-    db.Prepare("UPDATE runs SET status = 'interrupted', error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
-        .Bind(1, message)
-        .Bind(2, now)
-        .Bind(3, run_id)
-        .Run();
-    db.Prepare("UPDATE stages SET status = 'interrupted', ended_at = ? WHERE run_id = ? AND status = 'running'")
-        .Bind(1, now)
-        .Bind(2, run_id)
-        .Run();
+    EndRunningRun(db, run_id, RunStatus::kInterrupted, message, IsoTime(UnixNow()));
   } catch (...) {
     // The caller exits anyway; the next open marks the run crashed.
   }

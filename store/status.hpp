@@ -52,15 +52,23 @@ E FromStored(const std::array<std::string_view, N>& names, std::string_view text
   return FromName<E>(names, text).value_or(otherwise);
 }
 
-// JSON as the names (the CLI's --json output).
-inline void to_json(nlohmann::json& j, RunStatus s) { j = Name(s); }
-inline void to_json(nlohmann::json& j, StageStatus s) { j = Name(s); }
-inline void to_json(nlohmann::json& j, StudyStatus s) { j = Name(s); }
-inline void to_json(nlohmann::json& j, TrialState s) { j = Name(s); }
-inline void to_json(nlohmann::ordered_json& j, RunStatus s) { j = Name(s); }
-inline void to_json(nlohmann::ordered_json& j, StageStatus s) { j = Name(s); }
-inline void to_json(nlohmann::ordered_json& j, StudyStatus s) { j = Name(s); }
-inline void to_json(nlohmann::ordered_json& j, TrialState s) { j = Name(s); }
+// JSON as the names (the CLI's --json output), for nlohmann::json and ordered_json.
+template <class Json>
+void to_json(Json& j, RunStatus s) {
+  j = Name(s);
+}
+template <class Json>
+void to_json(Json& j, StageStatus s) {
+  j = Name(s);
+}
+template <class Json>
+void to_json(Json& j, StudyStatus s) {
+  j = Name(s);
+}
+template <class Json>
+void to_json(Json& j, TrialState s) {
+  j = Name(s);
+}
 
 }  // namespace sluice::store
 

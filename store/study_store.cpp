@@ -130,11 +130,12 @@ std::vector<TrialRecord> StudyStore::Trials(const std::string& study_id) { retur
 
 void StudyStore::SetStudyStatus(const std::string& study_id, StudyStatus status) {
   db_.WriteTransaction([&] {
-    db_.Cached("UPDATE studies SET status = ?, ended_at = CASE WHEN ? = 'running' THEN NULL ELSE ? END WHERE id = ?")
+    const std::optional<std::string> ended =
+        status == StudyStatus::kRunning ? std::nullopt : std::optional<std::string>(IsoTime(UnixNow()));
+    db_.Cached("UPDATE studies SET status = ?, ended_at = ? WHERE id = ?")
         .Bind(1, Name(status))
-        .Bind(2, Name(status))
-        .Bind(3, IsoTime(UnixNow()))
-        .Bind(4, study_id)
+        .Bind(2, ended)
+        .Bind(3, study_id)
         .Run();
   });
 }
