@@ -156,15 +156,12 @@ class Predictor final : public sluice::Stage {
     if (Status checked = sluice::CheckPreprocessing(pre.dump(), schema.sample_shape); !checked.ok()) {
       return Status::InvalidArgument((bundle / sluice::bundle::kPreprocessingFile).string() + ": " + checked.message());
     }
-    const std::string kind = pre.value("kind", "");
     const std::string input = kInputParam.Get(p);
-    if (kind == "image") {
+    if (pre.value("kind", "") == "image") {  // CheckPreprocessing admits the image and table kinds only
       SLUICE_RETURN_IF_ERROR(ImageInputs(input, pre, inputs));
-    } else if (kind == "table") {
+    } else {
       SLUICE_RETURN_IF_ERROR(
           TableInputs(input, sluice::tabular::EncodingFromName(kEncodingParam.Get(p)), pre, inputs, notes));
-    } else {
-      return Status::InvalidArgument(bundle.string() + ": unknown preprocessing kind '" + kind + "'");
     }
     for (const std::string& note : notes) ctx.Info(note);
     const int64_t n = inputs.size();
