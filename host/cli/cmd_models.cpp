@@ -1,7 +1,14 @@
-// sluice models list|show|promote: the model registry.
+// sluice models list|show|promote|import|export: the model registry.
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "commands.hpp"
+#include "exec/executor.hpp"
+#include "integrity.hpp"
+#include "pipeline/builder.hpp"
+#include "sluice/bundle.hpp"
+#include "sluice/contract.hpp"
 #include "json_output.hpp"
 #include "options.hpp"
 #include "run_store.hpp"
@@ -24,14 +31,67 @@ json ModelJson(const store::ModelRecord& m, bool with_manifest) {
   return j;
 }
 
+// Runs a one-stage pipeline (hf-import or hf-export) against `store`, recorded as a run.
+int RunStage(pipeline::PipelineBuilder& b, store::RunStore& store, const std::string& what) {
+  plugin::PluginRegistry registry;
+  pipeline::Diagnostics diag;
+  std::optional<pipeline::ResolvedPipeline> resolved = b.Validate(registry, "", diag);
+  if (!resolved) {
+    std::cerr << diag.Render(pipeline::SourceTexts()) << "sluice models: cannot " << what << "\n";
+    return kExitUsage;
+  }
+  exec::ProgressView view(stderr, exec::ProgressView::Mode::kMessages);
+  exec::RunOutcome outcome = exec::ExecutePipeline(*resolved, store, view, "sluice models " + what);
+  if (outcome.status != store::RunStatus::kSucceeded) {
+    std::cerr << "sluice models: error: " << outcome.error.value_or(store::Name(outcome.status)) << "\n";
+    return outcome.status == store::RunStatus::kInterrupted ? kExitInterrupted : kExitFailed;
+  }
+  return kExitOk;
+}
+
+// sluice models import DIR [--name NAME]: a Hugging Face BERT folder into the registry.
+int Import(const std::string& dir, std::string name, const std::string& store_flag) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw po::error("models import: " + dir + " is not a folder");
+  if (name.empty()) name = fs::path(dir).lexically_normal().filename().string();
+  if (name.empty()) name = fs::absolute(dir).lexically_normal().parent_path().filename().string();
+  if (!IsValidName(name)) throw po::error("models import: the name '" + name + "' is not valid (" + std::string(kNameRule) + "); give --name");
+  auto store = store::RunStore::Open(StoreDir(store_flag));
+  pipeline::PipelineBuilder b("import", "models import");
+  b.Stage("import", "hf-import").Param("dir", Value(fs::absolute(dir).lexically_normal().string())).Param("name", Value(name));
+  return RunStage(b, *store, "import " + dir);
+}
+
+// sluice models export NAME[:V|@A] --format hf --output DIR
+int Export(const std::string& model, const std::string& format, const std::string& output,
+           const std::string& store_flag) {
+  namespace fs = std::filesystem;
+  if (format != "hf") throw po::error("models export: --format " + format + " is not known (hf: a Hugging Face folder)");
+  if (output.empty()) throw po::error("models export needs --output DIR");
+  auto store = OpenExistingStore(store_flag, StoreAccess::kWrite);
+  store::ModelRecord record = store->FindModel(model);
+  if (Status s = store::VerifyModel(record); !s.ok()) throw store::StoreError(s.message());
+  pipeline::PipelineBuilder b("export", "models export");
+  b.Stage("export", "hf-export")
+      .Param("bundle", Value(record.path))
+      .Param("output", Value(fs::absolute(output).lexically_normal().string()));
+  const int code = RunStage(b, *store, "export " + model);
+  if (code == kExitOk) std::cout << record.name << " v" << record.version << " -> " << output << "\n";
+  return code;
+}
+
 }  // namespace
 
 int ModelsCommand(const Args& args) {
   po::options_description options("sluice models options");
   options.add_options()                                                                               //
       ("help,h", "show this help")                                                                    //
-      ("action", po::value<std::string>()->required(), "list | show | promote")                       //
-      ("model", po::value<std::string>(), "NAME, NAME:VERSION or NAME@ALIAS (show); NAME (promote)")  //
+      ("action", po::value<std::string>()->required(), "list | show | promote | import | export")      //
+      ("model", po::value<std::string>(), "NAME, NAME:VERSION or NAME@ALIAS (show, export); NAME (promote); DIR (import)")  //
+      ("name", po::value<std::string>()->default_value(""), "import: the registry name (default: the folder's)")  //
+      ("format", po::value<std::string>()->default_value("hf"), "export: hf (a Hugging Face folder)")  //
+      ("output", po::value<std::string>()->default_value(""), "export: the folder to write")  //
       ("version", po::value<int64_t>(), "version to promote")                                         //
       ("alias", po::value<std::string>(), "alias to point at VERSION (promote)")                      //
       ("json", po::bool_switch(), "JSON on stdout")                                                   //
@@ -39,12 +99,20 @@ int ModelsCommand(const Args& args) {
   if (PrintHelpIfAsked(args, options,
                        "usage: sluice models list [NAME] [--json]\n"
                        "       sluice models show NAME[:VERSION|@ALIAS] [--json]\n"
-                       "       sluice models promote NAME VERSION --alias ALIAS")) {
+                       "       sluice models promote NAME VERSION --alias ALIAS\n"
+                       "       sluice models import DIR [--name NAME]\n"
+                       "       sluice models export NAME[:VERSION|@ALIAS] --format hf --output DIR")) {
     return kExitOk;
   }
   po::variables_map vm = ParseOptions(args, options, {"action", "model", "version"});
   const std::string action = vm["action"].as<std::string>();
   const bool as_json = vm["json"].as<bool>();
+  if (action == "import" || action == "export") {
+    if (!vm.count("model")) throw po::error("models " + action + " needs " + (action == "import" ? "a DIR" : "a model NAME"));
+    if (action == "import") return Import(vm["model"].as<std::string>(), vm["name"].as<std::string>(), vm["store"].as<std::string>());
+    return Export(vm["model"].as<std::string>(), vm["format"].as<std::string>(), vm["output"].as<std::string>(),
+                  vm["store"].as<std::string>());
+  }
   auto store =
       OpenExistingStore(vm["store"].as<std::string>(), action == "promote" ? StoreAccess::kWrite : StoreAccess::kRead);
 
@@ -119,7 +187,7 @@ int ModelsCommand(const Args& args) {
     }
     return kExitOk;
   }
-  throw po::error("unknown action '" + action + "' (expected list, show or promote)");
+  throw po::error("unknown action '" + action + "' (expected list, show, promote, import or export)");
 }
 
 }  // namespace sluice::cli

@@ -1,4 +1,4 @@
-// sluice predict MODEL --input FILE [--output FILE] [--json]
+// sluice predict MODEL --input FILE [--output FILE] [--text-column NAME] [--json]
 //
 // MODEL is a bundle folder or a registered model (NAME, NAME:VERSION, NAME@ALIAS). The
 // bundle's model plugin rebuilds the architecture from the parameters in its manifest,
@@ -104,11 +104,12 @@ int PredictCommand(const Args& args) {
   options.add_options()                                                                                   //
       ("help,h", "show this help")                                                                        //
       ("model", po::value<std::string>(), "bundle folder, or NAME[:VERSION|@ALIAS] in the store")         //
-      ("input", po::value<std::string>(), "rows to predict: .csv, .arff or IDX images")                   //
+      ("input", po::value<std::string>(), "rows to predict: .csv, .tsv, .jsonl, .arff or IDX images")                   //
       ("output", po::value<std::string>(), "write index,pred,p_0.. rows here (default: stdout)")          //
       ("json", po::bool_switch(), "JSON on stdout")                                                       //
       ("force", po::bool_switch(), "replace --output if it exists")                                       //
       ("encoding", po::value<std::string>()->default_value("utf-8"), "CSV/ARFF input: utf-8 or latin-1")  //
+      ("text-column", po::value<std::string>()->default_value(""), "text models: the column with the text")  //
       ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N")                   //
       ("batch-size", po::value<int64_t>()->default_value(1024), "rows per inference batch")               //
       ("store", po::value<std::string>()->default_value(""), "store folder (for registered models)");
@@ -188,7 +189,8 @@ int PredictCommand(const Args& args) {
       .Param("output", Value(output))
       .Param("device", Value(vm["device"].as<std::string>()))
       .Param("batch_size", Value(vm["batch-size"].as<int64_t>()))
-      .Param("encoding", Value(vm["encoding"].as<std::string>()));
+      .Param("encoding", Value(vm["encoding"].as<std::string>()))
+      .Param("text_column", Value(vm["text-column"].as<std::string>()));
   pipeline::Diagnostics diag;
   std::optional<pipeline::ResolvedPipeline> resolved = b.Validate(
       registry, "the bundle needs the model plugin it was trained with (install that version, or retrain)", diag);
@@ -230,7 +232,9 @@ int PredictCommand(const Args& args) {
       std::vector<double> values;
       while (std::getline(fields, cell, ',')) values.push_back(std::stod(cell));
       json row = {{"index", static_cast<int64_t>(values[0])}};
-      if (manifest.value("task", "") == "regression") {
+      if (manifest.value("task", "") == "embedding") {
+        row["embedding"] = std::vector<double>(values.begin() + 1, values.end());
+      } else if (manifest.value("task", "") == "regression") {
         row["pred"] = values[1];
       } else {
         row["pred"] = static_cast<int64_t>(values[1]);

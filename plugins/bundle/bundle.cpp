@@ -82,6 +82,7 @@ class Bundle final : public sluice::Stage {
     json params = json::parse(model->spec->origin.params_json);
     params.erase("init_from");
     params.erase("freeze");
+    params.erase("checkpoint");  // transformer: starting weights, as init_from
     json files = json::object();
     for (const char* file : {bundle::kWeightsFile, bundle::kPreprocessingFile}) {
       std::string digest;

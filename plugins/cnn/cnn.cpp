@@ -121,6 +121,7 @@ class CnnSpec final : public sluice::ModelSpec {
 
  private:
   void Check(const sluice::InputSchema& schema) const {
+    if (sluice::IsText(schema)) throw sluice::StageError("cnn takes images; for text use transformer");
     if (schema.sample_shape.size() != 3) {
       throw sluice::StageError("cnn needs images (channels x height x width); this data has " +
                                std::to_string(schema.sample_shape.size()) + "-d samples (use mlp for tables)");

@@ -81,6 +81,7 @@ class MlpSpec final : public sluice::ModelSpec {
         embedding_dim_(embedding_dim) {}
 
   std::shared_ptr<sluice::Network> Build(const sluice::InputSchema& schema) const override {
+    if (sluice::IsText(schema)) throw sluice::StageError("mlp takes tables and images; for text use transformer");
     return std::make_shared<MlpNetwork>(schema, hidden_, activation_, dropout_, embedding_dim_);
   }
 

@@ -20,6 +20,8 @@
 #include "sluice/plugin.hpp"
 #include "sluice/torch.hpp"
 #include "table.hpp"
+#include "text_encoding.hpp"
+#include "text_files.hpp"
 
 namespace {
 
@@ -38,6 +40,11 @@ const sluice::Param<std::string> kEncodingParam{"encoding"};
 const sluice::Param<std::string> kBundleParam{"bundle"};
 const sluice::Param<std::string> kInputParam{"input"};
 const sluice::Param<std::string> kOutputParam{"output"};
+const sluice::Param<std::string> kTextColumnParam{"text_column"};
+
+// Text batches are at most this many texts: attention's memory grows with the batch
+// times the square of the length.
+constexpr int64_t kMaxTextBatch = 64;
 
 using sluice::Status;
 namespace fs = std::filesystem;
@@ -108,11 +115,29 @@ Status TableInputs(const std::string& path, sluice::tabular::Encoding encoding, 
   return Status::Ok();
 }
 
+// Texts of a CSV, TSV, JSON Lines or ARFF file, tokenized as the model's preprocessing says.
+Status TextInputs(const std::string& path, sluice::tabular::Encoding encoding, const json& pre,
+                  const std::string& text_column, sluice::Inputs& out, std::vector<std::string>& notes) {
+  sluice::text::TextPreprocessing text;
+  SLUICE_RETURN_IF_ERROR(sluice::text::TextPreprocessing::FromJson(pre, text));
+  sluice::text::Texts texts;
+  SLUICE_RETURN_IF_ERROR(sluice::text::ReadTexts(path, text_column.empty() ? text.text_column : text_column, "",
+                                                 encoding, texts));
+  int64_t truncated = 0;
+  out.dense = sluice::text::EncodeTexts(text.tokenizer, texts.texts, text.max_length, &truncated);
+  if (truncated > 0) {
+    notes.push_back(std::to_string(truncated) + " of " + std::to_string(texts.texts.size()) +
+                    " texts were longer than the model's " + std::to_string(text.max_length) +
+                    " tokens and were truncated");
+  }
+  return Status::Ok();
+}
+
 class Predictor final : public sluice::Stage {
  public:
   static sluice::Contract Describe() {
-    return sluice::Contract("predictor", "0.1.0", sluice::Kind::kDeploy)
-        .doc("Batch inference with a model bundle on CSV, ARFF or IDX input (used by `sluice predict`)")
+    return sluice::Contract("predictor", "0.2.0", sluice::Kind::kDeploy)
+        .doc("Batch inference with a model bundle on CSV, ARFF, JSON Lines or IDX input (used by `sluice predict`)")
         .input(kModelIn)
         .param(kBundleParam.Required().format(sluice::StringFormat::kDirectory).doc("the bundle folder"))
         .param(kInputParam.Required()
@@ -120,7 +145,8 @@ class Predictor final : public sluice::Stage {
                    .doc("rows to predict: .csv, .arff, or IDX images"))
         .param(kOutputParam.Required().doc("where to write index,pred,p_0.. rows"))
         .param(kDeviceParam.Default("cpu").format(sluice::StringFormat::kDevice).doc("where to run"))
-        .param(kBatchSizeParam.Default(1024).range(1, 1 << 20).doc("rows per inference batch"))
+        .param(kBatchSizeParam.Default(1024).range(1, 1 << 20).doc("rows per inference batch (text: at most 64)"))
+        .param(kTextColumnParam.Default("").doc("text models: the column holding the text (default: the one trained on)"))
         .param(
             kEncodingParam.Default("utf-8").choices({"utf-8", "latin-1"}).doc("the text encoding of CSV or ARFF input"))
         .metric(kRows)
@@ -145,6 +171,7 @@ class Predictor final : public sluice::Stage {
     schema.categorical_names = s.at("categorical_names").get<std::vector<std::string>>();
     schema.num_outputs = s.at("num_outputs").get<int64_t>();
     const bool regression = manifest.at("task") == "regression";
+    const bool embedding = manifest.at("task") == "embedding";
     const torch::Device device = sluice::ResolveDevice(kDeviceParam.Get(p));
     std::shared_ptr<sluice::Network> net = spec->Build(schema);
     sluice::LoadWeights(*net, (bundle / sluice::bundle::kWeightsFile).string());
@@ -157,8 +184,12 @@ class Predictor final : public sluice::Stage {
       return Status::InvalidArgument((bundle / sluice::bundle::kPreprocessingFile).string() + ": " + checked.message());
     }
     const std::string input = kInputParam.Get(p);
-    if (pre.value("kind", "") == "image") {  // CheckPreprocessing admits the image and table kinds only
+    const std::string kind = pre.value("kind", "");
+    if (kind == "image") {  // CheckPreprocessing admits the image, table and text kinds only
       SLUICE_RETURN_IF_ERROR(ImageInputs(input, pre, inputs));
+    } else if (kind == "text") {
+      SLUICE_RETURN_IF_ERROR(TextInputs(input, sluice::tabular::EncodingFromName(kEncodingParam.Get(p)), pre,
+                                        kTextColumnParam.Get(p), inputs, notes));
     } else {
       SLUICE_RETURN_IF_ERROR(
           TableInputs(input, sluice::tabular::EncodingFromName(kEncodingParam.Get(p)), pre, inputs, notes));
@@ -168,14 +199,14 @@ class Predictor final : public sluice::Stage {
 
     std::ofstream out(kOutputParam.Get(p), std::ios::binary | std::ios::trunc);
     if (!out) return Status::IoError(kOutputParam.Get(p) + ": cannot write");
-    out << (regression ? "index,pred" : "index,pred");
-    for (int64_t c = 0; !regression && c < schema.num_outputs; ++c) out << ",p_" << c;
+    out << (embedding ? "index" : "index,pred");
+    for (int64_t c = 0; !regression && c < schema.num_outputs; ++c) out << (embedding ? ",e_" : ",p_") << c;
     out << "\n";
     std::vector<double> batch_ms;
     std::string text;
     char buf[40];
     torch::NoGradGuard no_grad;
-    const int64_t batch = kBatchSizeParam.Get(p);
+    const int64_t batch = kind == "text" ? std::min(kBatchSizeParam.Get(p), kMaxTextBatch) : kBatchSizeParam.Get(p);
     const double shift = manifest.value("target_shift", 0.0), scale = manifest.value("target_scale", 1.0);
     for (int64_t begin = 0; begin < n; begin += batch) {
       if (ctx.StopRequested()) return Status::Cancelled("stopped after " + std::to_string(begin) + " rows");
@@ -189,7 +220,18 @@ class Predictor final : public sluice::Stage {
       if (device.is_cuda()) torch::cuda::synchronize();
       batch_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       text.clear();
-      if (regression) {
+      if (embedding) {
+        torch::Tensor e = y.to(torch::kCPU, torch::kFloat64).contiguous();
+        const double* row = e.data_ptr<double>();
+        for (int64_t i = 0; i < e.size(0); ++i, row += e.size(1)) {
+          text += std::to_string(begin + i);
+          for (int64_t c = 0; c < e.size(1); ++c) {
+            std::snprintf(buf, sizeof buf, ",%.9g", row[c]);
+            text += buf;
+          }
+          text += "\n";
+        }
+      } else if (regression) {
         torch::Tensor v = y.reshape({-1}).to(torch::kCPU, torch::kFloat64).mul(scale).add(shift).contiguous();
         for (int64_t i = 0; i < v.size(0); ++i) {
           std::snprintf(buf, sizeof buf, "%lld,%.9g\n", static_cast<long long>(begin + i), v.data_ptr<double>()[i]);

@@ -11,7 +11,7 @@
 namespace sluice::trainer {
 
 struct Schedule {
-  std::string kind = "none";  // none | step | cosine
+  std::string kind = "none";  // none | step | cosine | linear
   double base_lr = 1e-3;
   int64_t warmup_steps = 0;
   int64_t steps_per_epoch = 1;
@@ -25,6 +25,9 @@ struct Schedule {
     double lr = base_lr;
     if (kind == "step") {
       lr = base_lr * std::pow(gamma, static_cast<double>(step / steps_per_epoch / std::max<int64_t>(step_size, 1)));
+    } else if (kind == "linear") {  // decay to 0 at the last step, after the warm-up
+      const double span = static_cast<double>(std::max<int64_t>(total_steps - warmup_steps, 1));
+      lr = base_lr * std::clamp(static_cast<double>(total_steps - step) / span, 0.0, 1.0);
     } else if (kind == "cosine") {
       const double progress =
           std::clamp(static_cast<double>(step) / static_cast<double>(std::max<int64_t>(total_steps, 1)), 0.0, 1.0);

@@ -42,6 +42,9 @@ const sluice::Param<double> kMomentumParam{"momentum"};
 const sluice::Param<double> kWeightDecayParam{"weight_decay"};
 const sluice::Param<std::string> kScheduleParam{"schedule"};
 const sluice::Param<int64_t> kWarmupStepsParam{"warmup_steps"};
+const sluice::Param<double> kWarmupRatioParam{"warmup_ratio"};
+const sluice::Param<std::vector<std::string>> kNoDecayParam{"no_decay"};
+const sluice::Param<int64_t> kBucketParam{"length_buckets"};
 const sluice::Param<int64_t> kStepSizeParam{"step_size"};
 const sluice::Param<double> kGammaParam{"gamma"};
 const sluice::Param<double> kMinLrParam{"min_lr"};
@@ -119,20 +122,61 @@ std::map<std::string, double> Validate(sluice::Network& net, const sluice::Tenso
   return m;
 }
 
+// Two parameter groups: with weight decay, and without it for parameters whose names
+// contain a no_decay entry (biases and LayerNorm weights, as fine-tuning expects).
 std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const sluice::Params& p, sluice::Network& net) {
-  std::vector<torch::Tensor> trainable;
-  for (const torch::Tensor& t : net.parameters()) {
-    if (t.requires_grad()) trainable.push_back(t);
+  std::vector<torch::Tensor> decay, no_decay;
+  const std::vector<std::string>& exempt = kNoDecayParam.Get(p);
+  for (const auto& named : net.named_parameters()) {
+    if (!named.value().requires_grad()) continue;
+    const bool skip = std::any_of(exempt.begin(), exempt.end(),
+                                  [&](const std::string& part) { return named.key().find(part) != std::string::npos; });
+    (skip ? no_decay : decay).push_back(named.value());
   }
   const std::string& name = kOptimizerParam.Get(p);
   const double lr = kLrParam.Get(p), wd = kWeightDecayParam.Get(p);
+  auto groups = [&](const auto& options) {
+    std::vector<torch::optim::OptimizerParamGroup> out;
+    using Options = std::decay_t<decltype(options)>;
+    out.emplace_back(decay, std::make_unique<Options>(options));
+    auto exempt_options = std::make_unique<Options>(options);
+    exempt_options->weight_decay(0.0);
+    out.emplace_back(no_decay, std::move(exempt_options));
+    return out;
+  };
   if (name == "sgd") {
     return std::make_unique<torch::optim::SGD>(
-        trainable, torch::optim::SGDOptions(lr).momentum(kMomentumParam.Get(p)).weight_decay(wd));
+        groups(torch::optim::SGDOptions(lr).momentum(kMomentumParam.Get(p)).weight_decay(wd)),
+        torch::optim::SGDOptions(lr));
   }
-  if (name == "adam")
-    return std::make_unique<torch::optim::Adam>(trainable, torch::optim::AdamOptions(lr).weight_decay(wd));
-  return std::make_unique<torch::optim::AdamW>(trainable, torch::optim::AdamWOptions(lr).weight_decay(wd));
+  if (name == "adam") {
+    return std::make_unique<torch::optim::Adam>(groups(torch::optim::AdamOptions(lr).weight_decay(wd)),
+                                                torch::optim::AdamOptions(lr));
+  }
+  return std::make_unique<torch::optim::AdamW>(groups(torch::optim::AdamWOptions(lr).weight_decay(wd)),
+                                               torch::optim::AdamWOptions(lr));
+}
+
+// Text batches of similar lengths: each chunk of `bucket` batches of the shuffled order is
+// sorted by length and cut into batches, and the batches are shuffled, so a batch padded
+// to its longest text wastes little. Deterministic given the generator.
+void BucketByLength(std::vector<int64_t>& order, const std::vector<int64_t>& lengths, int64_t batch, int64_t bucket,
+                    std::mt19937_64& rng) {
+  const auto n = static_cast<int64_t>(order.size());
+  const int64_t chunk = batch * bucket;
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    auto first = order.begin() + begin, last = order.begin() + std::min(n, begin + chunk);
+    std::stable_sort(first, last, [&](int64_t a, int64_t b) {
+      return lengths[static_cast<size_t>(a)] < lengths[static_cast<size_t>(b)];
+    });
+  }
+  std::vector<std::vector<int64_t>> batches;
+  for (int64_t begin = 0; begin < n; begin += batch) {
+    batches.emplace_back(order.begin() + begin, order.begin() + std::min(n, begin + batch));
+  }
+  std::shuffle(batches.begin(), batches.end(), rng);
+  order.clear();
+  for (const auto& b : batches) order.insert(order.end(), b.begin(), b.end());
 }
 
 // Class weights for the loss: none, sklearn's "balanced" (n / (classes * count)), or given.
@@ -195,7 +239,7 @@ class Trainer final : public sluice::Stage {
   static sluice::Contract Describe() {
     using sluice::ParamType;
     sluice::Contract contract =
-        sluice::Contract("trainer", "0.2.0", sluice::Kind::kTrain)
+        sluice::Contract("trainer", "0.3.0", sluice::Kind::kTrain)
             .doc(
                 "Trains a classifier or regressor by minibatch gradient descent on CPU or CUDA, with schedules, "
                 "early stopping and checkpoints")
@@ -212,9 +256,15 @@ class Trainer final : public sluice::Stage {
             .param(kMomentumParam.Default(0.9).min(0).less_than(1).doc("momentum (sgd only)"))
             .param(kWeightDecayParam.Default(0.0).min(0).doc("L2 penalty (decoupled for adamw)"))
             .param(kScheduleParam.Default("none")
-                       .choices({"none", "step", "cosine"})
-                       .doc("learning rate schedule after warm-up"))
+                       .choices({"none", "step", "cosine", "linear"})
+                       .doc("learning rate schedule after warm-up (linear: decay to 0 at the last step)"))
             .param(kWarmupStepsParam.Default(0).min(0).doc("steps of linear warm-up from 0 to lr"))
+            .param(kWarmupRatioParam.Default(0.0).min(0).less_than(1).doc(
+                "warm-up as a share of all steps (overrides warmup_steps when > 0)"))
+            .param(kNoDecayParam.Default({"bias", "LayerNorm"}).doc(
+                "parameters whose names contain one of these get no weight decay"))
+            .param(kBucketParam.Default(50).range(1, 1 << 20).doc(
+                "text: sort each run of this many batches by length, so batches pad little (1: off)"))
             .param(kStepSizeParam.Default(10).min(1).doc("epochs between decays (schedule = step)"))
             .param(kGammaParam.Default(0.1).greater_than(0).max(1).doc("decay factor (schedule = step)"))
             .param(kMinLrParam.Default(0.0).min(0).doc("final learning rate (schedule = cosine)"))
@@ -294,7 +344,9 @@ class Trainer final : public sluice::Stage {
     sluice::trainer::Schedule schedule;
     schedule.kind = kScheduleParam.Get(p);
     schedule.base_lr = kLrParam.Get(p);
-    schedule.warmup_steps = kWarmupStepsParam.Get(p);
+    schedule.warmup_steps = kWarmupRatioParam.Get(p) > 0
+                                ? static_cast<int64_t>(std::ceil(kWarmupRatioParam.Get(p) * static_cast<double>(steps * epochs)))
+                                : kWarmupStepsParam.Get(p);
     schedule.steps_per_epoch = steps;
     schedule.total_steps = steps * epochs;
     schedule.step_size = kStepSizeParam.Get(p);
@@ -324,6 +376,12 @@ class Trainer final : public sluice::Stage {
              " steps");
 
     std::vector<int64_t> order(static_cast<size_t>(n));
+    // Text: each training text's length in tokens, for length bucketing.
+    std::vector<int64_t> lengths;
+    if (sluice::IsText(schema) && kBucketParam.Get(p) > 1) {
+      const torch::Tensor counts = data->train.features.ne(sluice::kPaddingId).sum(1).contiguous();
+      lengths.assign(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + n);
+    }
     sluice::Progress progress;
     progress.total = steps;
     progress.figures = {{"loss", 0.0}, {"samples/s", 0.0}};
@@ -334,6 +392,7 @@ class Trainer final : public sluice::Stage {
       net->train();
       std::iota(order.begin(), order.end(), 0);
       std::shuffle(order.begin(), order.end(), state.shuffle);
+      if (!lengths.empty()) BucketByLength(order, lengths, batch, kBucketParam.Get(p), state.shuffle);
       const torch::Tensor all = torch::from_blob(order.data(), {n}, torch::kInt64);
       progress.phase = "epoch " + std::to_string(epoch) + "/" + std::to_string(epochs);
       const double epoch_start = Now();

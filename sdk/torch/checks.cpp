@@ -23,7 +23,12 @@ Status CheckSplit(const TensorDataset& ds, const Split& split, const char* name)
   if (!split.features.device().is_cpu() || !split.targets.device().is_cpu()) {
     return Status::InvalidArgument(where + "tensors must be on the CPU (the trainer moves batches to the device)");
   }
-  if (split.features.scalar_type() != torch::kUInt8 && split.features.scalar_type() != torch::kFloat32) {
+  const bool text = IsText(ds.schema());
+  if (text && split.features.scalar_type() != torch::kInt64) {
+    return Status::InvalidArgument(where + "text features are " + DtypeName(split.features) +
+                                   "; they must be int64 token ids");
+  }
+  if (!text && split.features.scalar_type() != torch::kUInt8 && split.features.scalar_type() != torch::kFloat32) {
     return Status::InvalidArgument(where + "features are " + DtypeName(split.features) +
                                    "; they must be uint8 or float32");
   }
@@ -53,7 +58,13 @@ Status CheckSplit(const TensorDataset& ds, const Split& split, const char* name)
                                    "; they must be float32");
   }
   const auto columns = static_cast<int64_t>(ds.categorical_cardinality.size());
-  if (columns > 0) {
+  if (text) {
+    const int64_t vocab = ds.categorical_cardinality[0];
+    if (split.categorical.defined()) return Status::InvalidArgument(where + "text data stores no categorical codes");
+    if (split.features.min().item<int64_t>() < 0 || split.features.max().item<int64_t>() >= vocab) {
+      return Status::InvalidArgument(where + "token ids leave the vocabulary [0, " + std::to_string(vocab) + ")");
+    }
+  } else if (columns > 0) {
     if (!split.categorical.defined() || split.categorical.scalar_type() != torch::kInt64 ||
         split.categorical.sizes() != torch::IntArrayRef({split.size(), columns})) {
       return Status::InvalidArgument(where + "categorical codes must be int64 [" + std::to_string(split.size()) + ", " +
@@ -151,10 +162,21 @@ Status CheckPreprocessing(const std::string& text, const std::vector<int64_t>& s
       }
       return Status::Ok();
     }
+    if (kind == "text") {
+      const nlohmann::json& tokenizer = j.at("tokenizer");
+      if (!j.at("text_column").is_string() || !j.at("task").is_string() || !tokenizer.at("vocab").is_array() ||
+          !tokenizer.at("type").is_string()) {
+        return Status::InvalidArgument("the text preprocessing needs text_column, task and a tokenizer with a vocab");
+      }
+      if (sample_shape != std::vector<int64_t>{j.at("max_length").get<int64_t>()}) {
+        return Status::InvalidArgument("the text preprocessing's max_length differs from the data's sample_shape");
+      }
+      return Status::Ok();
+    }
   } catch (const nlohmann::json::exception& e) {
     return Status::InvalidArgument("the " + kind + " preprocessing is malformed: " + e.what());
   }
-  return Status::InvalidArgument("unknown preprocessing kind '" + kind + "' (known: image, table)");
+  return Status::InvalidArgument("unknown preprocessing kind '" + kind + "' (known: image, table, text)");
 }
 
 Status TensorDataset::Check() const {

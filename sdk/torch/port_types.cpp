@@ -50,6 +50,7 @@ const Split& TensorDataset::split(std::string_view name) const {
 
 namespace {
 torch::Tensor Normalize(const TensorDataset& ds, const torch::Tensor& raw) {
+  if (raw.scalar_type() == torch::kInt64) return raw;  // token ids (text)
   torch::Tensor x = raw.to(torch::kFloat32);
   if (ds.input_scale != 1.0) x.mul_(ds.input_scale);
   if (ds.mean.defined()) x.sub_(ds.mean);

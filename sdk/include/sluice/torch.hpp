@@ -45,7 +45,9 @@ struct Split {
 //   "image": pixels of images shaped `shape` (C, H, W), as x * input_scale, minus mean,
 //            over std;
 //   "table": the columns a model reads and how each becomes features (what the csv and
-//            arff plugins fit: sluice's tabular preprocessing).
+//            arff plugins fit: sluice's tabular preprocessing);
+//   "text":  the text column and the tokenizer (its whole vocabulary) that turn a text
+//            into token ids, and the maximum length (what the text plugin makes).
 // Each carries "kind" and "format_version"; a reader refuses a newer version by name.
 inline constexpr int kPreprocessingFormat = 1;
 // The "image" kind's JSON. Returns a new string the caller owns.
@@ -69,9 +71,10 @@ SLUICE_API std::string NumericTablePreprocessing(const std::vector<NumericColumn
 SLUICE_API Status CheckPreprocessing(const std::string& json, const std::vector<int64_t>& sample_shape);
 
 // What a network consumes: the normalized dense features and, for tables with
-// embedded categorical columns, their codes (0 stands for missing or unseen).
+// embedded categorical columns, their codes (0 stands for missing or unseen). For text
+// data (IsText), `dense` holds int64 token ids instead.
 struct SLUICE_API Inputs {
-  torch::Tensor dense;        // float32 [B, sample_shape...]
+  torch::Tensor dense;        // float32 [B, sample_shape...]; text: int64 token ids [B, L]
   torch::Tensor categorical;  // int64 [B, C], or undefined
   Inputs To(const torch::Device& device, bool non_blocking = false) const;
   Inputs PinMemory() const;
@@ -86,6 +89,21 @@ struct SLUICE_API InputSchema {
   int64_t num_outputs = 0;                       // classes, or 1 for regression
   int64_t num_dense() const;                     // product of sample_shape
 };
+
+// --- Text ---------------------------------------------------------------------------
+//
+// Text data is a TensorDataset too (preprocessing kind "text"): each split's features
+// are int64 token ids [N, max_length], a row being [CLS] tokens [SEP] then padding with
+// id 0; sample_shape is {max_length}; the schema declares the vocabulary as its one
+// embedded column, named kTokensColumn, with the vocabulary's size as cardinality (no
+// categorical codes are stored). Networks for text trim each batch to its longest row.
+inline constexpr const char* kTokensColumn = "tokens";
+inline constexpr int64_t kPaddingId = 0;
+// Whether `schema` describes text data (token ids) rather than dense features.
+inline bool IsText(const InputSchema& schema) {
+  return schema.sample_shape.size() == 1 && schema.categorical_names.size() == 1 &&
+         schema.categorical_names[0] == kTokensColumn && schema.categorical_cardinality.size() == 1;
+}
 
 // Port type "dataset": train, validation and test splits with the preprocessing fitted
 // on the training split. Check() enforces, for every split that has rows: features on the

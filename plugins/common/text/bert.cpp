@@ -1,0 +1,231 @@
+#include "bert.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace sluice::text {
+namespace nn = torch::nn;
+
+namespace {
+
+class Embeddings final : public nn::Module {
+ public:
+  explicit Embeddings(const BertConfig& c)
+      : word_(register_module("word_embeddings", nn::Embedding(c.vocab_size, c.hidden_size))),
+        position_(register_module("position_embeddings", nn::Embedding(c.max_position_embeddings, c.hidden_size))),
+        token_type_(register_module("token_type_embeddings", nn::Embedding(c.type_vocab_size, c.hidden_size))),
+        norm_(register_module("LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)))),
+        dropout_(register_module("dropout", nn::Dropout(c.hidden_dropout_prob))) {}
+
+  torch::Tensor forward(const torch::Tensor& ids) {
+    const int64_t length = ids.size(1);
+    torch::Tensor positions = torch::arange(length, ids.options());
+    torch::Tensor segments = torch::zeros_like(ids);
+    torch::Tensor x = word_->forward(ids) + position_->forward(positions).unsqueeze(0) + token_type_->forward(segments);
+    return dropout_->forward(norm_->forward(x));
+  }
+
+ private:
+  nn::Embedding word_, position_, token_type_;
+  nn::LayerNorm norm_;
+  nn::Dropout dropout_;
+};
+
+class SelfAttention final : public nn::Module {
+ public:
+  explicit SelfAttention(const BertConfig& c)
+      : heads_(c.num_attention_heads),
+        head_size_(c.hidden_size / c.num_attention_heads),
+        query_(register_module("query", nn::Linear(c.hidden_size, c.hidden_size))),
+        key_(register_module("key", nn::Linear(c.hidden_size, c.hidden_size))),
+        value_(register_module("value", nn::Linear(c.hidden_size, c.hidden_size))),
+        dropout_(register_module("dropout", nn::Dropout(c.attention_probs_dropout_prob))) {}
+
+  // h [B, L, H]; bias [B, 1, 1, L]: 0 for tokens, the lowest float for padding.
+  torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& bias) {
+    const int64_t b = h.size(0), l = h.size(1);
+    auto heads = [&](const torch::Tensor& x) { return x.view({b, l, heads_, head_size_}).transpose(1, 2); };
+    torch::Tensor q = heads(query_->forward(h)), k = heads(key_->forward(h)), v = heads(value_->forward(h));
+    torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)).div_(std::sqrt(static_cast<double>(head_size_)));
+    torch::Tensor probs = dropout_->forward(torch::softmax(scores.add_(bias), -1));
+    return torch::matmul(probs, v).transpose(1, 2).reshape({b, l, heads_ * head_size_});
+  }
+
+ private:
+  int64_t heads_, head_size_;
+  nn::Linear query_, key_, value_;
+  nn::Dropout dropout_;
+};
+
+// dense, dropout, then LayerNorm of the sum with the residual (BertSelfOutput, BertOutput).
+class ResidualOutput final : public nn::Module {
+ public:
+  ResidualOutput(const BertConfig& c, int64_t in)
+      : dense_(register_module("dense", nn::Linear(in, c.hidden_size))),
+        norm_(register_module("LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)))),
+        dropout_(register_module("dropout", nn::Dropout(c.hidden_dropout_prob))) {}
+
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual) {
+    return norm_->forward(dropout_->forward(dense_->forward(x)) + residual);
+  }
+
+ private:
+  nn::Linear dense_;
+  nn::LayerNorm norm_;
+  nn::Dropout dropout_;
+};
+
+class Attention final : public nn::Module {
+ public:
+  explicit Attention(const BertConfig& c)
+      : self_(register_module("self", std::make_shared<SelfAttention>(c))),
+        output_(register_module("output", std::make_shared<ResidualOutput>(c, c.hidden_size))) {}
+  torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& bias) {
+    return output_->forward(self_->forward(h, bias), h);
+  }
+
+ private:
+  std::shared_ptr<SelfAttention> self_;
+  std::shared_ptr<ResidualOutput> output_;
+};
+
+class Intermediate final : public nn::Module {
+ public:
+  explicit Intermediate(const BertConfig& c)
+      : dense_(register_module("dense", nn::Linear(c.hidden_size, c.intermediate_size))) {}
+  torch::Tensor forward(const torch::Tensor& h) { return torch::gelu(dense_->forward(h));  }  // exact (erf) GELU
+
+ private:
+  nn::Linear dense_;
+};
+
+class Layer final : public nn::Module {
+ public:
+  explicit Layer(const BertConfig& c)
+      : attention_(register_module("attention", std::make_shared<Attention>(c))),
+        intermediate_(register_module("intermediate", std::make_shared<Intermediate>(c))),
+        output_(register_module("output", std::make_shared<ResidualOutput>(c, c.intermediate_size))) {}
+  torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& bias) {
+    torch::Tensor a = attention_->forward(h, bias);
+    return output_->forward(intermediate_->forward(a), a);
+  }
+
+ private:
+  std::shared_ptr<Attention> attention_;
+  std::shared_ptr<Intermediate> intermediate_;
+  std::shared_ptr<ResidualOutput> output_;
+};
+
+class Encoder final : public nn::Module {
+ public:
+  explicit Encoder(const BertConfig& c) : layers_(register_module("layer", nn::ModuleList())) {
+    for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers_->push_back(std::make_shared<Layer>(c));
+  }
+  torch::Tensor forward(torch::Tensor h, const torch::Tensor& bias) {
+    for (const auto& layer : *layers_) h = layer->as<Layer>()->forward(h, bias);
+    return h;
+  }
+
+ private:
+  nn::ModuleList layers_;
+};
+
+class Pooler final : public nn::Module {
+ public:
+  explicit Pooler(const BertConfig& c) : dense_(register_module("dense", nn::Linear(c.hidden_size, c.hidden_size))) {}
+  torch::Tensor forward(const torch::Tensor& h) { return torch::tanh(dense_->forward(h.select(1, 0))); }
+
+ private:
+  nn::Linear dense_;
+};
+
+class Model final : public nn::Module {
+ public:
+  explicit Model(const BertConfig& c)
+      : embeddings(register_module("embeddings", std::make_shared<Embeddings>(c))),
+        encoder(register_module("encoder", std::make_shared<Encoder>(c))),
+        pooler(register_module("pooler", std::make_shared<Pooler>(c))) {}
+  std::shared_ptr<Embeddings> embeddings;
+  std::shared_ptr<Encoder> encoder;
+  std::shared_ptr<Pooler> pooler;
+};
+
+}  // namespace
+
+void CheckConfig(const BertConfig& c) {
+  auto positive = [](const char* name, int64_t v) {
+    if (v < 1) throw StageError(std::string(name) + " must be at least 1 (got " + std::to_string(v) + ")");
+  };
+  positive("vocab_size", c.vocab_size);
+  positive("hidden_size", c.hidden_size);
+  positive("num_hidden_layers", c.num_hidden_layers);
+  positive("num_attention_heads", c.num_attention_heads);
+  positive("intermediate_size", c.intermediate_size);
+  positive("max_position_embeddings", c.max_position_embeddings);
+  positive("type_vocab_size", c.type_vocab_size);
+  if (c.hidden_size % c.num_attention_heads != 0) {
+    throw StageError("hidden_size " + std::to_string(c.hidden_size) + " is not a multiple of num_attention_heads " +
+                     std::to_string(c.num_attention_heads));
+  }
+  if (c.pooling != "cls" && c.pooling != "mean") throw StageError("pooling must be cls or mean, not " + c.pooling);
+}
+
+BertNetwork::BertNetwork(const BertConfig& config) : config_(config) {
+  CheckConfig(config_);
+  bert_ = register_module("bert", std::make_shared<Model>(config_));
+  if (config_.num_labels > 0) {
+    dropout_ = register_module("dropout", nn::Dropout(config_.hidden_dropout_prob));
+    classifier_ = register_module("classifier", nn::Linear(config_.hidden_size, config_.num_labels));
+  }
+  // Hugging Face's initialization: normal(0, 0.02) weights, zero biases, unit LayerNorms.
+  torch::NoGradGuard no_grad;
+  for (auto& p : named_parameters()) {
+    const std::string& name = p.key();
+    if (name.find("LayerNorm") != std::string::npos) {
+      p.value().fill_(name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0 ? 1.0 : 0.0);
+    } else if (name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0) {
+      p.value().zero_();
+    } else {
+      p.value().normal_(0.0, 0.02);
+    }
+  }
+}
+
+torch::Tensor BertNetwork::Encode(const torch::Tensor& input, torch::Tensor& mask) {
+  auto* model = static_cast<Model*>(bert_.get());
+  torch::Tensor ids = input.to(torch::kInt64);
+  // Trim to the longest row: padding is only at the end.
+  mask = ids.ne(kPaddingId);
+  const int64_t length = std::max<int64_t>(1, mask.sum(1).max().item<int64_t>());
+  if (length > config_.max_position_embeddings) {
+    throw StageError("a text of " + std::to_string(length) + " tokens is longer than the model's " +
+                     std::to_string(config_.max_position_embeddings) + " positions");
+  }
+  if (length < ids.size(1)) {
+    ids = ids.slice(1, 0, length);
+    mask = mask.slice(1, 0, length);
+  }
+  torch::Tensor h = model->embeddings->forward(ids);
+  torch::Tensor bias = mask.logical_not().to(h.scalar_type()).mul_(std::numeric_limits<float>::lowest());
+  return model->encoder->forward(h, bias.unsqueeze(1).unsqueeze(1));
+}
+
+torch::Tensor BertNetwork::forward(torch::Tensor ids) {
+  torch::Tensor mask;
+  torch::Tensor h = Encode(ids, mask);
+  if (classifier_) {
+    torch::Tensor pooled = static_cast<Model*>(bert_.get())->pooler->forward(h);
+    return classifier_->forward(dropout_->forward(pooled));
+  }
+  torch::Tensor e;
+  if (config_.pooling == "mean") {
+    torch::Tensor m = mask.unsqueeze(-1).to(h.scalar_type());
+    e = h.mul(m).sum(1).div(m.sum(1).clamp_min(1e-9));
+  } else {
+    e = h.select(1, 0);
+  }
+  if (config_.normalize) e = torch::nn::functional::normalize(e, torch::nn::functional::NormalizeFuncOptions().dim(1));
+  return e;
+}
+
+}  // namespace sluice::text
