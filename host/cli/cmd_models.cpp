@@ -6,12 +6,12 @@
 #include "commands.hpp"
 #include "exec/executor.hpp"
 #include "integrity.hpp"
-#include "pipeline/builder.hpp"
-#include "sluice/bundle.hpp"
-#include "sluice/contract.hpp"
 #include "json_output.hpp"
 #include "options.hpp"
+#include "pipeline/builder.hpp"
 #include "run_store.hpp"
+#include "sluice/bundle.hpp"
+#include "sluice/contract.hpp"
 #include "table.hpp"
 
 namespace sluice::cli {
@@ -56,10 +56,14 @@ int Import(const std::string& dir, std::string name, const std::string& store_fl
   if (!fs::is_directory(dir, ec)) throw po::error("models import: " + dir + " is not a folder");
   if (name.empty()) name = fs::path(dir).lexically_normal().filename().string();
   if (name.empty()) name = fs::absolute(dir).lexically_normal().parent_path().filename().string();
-  if (!IsValidName(name)) throw po::error("models import: the name '" + name + "' is not valid (" + std::string(kNameRule) + "); give --name");
+  if (!IsValidName(name))
+    throw po::error("models import: the name '" + name + "' is not valid (" + std::string(kNameRule) +
+                    "); give --name");
   auto store = store::RunStore::Open(StoreDir(store_flag));
   pipeline::PipelineBuilder b("import", "models import");
-  b.Stage("import", "hf-import").Param("dir", Value(fs::absolute(dir).lexically_normal().string())).Param("name", Value(name));
+  b.Stage("import", "hf-import")
+      .Param("dir", Value(fs::absolute(dir).lexically_normal().string()))
+      .Param("name", Value(name));
   return RunStage(b, *store, "import " + dir);
 }
 
@@ -67,7 +71,8 @@ int Import(const std::string& dir, std::string name, const std::string& store_fl
 int Export(const std::string& model, const std::string& format, const std::string& output,
            const std::string& store_flag) {
   namespace fs = std::filesystem;
-  if (format != "hf") throw po::error("models export: --format " + format + " is not known (hf: a Hugging Face folder)");
+  if (format != "hf")
+    throw po::error("models export: --format " + format + " is not known (hf: a Hugging Face folder)");
   if (output.empty()) throw po::error("models export needs --output DIR");
   auto store = OpenExistingStore(store_flag, StoreAccess::kWrite);
   store::ModelRecord record = store->FindModel(model);
@@ -85,16 +90,17 @@ int Export(const std::string& model, const std::string& format, const std::strin
 
 int ModelsCommand(const Args& args) {
   po::options_description options("sluice models options");
-  options.add_options()                                                                               //
-      ("help,h", "show this help")                                                                    //
-      ("action", po::value<std::string>()->required(), "list | show | promote | import | export")      //
-      ("model", po::value<std::string>(), "NAME, NAME:VERSION or NAME@ALIAS (show, export); NAME (promote); DIR (import)")  //
+  options.add_options()                                                                            //
+      ("help,h", "show this help")                                                                 //
+      ("action", po::value<std::string>()->required(), "list | show | promote | import | export")  //
+      ("model", po::value<std::string>(),
+       "NAME, NAME:VERSION or NAME@ALIAS (show, export); NAME (promote); DIR (import)")                           //
       ("name", po::value<std::string>()->default_value(""), "import: the registry name (default: the folder's)")  //
-      ("format", po::value<std::string>()->default_value("hf"), "export: hf (a Hugging Face folder)")  //
-      ("output", po::value<std::string>()->default_value(""), "export: the folder to write")  //
-      ("version", po::value<int64_t>(), "version to promote")                                         //
-      ("alias", po::value<std::string>(), "alias to point at VERSION (promote)")                      //
-      ("json", po::bool_switch(), "JSON on stdout")                                                   //
+      ("format", po::value<std::string>()->default_value("hf"), "export: hf (a Hugging Face folder)")             //
+      ("output", po::value<std::string>()->default_value(""), "export: the folder to write")                      //
+      ("version", po::value<int64_t>(), "version to promote")                                                     //
+      ("alias", po::value<std::string>(), "alias to point at VERSION (promote)")                                  //
+      ("json", po::bool_switch(), "JSON on stdout")                                                               //
       ("store", po::value<std::string>()->default_value(""), "store folder");
   if (PrintHelpIfAsked(args, options,
                        "usage: sluice models list [NAME] [--json]\n"
@@ -108,8 +114,10 @@ int ModelsCommand(const Args& args) {
   const std::string action = vm["action"].as<std::string>();
   const bool as_json = vm["json"].as<bool>();
   if (action == "import" || action == "export") {
-    if (!vm.count("model")) throw po::error("models " + action + " needs " + (action == "import" ? "a DIR" : "a model NAME"));
-    if (action == "import") return Import(vm["model"].as<std::string>(), vm["name"].as<std::string>(), vm["store"].as<std::string>());
+    if (!vm.count("model"))
+      throw po::error("models " + action + " needs " + (action == "import" ? "a DIR" : "a model NAME"));
+    if (action == "import")
+      return Import(vm["model"].as<std::string>(), vm["name"].as<std::string>(), vm["store"].as<std::string>());
     return Export(vm["model"].as<std::string>(), vm["format"].as<std::string>(), vm["output"].as<std::string>(),
                   vm["store"].as<std::string>());
   }

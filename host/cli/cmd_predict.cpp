@@ -101,17 +101,17 @@ void CheckOutput(const fs::path& output, const fs::path& input, const fs::path& 
 
 int PredictCommand(const Args& args) {
   po::options_description options("sluice predict options");
-  options.add_options()                                                                                   //
-      ("help,h", "show this help")                                                                        //
-      ("model", po::value<std::string>(), "bundle folder, or NAME[:VERSION|@ALIAS] in the store")         //
-      ("input", po::value<std::string>(), "rows to predict: .csv, .tsv, .jsonl, .arff or IDX images")                   //
-      ("output", po::value<std::string>(), "write index,pred,p_0.. rows here (default: stdout)")          //
-      ("json", po::bool_switch(), "JSON on stdout")                                                       //
-      ("force", po::bool_switch(), "replace --output if it exists")                                       //
-      ("encoding", po::value<std::string>()->default_value("utf-8"), "CSV/ARFF input: utf-8 or latin-1")  //
+  options.add_options()                                                                                      //
+      ("help,h", "show this help")                                                                           //
+      ("model", po::value<std::string>(), "bundle folder, or NAME[:VERSION|@ALIAS] in the store")            //
+      ("input", po::value<std::string>(), "rows to predict: .csv, .tsv, .jsonl, .arff or IDX images")        //
+      ("output", po::value<std::string>(), "write index,pred,p_0.. rows here (default: stdout)")             //
+      ("json", po::bool_switch(), "JSON on stdout")                                                          //
+      ("force", po::bool_switch(), "replace --output if it exists")                                          //
+      ("encoding", po::value<std::string>()->default_value("utf-8"), "CSV/ARFF input: utf-8 or latin-1")     //
       ("text-column", po::value<std::string>()->default_value(""), "text models: the column with the text")  //
-      ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N")                   //
-      ("batch-size", po::value<int64_t>()->default_value(1024), "rows per inference batch")               //
+      ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N")                      //
+      ("batch-size", po::value<int64_t>()->default_value(1024), "rows per inference batch")                  //
       ("store", po::value<std::string>()->default_value(""), "store folder (for registered models)");
   if (PrintHelpIfAsked(args, options, "usage: sluice predict MODEL --input FILE [--output FILE [--force]] [--json]")) {
     return kExitOk;

@@ -31,9 +31,11 @@ class HfExport final : public sluice::Stage {
   Status Run(sluice::StageContext& ctx) override {
     const sluice::Params& p = ctx.params();
     const fs::path bundle(kBundleParam.Get(p));
-    std::ifstream manifest_in(bundle / sluice::bundle::kManifestFile), pre_in(bundle / sluice::bundle::kPreprocessingFile);
+    std::ifstream manifest_in(bundle / sluice::bundle::kManifestFile),
+        pre_in(bundle / sluice::bundle::kPreprocessingFile);
     const json manifest = json::parse(manifest_in, nullptr, false), pre_json = json::parse(pre_in, nullptr, false);
-    if (manifest.is_discarded() || pre_json.is_discarded()) return Status::InvalidArgument(bundle.string() + ": not a bundle");
+    if (manifest.is_discarded() || pre_json.is_discarded())
+      return Status::InvalidArgument(bundle.string() + ": not a bundle");
     if (manifest["model"].value("plugin", "") != "transformer") {
       return Status::InvalidArgument(bundle.string() + ": a " + manifest["model"].value("plugin", "?") +
                                      " model; --format hf exports transformer models");

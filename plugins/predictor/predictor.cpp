@@ -121,8 +121,8 @@ Status TextInputs(const std::string& path, sluice::tabular::Encoding encoding, c
   sluice::text::TextPreprocessing text;
   SLUICE_RETURN_IF_ERROR(sluice::text::TextPreprocessing::FromJson(pre, text));
   sluice::text::Texts texts;
-  SLUICE_RETURN_IF_ERROR(sluice::text::ReadTexts(path, text_column.empty() ? text.text_column : text_column, "",
-                                                 encoding, texts));
+  SLUICE_RETURN_IF_ERROR(
+      sluice::text::ReadTexts(path, text_column.empty() ? text.text_column : text_column, "", encoding, texts));
   int64_t truncated = 0;
   out.dense = sluice::text::EncodeTexts(text.tokenizer, texts.texts, text.max_length, &truncated);
   if (truncated > 0) {
@@ -146,7 +146,8 @@ class Predictor final : public sluice::Stage {
         .param(kOutputParam.Required().doc("where to write index,pred,p_0.. rows"))
         .param(kDeviceParam.Default("cpu").format(sluice::StringFormat::kDevice).doc("where to run"))
         .param(kBatchSizeParam.Default(1024).range(1, 1 << 20).doc("rows per inference batch (text: at most 64)"))
-        .param(kTextColumnParam.Default("").doc("text models: the column holding the text (default: the one trained on)"))
+        .param(
+            kTextColumnParam.Default("").doc("text models: the column holding the text (default: the one trained on)"))
         .param(
             kEncodingParam.Default("utf-8").choices({"utf-8", "latin-1"}).doc("the text encoding of CSV or ARFF input"))
         .metric(kRows)

@@ -33,8 +33,8 @@ const sluice::Param<double> kTestFraction{"test_fraction"};
 const sluice::Param<int64_t> kTrainExamples{"train_examples"};
 const sluice::Param<std::string> kEncoding{"encoding"};
 
-using sluice::MetricSpec;
 using sluice::Goal;
+using sluice::MetricSpec;
 const MetricSpec kTrainSize{"train_size", Goal::kNone, "training texts"};
 const MetricSpec kValidationSize{"validation_size", Goal::kNone, "validation texts"};
 const MetricSpec kTestSize{"test_size", Goal::kNone, "test texts"};
@@ -52,7 +52,8 @@ Status RegisteredTokenizer(sluice::StageContext& ctx, const std::string& referen
   sluice::ModelReference ref;
   SLUICE_RETURN_IF_ERROR(ctx.RequireService<sluice::ModelRegistryV1>().Resolve(reference, ref));
   if (ref.bundle.empty()) {
-    return Status::InvalidArgument("tokenizer: " + ref.description + " is a run, not a registered model; register it "
+    return Status::InvalidArgument("tokenizer: " + ref.description +
+                                   " is a run, not a registered model; register it "
                                    "(bundle) or give vocab");
   }
   const fs::path path = fs::path(ref.bundle) / sluice::bundle::kPreprocessingFile;
@@ -72,20 +73,27 @@ class Text final : public sluice::Stage {
  public:
   static sluice::Contract Describe() {
     return sluice::Contract("text", "0.1.0", sluice::Kind::kData)
-        .doc("Labelled texts (CSV, TSV, JSON Lines, ARFF) tokenized with BERT's WordPiece into seeded, stratified "
-             "splits")
+        .doc(
+            "Labelled texts (CSV, TSV, JSON Lines, ARFF) tokenized with BERT's WordPiece into seeded, stratified "
+            "splits")
         .output(kDataOut)
-        .param(kFile.Required().format(sluice::StringFormat::kFile).doc(
-            "the texts: .csv, .tsv, .jsonl (one object per line) or .arff"))
-        .param(kTestFile.Required().optional().format(sluice::StringFormat::kFile).doc(
-            "a separate test set in the same form (then test_fraction is not used)"))
-        .param(kTextColumn.Default("text").doc("the column (or key, or ARFF attribute) holding the text; case is ignored "
-                                               "when no column matches exactly"))
+        .param(kFile.Required()
+                   .format(sluice::StringFormat::kFile)
+                   .doc("the texts: .csv, .tsv, .jsonl (one object per line) or .arff"))
+        .param(kTestFile.Required()
+                   .optional()
+                   .format(sluice::StringFormat::kFile)
+                   .doc("a separate test set in the same form (then test_fraction is not used)"))
+        .param(
+            kTextColumn.Default("text").doc("the column (or key, or ARFF attribute) holding the text; case is ignored "
+                                            "when no column matches exactly"))
         .param(kLabelColumn.Default("auto").doc("the label column; auto: the last column other than the text"))
         .param(kTokenizer.Required().optional().doc(
             "use the tokenizer of a registered text model: NAME[:VERSION|@ALIAS] (or give vocab)"))
-        .param(kVocab.Required().optional().format(sluice::StringFormat::kDirectory).doc(
-            "a Hugging Face BERT tokenizer folder: vocab.txt, and tokenizer_config.json when present"))
+        .param(kVocab.Required()
+                   .optional()
+                   .format(sluice::StringFormat::kDirectory)
+                   .doc("a Hugging Face BERT tokenizer folder: vocab.txt, and tokenizer_config.json when present"))
         .param(kMaxLength.Default(128).range(8, 8192).doc(
             "tokens per text with [CLS] and [SEP]; longer texts are truncated"))
         .param(kValFraction.Default(0.1).min(0).less_than(1).doc("share of each class held out for validation"))
@@ -167,7 +175,8 @@ class Text final : public sluice::Stage {
       const auto n = static_cast<double>(rows.size());
       const auto n_test = static_cast<size_t>(std::round(n * test_fraction));
       const auto n_val = static_cast<size_t>(std::round(n * kValFraction.Get(p)));
-      for (size_t i = 0; i < rows.size(); ++i) (i < n_test ? test : i < n_test + n_val ? validation : train).push_back(rows[i]);
+      for (size_t i = 0; i < rows.size(); ++i)
+        (i < n_test ? test : i < n_test + n_val ? validation : train).push_back(rows[i]);
     }
     const auto keep = static_cast<size_t>(kTrainExamples.Get(p));
     if (keep > 0 && keep < train.size()) {
@@ -178,8 +187,8 @@ class Text final : public sluice::Stage {
       std::vector<std::pair<double, size_t>> remainders;
       size_t given = 0;
       for (size_t c = 0; c < classes.size(); ++c) {
-        const double exact = static_cast<double>(keep) * static_cast<double>(by_class[c].size()) /
-                             static_cast<double>(train.size());
+        const double exact =
+            static_cast<double>(keep) * static_cast<double>(by_class[c].size()) / static_cast<double>(train.size());
         quota[c] = static_cast<size_t>(exact);
         given += quota[c];
         remainders.emplace_back(-(exact - static_cast<double>(quota[c])), c);
@@ -237,8 +246,8 @@ class Text final : public sluice::Stage {
     ctx.Log(kMeanTokens, 0, texts ? static_cast<double>(tokens) / static_cast<double>(texts) : 0.0);
     ctx.Log(kTruncated, 0, texts ? static_cast<double>(truncated) / static_cast<double>(texts) : 0.0);
     ctx.Info(std::to_string(dataset->train.size()) + " train, " + std::to_string(dataset->validation.size()) +
-             " validation, " + std::to_string(dataset->test.size()) + " test texts of '" + pre.text_column +
-             "'; " + std::to_string(classes.size()) + " classes of '" + pre.target + "'; " +
+             " validation, " + std::to_string(dataset->test.size()) + " test texts of '" + pre.text_column + "'; " +
+             std::to_string(classes.size()) + " classes of '" + pre.target + "'; " +
              std::to_string(pre.tokenizer.size()) + " wordpieces, " + std::to_string(truncated) +
              " texts truncated to " + std::to_string(pre.max_length) + " tokens");
     if (model_max_length > 0 && pre.max_length > model_max_length) {

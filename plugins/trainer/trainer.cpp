@@ -261,10 +261,11 @@ class Trainer final : public sluice::Stage {
             .param(kWarmupStepsParam.Default(0).min(0).doc("steps of linear warm-up from 0 to lr"))
             .param(kWarmupRatioParam.Default(0.0).min(0).less_than(1).doc(
                 "warm-up as a share of all steps (overrides warmup_steps when > 0)"))
-            .param(kNoDecayParam.Default({"bias", "LayerNorm"}).doc(
-                "parameters whose names contain one of these get no weight decay"))
-            .param(kBucketParam.Default(50).range(1, 1 << 20).doc(
-                "text: sort each run of this many batches by length, so batches pad little (1: off)"))
+            .param(kNoDecayParam.Default({"bias", "LayerNorm"})
+                       .doc("parameters whose names contain one of these get no weight decay"))
+            .param(kBucketParam.Default(50)
+                       .range(1, 1 << 20)
+                       .doc("text: sort each run of this many batches by length, so batches pad little (1: off)"))
             .param(kStepSizeParam.Default(10).min(1).doc("epochs between decays (schedule = step)"))
             .param(kGammaParam.Default(0.1).greater_than(0).max(1).doc("decay factor (schedule = step)"))
             .param(kMinLrParam.Default(0.0).min(0).doc("final learning rate (schedule = cosine)"))
@@ -344,9 +345,10 @@ class Trainer final : public sluice::Stage {
     sluice::trainer::Schedule schedule;
     schedule.kind = kScheduleParam.Get(p);
     schedule.base_lr = kLrParam.Get(p);
-    schedule.warmup_steps = kWarmupRatioParam.Get(p) > 0
-                                ? static_cast<int64_t>(std::ceil(kWarmupRatioParam.Get(p) * static_cast<double>(steps * epochs)))
-                                : kWarmupStepsParam.Get(p);
+    schedule.warmup_steps =
+        kWarmupRatioParam.Get(p) > 0
+            ? static_cast<int64_t>(std::ceil(kWarmupRatioParam.Get(p) * static_cast<double>(steps * epochs)))
+            : kWarmupStepsParam.Get(p);
     schedule.steps_per_epoch = steps;
     schedule.total_steps = steps * epochs;
     schedule.step_size = kStepSizeParam.Get(p);

@@ -86,10 +86,9 @@ int64_t Size(const sluice::Params& p, const sluice::Param<int64_t>& param, const
   const std::string name = param.name();
   const int64_t value = param.Get(p);
   if (from.contains(name) && from.at(name).get<int64_t>() != value) {
-    throw sluice::StageError(name + " = " + std::to_string(value) + 
-                             " differs from the " + std::to_string(from.at(name).get<int64_t>()) +
-                             " of the weights it starts from: set " + name + " = " +
-                             std::to_string(from.at(name).get<int64_t>()));
+    throw sluice::StageError(name + " = " + std::to_string(value) + " differs from the " +
+                             std::to_string(from.at(name).get<int64_t>()) + " of the weights it starts from: set " +
+                             name + " = " + std::to_string(from.at(name).get<int64_t>()));
   }
   return value;
 }
@@ -99,24 +98,25 @@ class Transformer final : public sluice::Stage {
   static sluice::Contract Describe() {
     sluice::Contract c =
         sluice::Contract("transformer", "0.1.0", sluice::Kind::kModel)
-            .doc("BERT-architecture encoder for text (Hugging Face names) with a classification head, from a "
-                 "Hugging Face checkpoint, a registered model, or scratch")
+            .doc(
+                "BERT-architecture encoder for text (Hugging Face names) with a classification head, from a "
+                "Hugging Face checkpoint, a registered model, or scratch")
             .output(kModelOut)
             .param(kHiddenSize.Default(768).range(8, 8192).doc("width"))
             .param(kLayers.Default(12).range(1, 96).doc("encoder layers"))
             .param(kHeads.Default(12).range(1, 128).doc("attention heads"))
-            .param(kIntermediate.Default(3072).range(8, 65536).doc(
-                "feed-forward width"))
-            .param(kMaxPositions.Default(512).range(8, 8192).doc(
-                "position embeddings: the longest input"))
+            .param(kIntermediate.Default(3072).range(8, 65536).doc("feed-forward width"))
+            .param(kMaxPositions.Default(512).range(8, 8192).doc("position embeddings: the longest input"))
             .param(kTypeVocab.Default(2).range(1, 16).doc("segment types"))
             .param(kDropout.Default(0.1).min(0).less_than(1).doc("dropout of hidden states"))
-            .param(kAttentionDropout.Default(0.1).min(0).less_than(1).doc(
-                "dropout of attention probabilities"))
+            .param(kAttentionDropout.Default(0.1).min(0).less_than(1).doc("dropout of attention probabilities"))
             .param(kLayerNormEps.Default(1e-12).greater_than(0).max(1).doc("LayerNorm epsilon"))
-            .param(kHead.Default("classification").choices({"classification", "none"}).doc(
-                "a classification head over the pooled [CLS] state, or none (sentence embeddings)"))
-            .param(kPooling.Default("cls").choices({"cls", "mean"}).doc("without a head: the [CLS] state or the mean over tokens"))
+            .param(kHead.Default("classification")
+                       .choices({"classification", "none"})
+                       .doc("a classification head over the pooled [CLS] state, or none (sentence embeddings)"))
+            .param(kPooling.Default("cls")
+                       .choices({"cls", "mean"})
+                       .doc("without a head: the [CLS] state or the mean over tokens"))
             .param(kNormalize.Default(false).doc("without a head: unit-length embeddings"))
             .param(kCheckpoint.Required()
                        .optional()
@@ -138,9 +138,12 @@ class Transformer final : public sluice::Stage {
       SLUICE_RETURN_IF_ERROR(sluice::text::ReadHfCheckpoint(kCheckpoint.Get(p), checkpoint));
       for (const std::string& note : checkpoint.notes) ctx.Info(note);
       const BertConfig& c = checkpoint.config;
-      from = {{kHiddenSize.name(), c.hidden_size},       {kLayers.name(), c.num_hidden_layers},
-              {kHeads.name(), c.num_attention_heads},     {kIntermediate.name(), c.intermediate_size},
-              {kMaxPositions.name(), c.max_position_embeddings}, {kTypeVocab.name(), c.type_vocab_size}};
+      from = {{kHiddenSize.name(), c.hidden_size},
+              {kLayers.name(), c.num_hidden_layers},
+              {kHeads.name(), c.num_attention_heads},
+              {kIntermediate.name(), c.intermediate_size},
+              {kMaxPositions.name(), c.max_position_embeddings},
+              {kTypeVocab.name(), c.type_vocab_size}};
       const std::string weights = ctx.ScratchDir() + "/checkpoint.pt";
       sluice::SaveWeights(*checkpoint.network, weights);
       spec->init_weights = weights;
@@ -148,8 +151,8 @@ class Transformer final : public sluice::Stage {
       spec->expected_vocab_ = c.vocab_size;
       spec->freeze = p.StringList("freeze");
       if (std::abs(kLayerNormEps.Get(p) - c.layer_norm_eps) > 1e-15) {
-        return Status::InvalidArgument("layer_norm_eps differs from the checkpoint's " + std::to_string(c.layer_norm_eps) +
-                                       ": set layer_norm_eps to it");
+        return Status::InvalidArgument("layer_norm_eps differs from the checkpoint's " +
+                                       std::to_string(c.layer_norm_eps) + ": set layer_norm_eps to it");
       }
     } else if (p.Has("init_from") && !none) {
       sluice::ReadInitParams(ctx, *spec);

@@ -93,7 +93,7 @@ class Intermediate final : public nn::Module {
  public:
   explicit Intermediate(const BertConfig& c)
       : dense_(register_module("dense", nn::Linear(c.hidden_size, c.intermediate_size))) {}
-  torch::Tensor forward(const torch::Tensor& h) { return torch::gelu(dense_->forward(h));  }  // exact (erf) GELU
+  torch::Tensor forward(const torch::Tensor& h) { return torch::gelu(dense_->forward(h)); }  // exact (erf) GELU
 
  private:
   nn::Linear dense_;

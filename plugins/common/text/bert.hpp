@@ -25,9 +25,9 @@ struct BertConfig {
   double hidden_dropout_prob = 0.1;
   double attention_probs_dropout_prob = 0.1;
   double layer_norm_eps = 1e-12;
-  int64_t num_labels = 0;        // 0: no head; the network returns sentence embeddings
-  std::string pooling = "cls";   // without a head: "cls" (the [CLS] state) or "mean" (over tokens)
-  bool normalize = false;        // without a head: scale embeddings to unit length
+  int64_t num_labels = 0;       // 0: no head; the network returns sentence embeddings
+  std::string pooling = "cls";  // without a head: "cls" (the [CLS] state) or "mean" (over tokens)
+  bool normalize = false;       // without a head: scale embeddings to unit length
 };
 
 // Throws StageError naming the first inconsistency (heads not dividing the width, ...).

@@ -78,10 +78,12 @@ Status ReadHfCheckpoint(const std::string& dir_text, HfCheckpoint& out) {
     c.attention_probs_dropout_prob = config.value("attention_probs_dropout_prob", 0.1);
     c.layer_norm_eps = config.value("layer_norm_eps", 1e-12);
     const std::string act = config.value("hidden_act", "gelu");
-    if (act != "gelu") return Status::InvalidArgument(where + ": hidden_act '" + Excerpt(act) + "' (sluice's BERT uses exact gelu)");
+    if (act != "gelu")
+      return Status::InvalidArgument(where + ": hidden_act '" + Excerpt(act) + "' (sluice's BERT uses exact gelu)");
     const std::string position = config.value("position_embedding_type", "absolute");
     if (position != "absolute") {
-      return Status::InvalidArgument(where + ": position_embedding_type '" + Excerpt(position) + "' (sluice's BERT uses absolute)");
+      return Status::InvalidArgument(where + ": position_embedding_type '" + Excerpt(position) +
+                                     "' (sluice's BERT uses absolute)");
     }
     if (architecture == "BertForSequenceClassification") {
       if (config.contains("id2label") && config["id2label"].is_object()) {
@@ -219,35 +221,38 @@ Status WriteHfCheckpoint(const std::string& dir_text, BertNetwork& network, cons
     if (!vocab) return Status::IoError("cannot write " + (dir / "vocab.txt").string());
   }
   const WordPieceOptions& o = pre.tokenizer.options();
-  SLUICE_RETURN_IF_ERROR(WriteJsonFile(dir / "tokenizer_config.json",
-                                       {{"tokenizer_class", "BertTokenizer"},
-                                        {"do_lower_case", o.lowercase},
-                                        {"strip_accents", o.strip_accents},
-                                        {"tokenize_chinese_chars", o.split_cjk},
-                                        {"unk_token", o.unk},
-                                        {"cls_token", o.cls},
-                                        {"sep_token", o.sep},
-                                        {"pad_token", o.pad},
-                                        {"mask_token", o.mask},
-                                        {"model_max_length", pre.max_length}}));
-  SLUICE_RETURN_IF_ERROR(WriteJsonFile(
-      dir / "special_tokens_map.json",
-      {{"unk_token", o.unk}, {"cls_token", o.cls}, {"sep_token", o.sep}, {"pad_token", o.pad}, {"mask_token", o.mask}}));
+  SLUICE_RETURN_IF_ERROR(WriteJsonFile(dir / "tokenizer_config.json", {{"tokenizer_class", "BertTokenizer"},
+                                                                       {"do_lower_case", o.lowercase},
+                                                                       {"strip_accents", o.strip_accents},
+                                                                       {"tokenize_chinese_chars", o.split_cjk},
+                                                                       {"unk_token", o.unk},
+                                                                       {"cls_token", o.cls},
+                                                                       {"sep_token", o.sep},
+                                                                       {"pad_token", o.pad},
+                                                                       {"mask_token", o.mask},
+                                                                       {"model_max_length", pre.max_length}}));
+  SLUICE_RETURN_IF_ERROR(WriteJsonFile(dir / "special_tokens_map.json", {{"unk_token", o.unk},
+                                                                         {"cls_token", o.cls},
+                                                                         {"sep_token", o.sep},
+                                                                         {"pad_token", o.pad},
+                                                                         {"mask_token", o.mask}}));
   if (!head) {
     // sentence-transformers' layout, so its pooling travels too.
-    json modules = json::array({{{"idx", 0}, {"name", "0"}, {"path", ""}, {"type", "sentence_transformers.models.Transformer"}},
-                                {{"idx", 1}, {"name", "1"}, {"path", "1_Pooling"}, {"type", "sentence_transformers.models.Pooling"}}});
+    json modules = json::array(
+        {{{"idx", 0}, {"name", "0"}, {"path", ""}, {"type", "sentence_transformers.models.Transformer"}},
+         {{"idx", 1}, {"name", "1"}, {"path", "1_Pooling"}, {"type", "sentence_transformers.models.Pooling"}}});
     if (c.normalize) {
-      modules.push_back({{"idx", 2}, {"name", "2"}, {"path", "2_Normalize"}, {"type", "sentence_transformers.models.Normalize"}});
+      modules.push_back(
+          {{"idx", 2}, {"name", "2"}, {"path", "2_Normalize"}, {"type", "sentence_transformers.models.Normalize"}});
     }
     SLUICE_RETURN_IF_ERROR(WriteJsonFile(dir / "modules.json", modules));
     fs::create_directories(dir / "1_Pooling", ec);
-    SLUICE_RETURN_IF_ERROR(WriteJsonFile(dir / "1_Pooling" / "config.json",
-                                         {{"word_embedding_dimension", c.hidden_size},
-                                          {"pooling_mode_cls_token", c.pooling == "cls"},
-                                          {"pooling_mode_mean_tokens", c.pooling == "mean"},
-                                          {"pooling_mode_max_tokens", false},
-                                          {"pooling_mode_mean_sqrt_len_tokens", false}}));
+    SLUICE_RETURN_IF_ERROR(
+        WriteJsonFile(dir / "1_Pooling" / "config.json", {{"word_embedding_dimension", c.hidden_size},
+                                                          {"pooling_mode_cls_token", c.pooling == "cls"},
+                                                          {"pooling_mode_mean_tokens", c.pooling == "mean"},
+                                                          {"pooling_mode_max_tokens", false},
+                                                          {"pooling_mode_mean_sqrt_len_tokens", false}}));
     SLUICE_RETURN_IF_ERROR(WriteJsonFile(dir / "sentence_bert_config.json",
                                          {{"max_seq_length", pre.max_length}, {"do_lower_case", false}}));
   }

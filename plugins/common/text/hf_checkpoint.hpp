@@ -14,9 +14,9 @@
 namespace sluice::text {
 
 struct HfCheckpoint {
-  BertConfig config;             // num_labels > 0 with a sequence-classification head
-  std::vector<std::string> labels;   // id2label, by id, with a head
-  TextPreprocessing preprocessing;   // the tokenizer and maximum length
+  BertConfig config;                     // num_labels > 0 with a sequence-classification head
+  std::vector<std::string> labels;       // id2label, by id, with a head
+  TextPreprocessing preprocessing;       // the tokenizer and maximum length
   std::shared_ptr<BertNetwork> network;  // the weights, in Sluice's (= BertForSequenceClassification's) names
   std::vector<std::string> notes;        // tensors left aside (position_ids, pre-training heads)
 };

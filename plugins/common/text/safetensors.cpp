@@ -44,8 +44,9 @@ Status ReadSafetensors(const std::string& path, std::map<std::string, torch::Ten
   uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | prefix[i];
   if (header_size > kMaxHeader || header_size > file_size - 8) {
-    return Status::InvalidArgument(path + ": the header claims " + std::to_string(header_size) + " bytes, the file has " +
-                                   std::to_string(file_size - 8) + " after the length (truncated, or not safetensors)");
+    return Status::InvalidArgument(path + ": the header claims " + std::to_string(header_size) +
+                                   " bytes, the file has " + std::to_string(file_size - 8) +
+                                   " after the length (truncated, or not safetensors)");
   }
   std::string header_text(header_size, '\0');
   in.read(header_text.data(), static_cast<std::streamsize>(header_size));
@@ -66,7 +67,8 @@ Status ReadSafetensors(const std::string& path, std::map<std::string, torch::Ten
       torch::ScalarType type{};
       int64_t item = 0;
       const std::string dtype = info.at("dtype").get<std::string>();
-      if (!DtypeOf(dtype, type, item)) return Status::InvalidArgument(where + " has dtype " + Excerpt(dtype) + ", which sluice does not read");
+      if (!DtypeOf(dtype, type, item))
+        return Status::InvalidArgument(where + " has dtype " + Excerpt(dtype) + ", which sluice does not read");
       const auto shape = info.at("shape").get<std::vector<int64_t>>();
       const auto offsets = info.at("data_offsets").get<std::vector<uint64_t>>();
       uint64_t count = 1;
@@ -84,8 +86,8 @@ Status ReadSafetensors(const std::string& path, std::map<std::string, torch::Ten
       }
       torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(type));
       if (count > 0) std::memcpy(t.data_ptr(), data.data() + offsets[0], offsets[1] - offsets[0]);
-      const bool floating = type == torch::kFloat32 || type == torch::kFloat16 || type == torch::kBFloat16 ||
-                            type == torch::kFloat64;
+      const bool floating =
+          type == torch::kFloat32 || type == torch::kFloat16 || type == torch::kBFloat16 || type == torch::kFloat64;
       tensors[name] = t.to(floating ? torch::kFloat32 : torch::kInt64);
     } catch (const nlohmann::json::exception& e) {
       return Status::InvalidArgument(where + " is described wrongly in the header: " + e.what());

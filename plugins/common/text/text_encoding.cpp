@@ -27,10 +27,14 @@ torch::Tensor EncodeTexts(const WordPiece& tokenizer, const std::vector<std::str
 }
 
 nlohmann::json TextPreprocessing::ToJson() const {
-  return {{"kind", "text"},        {"format_version", kPreprocessingFormat},
-          {"text_column", text_column}, {"target", target},
-          {"task", task},          {"class_names", class_names},
-          {"max_length", max_length},   {"tokenizer", tokenizer.ToJson()}};
+  return {{"kind", "text"},
+          {"format_version", kPreprocessingFormat},
+          {"text_column", text_column},
+          {"target", target},
+          {"task", task},
+          {"class_names", class_names},
+          {"max_length", max_length},
+          {"tokenizer", tokenizer.ToJson()}};
 }
 
 Status TextPreprocessing::FromJson(const nlohmann::json& j, TextPreprocessing& out) {

@@ -23,8 +23,8 @@ torch::Tensor EncodeTexts(const WordPiece& tokenizer, const std::vector<std::str
 // The "text" preprocessing (sdk/GUIDE.md, "Preprocessing").
 struct TextPreprocessing {
   std::string text_column = "text";
-  std::string target;                    // the label column ("" for an encoder)
-  std::string task = "classification";   // classification | embedding
+  std::string target;                   // the label column ("" for an encoder)
+  std::string task = "classification";  // classification | embedding
   std::vector<std::string> class_names;
   int64_t max_length = 128;
   WordPiece tokenizer;

@@ -34,8 +34,8 @@ Status NoColumn(const std::string& path, const std::string& what, const std::str
                 const std::vector<std::string>& columns) {
   std::string names;
   for (const std::string& c : columns) names += (names.empty() ? "" : ", ") + c;
-  return Status::InvalidArgument(path + ": no " + what + " column '" + Excerpt(name) + "' (columns: " +
-                                 Excerpt(names, 300) + ")");
+  return Status::InvalidArgument(path + ": no " + what + " column '" + Excerpt(name) +
+                                 "' (columns: " + Excerpt(names, 300) + ")");
 }
 
 Status FromJsonLines(const std::string& path, const std::string& text_column, const std::string& label_column,
@@ -121,7 +121,8 @@ Status ReadTexts(const std::string& path, const std::string& text_column, const 
           break;
         }
       }
-      if (!label) return Status::InvalidArgument(path + ": no label column besides the text column '" + names[*text] + "'");
+      if (!label)
+        return Status::InvalidArgument(path + ": no label column besides the text column '" + names[*text] + "'");
     } else if (!label_column.empty()) {
       label = FindColumn(names, label_column);
       if (!label) return NoColumn(path, "label", label_column, names);

@@ -14,9 +14,9 @@ namespace sluice::text {
 struct Texts {
   std::string text_column, label_column;  // the columns read
   std::vector<std::string> texts;
-  std::vector<std::string> labels;       // empty when no label column was asked for
+  std::vector<std::string> labels;        // empty when no label column was asked for
   std::vector<std::string> label_values;  // ARFF: the declared order of a nominal label
-  std::vector<int64_t> lines;            // where each text starts, for messages
+  std::vector<int64_t> lines;             // where each text starts, for messages
 };
 
 // Reads `path` by extension: .csv, .tsv, .jsonl / .json (one object per line), .arff.

@@ -68,8 +68,7 @@ bool IsControl(char32_t c) {
   if (c == '\t' || c == '\n' || c == '\r') return false;
   if (c < 0x80) return c < 0x20 || c == 0x7F;
   const int8_t t = u_charType(static_cast<UChar32>(c));
-  return t == U_CONTROL_CHAR || t == U_FORMAT_CHAR || t == U_UNASSIGNED || t == U_PRIVATE_USE_CHAR ||
-         t == U_SURROGATE;
+  return t == U_CONTROL_CHAR || t == U_FORMAT_CHAR || t == U_UNASSIGNED || t == U_PRIVATE_USE_CHAR || t == U_SURROGATE;
 }
 
 bool IsWhitespace(char32_t c) {
@@ -115,8 +114,8 @@ void Normalize(std::u32string& word, const WordPieceOptions& o) {
     }
     return;
   }
-  icu::UnicodeString u = icu::UnicodeString::fromUTF32(reinterpret_cast<const UChar32*>(word.data()),
-                                                       static_cast<int32_t>(word.size()));
+  icu::UnicodeString u =
+      icu::UnicodeString::fromUTF32(reinterpret_cast<const UChar32*>(word.data()), static_cast<int32_t>(word.size()));
   if (o.lowercase) u.toLower(icu::Locale::getRoot());
   if (o.strip_accents) {
     UErrorCode status = U_ZERO_ERROR;
@@ -358,7 +357,8 @@ Status LoadHuggingFaceTokenizer(const std::string& path, WordPiece& out) {
                             (folder ? " (a BERT tokenizer folder has vocab.txt)" : ""));
   }
   WordPieceOptions o;
-  const fs::path config = folder ? fs::path(path) / "tokenizer_config.json" : vocab.parent_path() / "tokenizer_config.json";
+  const fs::path config =
+      folder ? fs::path(path) / "tokenizer_config.json" : vocab.parent_path() / "tokenizer_config.json";
   if (fs::is_regular_file(config, ec)) {
     std::ifstream in(config);
     try {
@@ -369,8 +369,8 @@ Status LoadHuggingFaceTokenizer(const std::string& path, WordPiece& out) {
                                        " is not BERT's WordPiece; sluice reads BertTokenizer folders");
       }
       o.lowercase = j.value("do_lower_case", true);
-      o.strip_accents = j.contains("strip_accents") && j["strip_accents"].is_boolean() ? j["strip_accents"].get<bool>()
-                                                                                          : o.lowercase;
+      o.strip_accents =
+          j.contains("strip_accents") && j["strip_accents"].is_boolean() ? j["strip_accents"].get<bool>() : o.lowercase;
       o.split_cjk = j.value("tokenize_chinese_chars", true);
       auto token = [&](const char* key, std::string& value) {
         if (j.contains(key) && j[key].is_string()) value = j[key].get<std::string>();

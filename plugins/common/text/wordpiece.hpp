@@ -19,9 +19,9 @@
 namespace sluice::text {
 
 struct WordPieceOptions {
-  bool lowercase = true;      // lower-case (uncased vocabularies)
-  bool strip_accents = true;  // NFD, then drop non-spacing marks (BERT: when lower-casing)
-  bool split_cjk = true;      // a space around every CJK ideograph
+  bool lowercase = true;             // lower-case (uncased vocabularies)
+  bool strip_accents = true;         // NFD, then drop non-spacing marks (BERT: when lower-casing)
+  bool split_cjk = true;             // a space around every CJK ideograph
   int64_t max_chars_per_word = 100;  // longer words become [UNK]
   std::string unk = "[UNK]", cls = "[CLS]", sep = "[SEP]", pad = "[PAD]", mask = "[MASK]";
 };

@@ -1,0 +1,263 @@
+// Text, as a user drives it: an open checkpoint imported from its Hugging Face folder
+// (all-MiniLM-L6-v2, which tools/setup unpacks) predicts the reference's sentence
+// embeddings; export then import loses nothing; broken folders are refused by name and
+// register nothing; a transformer fine-tuned on Reuters grain news (from the checkpoint
+// and from scratch) is bundled and predicts new texts.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "data_files.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+namespace sluice::testing {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+class TextTest : public ::testing::Test {
+ protected:
+  ProcessOptions Options() const {
+    return ProcessOptions{dir_.path().string(), {{"SLUICE_STORE", dir_ / "store"}}, {"SLUICE_PLUGIN_PATH"}};
+  }
+  ProcessResult Sluice(std::vector<std::string> args) {
+    args.insert(args.begin(), SluiceBinary());
+    return RunProcess(args, Options());
+  }
+  json SluiceJson(std::vector<std::string> args) {
+    args.push_back("--json");
+    ProcessResult r = Sluice(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out.empty() ? json() : json::parse(r.out);
+  }
+  static std::string MiniLm() { return fs::path(DataFile("models/all-MiniLM-L6-v2/config.json")).parent_path(); }
+  // A copy of the MiniLM folder to break (the weights linked, unless `copy_weights`).
+  fs::path BrokenCopy(const std::string& name, bool copy_weights = false) {
+    const fs::path to = fs::path(dir_ / name);
+    fs::create_directories(to);
+    for (const auto& entry : fs::directory_iterator(MiniLm())) {
+      if (!entry.is_regular_file()) continue;
+      if (entry.path().filename() == "model.safetensors" && !copy_weights) {
+        fs::create_symlink(entry.path(), to / "model.safetensors");
+      } else {
+        fs::copy_file(entry.path(), to / entry.path().filename());
+      }
+    }
+    return to;
+  }
+  // Rows of a predictions CSV as numbers (the index first).
+  static std::vector<std::vector<double>> Numbers(const std::string& path) {
+    std::vector<std::vector<double>> rows;
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      std::vector<double> row;
+      std::stringstream s(line);
+      for (std::string cell; std::getline(s, cell, ',');) row.push_back(std::stod(cell));
+      rows.push_back(row);
+    }
+    return rows;
+  }
+
+  TempDir dir_;
+};
+
+json Goldens() {
+  std::ifstream in(SLUICE_MINILM_GOLDEN);
+  return json::parse(in);
+}
+
+TEST_F(TextTest, AnImportedOpenCheckpointEmbedsAsTheReferenceDoes) {
+  const ProcessResult imported = Sluice({"models", "import", MiniLm(), "--name", "minilm"});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_NE(imported.err.find("registered minilm v1: BERT 6x384, mean-pooled embeddings"), std::string::npos)
+      << imported.err;
+  const json shown = SluiceJson({"models", "show", "minilm"});
+  EXPECT_EQ(shown["manifest"]["task"], "embedding");
+  EXPECT_EQ(shown["manifest"]["model"]["plugin"], "transformer");
+
+  const json golden = Goldens();
+  {
+    std::ofstream texts(dir_ / "texts.jsonl");
+    for (const auto& c : golden["cases"]) texts << json{{"id", 1}, {"text", c["text"]}}.dump() << "\n";
+  }
+  const ProcessResult predicted =
+      Sluice({"predict", "minilm", "--input", dir_ / "texts.jsonl", "--output", dir_ / "embeddings.csv"});
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+  EXPECT_NE(predicted.err.find("1 of 6 texts were longer than the model's 256 tokens and were truncated"),
+            std::string::npos)
+      << predicted.err;
+  const auto rows = Numbers(dir_ / "embeddings.csv");
+  ASSERT_EQ(rows.size(), golden["cases"].size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto expected = golden["cases"][i]["embedding"].get<std::vector<double>>();
+    ASSERT_EQ(rows[i].size(), expected.size() + 1) << "index, then e_0..e_383";
+    double worst = 0;
+    for (size_t k = 0; k < expected.size(); ++k) worst = std::max(worst, std::abs(rows[i][k + 1] - expected[k]));
+    EXPECT_LT(worst, 1e-5) << "text " << i << ": " << golden["cases"][i]["text"];
+  }
+}
+
+TEST_F(TextTest, ExportThenImportLosesNothing) {
+  ASSERT_EQ(Sluice({"models", "import", MiniLm(), "--name", "minilm"}).exit_code, 0);
+  const ProcessResult exported = Sluice({"models", "export", "minilm", "--format", "hf", "--output", dir_ / "hf"});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  std::ifstream config_in(fs::path(dir_ / "hf") / "config.json");
+  const json config = json::parse(config_in);
+  EXPECT_EQ(config["architectures"], json::array({"BertModel"}));
+  EXPECT_EQ(config["hidden_size"], 384);
+  EXPECT_TRUE(fs::exists(fs::path(dir_ / "hf") / "1_Pooling" / "config.json"));
+  ASSERT_EQ(Sluice({"models", "import", dir_ / "hf", "--name", "again"}).exit_code, 0);
+  {
+    std::ofstream texts(dir_ / "texts.csv");
+    texts << "text\n\"Wheat, corn and sorghum shipments\"\nCafé déjà vu\n\n";
+  }
+  for (const char* model : {"minilm", "again"}) {
+    const ProcessResult r =
+        Sluice({"predict", model, "--input", dir_ / "texts.csv", "--output", dir_ / (std::string(model) + ".csv")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  EXPECT_EQ(ReadFile(dir_ / "minilm.csv"), ReadFile(dir_ / "again.csv")) << "the round trip changed the embeddings";
+  // A second export over a non-empty folder is refused.
+  const ProcessResult again = Sluice({"models", "export", "minilm", "--format", "hf", "--output", dir_ / "hf"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("exists and is not an empty folder"), std::string::npos) << again.err;
+}
+
+TEST_F(TextTest, BrokenCheckpointsAreRefusedByFileAndTensorAndRegisterNothing) {
+  struct Case {
+    std::string name, expected;
+    std::function<void(const fs::path&)> breakit;
+    bool copy_weights = false;
+  };
+  auto edit_config = [](const fs::path& dir, const std::function<void(json&)>& edit) {
+    std::ifstream in(dir / "config.json");
+    json config = json::parse(in);
+    in.close();
+    edit(config);
+    std::ofstream(dir / "config.json", std::ios::trunc) << config.dump();
+  };
+  const std::vector<Case> cases = {
+      {"no-config", "config.json: missing", [](const fs::path& d) { fs::remove(d / "config.json"); }},
+      {"gpt2", "config.json: model_type 'gpt2', architecture 'GPT2Model': sluice imports BERT",
+       [&](const fs::path& d) {
+         edit_config(d, [](json& c) {
+           c["model_type"] = "gpt2";
+           c["architectures"] = {"GPT2Model"};
+         });
+       }},
+      {"wider",
+       "model.safetensors: tensor 'embeddings.word_embeddings.weight' is shaped [30522, 384], config.json "
+       "makes it [30522, 768]",
+       [&](const fs::path& d) { edit_config(d, [](json& c) { c["hidden_size"] = 768; }); }},
+      {"truncated", "model.safetensors: tensor",
+       [](const fs::path& d) { fs::resize_file(d / "model.safetensors", 5000000); }, true},
+      {"no-vocab", "vocab.txt: no vocabulary", [](const fs::path& d) { fs::remove(d / "vocab.txt"); }},
+  };
+  for (const Case& c : cases) {
+    const fs::path dir = BrokenCopy(c.name, c.copy_weights);
+    c.breakit(dir);
+    const ProcessResult r = Sluice({"models", "import", dir, "--name", c.name});
+    EXPECT_EQ(r.exit_code, 1) << c.name << ": " << r.err;
+    EXPECT_NE(r.err.find(c.expected), std::string::npos) << c.name << ": " << r.err;
+  }
+  EXPECT_EQ(SluiceJson({"models", "list"}), json::array()) << "a refused import registered a model";
+}
+
+// A pipeline over Reuters grain news: `model` is the transformer stage's TOML.
+std::string ReutersPipeline(const std::string& model, int64_t train_examples, int64_t epochs) {
+  return "[pipeline]\nname = \"reuters-test\"\nseed = 3\n\n"
+         "[stages.data]\nplugin = \"text\"\nfile = \"weka/examples/ReutersGrain-train.arff\"\n"
+         "test_file = \"weka/examples/ReutersGrain-test.arff\"\ntext_column = \"Text\"\n"
+         "vocab = \"models/all-MiniLM-L6-v2\"\nmax_length = 48\nval_fraction = 0.1\ntrain_examples = " +
+         std::to_string(train_examples) + "\n\n[stages.model]\nplugin = \"transformer\"\n" + model +
+         "\n[stages.train]\nplugin = \"trainer\"\ninputs = { data = \"data\", model = \"model\" }\nepochs = " +
+         std::to_string(epochs) +
+         "\nbatch_size = 16\nlr = 1e-3\nschedule = \"linear\"\nwarmup_ratio = 0.1\nweight_decay = 0.01\n"
+         "class_weights = \"balanced\"\neval_batch_size = 64\n\n"
+         "[stages.eval]\nplugin = \"classification-metrics\"\ninputs = { data = \"data\", model = \"train\" }\n"
+         "batch_size = 64\n\n"
+         "[stages.bundle]\nplugin = \"bundle\"\ninputs = { model = \"train\" }\nname = \"grain\"\n";
+}
+
+TEST_F(TextTest, ATransformerTrainedOnReutersIsBundledAndPredictsNewTexts) {
+  std::ofstream(dir_ / "scratch.toml") << ReutersPipeline(
+      "init_from = \"none\"\nhidden_size = 32\nnum_hidden_layers = 2\nnum_attention_heads = 2\n"
+      "intermediate_size = 64\nmax_position_embeddings = 64\n",
+      300, 2);
+  const json run = SluiceJson({"run", dir_ / "scratch.toml"});
+  ASSERT_EQ(run["status"], "succeeded") << run.dump();
+  const json& m = run["metrics"];
+  EXPECT_EQ(m["data.train_size"], 300) << "train_examples keeps 300 training texts";
+  EXPECT_EQ(m["data.test_size"], 604) << "the separate test file, whole";
+  EXPECT_GT(m["data.truncated_fraction"].get<double>(), 0.5) << "Reuters stories are longer than 48 tokens";
+  EXPECT_TRUE(m.contains("eval.f1_macro") && m.contains("eval.roc_auc")) << m.dump();
+
+  // The bundle predicts new texts; each row's probabilities sum to one.
+  {
+    std::ofstream texts(dir_ / "stories.tsv");
+    texts << "id\tText\n1\tWheat and corn exports to the Soviet Union rose, the USDA said.\n"
+             "2\tThe company reported higher quarterly profits.\n3\t\n";
+  }
+  const ProcessResult predicted = Sluice(
+      {"predict", "grain", "--input", dir_ / "stories.tsv", "--output", dir_ / "p.csv", "--text-column", "text"});
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+  const auto rows = Numbers(dir_ / "p.csv");
+  ASSERT_EQ(rows.size(), 3u);
+  for (const auto& row : rows) {
+    ASSERT_EQ(row.size(), 4u) << "index,pred,p_0,p_1";
+    EXPECT_NEAR(row[2] + row[3], 1.0, 1e-6);
+  }
+  // It exports as a BertForSequenceClassification with the labels.
+  ASSERT_EQ(Sluice({"models", "export", "grain", "--format", "hf", "--output", dir_ / "hf"}).exit_code, 0);
+  std::ifstream config_in(fs::path(dir_ / "hf") / "config.json");
+  const json config = json::parse(config_in);
+  EXPECT_EQ(config["architectures"], json::array({"BertForSequenceClassification"}));
+  EXPECT_EQ(config["id2label"], (json{{"0", "0"}, {"1", "1"}}));
+}
+
+TEST_F(TextTest, AMissingTextColumnIsNamedWithTheColumnsThereAre) {
+  std::ofstream(dir_ / "p.toml") << ReutersPipeline(
+      "init_from = \"none\"\nhidden_size = 32\nnum_hidden_layers = 1\n"
+      "num_attention_heads = 2\nintermediate_size = 32\n",
+      100, 1);
+  const ProcessResult r = Sluice({"run", dir_ / "p.toml", "--set", "data.text_column=Body"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("ReutersGrain-train.arff: no text column 'Body' (columns: Text, class-att)"), std::string::npos)
+      << r.err;
+  const json runs = SluiceJson({"runs", "list"});
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["status"], "failed") << "the failed run is recorded with its status";
+}
+
+TEST_F(TextTest, FineTuningStartsFromTheCheckpointWithAFreshHead) {
+  std::ofstream(dir_ / "minilm.toml") << ReutersPipeline(
+      "checkpoint = \"models/all-MiniLM-L6-v2\"\nhidden_size = 384\nnum_hidden_layers = 6\n"
+      "intermediate_size = 1536\nfreeze = [\"bert.embeddings\"]\n",
+      32, 1);
+  const ProcessResult r = Sluice({"run", dir_ / "minilm.toml"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("initialized 103 parameter tensors from checkpoint"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("fresh (no matching shape): classifier.weight, classifier.bias"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("5 frozen"), std::string::npos) << r.err;
+
+  // Sizes that disagree with the checkpoint say what to set.
+  std::ofstream(dir_ / "wrong.toml") << ReutersPipeline("checkpoint = \"models/all-MiniLM-L6-v2\"\n", 32, 1);
+  const ProcessResult wrong = Sluice({"run", dir_ / "wrong.toml"});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(
+      wrong.err.find("hidden_size = 768 differs from the 384 of the weights it starts from: set hidden_size = 384"),
+      std::string::npos)
+      << wrong.err;
+}
+
+}  // namespace
+}  // namespace sluice::testing
