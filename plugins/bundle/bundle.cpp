@@ -104,7 +104,7 @@ class Bundle final : public sluice::Stage {
         {"sluice", SLUICE_SDK_VERSION},
         {"toolchain", SLUICE_TOOLCHAIN_KEY},
         {"libtorch", TORCH_VERSION},
-        {"task", sluice::TaskName(model->task)},
+        {"task", model->task == sluice::Task::kNone ? "embedding" : sluice::TaskName(model->task)},
         {"target", model->target_name},
         {"class_names", model->class_names},
         {"target_shift", model->target_shift},

@@ -23,6 +23,7 @@ const sluice::Out<sluice::TensorDataset> kDataOut{"data", "token ids of the trai
 
 const sluice::Param<std::string> kFile{"file"};
 const sluice::Param<std::string> kTestFile{"test_file"};
+const sluice::Param<std::string> kCorpusDir{"corpus_dir"};
 const sluice::Param<std::string> kTextColumn{"text_column"};
 const sluice::Param<std::string> kLabelColumn{"label_column"};
 const sluice::Param<std::string> kTokenizer{"tokenizer"};
@@ -45,6 +46,24 @@ const MetricSpec kTruncated{"truncated_fraction", Goal::kNone, "share of texts c
 using sluice::Status;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+
+// An unlabeled corpus: every regular file of `dir` (sorted by name) is one document.
+Status ReadCorpusDir(const std::string& dir, sluice::tabular::Encoding encoding, sluice::text::Texts& out) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.is_regular_file()) files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const fs::path& file : files) {
+    std::string text;
+    SLUICE_RETURN_IF_ERROR(sluice::tabular::ReadText(file.string(), encoding, text));
+    out.texts.push_back(std::move(text));
+    out.lines.push_back(1);
+  }
+  if (out.texts.empty()) return Status::InvalidArgument(dir + ": no files");
+  out.text_column = "file";
+  return Status::Ok();
+}
 
 // The tokenizer a registered model (or run) carries in its preprocessing.
 Status RegisteredTokenizer(sluice::StageContext& ctx, const std::string& reference, sluice::text::WordPiece& out,
@@ -78,6 +97,7 @@ class Text final : public sluice::Stage {
             "splits")
         .output(kDataOut)
         .param(kFile.Required()
+                   .optional()
                    .format(sluice::StringFormat::kFile)
                    .doc("the texts: .csv, .tsv, .jsonl (one object per line) or .arff"))
         .param(kTestFile.Required()
@@ -87,7 +107,11 @@ class Text final : public sluice::Stage {
         .param(
             kTextColumn.Default("text").doc("the column (or key, or ARFF attribute) holding the text; case is ignored "
                                             "when no column matches exactly"))
-        .param(kLabelColumn.Default("auto").doc("the label column; auto: the last column other than the text"))
+        .param(kCorpusDir.Required().optional().format(sluice::StringFormat::kDirectory).doc(
+            "an unlabeled corpus instead of file: every file in this folder is one document"))
+        .param(kLabelColumn.Default("auto").doc(
+            "the label column; auto: the last column other than the text; none: unlabeled texts (a corpus to "
+            "pre-train on; a .txt file is one document per line)"))
         .param(kTokenizer.Required().optional().doc(
             "use the tokenizer of a registered text model: NAME[:VERSION|@ALIAS] (or give vocab)"))
         .param(kVocab.Required()
@@ -124,9 +148,16 @@ class Text final : public sluice::Stage {
       SLUICE_RETURN_IF_ERROR(sluice::text::LoadHuggingFaceTokenizer(kVocab.Get(p), pre.tokenizer));
     }
     const auto encoding = sluice::tabular::EncodingFromName(kEncoding.Get(p));
+    if (kFile.Has(p) == kCorpusDir.Has(p)) return Status::InvalidArgument("give one of file and corpus_dir");
+    const bool unlabeled = kLabelColumn.Get(p) == "none" || kCorpusDir.Has(p);
+    const std::string label_column = unlabeled ? "" : kLabelColumn.Get(p);
+    const std::string source = kFile.Has(p) ? kFile.Get(p) : kCorpusDir.Get(p);
     sluice::text::Texts all, test_file;
-    SLUICE_RETURN_IF_ERROR(
-        sluice::text::ReadTexts(kFile.Get(p), kTextColumn.Get(p), kLabelColumn.Get(p), encoding, all));
+    if (kCorpusDir.Has(p)) {
+      SLUICE_RETURN_IF_ERROR(ReadCorpusDir(kCorpusDir.Get(p), encoding, all));
+    } else {
+      SLUICE_RETURN_IF_ERROR(sluice::text::ReadTexts(kFile.Get(p), kTextColumn.Get(p), label_column, encoding, all));
+    }
     const bool separate_test = kTestFile.Has(p);
     if (separate_test) {
       SLUICE_RETURN_IF_ERROR(
@@ -137,14 +168,18 @@ class Text final : public sluice::Stage {
 
     // Classes: an ARFF label's declared values, else the labels seen, sorted.
     std::vector<std::string> classes = all.label_values;
-    if (classes.empty()) {
+    if (unlabeled) {
+      all.labels.assign(all.texts.size(), "");
+      test_file.labels.assign(test_file.texts.size(), "");
+      classes = {""};  // one group for the split; the dataset declares no classes
+    } else if (classes.empty()) {
       classes = all.labels;
       classes.insert(classes.end(), test_file.labels.begin(), test_file.labels.end());
       std::sort(classes.begin(), classes.end());
       classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
     }
-    if (classes.size() < 2) {
-      return Status::InvalidArgument(kFile.Get(p) + ": the label '" + all.label_column + "' has " +
+    if (!unlabeled && classes.size() < 2) {
+      return Status::InvalidArgument(source + ": the label '" + all.label_column + "' has " +
                                      std::to_string(classes.size()) + " value; classification needs two or more");
     }
     std::map<std::string, int64_t> index;
@@ -159,7 +194,7 @@ class Text final : public sluice::Stage {
       return Status::Ok();
     };
     std::vector<int64_t> labels(all.texts.size()), test_labels(test_file.texts.size());
-    for (size_t r = 0; r < all.texts.size(); ++r) SLUICE_RETURN_IF_ERROR(class_of(all, r, kFile.Get(p), labels[r]));
+    for (size_t r = 0; r < all.texts.size(); ++r) SLUICE_RETURN_IF_ERROR(class_of(all, r, source, labels[r]));
     for (size_t r = 0; r < test_file.texts.size(); ++r) {
       SLUICE_RETURN_IF_ERROR(class_of(test_file, r, kTestFile.Get(p), test_labels[r]));
     }
@@ -203,22 +238,24 @@ class Text final : public sluice::Stage {
     }
     for (auto* rows : {&train, &validation, &test}) std::sort(rows->begin(), rows->end());
 
+    if (unlabeled) classes.clear();
     pre.class_names = classes;
+    pre.task = unlabeled ? "embedding" : "classification";  // what a model trained on it predicts
     auto dataset = std::make_shared<sluice::TensorDataset>();
-    dataset->task = sluice::Task::kClassification;
+    dataset->task = unlabeled ? sluice::Task::kNone : sluice::Task::kClassification;
     dataset->class_names = classes;
     dataset->target_name = all.label_column;
     dataset->sample_shape = {pre.max_length};
     dataset->categorical_names = {sluice::kTokensColumn};
     dataset->categorical_cardinality = {pre.tokenizer.size()};
     int64_t truncated = 0, tokens = 0, texts = 0;
-    auto make = [&](const sluice::text::Texts& source, const std::vector<int64_t>& source_labels,
+    auto make = [&](const sluice::text::Texts& from, const std::vector<int64_t>& from_labels,
                     const std::vector<size_t>& rows, sluice::Split& split) {
       std::vector<std::string> chosen;
       std::vector<int64_t> targets;
       for (size_t r : rows) {
-        chosen.push_back(source.texts[r]);
-        targets.push_back(source_labels[r]);
+        chosen.push_back(from.texts[r]);
+        targets.push_back(from_labels[r]);
       }
       int64_t cut = 0, kept = 0;
       split.features = sluice::text::EncodeTexts(pre.tokenizer, chosen, pre.max_length, &cut, &kept);
@@ -247,7 +284,8 @@ class Text final : public sluice::Stage {
     ctx.Log(kTruncated, 0, texts ? static_cast<double>(truncated) / static_cast<double>(texts) : 0.0);
     ctx.Info(std::to_string(dataset->train.size()) + " train, " + std::to_string(dataset->validation.size()) +
              " validation, " + std::to_string(dataset->test.size()) + " test texts of '" + pre.text_column + "'; " +
-             std::to_string(classes.size()) + " classes of '" + pre.target + "'; " +
+             (unlabeled ? std::string("unlabeled") : std::to_string(classes.size()) + " classes of '" + pre.target + "'") +
+             "; " +
              std::to_string(pre.tokenizer.size()) + " wordpieces, " + std::to_string(truncated) +
              " texts truncated to " + std::to_string(pre.max_length) + " tokens");
     if (model_max_length > 0 && pre.max_length > model_max_length) {

@@ -28,8 +28,9 @@ void SaveCheckpoint(const std::string& path, Network& network, torch::optim::Opt
     std::lock_guard<std::mutex> lock(generator.mutex());
     archive.write("torch_rng", generator.get_state());
   }
-  std::ostringstream shuffle;
+  std::ostringstream shuffle, masking;
   shuffle << state.shuffle;
+  masking << state.masking;
   // JSON has no infinity or NaN: those are written as null.
   auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
   nlohmann::json history = nlohmann::json::object();
@@ -37,7 +38,8 @@ void SaveCheckpoint(const std::string& path, Network& network, torch::optim::Opt
     for (double v : values) history[key].push_back(number(v));
   }
   nlohmann::json j = {{"epoch", state.epoch},           {"global_step", state.global_step},
-                      {"shuffle", shuffle.str()},       {"best_value", number(state.best_value)},
+                      {"shuffle", shuffle.str()},       {"masking", masking.str()},
+                      {"best_value", number(state.best_value)},
                       {"best_epoch", state.best_epoch}, {"bad_epochs", state.bad_epochs},
                       {"loss_scale", state.loss_scale}, {"history", history}};
   archive.write("state", c10::IValue(j.dump()));
@@ -116,6 +118,10 @@ void LoadCheckpoint(const std::string& path, Network& network, torch::optim::Opt
   state.global_step = j.at("global_step").get<int64_t>();
   std::istringstream shuffle(j.at("shuffle").get<std::string>());
   shuffle >> state.shuffle;
+  if (j.contains("masking")) {  // written since pre-training exists
+    std::istringstream masking(j.at("masking").get<std::string>());
+    masking >> state.masking;
+  }
   if (!j.at("best_value").is_null()) state.best_value = j.at("best_value").get<double>();  // else still +-inf
   state.best_epoch = j.at("best_epoch").get<int64_t>();
   state.bad_epochs = j.at("bad_epochs").get<int64_t>();

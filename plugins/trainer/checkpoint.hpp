@@ -21,6 +21,7 @@ struct TrainState {
   int64_t epoch = 0;        // epochs completed
   int64_t global_step = 0;  // optimizer steps taken
   std::mt19937_64 shuffle;  // data order
+  std::mt19937_64 masking;  // masked-language-model pre-training: which tokens are masked
   double best_value = 0;    // early stopping: best metric so far, and when
   int64_t best_epoch = 0;
   int64_t bad_epochs = 0;

@@ -300,6 +300,10 @@ class Trainer final : public sluice::Stage {
     auto data = kDataIn.Get(ctx);
     auto spec = kModelIn.Get(ctx);
     if (data->train.size() == 0) return Status::InvalidArgument("the training split is empty");
+    if (data->task == sluice::Task::kNone) {
+      return Status::InvalidArgument(
+          "the trainer needs labels; this data is an unlabeled corpus (pre-train an encoder on it with mlm)");
+    }
     const bool regression = data->task == sluice::Task::kRegression;
     const std::string stop_metric = kEarlyStoppingParam.Get(p);
     if (stop_metric != "none") {

@@ -53,9 +53,12 @@ Status CheckSplit(const TensorDataset& ds, const Split& split, const char* name)
                                      std::to_string(high) + ", but there are " + std::to_string(ds.num_classes()) +
                                      " class_names");
     }
-  } else if (split.targets.scalar_type() != torch::kFloat32) {
+  } else if (ds.task == Task::kRegression && split.targets.scalar_type() != torch::kFloat32) {
     return Status::InvalidArgument(where + "regression targets are " + DtypeName(split.targets) +
                                    "; they must be float32");
+  } else if (ds.task == Task::kNone && split.targets.scalar_type() != torch::kInt64) {
+    return Status::InvalidArgument(where + "an unlabeled dataset's targets are " + DtypeName(split.targets) +
+                                   "; they must be int64 placeholders (zeros)");
   }
   const auto columns = static_cast<int64_t>(ds.categorical_cardinality.size());
   if (text) {
@@ -184,6 +187,9 @@ Status TensorDataset::Check() const {
   if (task == Task::kClassification && class_names.size() < 2) {
     return Status::InvalidArgument("a classification dataset needs at least two class_names, has " +
                                    std::to_string(class_names.size()));
+  }
+  if (task == Task::kNone && !class_names.empty()) {
+    return Status::InvalidArgument("an unlabeled dataset has no class_names");
   }
   if (task == Task::kRegression && !(target_scale > 0)) {
     return Status::InvalidArgument("target_scale must be > 0 (targets are stored standardized)");

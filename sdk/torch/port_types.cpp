@@ -6,7 +6,9 @@
 
 namespace sluice {
 
-const char* TaskName(Task task) { return task == Task::kRegression ? "regression" : "classification"; }
+const char* TaskName(Task task) {
+  return task == Task::kRegression ? "regression" : task == Task::kNone ? "none" : "classification";
+}
 
 Inputs Inputs::To(const torch::Device& device, bool non_blocking) const {
   Inputs out;

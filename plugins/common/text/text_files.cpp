@@ -95,7 +95,22 @@ Status ReadTexts(const std::string& path, const std::string& text_column, const 
                  tabular::Encoding encoding, Texts& out) {
   out = Texts();
   const std::string lower = Lower(path);
-  if (EndsWith(lower, ".jsonl") || EndsWith(lower, ".json") || EndsWith(lower, ".ndjson")) {
+  if (EndsWith(lower, ".txt")) {
+    // A corpus: one document per non-blank line, no labels.
+    if (!label_column.empty()) {
+      return Status::InvalidArgument(path + ": a .txt file holds one text per line and no labels (label_column = \"none\")");
+    }
+    std::string content;
+    SLUICE_RETURN_IF_ERROR(tabular::ReadText(path, encoding, content));
+    std::istringstream in(content);
+    std::string line;
+    for (int64_t number = 1; std::getline(in, line); ++number) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      out.texts.push_back(line);
+      out.lines.push_back(number);
+    }
+    out.text_column = "line";
+  } else if (EndsWith(lower, ".jsonl") || EndsWith(lower, ".json") || EndsWith(lower, ".ndjson")) {
     SLUICE_RETURN_IF_ERROR(FromJsonLines(path, text_column, label_column, encoding, out));
   } else {
     tabular::ReadOptions options;

@@ -19,7 +19,8 @@ struct Texts {
   std::vector<int64_t> lines;             // where each text starts, for messages
 };
 
-// Reads `path` by extension: .csv, .tsv, .jsonl / .json (one object per line), .arff.
+// Reads `path` by extension: .csv, .tsv, .jsonl / .json (one object per line), .arff, or
+// .txt (a corpus: one document per non-blank line, no labels).
 // `text_column` is matched exactly, then ignoring case; an empty `label_column` reads no
 // labels, "auto" the last column other than the text. A missing text or label is an
 // error naming the line.

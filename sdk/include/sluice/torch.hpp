@@ -24,9 +24,11 @@ static_assert(TORCH_VERSION_MAJOR == SLUICE_TORCH_VERSION_MAJOR && TORCH_VERSION
 
 namespace sluice {
 
-// Whether a dataset's targets are classes or numbers.
-enum class Task { kClassification, kRegression };
-SLUICE_API const char* TaskName(Task task);  // "classification" | "regression"
+// Whether a dataset's targets are classes or numbers, or, for an unlabeled corpus (text to
+// pre-train on), that it has none; a model trained on such data (an encoder) predicts
+// embeddings. kNone is SDK 1.1: a plugin that needs labels refuses it by name.
+enum class Task { kClassification, kRegression, kNone };
+SLUICE_API const char* TaskName(Task task);  // "classification" | "regression" | "none"
 
 // One split of a dataset. Dense features are kept compact (uint8 images stay uint8) and
 // converted per batch by TensorDataset::Rows / Range.
@@ -136,7 +138,7 @@ class SLUICE_API TensorDataset : public PortValue {
   std::string preprocessing;
 
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
-  int64_t num_outputs() const { return task == Task::kRegression ? 1 : num_classes(); }
+  int64_t num_outputs() const { return task == Task::kRegression ? 1 : task == Task::kNone ? 0 : num_classes(); }
   int64_t num_features() const;  // product of sample_shape
   InputSchema schema() const;
   // "train" | "validation" | "test"; throws StageError for another name.

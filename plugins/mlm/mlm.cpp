@@ -1,0 +1,319 @@
+// mlm: pre-trains a transformer encoder with BERT's masked-language-model objective on
+// texts (an unlabeled corpus, or the text column of any text dataset: labels are not
+// used). Per step: a batch of similar lengths, 15% of its ordinary tokens chosen (80%
+// [MASK], 10% random, 10% kept), cross entropy on the chosen ones through a head tied to
+// the word embeddings; AdamW without decay on biases and LayerNorm weights; linear warm-up
+// and decay. Per epoch: validation MLM loss and masked-token accuracy, a checkpoint (the
+// masking generator included, so `sluice run --resume` continues bit-exactly). The result
+// is an encoder (no task head) that a bundle stage registers and fine-tuning starts from.
+#include <torch/nn.h>
+#include <torch/optim.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+
+#include <nlohmann/json.hpp>
+
+#include "../trainer/checkpoint.hpp"
+#include "../trainer/schedule.hpp"
+#include "mlm.hpp"
+#include "sluice/plugin.hpp"
+#include "sluice/torch.hpp"
+#include "text_encoding.hpp"
+
+namespace {
+
+const sluice::In<sluice::TensorDataset> kDataIn{"data", "texts (labels, if any, are not used)"};
+const sluice::In<sluice::ModelSpec> kModelIn{"model", "a transformer with head = \"none\""};
+const sluice::Out<sluice::TrainedModel> kModelOut{"model", "the pre-trained encoder"};
+
+const sluice::Param<std::string> kDeviceParam{"device"};
+const sluice::Param<int64_t> kEpochsParam{"epochs"};
+const sluice::Param<int64_t> kBatchSizeParam{"batch_size"};
+const sluice::Param<double> kLrParam{"lr"};
+const sluice::Param<double> kWeightDecayParam{"weight_decay"};
+const sluice::Param<double> kWarmupRatioParam{"warmup_ratio"};
+const sluice::Param<double> kMaskProbabilityParam{"mask_probability"};
+const sluice::Param<double> kGradClipParam{"grad_clip"};
+const sluice::Param<int64_t> kBucketParam{"length_buckets"};
+const sluice::Param<int64_t> kLogEveryParam{"log_every"};
+const sluice::Param<int64_t> kEvalBatchSizeParam{"eval_batch_size"};
+
+using sluice::Goal;
+using sluice::MetricSpec;
+const MetricSpec kLoss{"mlm_loss", Goal::kMinimize, "masked-token cross entropy, every log_every steps (step: optimizer step)"};
+const MetricSpec kAccuracy{"mlm_accuracy", Goal::kMaximize, "masked tokens predicted right in the epoch's training (step: epoch)"};
+const MetricSpec kValLoss{"val_mlm_loss", Goal::kMinimize, "validation masked-token cross entropy (step: epoch)"};
+const MetricSpec kValAccuracy{"val_mlm_accuracy", Goal::kMaximize, "validation masked-token accuracy (step: epoch)"};
+const MetricSpec kTokensPerSec{"tokens_per_sec", Goal::kMaximize, "training throughput in tokens, padding excluded (step: epoch)"};
+const MetricSpec kEpochSeconds{"epoch_seconds", Goal::kMinimize, "wall time of the epoch's training (step: epoch)"};
+const MetricSpec kLr{"lr", Goal::kNone, "learning rate at the end of the epoch (step: epoch)"};
+
+using sluice::Status;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using sluice::text::BertConfig;
+
+double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// The encoder's architecture from the transformer stage's recorded parameters.
+BertConfig ConfigFrom(const sluice::ModelSpec& spec, const sluice::InputSchema& schema) {
+  const json p = json::parse(spec.origin.params_json);
+  if (spec.origin.plugin != "transformer") {
+    throw sluice::StageError("mlm pre-trains transformer encoders; the model comes from " + spec.origin.plugin);
+  }
+  if (p.value("head", "classification") != "none") {
+    throw sluice::StageError("pre-training makes an encoder: set head = \"none\" on the transformer stage '" +
+                             spec.origin.stage + "'");
+  }
+  BertConfig c;
+  c.vocab_size = schema.categorical_cardinality.at(0);
+  c.hidden_size = p.at("hidden_size").get<int64_t>();
+  c.num_hidden_layers = p.at("num_hidden_layers").get<int64_t>();
+  c.num_attention_heads = p.at("num_attention_heads").get<int64_t>();
+  c.intermediate_size = p.at("intermediate_size").get<int64_t>();
+  c.max_position_embeddings = p.at("max_position_embeddings").get<int64_t>();
+  c.type_vocab_size = p.at("type_vocab_size").get<int64_t>();
+  c.hidden_dropout_prob = p.at("hidden_dropout_prob").get<double>();
+  c.attention_probs_dropout_prob = p.at("attention_probs_dropout_prob").get<double>();
+  c.layer_norm_eps = p.at("layer_norm_eps").get<double>();
+  c.pooling = p.value("pooling", "cls");
+  c.normalize = p.value("normalize", false);
+  return c;
+}
+
+class Mlm final : public sluice::Stage {
+ public:
+  static sluice::Contract Describe() {
+    return sluice::Contract("mlm", "0.1.0", sluice::Kind::kTrain)
+        .doc("Pre-trains a transformer encoder with BERT's masked-language-model objective")
+        .input(kDataIn)
+        .input(kModelIn)
+        .output(kModelOut)
+        .param(kDeviceParam.Default("auto").format(sluice::StringFormat::kDevice).doc("where to train"))
+        .param(kEpochsParam.Default(3).range(1, 100000).doc("passes over the training texts"))
+        .param(kBatchSizeParam.Default(32).range(1, 1 << 16).doc("texts per optimizer step"))
+        .param(kLrParam.Default(5e-4).greater_than(0).max(1).doc("peak learning rate"))
+        .param(kWeightDecayParam.Default(0.01).min(0).doc("decoupled weight decay (not on biases or LayerNorm)"))
+        .param(kWarmupRatioParam.Default(0.06).min(0).less_than(1).doc("linear warm-up as a share of all steps"))
+        .param(kMaskProbabilityParam.Default(0.15).greater_than(0).less_than(1).doc(
+            "share of ordinary tokens chosen (80% [MASK], 10% random, 10% kept)"))
+        .param(kGradClipParam.Default(1.0).min(0).doc("clip the gradient norm to this (0: off)"))
+        .param(kBucketParam.Default(50).range(1, 1 << 20).doc("sort each run of this many batches by length (1: off)"))
+        .param(kLogEveryParam.Default(10).range(1, 1 << 20).doc("log mlm_loss every N steps"))
+        .param(kEvalBatchSizeParam.Default(64).range(1, 1 << 16).doc("texts per validation batch"))
+        .param(sluice::SeedParam())
+        .metric(kLoss)
+        .metric(kAccuracy)
+        .metric(kValLoss)
+        .metric(kValAccuracy)
+        .metric(kTokensPerSec)
+        .metric(kEpochSeconds)
+        .metric(kLr);
+  }
+
+  Status Run(sluice::StageContext& ctx) override {
+    const sluice::Params& p = ctx.params();
+    auto data = kDataIn.Get(ctx);
+    auto spec = kModelIn.Get(ctx);
+    const sluice::InputSchema schema = data->schema();
+    if (!sluice::IsText(schema)) return Status::InvalidArgument("mlm pre-trains on text data (e.g. from the text plugin)");
+    if (data->train.size() == 0) return Status::InvalidArgument("the training split is empty");
+    sluice::text::TextPreprocessing pre;
+    SLUICE_RETURN_IF_ERROR(sluice::text::TextPreprocessing::FromJson(json::parse(data->preprocessing), pre));
+    sluice::text::Masking masking;
+    masking.probability = kMaskProbabilityParam.Get(p);
+    masking.mask_id = pre.tokenizer.mask_id();
+    masking.vocab_size = pre.tokenizer.size();
+    masking.special = {pre.tokenizer.cls_id(), pre.tokenizer.sep_id(), pre.tokenizer.unk_id(), pre.tokenizer.mask_id()};
+
+    const torch::Device device = sluice::ResolveDevice(kDeviceParam.Get(p));
+    ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("device", device.str());
+    const auto seed = static_cast<uint64_t>(p.Int("seed"));
+    torch::manual_seed(seed);
+    const BertConfig config = ConfigFrom(*spec, schema);
+    auto net = std::make_shared<sluice::text::MlmNetwork>(config);
+    const std::string init = sluice::InitializeNetwork(*net->encoder(), *spec);
+    if (!init.empty()) ctx.Info(init);
+    net->to(device);
+
+    // AdamW, without decay for biases and LayerNorm weights.
+    std::vector<torch::Tensor> decay, no_decay;
+    for (const auto& named : net->named_parameters()) {
+      if (!named.value().requires_grad()) continue;
+      const bool exempt = named.key().find("bias") != std::string::npos || named.key().find("LayerNorm") != std::string::npos;
+      (exempt ? no_decay : decay).push_back(named.value());
+    }
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
+                                   torch::optim::AdamWOptions(kLrParam.Get(p)).weight_decay(kWeightDecayParam.Get(p))));
+    groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
+                                      torch::optim::AdamWOptions(kLrParam.Get(p)).weight_decay(0.0)));
+    torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(kLrParam.Get(p)));
+    std::vector<torch::Tensor> parameters = decay;
+    parameters.insert(parameters.end(), no_decay.begin(), no_decay.end());
+
+    const int64_t epochs = kEpochsParam.Get(p), batch = kBatchSizeParam.Get(p), n = data->train.size();
+    const int64_t steps = (n + batch - 1) / batch;
+    sluice::trainer::Schedule schedule;
+    schedule.kind = "linear";
+    schedule.base_lr = kLrParam.Get(p);
+    schedule.steps_per_epoch = steps;
+    schedule.total_steps = steps * epochs;
+    schedule.warmup_steps = static_cast<int64_t>(std::ceil(kWarmupRatioParam.Get(p) * static_cast<double>(steps * epochs)));
+
+    sluice::trainer::TrainState state;
+    state.shuffle.seed(seed ^ 0x5eed5eed5eed5eedULL);
+    state.masking.seed(seed ^ 0x6d61736b6d61736bULL);
+    sluice::CheckpointsV1& checkpoints = ctx.RequireService<sluice::CheckpointsV1>();
+    const std::string checkpoint = (fs::path(checkpoints.Dir()) / "last.pt").string();
+    if (checkpoints.Resuming() && fs::exists(checkpoint)) {
+      sluice::trainer::LoadCheckpoint(checkpoint, *net, optimizer, state);
+      ctx.Info("resuming after epoch " + std::to_string(state.epoch) + " (step " + std::to_string(state.global_step) +
+               ") from " + checkpoint);
+    }
+    int64_t count = 0;
+    for (const auto& t : net->encoder()->parameters()) count += t.numel();
+    ctx.Info("pre-training bert " + std::to_string(config.num_hidden_layers) + "x" + std::to_string(config.hidden_size) +
+             " (" + std::to_string(count) + " parameters) on " + std::to_string(n) + " texts, " +
+             std::to_string(epochs) + " epochs of " + std::to_string(steps) + " steps on " + device.str());
+
+    const torch::Tensor lengths_t = data->train.features.ne(sluice::kPaddingId).sum(1).contiguous();
+    const std::vector<int64_t> lengths(lengths_t.data_ptr<int64_t>(), lengths_t.data_ptr<int64_t>() + n);
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    sluice::Progress progress;
+    progress.total = steps;
+    progress.figures = {{"mlm loss", 0.0}, {"tokens/s", 0.0}};
+    for (int64_t epoch = state.epoch + 1; epoch <= epochs; ++epoch) {
+      net->train();
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), state.shuffle);
+      BucketByLength(order, lengths, batch, kBucketParam.Get(p), state.shuffle);
+      progress.phase = "epoch " + std::to_string(epoch) + "/" + std::to_string(epochs);
+      const double start = Now();
+      int64_t tokens = 0, correct_sum = 0, chosen_sum = 0;
+      double last = NAN;
+      for (int64_t step = 0; step < steps; ++step) {
+        if (ctx.StopRequested()) {
+          return Status::Cancelled("stopped in epoch " + std::to_string(epoch) + " at step " + std::to_string(step));
+        }
+        const int64_t begin = step * batch, end = std::min(n, begin + batch);
+        const torch::Tensor idx = torch::from_blob(order.data() + begin, {end - begin}, torch::kInt64).clone();
+        for (int64_t i = begin; i < end; ++i) tokens += lengths[static_cast<size_t>(order[static_cast<size_t>(i)])];
+        torch::Tensor labels;
+        const torch::Tensor ids = sluice::text::MaskTokens(data->train.features.index_select(0, idx), masking,
+                                                           state.masking, labels);
+        for (auto& group : optimizer.param_groups()) group.options().set_lr(schedule.LearningRate(state.global_step));
+        optimizer.zero_grad();
+        int64_t correct = 0, chosen = 0;
+        torch::Tensor loss = net->Loss(ids.to(device), labels.to(device), &correct, &chosen);
+        loss.backward();
+        if (kGradClipParam.Get(p) > 0) torch::nn::utils::clip_grad_norm_(parameters, kGradClipParam.Get(p));
+        optimizer.step();
+        ++state.global_step;
+        correct_sum += correct;
+        chosen_sum += chosen;
+        if (state.global_step % kLogEveryParam.Get(p) == 0 || step + 1 == steps) {
+          last = loss.item<double>();
+          if (!std::isfinite(last)) {
+            return Status::InvalidArgument("the MLM loss became " + std::to_string(last) + " in epoch " +
+                                           std::to_string(epoch) + " (learning rate too high?)");
+          }
+          ctx.Log(kLoss, state.global_step, last);
+        }
+        progress.done = step + 1;
+        progress.figures[0].second = last;
+        progress.figures[1].second = static_cast<double>(tokens) / std::max(1e-9, Now() - start);
+        ctx.ReportProgress(progress);
+      }
+      const double seconds = Now() - start;
+      ctx.Log(kTokensPerSec, epoch, static_cast<double>(tokens) / seconds);
+      ctx.Log(kEpochSeconds, epoch, seconds);
+      ctx.Log(kLr, epoch, schedule.LearningRate(state.global_step - 1));
+      const double accuracy = chosen_sum ? static_cast<double>(correct_sum) / static_cast<double>(chosen_sum) : 0.0;
+      ctx.Log(kAccuracy, epoch, accuracy);
+      char line[256];
+      std::snprintf(line, sizeof line, "epoch %lld/%lld: mlm loss %.4f, masked accuracy %.4f, %.0f tokens/s",
+                    static_cast<long long>(epoch), static_cast<long long>(epochs), last, accuracy,
+                    static_cast<double>(tokens) / seconds);
+      std::string summary = line;
+      if (data->validation.size() > 0) {
+        double val_loss = 0, val_accuracy = 0;
+        Validate(*net, *data, masking, seed, kEvalBatchSizeParam.Get(p), device, val_loss, val_accuracy);
+        ctx.Log(kValLoss, epoch, val_loss);
+        ctx.Log(kValAccuracy, epoch, val_accuracy);
+        std::snprintf(line, sizeof line, ", val mlm loss %.4f, val masked accuracy %.4f", val_loss, val_accuracy);
+        summary += line;
+      }
+      ctx.Info(summary);
+      state.epoch = epoch;
+      sluice::trainer::SaveCheckpoint(checkpoint, *net, optimizer, state);
+    }
+
+    const std::string dir = ctx.ScratchDir();
+    sluice::SaveWeights(*net->encoder(), dir + "/encoder.pt");
+    SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("encoder", dir + "/encoder.pt"));
+    auto trained = std::make_shared<sluice::TrainedModel>();
+    trained->spec = spec;
+    trained->network = net->encoder();
+    trained->task = sluice::Task::kNone;
+    trained->schema = schema;
+    trained->schema.num_outputs = config.hidden_size;
+    trained->target_name = "";
+    trained->preprocessing = data->preprocessing;
+    trained->device = device;
+    kModelOut.Set(ctx, std::move(trained));
+    return Status::Ok();
+  }
+
+ private:
+  // Validation: the same tokens masked every epoch (a generator seeded afresh), so epochs
+  // compare.
+  static void Validate(sluice::text::MlmNetwork& net, const sluice::TensorDataset& data,
+                       const sluice::text::Masking& masking, uint64_t seed, int64_t batch, const torch::Device& device,
+                       double& loss, double& accuracy) {
+    torch::NoGradGuard no_grad;
+    net.eval();
+    std::mt19937_64 rng(seed ^ 0x76616c6964617465ULL);
+    const int64_t n = data.validation.size();
+    double loss_sum = 0;
+    int64_t correct_sum = 0, chosen_sum = 0;
+    for (int64_t begin = 0; begin < n; begin += batch) {
+      torch::Tensor labels;
+      const torch::Tensor ids =
+          sluice::text::MaskTokens(data.validation.features.slice(0, begin, std::min(n, begin + batch)), masking, rng, labels);
+      int64_t correct = 0, chosen = 0;
+      const double l = net.Loss(ids.to(device), labels.to(device), &correct, &chosen).item<double>();
+      loss_sum += l * static_cast<double>(chosen);
+      correct_sum += correct;
+      chosen_sum += chosen;
+    }
+    loss = chosen_sum ? loss_sum / static_cast<double>(chosen_sum) : NAN;
+    accuracy = chosen_sum ? static_cast<double>(correct_sum) / static_cast<double>(chosen_sum) : 0.0;
+    net.train();
+  }
+
+  static void BucketByLength(std::vector<int64_t>& order, const std::vector<int64_t>& lengths, int64_t batch,
+                             int64_t bucket, std::mt19937_64& rng) {
+    if (bucket <= 1) return;
+    const auto n = static_cast<int64_t>(order.size());
+    for (int64_t begin = 0; begin < n; begin += batch * bucket) {
+      std::stable_sort(order.begin() + begin, order.begin() + std::min(n, begin + batch * bucket),
+                       [&](int64_t a, int64_t b) { return lengths[static_cast<size_t>(a)] < lengths[static_cast<size_t>(b)]; });
+    }
+    std::vector<std::vector<int64_t>> batches;
+    for (int64_t begin = 0; begin < n; begin += batch) {
+      batches.emplace_back(order.begin() + begin, order.begin() + std::min(n, begin + batch));
+    }
+    std::shuffle(batches.begin(), batches.end(), rng);
+    order.clear();
+    for (const auto& b : batches) order.insert(order.end(), b.begin(), b.end());
+  }
+};
+
+}  // namespace
+
+SLUICE_PLUGIN(Mlm)
