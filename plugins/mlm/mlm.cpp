@@ -44,11 +44,14 @@ const sluice::Param<int64_t> kEvalBatchSizeParam{"eval_batch_size"};
 
 using sluice::Goal;
 using sluice::MetricSpec;
-const MetricSpec kLoss{"mlm_loss", Goal::kMinimize, "masked-token cross entropy, every log_every steps (step: optimizer step)"};
-const MetricSpec kAccuracy{"mlm_accuracy", Goal::kMaximize, "masked tokens predicted right in the epoch's training (step: epoch)"};
+const MetricSpec kLoss{"mlm_loss", Goal::kMinimize,
+                       "masked-token cross entropy, every log_every steps (step: optimizer step)"};
+const MetricSpec kAccuracy{"mlm_accuracy", Goal::kMaximize,
+                           "masked tokens predicted right in the epoch's training (step: epoch)"};
 const MetricSpec kValLoss{"val_mlm_loss", Goal::kMinimize, "validation masked-token cross entropy (step: epoch)"};
 const MetricSpec kValAccuracy{"val_mlm_accuracy", Goal::kMaximize, "validation masked-token accuracy (step: epoch)"};
-const MetricSpec kTokensPerSec{"tokens_per_sec", Goal::kMaximize, "training throughput in tokens, padding excluded (step: epoch)"};
+const MetricSpec kTokensPerSec{"tokens_per_sec", Goal::kMaximize,
+                               "training throughput in tokens, padding excluded (step: epoch)"};
 const MetricSpec kEpochSeconds{"epoch_seconds", Goal::kMinimize, "wall time of the epoch's training (step: epoch)"};
 const MetricSpec kLr{"lr", Goal::kNone, "learning rate at the end of the epoch (step: epoch)"};
 
@@ -120,7 +123,8 @@ class Mlm final : public sluice::Stage {
     auto data = kDataIn.Get(ctx);
     auto spec = kModelIn.Get(ctx);
     const sluice::InputSchema schema = data->schema();
-    if (!sluice::IsText(schema)) return Status::InvalidArgument("mlm pre-trains on text data (e.g. from the text plugin)");
+    if (!sluice::IsText(schema))
+      return Status::InvalidArgument("mlm pre-trains on text data (e.g. from the text plugin)");
     if (data->train.size() == 0) return Status::InvalidArgument("the training split is empty");
     sluice::text::TextPreprocessing pre;
     SLUICE_RETURN_IF_ERROR(sluice::text::TextPreprocessing::FromJson(json::parse(data->preprocessing), pre));
@@ -144,7 +148,8 @@ class Mlm final : public sluice::Stage {
     std::vector<torch::Tensor> decay, no_decay;
     for (const auto& named : net->named_parameters()) {
       if (!named.value().requires_grad()) continue;
-      const bool exempt = named.key().find("bias") != std::string::npos || named.key().find("LayerNorm") != std::string::npos;
+      const bool exempt =
+          named.key().find("bias") != std::string::npos || named.key().find("LayerNorm") != std::string::npos;
       (exempt ? no_decay : decay).push_back(named.value());
     }
     std::vector<torch::optim::OptimizerParamGroup> groups;
@@ -163,7 +168,8 @@ class Mlm final : public sluice::Stage {
     schedule.base_lr = kLrParam.Get(p);
     schedule.steps_per_epoch = steps;
     schedule.total_steps = steps * epochs;
-    schedule.warmup_steps = static_cast<int64_t>(std::ceil(kWarmupRatioParam.Get(p) * static_cast<double>(steps * epochs)));
+    schedule.warmup_steps =
+        static_cast<int64_t>(std::ceil(kWarmupRatioParam.Get(p) * static_cast<double>(steps * epochs)));
 
     sluice::trainer::TrainState state;
     state.shuffle.seed(seed ^ 0x5eed5eed5eed5eedULL);
@@ -177,9 +183,10 @@ class Mlm final : public sluice::Stage {
     }
     int64_t count = 0;
     for (const auto& t : net->encoder()->parameters()) count += t.numel();
-    ctx.Info("pre-training bert " + std::to_string(config.num_hidden_layers) + "x" + std::to_string(config.hidden_size) +
-             " (" + std::to_string(count) + " parameters) on " + std::to_string(n) + " texts, " +
-             std::to_string(epochs) + " epochs of " + std::to_string(steps) + " steps on " + device.str());
+    ctx.Info("pre-training bert " + std::to_string(config.num_hidden_layers) + "x" +
+             std::to_string(config.hidden_size) + " (" + std::to_string(count) + " parameters) on " +
+             std::to_string(n) + " texts, " + std::to_string(epochs) + " epochs of " + std::to_string(steps) +
+             " steps on " + device.str());
 
     const torch::Tensor lengths_t = data->train.features.ne(sluice::kPaddingId).sum(1).contiguous();
     const std::vector<int64_t> lengths(lengths_t.data_ptr<int64_t>(), lengths_t.data_ptr<int64_t>() + n);
@@ -204,8 +211,8 @@ class Mlm final : public sluice::Stage {
         const torch::Tensor idx = torch::from_blob(order.data() + begin, {end - begin}, torch::kInt64).clone();
         for (int64_t i = begin; i < end; ++i) tokens += lengths[static_cast<size_t>(order[static_cast<size_t>(i)])];
         torch::Tensor labels;
-        const torch::Tensor ids = sluice::text::MaskTokens(data->train.features.index_select(0, idx), masking,
-                                                           state.masking, labels);
+        const torch::Tensor ids =
+            sluice::text::MaskTokens(data->train.features.index_select(0, idx), masking, state.masking, labels);
         for (auto& group : optimizer.param_groups()) group.options().set_lr(schedule.LearningRate(state.global_step));
         optimizer.zero_grad();
         int64_t correct = 0, chosen = 0;
@@ -283,8 +290,8 @@ class Mlm final : public sluice::Stage {
     int64_t correct_sum = 0, chosen_sum = 0;
     for (int64_t begin = 0; begin < n; begin += batch) {
       torch::Tensor labels;
-      const torch::Tensor ids =
-          sluice::text::MaskTokens(data.validation.features.slice(0, begin, std::min(n, begin + batch)), masking, rng, labels);
+      const torch::Tensor ids = sluice::text::MaskTokens(
+          data.validation.features.slice(0, begin, std::min(n, begin + batch)), masking, rng, labels);
       int64_t correct = 0, chosen = 0;
       const double l = net.Loss(ids.to(device), labels.to(device), &correct, &chosen).item<double>();
       loss_sum += l * static_cast<double>(chosen);
@@ -301,8 +308,9 @@ class Mlm final : public sluice::Stage {
     if (bucket <= 1) return;
     const auto n = static_cast<int64_t>(order.size());
     for (int64_t begin = 0; begin < n; begin += batch * bucket) {
-      std::stable_sort(order.begin() + begin, order.begin() + std::min(n, begin + batch * bucket),
-                       [&](int64_t a, int64_t b) { return lengths[static_cast<size_t>(a)] < lengths[static_cast<size_t>(b)]; });
+      std::stable_sort(
+          order.begin() + begin, order.begin() + std::min(n, begin + batch * bucket),
+          [&](int64_t a, int64_t b) { return lengths[static_cast<size_t>(a)] < lengths[static_cast<size_t>(b)]; });
     }
     std::vector<std::vector<int64_t>> batches;
     for (int64_t begin = 0; begin < n; begin += batch) {

@@ -107,8 +107,10 @@ class Text final : public sluice::Stage {
         .param(
             kTextColumn.Default("text").doc("the column (or key, or ARFF attribute) holding the text; case is ignored "
                                             "when no column matches exactly"))
-        .param(kCorpusDir.Required().optional().format(sluice::StringFormat::kDirectory).doc(
-            "an unlabeled corpus instead of file: every file in this folder is one document"))
+        .param(kCorpusDir.Required()
+                   .optional()
+                   .format(sluice::StringFormat::kDirectory)
+                   .doc("an unlabeled corpus instead of file: every file in this folder is one document"))
         .param(kLabelColumn.Default("auto").doc(
             "the label column; auto: the last column other than the text; none: unlabeled texts (a corpus to "
             "pre-train on; a .txt file is one document per line)"))
@@ -282,12 +284,12 @@ class Text final : public sluice::Stage {
     ctx.Log(kVocabSize, 0, static_cast<double>(pre.tokenizer.size()));
     ctx.Log(kMeanTokens, 0, texts ? static_cast<double>(tokens) / static_cast<double>(texts) : 0.0);
     ctx.Log(kTruncated, 0, texts ? static_cast<double>(truncated) / static_cast<double>(texts) : 0.0);
-    ctx.Info(std::to_string(dataset->train.size()) + " train, " + std::to_string(dataset->validation.size()) +
-             " validation, " + std::to_string(dataset->test.size()) + " test texts of '" + pre.text_column + "'; " +
-             (unlabeled ? std::string("unlabeled") : std::to_string(classes.size()) + " classes of '" + pre.target + "'") +
-             "; " +
-             std::to_string(pre.tokenizer.size()) + " wordpieces, " + std::to_string(truncated) +
-             " texts truncated to " + std::to_string(pre.max_length) + " tokens");
+    ctx.Info(
+        std::to_string(dataset->train.size()) + " train, " + std::to_string(dataset->validation.size()) +
+        " validation, " + std::to_string(dataset->test.size()) + " test texts of '" + pre.text_column + "'; " +
+        (unlabeled ? std::string("unlabeled") : std::to_string(classes.size()) + " classes of '" + pre.target + "'") +
+        "; " + std::to_string(pre.tokenizer.size()) + " wordpieces, " + std::to_string(truncated) +
+        " texts truncated to " + std::to_string(pre.max_length) + " tokens");
     if (model_max_length > 0 && pre.max_length > model_max_length) {
       ctx.Info("note: the tokenizer's model was trained on at most " + std::to_string(model_max_length) + " tokens");
     }

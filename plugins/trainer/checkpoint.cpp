@@ -37,11 +37,10 @@ void SaveCheckpoint(const std::string& path, Network& network, torch::optim::Opt
   for (const auto& [key, values] : state.history) {
     for (double v : values) history[key].push_back(number(v));
   }
-  nlohmann::json j = {{"epoch", state.epoch},           {"global_step", state.global_step},
-                      {"shuffle", shuffle.str()},       {"masking", masking.str()},
-                      {"best_value", number(state.best_value)},
-                      {"best_epoch", state.best_epoch}, {"bad_epochs", state.bad_epochs},
-                      {"loss_scale", state.loss_scale}, {"history", history}};
+  nlohmann::json j = {
+      {"epoch", state.epoch},           {"global_step", state.global_step},       {"shuffle", shuffle.str()},
+      {"masking", masking.str()},       {"best_value", number(state.best_value)}, {"best_epoch", state.best_epoch},
+      {"bad_epochs", state.bad_epochs}, {"loss_scale", state.loss_scale},         {"history", history}};
   archive.write("state", c10::IValue(j.dump()));
   SaveWithDigest(path, [&](const std::string& temporary) { archive.save_to(temporary); });
 }

@@ -4,6 +4,7 @@
 // register nothing; a transformer fine-tuned on Reuters grain news (from the checkpoint
 // and from scratch) is bundled and predicts new texts.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <cmath>
 #include <filesystem>
@@ -257,6 +258,88 @@ TEST_F(TextTest, FineTuningStartsFromTheCheckpointWithAFreshHead) {
       wrong.err.find("hidden_size = 768 differs from the 384 of the weights it starts from: set hidden_size = 384"),
       std::string::npos)
       << wrong.err;
+}
+
+// A tiny encoder pre-trained on Reuters stories (their labels unread), registered as "enc".
+std::string PretrainPipeline() {
+  return "[pipeline]\nname = \"pretrain-test\"\nseed = 5\nthreads = 1\n\n"
+         "[stages.corpus]\nplugin = \"text\"\nfile = \"weka/examples/ReutersGrain-train.arff\"\n"
+         "text_column = \"Text\"\nlabel_column = \"none\"\nvocab = \"models/all-MiniLM-L6-v2\"\nmax_length = 32\n"
+         "val_fraction = 0.1\ntest_fraction = 0.0\ntrain_examples = 160\n\n"
+         "[stages.model]\nplugin = \"transformer\"\nhead = \"none\"\nhidden_size = 32\nnum_hidden_layers = 1\n"
+         "num_attention_heads = 2\nintermediate_size = 64\nmax_position_embeddings = 32\n\n"
+         "[stages.pretrain]\nplugin = \"mlm\"\ninputs = { data = \"corpus\", model = \"model\" }\nepochs = 3\n"
+         "batch_size = 16\nlog_every = 1\n\n"
+         "[stages.bundle]\nplugin = \"bundle\"\ninputs = { model = \"pretrain\" }\nname = \"enc\"\n";
+}
+
+TEST_F(TextTest, PreTrainingResumesBitExactlyAndRegistersAnEncoderToFineTuneFrom) {
+  std::ofstream(dir_ / "pretrain.toml") << PretrainPipeline();
+  const json straight = SluiceJson({"run", dir_ / "pretrain.toml"});
+  ASSERT_EQ(straight["status"], "succeeded") << straight.dump();
+  const json& m = straight["metrics"];
+  EXPECT_EQ(m["corpus.train_size"], 160);
+  for (const char* key : {"pretrain.mlm_loss", "pretrain.mlm_accuracy", "pretrain.val_mlm_loss",
+                          "pretrain.val_mlm_accuracy", "pretrain.tokens_per_sec"}) {
+    EXPECT_TRUE(m.contains(key)) << key;
+  }
+  const auto losses = SluiceJson({"runs", "metrics", straight["id"], "pretrain.mlm_loss"});
+  ASSERT_EQ(losses.size(), 30u) << "3 epochs of 10 steps, each logged";
+  EXPECT_LT(losses.back()["value"].get<double>(), losses.front()["value"].get<double>()) << "the MLM loss fell";
+
+  // Interrupted in the second epoch and resumed: the same encoder, byte for byte.
+  Child child({SluiceBinary(), "run", dir_ / "pretrain.toml", "--json"}, Options());
+  ASSERT_TRUE(
+      child.WaitForLine([](const std::string& l) { return l.find("pretrain: epoch 2/3:") != std::string::npos; }));
+  child.Signal(SIGINT);
+  const ProcessResult stopped = child.Wait();
+  ASSERT_EQ(stopped.exit_code, 130) << stopped.err;
+  const std::string id = json::parse(stopped.out)["id"];
+  const ProcessResult resumed = Sluice({"run", "--resume", id});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resuming after epoch 2"), std::string::npos) << resumed.err;
+  auto encoder = [&](const std::string& run) {
+    for (const auto& a : SluiceJson({"runs", "show", run})["artifacts"]) {
+      if (a["stage"] == "pretrain" && a["name"] == "encoder") return a["sha256"].get<std::string>();
+    }
+    return std::string("none");
+  };
+  EXPECT_EQ(encoder(id), encoder(straight["id"])) << "the resumed run's encoder differs";
+  EXPECT_EQ(SluiceJson({"runs", "metrics", id, "pretrain.mlm_loss"}), losses) << "the resumed losses differ";
+
+  // The registered encoder predicts embeddings and is what fine-tuning starts from.
+  const json shown = SluiceJson({"models", "show", "enc:1"});
+  EXPECT_EQ(shown["manifest"]["task"], "embedding");
+  std::ofstream(dir_ / "t.csv") << "text\nwheat exports\n";
+  const ProcessResult embedded = Sluice({"predict", "enc:1", "--input", dir_ / "t.csv", "--output", dir_ / "e.csv"});
+  ASSERT_EQ(embedded.exit_code, 0) << embedded.err;
+  EXPECT_EQ(Numbers(dir_ / "e.csv").at(0).size(), 33u) << "index and 32 values";
+
+  std::string grain = ReutersPipeline(
+      "init_from = \"enc:1\"\nhidden_size = 32\nnum_hidden_layers = 1\n"
+      "num_attention_heads = 2\nintermediate_size = 64\nmax_position_embeddings = 32\n",
+      100, 1);
+  const std::string vocab = "vocab = \"models/all-MiniLM-L6-v2\"\nmax_length = 48";
+  grain.replace(grain.find(vocab), vocab.size(), "tokenizer = \"enc:1\"\nmax_length = 32");
+  std::ofstream(dir_ / "grain.toml") << grain;
+  const ProcessResult tuned = Sluice({"run", dir_ / "grain.toml"});
+  ASSERT_EQ(tuned.exit_code, 0) << tuned.err;
+  EXPECT_NE(tuned.err.find("from model enc v1; fresh (no matching shape): classifier.weight, classifier.bias"),
+            std::string::npos)
+      << tuned.err;
+
+  // The trainer refuses an unlabeled corpus, naming what to use.
+  std::string wrong = PretrainPipeline();
+  const std::string mlm = "plugin = \"mlm\"", log = "log_every = 1\n";
+  wrong.replace(wrong.find(mlm), mlm.size(), "plugin = \"trainer\"");
+  wrong.replace(wrong.find(log), log.size(), "");
+  std::ofstream(dir_ / "wrong.toml") << wrong;
+  const ProcessResult refused = Sluice({"run", dir_ / "wrong.toml"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("the trainer needs labels; this data is an unlabeled corpus (pre-train an encoder on it "
+                             "with mlm)"),
+            std::string::npos)
+      << refused.err;
 }
 
 }  // namespace

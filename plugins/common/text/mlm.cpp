@@ -50,11 +50,12 @@ MlmNetwork::MlmNetwork(const BertConfig& config) {
   BertConfig c = config;
   c.num_labels = 0;
   encoder_ = register_module("encoder", std::make_shared<BertNetwork>(c));
-  auto predictions = register_module("cls", std::make_shared<nn::Module>())->register_module(
-      "predictions", std::make_shared<nn::Module>());
+  auto predictions = register_module("cls", std::make_shared<nn::Module>())
+                         ->register_module("predictions", std::make_shared<nn::Module>());
   auto transform = predictions->register_module("transform", std::make_shared<nn::Module>());
   transform_ = transform->register_module("dense", nn::Linear(c.hidden_size, c.hidden_size));
-  norm_ = transform->register_module("LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
+  norm_ = transform->register_module("LayerNorm",
+                                     nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
   bias_ = predictions->register_parameter("bias", torch::zeros({c.vocab_size}));
   word_embeddings_ = encoder_->named_parameters()["bert.embeddings.word_embeddings.weight"];
   torch::NoGradGuard no_grad;

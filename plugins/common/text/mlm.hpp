@@ -15,7 +15,7 @@
 namespace sluice::text {
 
 struct Masking {
-  double probability = 0.15;  // of ordinary tokens (not [CLS], [SEP], padding)
+  double probability = 0.15;              // of ordinary tokens (not [CLS], [SEP], padding)
   double to_mask = 0.8, to_random = 0.1;  // the rest stay as they are
   int64_t mask_id = 0, vocab_size = 0;
   std::vector<int64_t> special;  // ids never chosen ([CLS], [SEP]; padding is id 0)

@@ -98,7 +98,8 @@ Status ReadTexts(const std::string& path, const std::string& text_column, const 
   if (EndsWith(lower, ".txt")) {
     // A corpus: one document per non-blank line, no labels.
     if (!label_column.empty()) {
-      return Status::InvalidArgument(path + ": a .txt file holds one text per line and no labels (label_column = \"none\")");
+      return Status::InvalidArgument(path +
+                                     ": a .txt file holds one text per line and no labels (label_column = \"none\")");
     }
     std::string content;
     SLUICE_RETURN_IF_ERROR(tabular::ReadText(path, encoding, content));
