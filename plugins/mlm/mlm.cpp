@@ -130,9 +130,10 @@ class Mlm final : public sluice::Stage {
     SLUICE_RETURN_IF_ERROR(sluice::text::TextPreprocessing::FromJson(json::parse(data->preprocessing), pre));
     sluice::text::Masking masking;
     masking.probability = kMaskProbabilityParam.Get(p);
-    masking.mask_id = pre.tokenizer.mask_id();
-    masking.vocab_size = pre.tokenizer.size();
-    masking.special = {pre.tokenizer.cls_id(), pre.tokenizer.sep_id(), pre.tokenizer.unk_id(), pre.tokenizer.mask_id()};
+    const sluice::text::Tokenizer& tokenizer = *pre.tokenizer;
+    masking.mask_id = tokenizer.mask_id();
+    masking.vocab_size = tokenizer.size();
+    masking.special = {tokenizer.cls_id(), tokenizer.sep_id(), tokenizer.unk_id(), tokenizer.mask_id()};
 
     const torch::Device device = sluice::ResolveDevice(kDeviceParam.Get(p));
     ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("device", device.str());

@@ -124,7 +124,7 @@ Status TextInputs(const std::string& path, sluice::tabular::Encoding encoding, c
   SLUICE_RETURN_IF_ERROR(
       sluice::text::ReadTexts(path, text_column.empty() ? text.text_column : text_column, "", encoding, texts));
   int64_t truncated = 0;
-  out.dense = sluice::text::EncodeTexts(text.tokenizer, texts.texts, text.max_length, &truncated);
+  out.dense = sluice::text::EncodeTexts(*text.tokenizer, texts.texts, text.max_length, &truncated);
   if (truncated > 0) {
     notes.push_back(std::to_string(truncated) + " of " + std::to_string(texts.texts.size()) +
                     " texts were longer than the model's " + std::to_string(text.max_length) +

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sentencepiece.hpp"
 #include "sluice/bundle.hpp"
 #include "sluice/excerpt.hpp"
 #include "sluice/plugin.hpp"
@@ -28,6 +29,9 @@ const sluice::Param<std::string> kTextColumn{"text_column"};
 const sluice::Param<std::string> kLabelColumn{"label_column"};
 const sluice::Param<std::string> kTokenizer{"tokenizer"};
 const sluice::Param<std::string> kVocab{"vocab"};
+const sluice::Param<std::string> kTrainTokenizer{"train_tokenizer"};
+const sluice::Param<int64_t> kVocabSize{"vocab_size"};
+const sluice::Param<bool> kLowercase{"lowercase"};
 const sluice::Param<int64_t> kMaxLength{"max_length"};
 const sluice::Param<double> kValFraction{"val_fraction"};
 const sluice::Param<double> kTestFraction{"test_fraction"};
@@ -39,7 +43,7 @@ using sluice::MetricSpec;
 const MetricSpec kTrainSize{"train_size", Goal::kNone, "training texts"};
 const MetricSpec kValidationSize{"validation_size", Goal::kNone, "validation texts"};
 const MetricSpec kTestSize{"test_size", Goal::kNone, "test texts"};
-const MetricSpec kVocabSize{"vocab_size", Goal::kNone, "tokens in the vocabulary"};
+const MetricSpec kVocabSizeMetric{"vocab_size", Goal::kNone, "tokens in the vocabulary"};
 const MetricSpec kMeanTokens{"mean_tokens", Goal::kNone, "mean tokens per text, [CLS] and [SEP] included"};
 const MetricSpec kTruncated{"truncated_fraction", Goal::kNone, "share of texts cut to max_length"};
 
@@ -65,9 +69,25 @@ Status ReadCorpusDir(const std::string& dir, sluice::tabular::Encoding encoding,
   return Status::Ok();
 }
 
+Status TrainTokenizer(const std::string& kind, const std::vector<std::string>& texts, int64_t vocab_size,
+                      bool lowercase, sluice::text::TextPreprocessing& pre) {
+  if (kind == "wordpiece") {
+    sluice::text::WordPieceOptions o;
+    o.lowercase = o.strip_accents = lowercase;
+    auto wordpiece = std::make_shared<sluice::text::WordPiece>();
+    SLUICE_RETURN_IF_ERROR(sluice::text::TrainWordPiece(texts, vocab_size, o, *wordpiece));
+    pre.tokenizer = std::move(wordpiece);
+    return Status::Ok();
+  }
+  std::shared_ptr<const sluice::text::SentencePiece> sp;
+  SLUICE_RETURN_IF_ERROR(sluice::text::SentencePiece::Train(texts, vocab_size, kind, lowercase, sp));
+  pre.tokenizer = std::move(sp);
+  return Status::Ok();
+}
+
 // The tokenizer a registered model (or run) carries in its preprocessing.
-Status RegisteredTokenizer(sluice::StageContext& ctx, const std::string& reference, sluice::text::WordPiece& out,
-                           int64_t& model_max_length) {
+Status RegisteredTokenizer(sluice::StageContext& ctx, const std::string& reference,
+                           std::shared_ptr<const sluice::text::Tokenizer>& out, int64_t& model_max_length) {
   sluice::ModelReference ref;
   SLUICE_RETURN_IF_ERROR(ctx.RequireService<sluice::ModelRegistryV1>().Resolve(reference, ref));
   if (ref.bundle.empty()) {
@@ -120,6 +140,12 @@ class Text final : public sluice::Stage {
                    .optional()
                    .format(sluice::StringFormat::kDirectory)
                    .doc("a Hugging Face BERT tokenizer folder: vocab.txt, and tokenizer_config.json when present"))
+        .param(kTrainTokenizer.Required()
+                   .optional()
+                   .choices({"wordpiece", "unigram", "bpe"})
+                   .doc("train a tokenizer on the training texts: BERT's WordPiece, or SentencePiece unigram or BPE"))
+        .param(kVocabSize.Default(8000).range(100, 1000000).doc("train_tokenizer: the vocabulary's size"))
+        .param(kLowercase.Default(true).doc("train_tokenizer: fold case (and, for WordPiece, strip accents)"))
         .param(kMaxLength.Default(128).range(8, 8192).doc(
             "tokens per text with [CLS] and [SEP]; longer texts are truncated"))
         .param(kValFraction.Default(0.1).min(0).less_than(1).doc("share of each class held out for validation"))
@@ -131,23 +157,26 @@ class Text final : public sluice::Stage {
         .metric(kTrainSize)
         .metric(kValidationSize)
         .metric(kTestSize)
-        .metric(kVocabSize)
+        .metric(kVocabSizeMetric)
         .metric(kMeanTokens)
         .metric(kTruncated);
   }
 
   Status Run(sluice::StageContext& ctx) override {
     const sluice::Params& p = ctx.params();
-    if (kTokenizer.Has(p) == kVocab.Has(p)) {
-      return Status::InvalidArgument("give one of tokenizer (a registered text model) and vocab (a tokenizer folder)");
+    if (kTokenizer.Has(p) + kVocab.Has(p) + kTrainTokenizer.Has(p) != 1) {
+      return Status::InvalidArgument(
+          "give one of tokenizer (a registered text model), vocab (a tokenizer folder) and train_tokenizer");
     }
     sluice::text::TextPreprocessing pre;
     pre.max_length = kMaxLength.Get(p);
     int64_t model_max_length = 0;
     if (kTokenizer.Has(p)) {
       SLUICE_RETURN_IF_ERROR(RegisteredTokenizer(ctx, kTokenizer.Get(p), pre.tokenizer, model_max_length));
-    } else {
-      SLUICE_RETURN_IF_ERROR(sluice::text::LoadHuggingFaceTokenizer(kVocab.Get(p), pre.tokenizer));
+    } else if (kVocab.Has(p)) {
+      auto wordpiece = std::make_shared<sluice::text::WordPiece>();
+      SLUICE_RETURN_IF_ERROR(sluice::text::LoadHuggingFaceTokenizer(kVocab.Get(p), *wordpiece));
+      pre.tokenizer = std::move(wordpiece);
     }
     const auto encoding = sluice::tabular::EncodingFromName(kEncoding.Get(p));
     if (kFile.Has(p) == kCorpusDir.Has(p)) return Status::InvalidArgument("give one of file and corpus_dir");
@@ -239,6 +268,21 @@ class Text final : public sluice::Stage {
       }
     }
     for (auto* rows : {&train, &validation, &test}) std::sort(rows->begin(), rows->end());
+    {
+      // Which record of the file went where (0-based, in file order), for comparisons
+      // that must train on the same texts.
+      const std::string path = ctx.ScratchDir() + "/splits.csv";
+      std::ofstream out(path, std::ios::trunc);
+      out << "row,split\n";
+      std::vector<const char*> split(all.texts.size(), "unused");
+      for (size_t r : train) split[r] = "train";
+      for (size_t r : validation) split[r] = "validation";
+      for (size_t r : test) split[r] = "test";
+      for (size_t r = 0; r < split.size(); ++r) out << r << "," << split[r] << "\n";
+      out.close();
+      if (!out) return Status::IoError("cannot write " + path);
+      SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("splits", path));
+    }
 
     if (unlabeled) classes.clear();
     pre.class_names = classes;
@@ -249,7 +293,15 @@ class Text final : public sluice::Stage {
     dataset->target_name = all.label_column;
     dataset->sample_shape = {pre.max_length};
     dataset->categorical_names = {sluice::kTokensColumn};
-    dataset->categorical_cardinality = {pre.tokenizer.size()};
+    if (kTrainTokenizer.Has(p)) {
+      // Trained on the training texts only, like any preprocessing.
+      std::vector<std::string> texts;
+      for (size_t r : train) texts.push_back(all.texts[r]);
+      SLUICE_RETURN_IF_ERROR(TrainTokenizer(kTrainTokenizer.Get(p), texts, kVocabSize.Get(p), kLowercase.Get(p), pre));
+      ctx.Info("trained a " + kTrainTokenizer.Get(p) + " tokenizer of " + std::to_string(pre.tokenizer->size()) +
+               " tokens on " + std::to_string(texts.size()) + " training texts");
+    }
+    dataset->categorical_cardinality = {pre.tokenizer->size()};
     int64_t truncated = 0, tokens = 0, texts = 0;
     auto make = [&](const sluice::text::Texts& from, const std::vector<int64_t>& from_labels,
                     const std::vector<size_t>& rows, sluice::Split& split) {
@@ -260,7 +312,7 @@ class Text final : public sluice::Stage {
         targets.push_back(from_labels[r]);
       }
       int64_t cut = 0, kept = 0;
-      split.features = sluice::text::EncodeTexts(pre.tokenizer, chosen, pre.max_length, &cut, &kept);
+      split.features = sluice::text::EncodeTexts(*pre.tokenizer, chosen, pre.max_length, &cut, &kept);
       split.targets = torch::tensor(targets, torch::kInt64);
       if (targets.empty()) split.targets = torch::empty({0}, torch::kInt64);
       truncated += cut;
@@ -281,14 +333,14 @@ class Text final : public sluice::Stage {
     ctx.Log(kTrainSize, 0, static_cast<double>(dataset->train.size()));
     ctx.Log(kValidationSize, 0, static_cast<double>(dataset->validation.size()));
     ctx.Log(kTestSize, 0, static_cast<double>(dataset->test.size()));
-    ctx.Log(kVocabSize, 0, static_cast<double>(pre.tokenizer.size()));
+    ctx.Log(kVocabSizeMetric, 0, static_cast<double>(pre.tokenizer->size()));
     ctx.Log(kMeanTokens, 0, texts ? static_cast<double>(tokens) / static_cast<double>(texts) : 0.0);
     ctx.Log(kTruncated, 0, texts ? static_cast<double>(truncated) / static_cast<double>(texts) : 0.0);
     ctx.Info(
         std::to_string(dataset->train.size()) + " train, " + std::to_string(dataset->validation.size()) +
         " validation, " + std::to_string(dataset->test.size()) + " test texts of '" + pre.text_column + "'; " +
         (unlabeled ? std::string("unlabeled") : std::to_string(classes.size()) + " classes of '" + pre.target + "'") +
-        "; " + std::to_string(pre.tokenizer.size()) + " wordpieces, " + std::to_string(truncated) +
+        "; " + std::to_string(pre.tokenizer->size()) + " tokens in the vocabulary, " + std::to_string(truncated) +
         " texts truncated to " + std::to_string(pre.max_length) + " tokens");
     if (model_max_length > 0 && pre.max_length > model_max_length) {
       ctx.Info("note: the tokenizer's model was trained on at most " + std::to_string(model_max_length) + " tokens");

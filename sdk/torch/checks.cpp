@@ -167,9 +167,13 @@ Status CheckPreprocessing(const std::string& text, const std::vector<int64_t>& s
     }
     if (kind == "text") {
       const nlohmann::json& tokenizer = j.at("tokenizer");
-      if (!j.at("text_column").is_string() || !j.at("task").is_string() || !tokenizer.at("vocab").is_array() ||
-          !tokenizer.at("type").is_string()) {
-        return Status::InvalidArgument("the text preprocessing needs text_column, task and a tokenizer with a vocab");
+      const std::string type = tokenizer.at("type").get<std::string>();
+      const bool wordpiece = type == "wordpiece" && tokenizer.at("vocab").is_array();
+      const bool sentencepiece = type == "sentencepiece" && tokenizer.at("model").is_string();
+      if (!j.at("text_column").is_string() || !j.at("task").is_string() || !(wordpiece || sentencepiece)) {
+        return Status::InvalidArgument(
+            "the text preprocessing needs text_column, task and a tokenizer (wordpiece with a vocab, or sentencepiece "
+            "with a model)");
       }
       if (sample_shape != std::vector<int64_t>{j.at("max_length").get<int64_t>()}) {
         return Status::InvalidArgument("the text preprocessing's max_length differs from the data's sample_shape");

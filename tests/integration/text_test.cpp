@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -223,6 +224,39 @@ TEST_F(TextTest, ATransformerTrainedOnReutersIsBundledAndPredictsNewTexts) {
   const json config = json::parse(config_in);
   EXPECT_EQ(config["architectures"], json::array({"BertForSequenceClassification"}));
   EXPECT_EQ(config["id2label"], (json{{"0", "0"}, {"1", "1"}}));
+}
+
+TEST_F(TextTest, ATokenizerTrainedOnTheTrainingTextsTravelsWithTheModel) {
+  const std::string tiny =
+      "init_from = \"none\"\nhidden_size = 32\nnum_hidden_layers = 1\nnum_attention_heads = 2\n"
+      "intermediate_size = 32\nmax_position_embeddings = 64\n";
+  std::ofstream(dir_ / "t.csv") << "text\nWheat and corn exports rose\n";
+  for (const std::string type : {"wordpiece", "unigram"}) {
+    std::string pipeline = ReutersPipeline(tiny, 200, 1);
+    const std::string vocab = "vocab = \"models/all-MiniLM-L6-v2\"";
+    pipeline.replace(pipeline.find(vocab), vocab.size(), "train_tokenizer = \"" + type + "\"\nvocab_size = 1500");
+    std::ofstream(dir_ / (type + ".toml")) << pipeline;
+    const ProcessResult run = Sluice({"run", dir_ / (type + ".toml")});
+    ASSERT_EQ(run.exit_code, 0) << type << ": " << run.err;
+    EXPECT_NE(run.err.find("trained a " + type + " tokenizer of 1500 tokens on 200 training texts"), std::string::npos)
+        << run.err;
+    const ProcessResult predicted = Sluice({"predict", "grain", "--input", dir_ / "t.csv", "--json"});
+    ASSERT_EQ(predicted.exit_code, 0) << type << ": " << predicted.err;
+    EXPECT_EQ(json::parse(predicted.out).size(), 1u);
+    const ProcessResult exported =
+        Sluice({"models", "export", "grain", "--format", "hf", "--output", dir_ / ("hf-" + type)});
+    if (type == "wordpiece") {
+      EXPECT_EQ(exported.exit_code, 0) << exported.err;
+      const std::string vocab_txt = ReadFile(fs::path(dir_ / "hf-wordpiece") / "vocab.txt");
+      EXPECT_EQ(std::count(vocab_txt.begin(), vocab_txt.end(), '\n'), 1500);
+    } else {
+      EXPECT_EQ(exported.exit_code, 1);
+      EXPECT_NE(exported.err.find("the model's tokenizer is sentencepiece; the Hugging Face BERT layout holds a "
+                                  "WordPiece vocabulary"),
+                std::string::npos)
+          << exported.err;
+    }
+  }
 }
 
 TEST_F(TextTest, AMissingTextColumnIsNamedWithTheColumnsThereAre) {

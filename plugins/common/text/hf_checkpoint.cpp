@@ -119,10 +119,10 @@ Status ReadHfCheckpoint(const std::string& dir_text, HfCheckpoint& out) {
 
   // The tokenizer, and the longest input: sentence-transformers' max_seq_length, else the
   // tokenizer's model_max_length, within the position embeddings.
-  WordPiece tokenizer;
-  SLUICE_RETURN_IF_ERROR(LoadHuggingFaceTokenizer(dir.string(), tokenizer));
-  if (tokenizer.size() != out.config.vocab_size) {
-    return Status::InvalidArgument((dir / "vocab.txt").string() + ": " + std::to_string(tokenizer.size()) +
+  auto tokenizer = std::make_shared<WordPiece>();
+  SLUICE_RETURN_IF_ERROR(LoadHuggingFaceTokenizer(dir.string(), *tokenizer));
+  if (tokenizer->size() != out.config.vocab_size) {
+    return Status::InvalidArgument((dir / "vocab.txt").string() + ": " + std::to_string(tokenizer->size()) +
                                    " tokens, config.json says vocab_size " + std::to_string(out.config.vocab_size));
   }
   int64_t max_length = out.config.max_position_embeddings;
@@ -182,6 +182,12 @@ Status ReadHfCheckpoint(const std::string& dir_text, HfCheckpoint& out) {
 
 Status WriteHfCheckpoint(const std::string& dir_text, BertNetwork& network, const TextPreprocessing& pre) {
   const fs::path dir(dir_text);
+  const auto* wordpiece = dynamic_cast<const WordPiece*>(pre.tokenizer.get());
+  if (!wordpiece) {
+    return Status::InvalidArgument("the model's tokenizer is " +
+                                   pre.tokenizer->ToJson().value("type", std::string("?")) +
+                                   "; the Hugging Face BERT layout holds a WordPiece vocabulary");
+  }
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::IoError("cannot create " + dir_text + ": " + ec.message());
@@ -216,11 +222,11 @@ Status WriteHfCheckpoint(const std::string& dir_text, BertNetwork& network, cons
   SLUICE_RETURN_IF_ERROR(WriteJsonFile(dir / "config.json", config));
   {
     std::ofstream vocab(dir / "vocab.txt", std::ios::trunc);
-    for (const std::string& token : pre.tokenizer.vocab()) vocab << token << "\n";
+    for (const std::string& token : wordpiece->vocab()) vocab << token << "\n";
     vocab.close();
     if (!vocab) return Status::IoError("cannot write " + (dir / "vocab.txt").string());
   }
-  const WordPieceOptions& o = pre.tokenizer.options();
+  const WordPieceOptions& o = wordpiece->options();
   SLUICE_RETURN_IF_ERROR(WriteJsonFile(dir / "tokenizer_config.json", {{"tokenizer_class", "BertTokenizer"},
                                                                        {"do_lower_case", o.lowercase},
                                                                        {"strip_accents", o.strip_accents},

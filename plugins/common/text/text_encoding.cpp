@@ -4,7 +4,7 @@
 
 namespace sluice::text {
 
-torch::Tensor EncodeTexts(const WordPiece& tokenizer, const std::vector<std::string>& texts, int64_t max_length,
+torch::Tensor EncodeTexts(const Tokenizer& tokenizer, const std::vector<std::string>& texts, int64_t max_length,
                           int64_t* truncated, int64_t* tokens) {
   const auto n = static_cast<int64_t>(texts.size());
   torch::Tensor out = torch::zeros({n, max_length}, torch::kInt64);
@@ -34,7 +34,7 @@ nlohmann::json TextPreprocessing::ToJson() const {
           {"task", task},
           {"class_names", class_names},
           {"max_length", max_length},
-          {"tokenizer", tokenizer.ToJson()}};
+          {"tokenizer", tokenizer->ToJson()}};
 }
 
 Status TextPreprocessing::FromJson(const nlohmann::json& j, TextPreprocessing& out) {
@@ -45,7 +45,7 @@ Status TextPreprocessing::FromJson(const nlohmann::json& j, TextPreprocessing& o
     out.task = j.value("task", "classification");
     out.class_names = j.value("class_names", std::vector<std::string>{});
     out.max_length = j.at("max_length").get<int64_t>();
-    return WordPiece::FromJson(j.at("tokenizer"), out.tokenizer);
+    return Tokenizer::FromJson(j.at("tokenizer"), out.tokenizer);
   } catch (const nlohmann::json::exception& e) {
     return Status::InvalidArgument(std::string("the text preprocessing is malformed: ") + e.what());
   }

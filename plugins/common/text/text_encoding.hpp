@@ -17,7 +17,7 @@ namespace sluice::text {
 
 // [N, max_length] int64: [CLS] ids [SEP] then 0s, each text truncated to fit. Counts the
 // texts that were truncated and the tokens kept.
-torch::Tensor EncodeTexts(const WordPiece& tokenizer, const std::vector<std::string>& texts, int64_t max_length,
+torch::Tensor EncodeTexts(const Tokenizer& tokenizer, const std::vector<std::string>& texts, int64_t max_length,
                           int64_t* truncated = nullptr, int64_t* tokens = nullptr);
 
 // The "text" preprocessing (sdk/GUIDE.md, "Preprocessing").
@@ -27,7 +27,7 @@ struct TextPreprocessing {
   std::string task = "classification";  // classification | embedding
   std::vector<std::string> class_names;
   int64_t max_length = 128;
-  WordPiece tokenizer;
+  std::shared_ptr<const Tokenizer> tokenizer;  // never null once read or made
 
   nlohmann::json ToJson() const;
   static Status FromJson(const nlohmann::json& j, TextPreprocessing& out);

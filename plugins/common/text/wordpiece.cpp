@@ -5,8 +5,11 @@
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "sluice/excerpt.hpp"
 
@@ -386,6 +389,93 @@ Status LoadHuggingFaceTokenizer(const std::string& path, WordPiece& out) {
     }
   }
   return WordPiece::FromVocabFile(vocab.string(), o, out);
+}
+
+}  // namespace sluice::text
+
+namespace sluice::text {
+
+Tokenizer::~Tokenizer() = default;
+
+Status TrainWordPiece(const std::vector<std::string>& texts, int64_t vocab_size, const WordPieceOptions& options,
+                      WordPiece& out) {
+  // Words and their counts.
+  std::unordered_map<std::string, int64_t> counts;
+  for (const std::string& text : texts) {
+    for (std::string& word : BasicTokenize(text, options)) ++counts[std::move(word)];
+  }
+  std::vector<std::pair<std::string, int64_t>> words(counts.begin(), counts.end());
+  std::sort(words.begin(), words.end());  // deterministic whatever the hash order
+  // Symbols: each word as a sequence of piece ids, characters first.
+  std::vector<std::string> vocab = {options.pad, options.unk, options.cls, options.sep, options.mask};
+  std::unordered_map<std::string, int32_t> ids;
+  for (size_t i = 0; i < vocab.size(); ++i) ids[vocab[i]] = static_cast<int32_t>(i);
+  auto id_of = [&](const std::string& piece) {
+    auto [it, added] = ids.emplace(piece, static_cast<int32_t>(vocab.size()));
+    if (added) vocab.push_back(piece);
+    return it->second;
+  };
+  std::vector<std::vector<int32_t>> symbols(words.size());
+  for (size_t w = 0; w < words.size(); ++w) {
+    const std::string& word = words[w].first;
+    for (size_t i = 0; i < word.size();) {
+      size_t n = 1;
+      while (i + n < word.size() && (static_cast<unsigned char>(word[i + n]) & 0xC0) == 0x80) ++n;
+      symbols[w].push_back(id_of((i == 0 ? "" : "##") + word.substr(i, n)));
+      i += n;
+    }
+  }
+  // The text of a piece without its "##".
+  auto bare = [&](int32_t id) -> std::string {
+    const std::string& p = vocab[static_cast<size_t>(id)];
+    return p.rfind("##", 0) == 0 ? p.substr(2) : p;
+  };
+  // Pair counts, and which words hold each pair.
+  using Pair = std::pair<int32_t, int32_t>;
+  std::map<Pair, int64_t> pairs;
+  std::map<Pair, std::set<size_t>> where;
+  auto add_word = [&](size_t w, int64_t sign) {
+    const auto& s = symbols[w];
+    for (size_t i = 0; i + 1 < s.size(); ++i) {
+      const Pair pair{s[i], s[i + 1]};
+      pairs[pair] += sign * words[w].second;
+      if (sign > 0) where[pair].insert(w);
+    }
+  };
+  for (size_t w = 0; w < words.size(); ++w) add_word(w, +1);
+  while (static_cast<int64_t>(vocab.size()) < vocab_size) {
+    // The most frequent pair; ties go to the smaller ids (deterministic).
+    Pair best{-1, -1};
+    int64_t best_count = 0;
+    for (const auto& [pair, count] : pairs) {
+      if (count > best_count) {
+        best = pair;
+        best_count = count;
+      }
+    }
+    if (best_count <= 0) break;  // every word is one piece
+    const std::string& first = vocab[static_cast<size_t>(best.first)];
+    const int32_t merged = id_of((first.rfind("##", 0) == 0 ? "##" : "") + bare(best.first) + bare(best.second));
+    const std::set<size_t> affected = where[best];
+    for (size_t w : affected) {
+      add_word(w, -1);
+      auto& s = symbols[w];
+      std::vector<int32_t> next;
+      for (size_t i = 0; i < s.size(); ++i) {
+        if (i + 1 < s.size() && s[i] == best.first && s[i + 1] == best.second) {
+          next.push_back(merged);
+          ++i;
+        } else {
+          next.push_back(s[i]);
+        }
+      }
+      s = std::move(next);
+      add_word(w, +1);
+    }
+    for (auto it = pairs.begin(); it != pairs.end();) it = it->second <= 0 ? pairs.erase(it) : std::next(it);
+    where.erase(best);
+  }
+  return WordPiece::FromVocab(std::move(vocab), options, out);
 }
 
 }  // namespace sluice::text

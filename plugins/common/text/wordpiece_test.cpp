@@ -1,8 +1,11 @@
 // BERT's tokenizer against Hugging Face's, on the all-MiniLM-L6-v2 vocabulary: goldens made
 // by testdata/make_wordpiece_goldens.py (tokenizers and transformers agree on each case).
+// Training vocabularies: WordPiece (ours) and SentencePiece (libsentencepiece).
 #include "wordpiece.hpp"
 
 #include <gtest/gtest.h>
+
+#include "sentencepiece.hpp"
 
 #include <fstream>
 
@@ -81,6 +84,58 @@ TEST(WordPieceTest, EqualsHuggingFacesTokenizerOnAccentsCjkPunctuationControlsAn
       ++checked;
     }
     EXPECT_GE(checked, 20);
+  }
+}
+
+std::vector<std::string> Corpus() {
+  std::vector<std::string> texts;
+  const char* lines[] = {"Wheat exports rose sharply, the grain board said.",
+                         "Corn and wheat prices fell; grain traders expected lower exports.",
+                         "The Soviet Union bought U.S. wheat and corn under the export program.",
+                         "Sorghum, barley and oats: grain stocks were higher than expected."};
+  for (int i = 0; i < 30; ++i) texts.push_back(lines[i % 4]);
+  return texts;
+}
+
+TEST(TrainWordPieceTest, LearnsFrequentWordsWholeWithSpecialTokensFirstAndRepeatsItself) {
+  WordPieceOptions o;
+  WordPiece w, again;
+  ASSERT_TRUE(TrainWordPiece(Corpus(), 120, o, w).ok());
+  ASSERT_TRUE(TrainWordPiece(Corpus(), 120, o, again).ok());
+  EXPECT_EQ(w.vocab(), again.vocab()) << "training is deterministic";
+  EXPECT_LE(w.size(), 120);
+  EXPECT_EQ(std::vector<std::string>(w.vocab().begin(), w.vocab().begin() + 5),
+            (std::vector<std::string>{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}));
+  EXPECT_EQ(w.Tokenize("Wheat grain exports"), (std::vector<std::string>{"wheat", "grain", "exports"}));
+  // An unseen word is spelled out from learnt pieces, not [UNK].
+  const auto pieces = w.Tokenize("wheats");
+  EXPECT_EQ(pieces.front(), "wheat");
+  EXPECT_EQ(pieces.back(), "##s");
+}
+
+TEST(SentencePieceTest, TrainsUnigramAndBpeWithSluicesSpecialPiecesAndTravelsAsJson) {
+  for (const char* type : {"unigram", "bpe"}) {
+    std::shared_ptr<const SentencePiece> sp, again;
+    const Status s = SentencePiece::Train(Corpus(), 90, type, true, sp);
+    ASSERT_TRUE(s.ok()) << type << ": " << s.message();
+    ASSERT_TRUE(SentencePiece::Train(Corpus(), 90, type, true, again).ok());
+    EXPECT_EQ(sp->ToJson(), again->ToJson()) << type << ": training is deterministic";
+    std::vector<int64_t> ids;
+    EXPECT_GT(sp->Encode("WHEAT exports", 64, ids), 2);
+    EXPECT_EQ(ids.front(), sp->cls_id());
+    EXPECT_EQ(ids.back(), sp->sep_id());
+    for (int64_t id : ids) EXPECT_NE(id, 0) << "[PAD] is never a piece of text";
+    std::vector<int64_t> cased;
+    sp->Encode("wheat exports", 64, cased);
+    EXPECT_EQ(ids, cased) << type << ": lowercase folds case";
+    std::shared_ptr<const Tokenizer> back;
+    ASSERT_TRUE(Tokenizer::FromJson(sp->ToJson(), back).ok());
+    std::vector<int64_t> ids_back;
+    back->Encode("WHEAT exports", 64, ids_back);
+    EXPECT_EQ(ids_back, ids);
+    EXPECT_EQ(back->mask_id(), 4);
+    ids.clear();
+    EXPECT_EQ(sp->Encode("wheat corn grain exports wheat corn grain exports", 5, ids), 5) << "truncated";
   }
 }
 
