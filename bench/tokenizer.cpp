@@ -1,6 +1,8 @@
 // WordPiece throughput: BERT's tokenizer (plugins/common/text) over texts, one per line of
 // a file, several rounds; prints MB/s and tokens/s of the median round.
-//   sluice_bench_tokenizer VOCAB_DIR TEXTS [ROUNDS]
+//   sluice_bench_tokenizer VOCAB_DIR TEXTS [ROUNDS [IDS_OUT MAX_LENGTH]]
+// With IDS_OUT, also writes each text's ids ([CLS] ... [SEP], truncated to MAX_LENGTH),
+// one line of space-separated numbers per text: what text_training.py's PyTorch peer reads.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -39,6 +41,15 @@ int main(int argc, char** argv) {
       tokens += static_cast<size_t>(tokenizer.Encode(t, 1 << 30, ids));
     }
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  if (argc > 5) {
+    std::ofstream out(argv[4]);
+    for (const std::string& t : texts) {
+      ids.clear();
+      tokenizer.Encode(t, std::atoll(argv[5]), ids);
+      for (size_t i = 0; i < ids.size(); ++i) out << (i ? " " : "") << ids[i];
+      out << "\n";
+    }
   }
   std::sort(seconds.begin(), seconds.end());
   const double median = seconds[seconds.size() / 2];

@@ -200,6 +200,8 @@ using sluice::Goal;
 using sluice::MetricSpec;
 const MetricSpec kLoss{"loss", Goal::kMinimize, "training loss, every log_every steps (step: optimizer step)"};
 const MetricSpec kSamplesPerSec{"samples_per_sec", Goal::kMaximize, "training throughput (step: epoch)"};
+const MetricSpec kTokensPerSec{"tokens_per_sec", Goal::kMaximize,
+                               "text: training throughput in tokens, padding excluded (step: epoch)"};
 const MetricSpec kEpochSeconds{"epoch_seconds", Goal::kMinimize, "wall time of the epoch's training (step: epoch)"};
 const MetricSpec kLr{"lr", Goal::kNone, "learning rate at the end of the epoch (step: epoch)"};
 const MetricSpec kLossScale{"loss_scale", Goal::kNone, "fp16 loss scale (step: epoch)"};
@@ -290,7 +292,9 @@ class Trainer final : public sluice::Stage {
             .param(sluice::SeedParam())
             .param(kEvalBatchSizeParam.Default(1024).range(1, 1 << 20).doc("batch size for validation"))
             .param(kLogEveryParam.Default(1).range(1, 1 << 20).doc("log train.loss every N steps"));
-    for (const MetricSpec& m : {kLoss, kSamplesPerSec, kEpochSeconds, kLr, kLossScale, kBestEpoch}) contract.metric(m);
+    for (const MetricSpec& m : {kLoss, kSamplesPerSec, kTokensPerSec, kEpochSeconds, kLr, kLossScale, kBestEpoch}) {
+      contract.metric(m);
+    }
     for (const MetricSpec& m : kValidation) contract.metric(m);
     return contract;
   }
@@ -384,9 +388,11 @@ class Trainer final : public sluice::Stage {
     std::vector<int64_t> order(static_cast<size_t>(n));
     // Text: each training text's length in tokens, for length bucketing.
     std::vector<int64_t> lengths;
-    if (sluice::IsText(schema) && kBucketParam.Get(p) > 1) {
+    int64_t epoch_tokens = 0;
+    if (sluice::IsText(schema)) {
       const torch::Tensor counts = data->train.features.ne(sluice::kPaddingId).sum(1).contiguous();
       lengths.assign(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + n);
+      for (int64_t l : lengths) epoch_tokens += l;
     }
     sluice::Progress progress;
     progress.total = steps;
@@ -398,7 +404,9 @@ class Trainer final : public sluice::Stage {
       net->train();
       std::iota(order.begin(), order.end(), 0);
       std::shuffle(order.begin(), order.end(), state.shuffle);
-      if (!lengths.empty()) BucketByLength(order, lengths, batch, kBucketParam.Get(p), state.shuffle);
+      if (!lengths.empty() && kBucketParam.Get(p) > 1) {
+        BucketByLength(order, lengths, batch, kBucketParam.Get(p), state.shuffle);
+      }
       const torch::Tensor all = torch::from_blob(order.data(), {n}, torch::kInt64);
       progress.phase = "epoch " + std::to_string(epoch) + "/" + std::to_string(epochs);
       const double epoch_start = Now();
@@ -467,6 +475,7 @@ class Trainer final : public sluice::Stage {
       const double seconds = Now() - epoch_start;
       const double samples_per_sec = static_cast<double>(n) / seconds;
       ctx.Log(kSamplesPerSec, epoch, samples_per_sec);
+      if (epoch_tokens > 0) ctx.Log(kTokensPerSec, epoch, static_cast<double>(epoch_tokens) / seconds);
       ctx.Log(kEpochSeconds, epoch, seconds);
       ctx.Log(kLr, epoch, schedule.LearningRate(state.global_step - 1));
       if (scaler.enabled()) ctx.Log(kLossScale, epoch, scaler.scale());
