@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../trainer/batching.hpp"
 #include "../trainer/checkpoint.hpp"
 #include "../trainer/schedule.hpp"
 #include "mlm.hpp"
@@ -199,7 +200,7 @@ class Mlm final : public sluice::Stage {
       net->train();
       std::iota(order.begin(), order.end(), 0);
       std::shuffle(order.begin(), order.end(), state.shuffle);
-      BucketByLength(order, lengths, batch, kBucketParam.Get(p), state.shuffle);
+      sluice::trainer::BucketByLength(order, lengths, batch, kBucketParam.Get(p), state.shuffle);
       progress.phase = "epoch " + std::to_string(epoch) + "/" + std::to_string(epochs);
       const double start = Now();
       int64_t tokens = 0, correct_sum = 0, chosen_sum = 0;
@@ -302,24 +303,6 @@ class Mlm final : public sluice::Stage {
     loss = chosen_sum ? loss_sum / static_cast<double>(chosen_sum) : NAN;
     accuracy = chosen_sum ? static_cast<double>(correct_sum) / static_cast<double>(chosen_sum) : 0.0;
     net.train();
-  }
-
-  static void BucketByLength(std::vector<int64_t>& order, const std::vector<int64_t>& lengths, int64_t batch,
-                             int64_t bucket, std::mt19937_64& rng) {
-    if (bucket <= 1) return;
-    const auto n = static_cast<int64_t>(order.size());
-    for (int64_t begin = 0; begin < n; begin += batch * bucket) {
-      std::stable_sort(
-          order.begin() + begin, order.begin() + std::min(n, begin + batch * bucket),
-          [&](int64_t a, int64_t b) { return lengths[static_cast<size_t>(a)] < lengths[static_cast<size_t>(b)]; });
-    }
-    std::vector<std::vector<int64_t>> batches;
-    for (int64_t begin = 0; begin < n; begin += batch) {
-      batches.emplace_back(order.begin() + begin, order.begin() + std::min(n, begin + batch));
-    }
-    std::shuffle(batches.begin(), batches.end(), rng);
-    order.clear();
-    for (const auto& b : batches) order.insert(order.end(), b.begin(), b.end());
   }
 };
 

@@ -17,6 +17,7 @@
 #include <random>
 
 #include "amp.hpp"
+#include "batching.hpp"
 #include "checkpoint.hpp"
 #include "metrics.hpp"
 #include "prefetcher.hpp"
@@ -155,28 +156,6 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const sluice::Params& p, 
   }
   return std::make_unique<torch::optim::AdamW>(groups(torch::optim::AdamWOptions(lr).weight_decay(wd)),
                                                torch::optim::AdamWOptions(lr));
-}
-
-// Text batches of similar lengths: each chunk of `bucket` batches of the shuffled order is
-// sorted by length and cut into batches, and the batches are shuffled, so a batch padded
-// to its longest text wastes little. Deterministic given the generator.
-void BucketByLength(std::vector<int64_t>& order, const std::vector<int64_t>& lengths, int64_t batch, int64_t bucket,
-                    std::mt19937_64& rng) {
-  const auto n = static_cast<int64_t>(order.size());
-  const int64_t chunk = batch * bucket;
-  for (int64_t begin = 0; begin < n; begin += chunk) {
-    auto first = order.begin() + begin, last = order.begin() + std::min(n, begin + chunk);
-    std::stable_sort(first, last, [&](int64_t a, int64_t b) {
-      return lengths[static_cast<size_t>(a)] < lengths[static_cast<size_t>(b)];
-    });
-  }
-  std::vector<std::vector<int64_t>> batches;
-  for (int64_t begin = 0; begin < n; begin += batch) {
-    batches.emplace_back(order.begin() + begin, order.begin() + std::min(n, begin + batch));
-  }
-  std::shuffle(batches.begin(), batches.end(), rng);
-  order.clear();
-  for (const auto& b : batches) order.insert(order.end(), b.begin(), b.end());
 }
 
 // Class weights for the loss: none, sklearn's "balanced" (n / (classes * count)), or given.
@@ -404,9 +383,7 @@ class Trainer final : public sluice::Stage {
       net->train();
       std::iota(order.begin(), order.end(), 0);
       std::shuffle(order.begin(), order.end(), state.shuffle);
-      if (!lengths.empty() && kBucketParam.Get(p) > 1) {
-        BucketByLength(order, lengths, batch, kBucketParam.Get(p), state.shuffle);
-      }
+      if (!lengths.empty()) sluice::trainer::BucketByLength(order, lengths, batch, kBucketParam.Get(p), state.shuffle);
       const torch::Tensor all = torch::from_blob(order.data(), {n}, torch::kInt64);
       progress.phase = "epoch " + std::to_string(epoch) + "/" + std::to_string(epochs);
       const double epoch_start = Now();

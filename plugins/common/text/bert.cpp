@@ -224,7 +224,7 @@ torch::Tensor BertNetwork::forward(torch::Tensor ids) {
   } else {
     e = h.select(1, 0);
   }
-  if (config_.normalize) e = torch::nn::functional::normalize(e, torch::nn::functional::NormalizeFuncOptions().dim(1));
+  if (config_.normalize) e = e.div(e.norm(2, {1}, /*keepdim=*/true).clamp_min(1e-12));  // as F.normalize
   return e;
 }
 
