@@ -4,7 +4,9 @@
 #include <cmath>
 #include <fstream>
 
+#include "batching.hpp"
 #include "datasets.hpp"
+#include "schedule.hpp"
 #include "sluice/testing/stage_harness.hpp"
 #include "sluice/testing/status_matchers.hpp"
 #include "temp_dir.hpp"
@@ -26,6 +28,48 @@ StageHarness& Trainer(StageHarness& h, const std::shared_ptr<TensorDataset>& dat
   h.Set("device", std::string("cpu")).Set("epochs", int64_t{5}).Set("batch_size", int64_t{32});
   h.Set("lr", 0.01).Set("seed", int64_t{11});
   return h;
+}
+
+TEST(BatchingTest, BucketsKeepEveryTextOnceAndBatchSimilarLengthsTogether) {
+  std::vector<int64_t> lengths, order;
+  for (int64_t i = 0; i < 1000; ++i) lengths.push_back(3 + (i * 7919) % 125);
+  for (int64_t i = 0; i < 1000; ++i) order.push_back((i * 389) % 1000);
+  std::mt19937_64 rng(1), same(1);
+  std::vector<int64_t> bucketed = order, again = order;
+  trainer::BucketByLength(bucketed, lengths, 16, 50, rng);
+  trainer::BucketByLength(again, lengths, 16, 50, same);
+  EXPECT_EQ(bucketed, again) << "the same generator gives the same batches";
+  std::vector<int64_t> sorted = bucketed;
+  std::sort(sorted.begin(), sorted.end());
+  for (int64_t i = 0; i < 1000; ++i) ASSERT_EQ(sorted[static_cast<size_t>(i)], i) << "every text exactly once";
+  // Padding: each batch padded to its longest costs far less than shuffled batches do.
+  auto padding = [&](const std::vector<int64_t>& o) {
+    int64_t pad = 0;
+    for (size_t b = 0; b < o.size(); b += 16) {
+      int64_t longest = 0, sum = 0;
+      for (size_t i = b; i < std::min(o.size(), b + 16); ++i) {
+        longest = std::max(longest, lengths[static_cast<size_t>(o[i])]);
+        sum += lengths[static_cast<size_t>(o[i])];
+      }
+      pad += longest * static_cast<int64_t>(std::min<size_t>(16, o.size() - b)) - sum;
+    }
+    return pad;
+  };
+  EXPECT_LT(padding(bucketed) * 10, padding(order))
+      << "bucketed " << padding(bucketed) << ", shuffled " << padding(order);
+}
+
+TEST(ScheduleTest, LinearWarmsUpThenDecaysToZero) {
+  trainer::Schedule s;
+  s.kind = "linear";
+  s.base_lr = 1.0;
+  s.warmup_steps = 10;
+  s.total_steps = 110;
+  EXPECT_DOUBLE_EQ(s.LearningRate(0), 0.1);
+  EXPECT_DOUBLE_EQ(s.LearningRate(9), 1.0);
+  EXPECT_DOUBLE_EQ(s.LearningRate(10), 1.0);
+  EXPECT_DOUBLE_EQ(s.LearningRate(60), 0.5);
+  EXPECT_DOUBLE_EQ(s.LearningRate(110), 0.0);
 }
 
 TEST(TrainerTest, LearnsSeparableBlobsAndLogsItsCurves) {
