@@ -81,6 +81,8 @@ class Sluice:
             raise SystemExit(f"{pipeline}: {run.get('error')}")
         shown = json.loads(self("runs", "show", run["id"], "--json"))
         art = {(a["stage"], a["name"]): a["path"] for a in shown["artifacts"]}
+        if ("eval", "per_class") not in art:  # pre-training: no evaluation
+            return run["metrics"], None, None
         rows = [l.split(",") for l in open(art[("eval", "per_class")]).read().splitlines()[1:]]
         positive = float(next(r for r in rows if r[1] == "1")[4])
         splits = [l.split(",") for l in open(art[("data", "splits")]).read().splitlines()[1:]]
