@@ -333,7 +333,8 @@ TEST_F(TextTest, PreTrainingResumesBitExactlyAndRegistersAnEncoderToFineTuneFrom
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.err.find("resuming after epoch 2"), std::string::npos) << resumed.err;
   auto encoder = [&](const std::string& run) {
-    for (const auto& a : SluiceJson({"runs", "show", run})["artifacts"]) {
+    const json shown = SluiceJson({"runs", "show", run});
+    for (const auto& a : shown["artifacts"]) {
       if (a["stage"] == "pretrain" && a["name"] == "encoder") return a["sha256"].get<std::string>();
     }
     return std::string("none");

@@ -4,6 +4,8 @@
 
 #include <mutex>
 
+#include "sluice/excerpt.hpp"
+
 namespace sluice::text {
 namespace {
 
@@ -66,7 +68,16 @@ const Shim& GetShim() {
   static Shim shim;
   static std::once_flag once;
   std::call_once(once, [] {
-    void* handle = dlopen("libsluice_sentencepiece.so", RTLD_NOW | RTLD_LOCAL);
+    // Installed beside the SDK's libraries: found through where libsluice_sdk was loaded
+    // from (a sanitizer's dlopen would not see the calling library's RUNPATH), else by name.
+    void* handle = nullptr;
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&sluice::Excerpt), &info) != 0 && info.dli_fname) {
+      const std::string sdk = info.dli_fname;
+      const std::string dir = sdk.substr(0, sdk.find_last_of('/') + 1);
+      handle = dlopen((dir + "libsluice_sentencepiece.so").c_str(), RTLD_NOW | RTLD_LOCAL);
+    }
+    if (!handle) handle = dlopen("libsluice_sentencepiece.so", RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
       shim.error = std::string("SentencePiece is unavailable: ") + dlerror() +
                    " (libsluice_sentencepiece.so is built with Sluice, beside its SDK libraries)";
