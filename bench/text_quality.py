@@ -94,15 +94,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build", nargs="?", default="build")
     ap.add_argument("--labels", default="all,100")
+    ap.add_argument("--store", help="a store to keep (and to reuse: its reuters-encoder is not pre-trained again)")
     a = ap.parse_args()
     train, test = arff("ReutersGrain-train"), arff("ReutersGrain-test")
     print(f"train {len(train[0])} stories ({train[1].count('1')} grain), test {len(test[0])} "
           f"({test[1].count('1')} grain)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        sluice = Sluice(a.build, f"{tmp}/store")
-        m, _, _ = sluice.run("pipelines/reuters_pretrain.toml", [])
-        print(f"pre-training: {m['pretrain.epoch_seconds']:.0f} s/epoch, {m['pretrain.tokens_per_sec']:.0f} tokens/s, "
-              f"validation masked-token accuracy {m['pretrain.val_mlm_accuracy']:.3f}", flush=True)
+        sluice = Sluice(a.build, a.store or f"{tmp}/store")
+        registered = subprocess.run([f"{a.build}/bin/sluice", "models", "show", "reuters-encoder", "--store", sluice.store],
+                                    capture_output=True).returncode == 0
+        if not registered:
+            m, _, _ = sluice.run("pipelines/reuters_pretrain.toml", [])
+            print(f"pre-training: {m['pretrain.epoch_seconds']:.0f} s/epoch, {m['pretrain.tokens_per_sec']:.0f} tokens/s, "
+                  f"validation masked-token accuracy {m['pretrain.val_mlm_accuracy']:.3f}", flush=True)
         print(f"{'labels':>6} {'model':44} {'macro-F1':>9} {'F1(grain)':>10}", flush=True)
         for labels in a.labels.split(","):
             keep = [] if labels == "all" else [f"data.train_examples={labels}"]
