@@ -47,22 +47,10 @@ class HfExport final : public sluice::Stage {
     // inspected across the boundary.
     sluice::text::BertConfig c;
     try {
-      const json& params = manifest.at("model").at("params");
       const json& s = manifest.at("schema");
-      c.vocab_size = s.at("categorical_cardinality").at(0).get<int64_t>();
-      c.hidden_size = params.at("hidden_size").get<int64_t>();
-      c.num_hidden_layers = params.at("num_hidden_layers").get<int64_t>();
-      c.num_attention_heads = params.at("num_attention_heads").get<int64_t>();
-      c.intermediate_size = params.at("intermediate_size").get<int64_t>();
-      c.max_position_embeddings = params.at("max_position_embeddings").get<int64_t>();
-      c.type_vocab_size = params.at("type_vocab_size").get<int64_t>();
-      c.hidden_dropout_prob = params.value("hidden_dropout_prob", 0.1);
-      c.attention_probs_dropout_prob = params.value("attention_probs_dropout_prob", 0.1);
-      c.layer_norm_eps = params.value("layer_norm_eps", 1e-12);
-      const bool head = params.value("head", "classification") == "classification";
-      c.num_labels = head ? s.at("num_outputs").get<int64_t>() : 0;
-      c.pooling = params.value("pooling", "cls");
-      c.normalize = params.value("normalize", false);
+      c = sluice::text::ConfigFromTransformerParams(manifest.at("model").at("params"),
+                                                    s.at("categorical_cardinality").at(0).get<int64_t>(),
+                                                    s.at("num_outputs").get<int64_t>());
     } catch (const json::exception& e) {
       return Status::InvalidArgument(bundle.string() + "/manifest.json: " + e.what());
     }

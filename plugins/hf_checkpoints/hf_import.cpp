@@ -63,18 +63,7 @@ class HfImport final : public sluice::Stage {
       SLUICE_RETURN_IF_ERROR(sluice::Sha256File((dir / file).string(), digest));
       files[file] = digest;
     }
-    json params = {{"hidden_size", c.hidden_size},
-                   {"num_hidden_layers", c.num_hidden_layers},
-                   {"num_attention_heads", c.num_attention_heads},
-                   {"intermediate_size", c.intermediate_size},
-                   {"max_position_embeddings", c.max_position_embeddings},
-                   {"type_vocab_size", c.type_vocab_size},
-                   {"hidden_dropout_prob", c.hidden_dropout_prob},
-                   {"attention_probs_dropout_prob", c.attention_probs_dropout_prob},
-                   {"layer_norm_eps", c.layer_norm_eps},
-                   {"head", head ? "classification" : "none"},
-                   {"pooling", c.pooling},
-                   {"normalize", c.normalize}};
+    const json params = sluice::text::TransformerParams(c);
     sluice::RunInfoV1& run = ctx.RequireService<sluice::RunInfoV1>();
     const std::string description = "imported from " + kDirParam.Get(p);
     const json manifest = {

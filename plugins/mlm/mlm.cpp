@@ -20,6 +20,7 @@
 #include "../trainer/batching.hpp"
 #include "../trainer/checkpoint.hpp"
 #include "../trainer/schedule.hpp"
+#include "hf_checkpoint.hpp"
 #include "mlm.hpp"
 #include "sluice/plugin.hpp"
 #include "sluice/torch.hpp"
@@ -73,20 +74,7 @@ BertConfig ConfigFrom(const sluice::ModelSpec& spec, const sluice::InputSchema& 
     throw sluice::StageError("pre-training makes an encoder: set head = \"none\" on the transformer stage '" +
                              spec.origin.stage + "'");
   }
-  BertConfig c;
-  c.vocab_size = schema.categorical_cardinality.at(0);
-  c.hidden_size = p.at("hidden_size").get<int64_t>();
-  c.num_hidden_layers = p.at("num_hidden_layers").get<int64_t>();
-  c.num_attention_heads = p.at("num_attention_heads").get<int64_t>();
-  c.intermediate_size = p.at("intermediate_size").get<int64_t>();
-  c.max_position_embeddings = p.at("max_position_embeddings").get<int64_t>();
-  c.type_vocab_size = p.at("type_vocab_size").get<int64_t>();
-  c.hidden_dropout_prob = p.at("hidden_dropout_prob").get<double>();
-  c.attention_probs_dropout_prob = p.at("attention_probs_dropout_prob").get<double>();
-  c.layer_norm_eps = p.at("layer_norm_eps").get<double>();
-  c.pooling = p.value("pooling", "cls");
-  c.normalize = p.value("normalize", false);
-  return c;
+  return sluice::text::ConfigFromTransformerParams(p, schema.categorical_cardinality.at(0), 0);
 }
 
 class Mlm final : public sluice::Stage {

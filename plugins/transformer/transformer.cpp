@@ -138,12 +138,7 @@ class Transformer final : public sluice::Stage {
       SLUICE_RETURN_IF_ERROR(sluice::text::ReadHfCheckpoint(kCheckpoint.Get(p), checkpoint));
       for (const std::string& note : checkpoint.notes) ctx.Info(note);
       const BertConfig& c = checkpoint.config;
-      from = {{kHiddenSize.name(), c.hidden_size},
-              {kLayers.name(), c.num_hidden_layers},
-              {kHeads.name(), c.num_attention_heads},
-              {kIntermediate.name(), c.intermediate_size},
-              {kMaxPositions.name(), c.max_position_embeddings},
-              {kTypeVocab.name(), c.type_vocab_size}};
+      from = sluice::text::TransformerParams(c);
       const std::string weights = ctx.ScratchDir() + "/checkpoint.pt";
       sluice::SaveWeights(*checkpoint.network, weights);
       spec->init_weights = weights;
@@ -155,9 +150,15 @@ class Transformer final : public sluice::Stage {
                                        std::to_string(c.layer_norm_eps) + ": set layer_norm_eps to it");
       }
     } else if (p.Has("init_from") && !none) {
-      sluice::ReadInitParams(ctx, *spec);
+      // Resolved once (a registered model's files are hashed on the way): the weights for
+      // the trainer, as ReadInitParams would set them, and the bundle for the sizes.
       sluice::ModelReference ref;
-      SLUICE_RETURN_IF_ERROR(ctx.RequireService<sluice::ModelRegistryV1>().Resolve(p.String("init_from"), ref));
+      if (Status s = ctx.RequireService<sluice::ModelRegistryV1>().Resolve(p.String("init_from"), ref); !s.ok()) {
+        return Status::InvalidArgument("init_from: " + s.message());
+      }
+      spec->init_weights = ref.weights;
+      spec->init_from = ref.description;
+      spec->freeze = p.StringList("freeze");
       if (!ref.bundle.empty()) {
         std::ifstream in(fs::path(ref.bundle) / "manifest.json");
         const json manifest = json::parse(in, nullptr, false);

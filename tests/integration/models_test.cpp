@@ -13,6 +13,7 @@
 
 #include "data_files.hpp"
 #include "process.hpp"
+#include "store_cli_test.hpp"
 #include "temp_dir.hpp"
 
 namespace sluice::testing {
@@ -23,21 +24,8 @@ namespace fs = std::filesystem;
 
 const std::string kPipelines = std::string(SLUICE_TEST_SOURCE_DIR) + "/../pipelines/";
 
-class ModelsTest : public ::testing::Test {
+class ModelsTest : public StoreCliTest {
  protected:
-  ProcessOptions Options() const {
-    return ProcessOptions{dir_.path().string(), {{"SLUICE_STORE", dir_ / "store"}}, {"SLUICE_PLUGIN_PATH"}};
-  }
-  ProcessResult Sluice(std::vector<std::string> args) {
-    args.insert(args.begin(), SluiceBinary());
-    return RunProcess(args, Options());
-  }
-  json SluiceJson(std::vector<std::string> args) {
-    args.push_back("--json");
-    ProcessResult r = Sluice(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.out.empty() ? json() : json::parse(r.out);
-  }
   std::string Artifact(const std::string& run, const std::string& stage, const std::string& name) {
     const json shown = SluiceJson({"runs", "show", run});
     for (const auto& a : shown["artifacts"]) {
@@ -46,8 +34,6 @@ class ModelsTest : public ::testing::Test {
     ADD_FAILURE() << "no artifact " << stage << "/" << name;
     return "";
   }
-
-  TempDir dir_;
 };
 
 // Rows of a CSV file, split on commas (no quoted commas in these files).

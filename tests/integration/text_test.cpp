@@ -16,6 +16,7 @@
 
 #include "data_files.hpp"
 #include "process.hpp"
+#include "store_cli_test.hpp"
 #include "temp_dir.hpp"
 
 namespace sluice::testing {
@@ -24,21 +25,8 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-class TextTest : public ::testing::Test {
+class TextTest : public StoreCliTest {
  protected:
-  ProcessOptions Options() const {
-    return ProcessOptions{dir_.path().string(), {{"SLUICE_STORE", dir_ / "store"}}, {"SLUICE_PLUGIN_PATH"}};
-  }
-  ProcessResult Sluice(std::vector<std::string> args) {
-    args.insert(args.begin(), SluiceBinary());
-    return RunProcess(args, Options());
-  }
-  json SluiceJson(std::vector<std::string> args) {
-    args.push_back("--json");
-    ProcessResult r = Sluice(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.out.empty() ? json() : json::parse(r.out);
-  }
   static std::string MiniLm() { return fs::path(DataFile("models/all-MiniLM-L6-v2/config.json")).parent_path(); }
   // A copy of the MiniLM folder to break (the weights linked, unless `copy_weights`).
   fs::path BrokenCopy(const std::string& name, bool copy_weights = false) {
@@ -68,8 +56,6 @@ class TextTest : public ::testing::Test {
     }
     return rows;
   }
-
-  TempDir dir_;
 };
 
 json Goldens() {

@@ -46,6 +46,39 @@ std::string SluiceName(std::string name) {
 
 }  // namespace
 
+json TransformerParams(const BertConfig& c) {
+  return {{"hidden_size", c.hidden_size},
+          {"num_hidden_layers", c.num_hidden_layers},
+          {"num_attention_heads", c.num_attention_heads},
+          {"intermediate_size", c.intermediate_size},
+          {"max_position_embeddings", c.max_position_embeddings},
+          {"type_vocab_size", c.type_vocab_size},
+          {"hidden_dropout_prob", c.hidden_dropout_prob},
+          {"attention_probs_dropout_prob", c.attention_probs_dropout_prob},
+          {"layer_norm_eps", c.layer_norm_eps},
+          {"head", c.num_labels > 0 ? "classification" : "none"},
+          {"pooling", c.pooling},
+          {"normalize", c.normalize}};
+}
+
+BertConfig ConfigFromTransformerParams(const json& params, int64_t vocab_size, int64_t num_labels) {
+  BertConfig c;
+  c.vocab_size = vocab_size;
+  c.hidden_size = params.at("hidden_size").get<int64_t>();
+  c.num_hidden_layers = params.at("num_hidden_layers").get<int64_t>();
+  c.num_attention_heads = params.at("num_attention_heads").get<int64_t>();
+  c.intermediate_size = params.at("intermediate_size").get<int64_t>();
+  c.max_position_embeddings = params.at("max_position_embeddings").get<int64_t>();
+  c.type_vocab_size = params.at("type_vocab_size").get<int64_t>();
+  c.hidden_dropout_prob = params.value("hidden_dropout_prob", c.hidden_dropout_prob);
+  c.attention_probs_dropout_prob = params.value("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
+  c.layer_norm_eps = params.value("layer_norm_eps", c.layer_norm_eps);
+  c.num_labels = params.value("head", "classification") == "classification" ? num_labels : 0;
+  c.pooling = params.value("pooling", c.pooling);
+  c.normalize = params.value("normalize", c.normalize);
+  return c;
+}
+
 Status ReadHfCheckpoint(const std::string& dir_text, HfCheckpoint& out) {
   const fs::path dir(dir_text);
   std::error_code ec;

@@ -21,6 +21,13 @@ struct HfCheckpoint {
   std::vector<std::string> notes;        // tensors left aside (position_ids, pre-training heads)
 };
 
+// The transformer plugin's parameters for `config` (Hugging Face's BertConfig names, and
+// head, pooling, normalize): what a bundle records to rebuild the network.
+nlohmann::json TransformerParams(const BertConfig& config);
+// Back from those parameters, for a vocabulary and a head of `num_labels` outputs (used
+// only when head = "classification"). Throws nlohmann::json::exception for a missing size.
+BertConfig ConfigFromTransformerParams(const nlohmann::json& params, int64_t vocab_size, int64_t num_labels);
+
 // Reads and checks a folder: a missing or truncated file, an architecture other than
 // BERT, a tensor missing or shaped unlike config.json says are errors naming the file and
 // the tensor. Tensor names may carry the "bert." prefix or not, and the older
