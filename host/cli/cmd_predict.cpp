@@ -13,6 +13,7 @@
 #include <optional>
 #include <sstream>
 
+#include "bundles.hpp"
 #include "commands.hpp"
 #include "exec/executor.hpp"
 #include "integrity.hpp"
@@ -29,33 +30,6 @@ namespace sluice::cli {
 namespace fs = std::filesystem;
 
 namespace {
-
-// The bundle folder MODEL names, and a name for messages. A registered model is checked
-// against the digests recorded when it was registered; a bundle folder against those its
-// manifest lists.
-fs::path ResolveBundle(const std::string& model, const std::string& store_flag, std::string& label) {
-  std::error_code ec;
-  fs::path folder;
-  if (fs::is_directory(model, ec)) {
-    folder = model;
-  } else if (fs::is_regular_file(model, ec) && fs::path(model).filename() == bundle::kManifestFile) {
-    folder = fs::path(model).parent_path();
-  }
-  if (!folder.empty()) {
-    label = "bundle " + folder.string();
-    if (Status s = store::VerifyBundleFolder(folder.string()); !s.ok()) throw store::StoreError(s.message());
-    return folder;
-  }
-  const std::string dir = StoreDir(store_flag);
-  if (!fs::exists(fs::path(dir) / "runs.db")) {
-    throw store::StoreError("no bundle folder '" + Excerpt(model, 200) + "', and no store at " + dir +
-                            " to look it up in");
-  }
-  store::ModelRecord record = store::RunStore::OpenReadOnly(dir)->FindModel(model);
-  label = "model " + record.name + " v" + std::to_string(record.version);
-  if (Status s = store::VerifyModel(record); !s.ok()) throw store::StoreError(s.message());
-  return record.path;
-}
 
 // The Sluice store `path` lies in (a folder holding runs.db), if any.
 std::optional<fs::path> EnclosingStore(fs::path path) {
@@ -130,23 +104,12 @@ int PredictCommand(const Args& args) {
 
   std::string label;
   const fs::path bundle =
-      fs::absolute(ResolveBundle(vm["model"].as<std::string>(), vm["store"].as<std::string>(), label));
+      fs::absolute(ResolveBundle(vm["model"].as<std::string>(), StoreDir(vm["store"].as<std::string>()), label));
   json manifest;
-  {
-    std::ifstream in(bundle / bundle::kManifestFile);
-    if (!in) throw store::StoreError(label + ": no manifest.json in " + bundle.string() + " (not a Sluice bundle)");
-    try {
-      manifest = json::parse(in);
-    } catch (const json::exception& e) {
-      throw store::StoreError(label + ": manifest.json is malformed: " + e.what());
-    }
-  }
-  if (manifest.value("format", "") != bundle::kFormatName) throw store::StoreError(label + " is not a Sluice bundle");
-  const int format = manifest.value("format_version", 0);
-  if (format > bundle::kFormatVersion) {
-    std::cerr << "sluice predict: error: " << label << " is bundle format " << format << " (written by sluice "
-              << manifest.value("sluice", "?") << "); this sluice reads format " << bundle::kFormatVersion
-              << " and older: upgrade sluice\n";
+  try {
+    manifest = ReadManifest(bundle, label);
+  } catch (const NewerBundleFormat& e) {
+    std::cerr << "sluice predict: error: " << e.what() << "\n";
     return kExitFailed;
   }
 
@@ -175,13 +138,7 @@ int PredictCommand(const Args& args) {
   } temporary{output};
   // The two stages: the bundle's model plugin, run again with its recorded parameters
   // and version, then the predictor.
-  const json& model = manifest.at("model");
-  pipeline::PipelineBuilder b("predict", label);
-  b.Stage("model", model.at("plugin").get<std::string>())
-      .RecordedVersion(model.at("plugin_version").get<std::string>());
-  for (const auto& [name, value] : model.at("params").items()) {
-    if (!value.is_null()) b.Param(name, pipeline::RawValueFromJson(value, b.here()));
-  }
+  pipeline::PipelineBuilder b = BundlePipeline("predict", manifest, label);
   b.Stage("predict", "predictor")
       .Input("model", "model.model")
       .Param("bundle", Value(bundle.string()))

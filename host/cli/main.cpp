@@ -31,6 +31,7 @@ Models:
   sluice models show NAME[:VERSION|@ALIAS] [--json]
   sluice models promote NAME VERSION --alias ALIAS
   sluice predict MODEL --input FILE [--output FILE [--force]] [--json]    (MODEL: a bundle folder or NAME[:VERSION|@ALIAS])
+  sluice serve MODEL... [--host 127.0.0.1] [--port 8080] [--max-batch B] [--max-delay-ms D] [--token-file F]
 
 Plugins:
   sluice plugins list [--json]
@@ -107,7 +108,8 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[0];
   args.erase(args.begin());
-  if (command == "run" || command == "sweep") sluice::exec::InstallInterruptWatcher();  // before any other thread
+  if (command == "run" || command == "sweep" || command == "serve")
+    sluice::exec::InstallInterruptWatcher();  // before any other thread
   std::string command_line = "sluice";
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
   try {
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
     if (command == "runs") return RunsCommand(args);
     if (command == "models") return ModelsCommand(args);
     if (command == "predict") return PredictCommand(args);
+    if (command == "serve") return ServeCommand(args);
     if (command == "sweep") return SweepCommand(args, command_line);
     if (command == "studies") return StudiesCommand(args);
     if (command == "data") return DataCommand(args);

@@ -155,6 +155,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     }
     HostStageContext ctx(s, run_id, resuming, store, metrics, view, values);
     if (options.prune_watch) ctx.set_prune_watch(&*options.prune_watch);
+    if (options.extra_services) ctx.set_extra_services(&options.extra_services);
     SluiceStatus* c_status = r.info->run_stage(&ctx);  // never throws (SDK wrapper)
     Status status = Status::Ok();
     if (c_status) {

@@ -30,6 +30,9 @@ struct ExecuteOptions {
   std::optional<PruneWatch> prune_watch;
   // Called once the run is recorded, before any stage runs.
   std::function<void(const std::string& run_id)> on_recorded;
+  // Host services beyond this host's own (sluice/services.hpp), by name and version:
+  // `sluice serve` offers serving v1 this way. Null when absent.
+  std::function<void*(std::string_view name, uint32_t version)> extra_services;
 };
 
 // Loads every plugin the pipeline uses (checking each handshake before any C++ call),

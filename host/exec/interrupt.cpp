@@ -19,6 +19,8 @@ std::atomic<bool> g_stop{false};
 std::mutex g_mutex;
 std::string g_store_db, g_run_id;
 std::vector<pid_t> g_forward;  // worker processes that get every signal this one gets
+std::string g_stop_message = "\nsluice: stopping after the current step (press Ctrl-C again to exit now)\n";
+std::function<void()> g_on_stop;
 
 void MarkInterruptedAndExit(int signal_number) {
   std::string db_path, run_id;
@@ -47,7 +49,13 @@ void Watch(sigset_t set) {
       for (pid_t pid : g_forward) kill(pid, signal_number);
     }
     if (!g_stop.exchange(true)) {
-      std::fputs("\nsluice: stopping after the current step (press Ctrl-C again to exit now)\n", stderr);
+      std::function<void()> on_stop;
+      {
+        std::lock_guard<std::mutex> lock(g_mutex);
+        std::fputs(g_stop_message.c_str(), stderr);
+        on_stop = g_on_stop;
+      }
+      if (on_stop) on_stop();
       continue;
     }
     MarkInterruptedAndExit(signal_number);
@@ -66,6 +74,12 @@ void InstallInterruptWatcher() {
 }
 
 bool StopRequested() { return g_stop.load(std::memory_order_relaxed); }
+
+void OnFirstStop(std::string message, std::function<void()> callback) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_stop_message = std::move(message);
+  g_on_stop = std::move(callback);
+}
 
 void ForwardSignalsTo(pid_t pid) {
   std::lock_guard<std::mutex> lock(g_mutex);

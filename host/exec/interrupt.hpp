@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 
 namespace sluice::exec {
@@ -15,6 +16,9 @@ namespace sluice::exec {
 // Call first thing in main(), before any thread exists, so all threads inherit the mask.
 void InstallInterruptWatcher();
 bool StopRequested();
+// For a command that is not a run (`sluice serve`): what the first signal prints, and a
+// function the watcher thread calls then, once, after StopRequested() has turned true.
+void OnFirstStop(std::string message, std::function<void()> callback);
 // Every signal the watcher takes from now on is also sent to `pid` (a sweep's worker
 // process, started in its own process group so that a terminal's Ctrl-C reaches it once).
 void ForwardSignalsTo(pid_t pid);

@@ -72,7 +72,7 @@ void* HostStageContext::FindService(std::string_view name, uint32_t version) {
   if (name == ModelRegistryV1::kName && version == ModelRegistryV1::kVersion) {
     return static_cast<ModelRegistryV1*>(this);
   }
-  return nullptr;
+  return extra_services_ ? (*extra_services_)(name, version) : nullptr;
 }
 
 std::string HostStageContext::Dir() {

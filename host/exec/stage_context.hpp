@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "pipeline/resolved.hpp"
 #include "progress.hpp"
@@ -62,6 +63,8 @@ class HostStageContext final : public StageContext, public RunInfoV1, public Che
   const std::optional<std::string>& host_error() const { return host_error_; }
 
   void set_prune_watch(const PruneWatch* watch) { prune_watch_ = watch; }
+  // Services the caller offers beyond this host's own (ExecuteOptions::extra_services).
+  void set_extra_services(const std::function<void*(std::string_view, uint32_t)>* find) { extra_services_ = find; }
   // The step at which the watch asked to stop, if it did.
   const std::optional<int64_t>& pruned_at() const { return pruned_at_; }
 
@@ -77,6 +80,7 @@ class HostStageContext final : public StageContext, public RunInfoV1, public Che
   std::string metric_key_;  // reused buffer for "<stage>.<key>"
   std::optional<std::string> host_error_;
   const PruneWatch* prune_watch_ = nullptr;
+  const std::function<void*(std::string_view, uint32_t)>* extra_services_ = nullptr;
   std::optional<int64_t> pruned_at_;
 };
 

@@ -106,8 +106,8 @@ TEST(VersioningTest, APluginNeedingANewerMinorIsRefusedByName) {
   std::string error;
   EXPECT_EQ(registry.Find("test-newer-minor", error), nullptr);
   EXPECT_EQ(error, "plugin 'test-newer-minor' cannot be used: " + kPlugins +
-                       "/newer/test-newer-minor.so: needs Sluice plugin ABI 1.1 (Sluice SDK 1.1), newer than this "
-                       "sluice's 1.0; upgrade sluice to 1.1 or later, or rebuild the plugin against Sluice SDK 1.0");
+                       "/newer/test-newer-minor.so: needs Sluice plugin ABI 1.2 (Sluice SDK 1.2), newer than this "
+                       "sluice's 1.1; upgrade sluice to 1.2 or later, or rebuild the plugin against Sluice SDK 1.1");
 }
 
 // What a 1.1 host would add to the info struct: a 1.0 plugin's info lacks it, and the host
@@ -127,7 +127,7 @@ TEST(VersioningTest, AFieldAppendedByALaterMinorIsReadOnlyWhenThePluginFilledItI
   EXPECT_STREQ(AppendedField(*built_against_1_0, offsetof(InfoV1_1, appended), "the default"), "the default");
   InfoV1_1 newer{*built_against_1_0, "filled in"};
   newer.v1_0.struct_size = sizeof(InfoV1_1);
-  newer.v1_0.abi_minor = 1;
+  newer.v1_0.abi_minor = SLUICE_ABI_MINOR + 1;
   EXPECT_STREQ(AppendedField(newer.v1_0, offsetof(InfoV1_1, appended), "the default"), "filled in");
 }
 

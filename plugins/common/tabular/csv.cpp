@@ -91,12 +91,14 @@ Status Split(const std::string& path, const std::string& text, char delimiter, s
 }  // namespace
 
 Status ReadCsv(const std::string& path, const ReadOptions& options, Table& out) {
+  std::string text;
+  SLUICE_RETURN_IF_ERROR(ReadText(path, options.encoding, text));
+  return ParseCsv(path, text, options, out);
+}
+
+Status ParseCsv(const std::string& path, const std::string& text, const ReadOptions& options, Table& out) {
   std::vector<Record> records;
-  {
-    std::string text;
-    SLUICE_RETURN_IF_ERROR(ReadText(path, options.encoding, text));
-    SLUICE_RETURN_IF_ERROR(Split(path, text, options.delimiter, records));
-  }
+  SLUICE_RETURN_IF_ERROR(Split(path, text, options.delimiter, records));
   records.erase(std::remove_if(records.begin(), records.end(), [](const Record& r) { return r.blank; }), records.end());
   if (records.empty()) return Status::InvalidArgument(path + ": the file holds no rows");
 

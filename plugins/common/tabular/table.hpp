@@ -73,6 +73,8 @@ Status ReadText(const std::string& path, Encoding encoding, std::string& text);
 
 // Errors and skipped rows read "FILE:LINE: what is wrong".
 Status ReadCsv(const std::string& path, const ReadOptions& options, Table& out);
+// CSV already in memory as UTF-8 (`source` names it in messages, as a path would).
+Status ParseCsv(const std::string& source, const std::string& text, const ReadOptions& options, Table& out);
 Status ReadArff(const std::string& path, const ReadOptions& options, Table& out);
 // By extension: .arff is ARFF, anything else CSV.
 Status ReadTable(const std::string& path, const ReadOptions& options, Table& out);

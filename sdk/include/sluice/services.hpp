@@ -94,6 +94,61 @@ class SLUICE_API ModelRegistryV1 {
   ~ModelRegistryV1() = default;
 };
 
+// A value a client sent for one input of one row of a served model (see ServedModel).
+struct InferenceValue {
+  enum class Kind : uint8_t { kMissing, kNumber, kText, kNumbers };
+  Kind kind = Kind::kMissing;
+  double number = 0;            // kNumber
+  std::string text;             // kText
+  std::vector<double> numbers;  // kNumbers: a tensor (an image), flattened row-major
+};
+
+// One input of a served model, as clients see it.
+struct ServedInput {
+  std::string name;            // the column (tables, text), or "pixels" (images)
+  std::string datatype;        // the Open Inference Protocol's: "FP64", "FP32" or "BYTES"
+  std::vector<int64_t> shape;  // of one row's value: {} for a column, {C, H, W} for an image
+};
+
+// What a served model takes and answers (ServedModel::info()).
+struct ServedModelInfo {
+  std::string task;  // "classification", "regression" or "embedding"
+  std::vector<std::string> class_names;
+  std::vector<ServedInput> inputs;
+  std::string target;        // the column trained on as the label: ignored when a client sends it
+  int64_t output_width = 0;  // values per row: class probabilities, 1 (regression), embedding size
+  int64_t max_batch = 0;     // most rows one Predict call takes
+};
+
+// A model ready to answer requests, made by a serving stage and handed to ServingV1::Serve.
+// Predict is called from the host's inference threads, one call at a time per model.
+class SLUICE_API ServedModel {
+ public:
+  virtual const ServedModelInfo& info() const = 0;
+  // `rows`: one value per info().inputs, in that order; at most info().max_batch of them.
+  // `out`: rows x info().output_width values, row-major (probabilities, a regression's
+  // value, an embedding). InvalidArgument means the client's input is wrong, and its
+  // message names the row (counting from 1) and the column; any other error is the model's.
+  virtual Status Predict(const std::vector<std::vector<InferenceValue>>& rows, std::vector<double>& out) = 0;
+
+ protected:
+  ~ServedModel() = default;
+};
+
+// "serving" v1 (SDK 1.1): `sluice serve` answers HTTP requests with a stage's model.
+class SLUICE_API ServingV1 {
+ public:
+  static constexpr const char* kName = "serving";
+  static constexpr uint32_t kVersion = 1;
+
+  // Serves `model` until the host lets it go (a newer version replaced it, the server
+  // stopped), then returns; `model` must stay valid until then. Only one call per stage.
+  virtual Status Serve(ServedModel& model) = 0;
+
+ protected:
+  ~ServingV1() = default;
+};
+
 }  // namespace sluice
 
 #endif  // SLUICE_SERVICES_HPP_

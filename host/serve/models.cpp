@@ -1,0 +1,229 @@
+#include "serve/models.hpp"
+
+#include <algorithm>
+#include <iostream>
+
+#include "exec/executor.hpp"
+
+namespace sluice::serve {
+
+std::shared_ptr<LoadedModel> LoadedModel::Load(pipeline::ResolvedPipeline pipeline, const std::string& label,
+                                               int64_t version, std::string& error) {
+  std::shared_ptr<LoadedModel> loaded(new LoadedModel());
+  LoadedModel* self = loaded.get();
+  self->pipeline_ = std::move(pipeline);
+  self->label_ = label;
+  self->version_ = version;
+  self->thread_ = std::thread([self] {
+    exec::ExecuteOptions options;
+    options.extra_services = [self](std::string_view name, uint32_t v) -> void* {
+      return name == ServingV1::kName && v == ServingV1::kVersion ? static_cast<ServingV1*>(self) : nullptr;
+    };
+    std::unique_ptr<store::RunStore> store = store::RunStore::OpenInMemory();
+    exec::ProgressView view(stderr, exec::ProgressView::Mode::kQuiet);
+    exec::RunOutcome outcome;
+    try {
+      outcome = exec::ExecutePipeline(self->pipeline_, *store, view, "sluice serve", options);
+    } catch (const std::exception& e) {
+      outcome.status = store::RunStatus::kFailed;
+      outcome.error = e.what();
+    }
+    std::lock_guard<std::mutex> lock(self->mutex_);
+    if (outcome.status != store::RunStatus::kSucceeded) {
+      self->error_ = outcome.error.value_or(store::Name(outcome.status));
+    }
+    self->finished_ = true;
+    self->changed_.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(self->mutex_);
+  self->changed_.wait(lock, [self] { return self->model_ != nullptr || self->finished_; });
+  if (self->model_ == nullptr) {
+    error = self->error_.empty() ? "the model-server stage returned without serving" : self->error_;
+    lock.unlock();
+    return nullptr;  // the destructor joins the finished thread
+  }
+  return loaded;
+}
+
+LoadedModel::~LoadedModel() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+Status LoadedModel::Serve(ServedModel& model) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (model_ != nullptr) return Status::FailedPrecondition("a stage may serve one model");
+  model_ = &model;
+  changed_.notify_all();
+  changed_.wait(lock, [this] { return released_; });
+  model_ = nullptr;
+  return Status::Ok();
+}
+
+ModelSlot::ModelSlot(std::string name, std::string reference, bool follows, std::shared_ptr<LoadedModel> model,
+                     BatchOptions options, Metrics& metrics)
+    : name_(std::move(name)),
+      reference_(std::move(reference)),
+      follows_(follows),
+      options_(options),
+      metrics_(metrics),
+      current_(std::move(model)) {
+  metrics_.Version(name_, reference_, current_->version());
+  for (int i = 0; i < std::max(1, options_.threads); ++i) workers_.emplace_back([this] { Work(); });
+}
+
+ModelSlot::~ModelSlot() { Stop(); }
+
+std::shared_ptr<LoadedModel> ModelSlot::current() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return current_;
+}
+
+void ModelSlot::Switch(std::shared_ptr<LoadedModel> model) {
+  std::shared_ptr<LoadedModel> old;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    old = std::move(current_);
+    current_ = std::move(model);
+    metrics_.Version(name_, reference_, current_->version());
+  }
+  metrics_.Switched(name_);
+  // `old` goes when the last request read for it is answered (here, if none is left).
+}
+
+void ModelSlot::Submit(std::unique_ptr<Job> job) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  queued_rows_ += static_cast<int64_t>(job->rows.size());
+  queue_.push_back(std::move(job));
+  metrics_.QueueDepth(name_, queued_rows_);
+  queued_.notify_one();
+}
+
+void ModelSlot::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    queued_.notify_all();
+  }
+  for (std::thread& t : workers_) t.join();
+  workers_.clear();
+}
+
+// Takes the oldest request and every later one read for the same version, up to the
+// batch's size, waiting at most max_delay after the oldest arrived for more to come.
+void ModelSlot::Work() {
+  std::vector<std::unique_ptr<Job>> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      queued_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything answered
+      const std::chrono::steady_clock::time_point deadline = queue_.front()->arrived + options_.max_delay;
+      const LoadedModel* model = queue_.front()->model.get();
+      int64_t rows = 0;
+      for (;;) {
+        while (!queue_.empty() && queue_.front()->model.get() == model &&
+               (batch.empty() || rows + static_cast<int64_t>(queue_.front()->rows.size()) <= options_.max_batch)) {
+          rows += static_cast<int64_t>(queue_.front()->rows.size());
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        if (rows >= options_.max_batch || !queue_.empty() || stopping_ ||
+            std::chrono::steady_clock::now() >= deadline) {
+          break;
+        }
+        queued_.wait_until(lock, deadline);
+      }
+      queued_rows_ -= rows;
+      metrics_.QueueDepth(name_, queued_rows_);
+    }
+    RunBatch(batch);
+    batch.clear();
+  }
+}
+
+void ModelSlot::RunBatch(std::vector<std::unique_ptr<Job>>& jobs) {
+  const std::shared_ptr<LoadedModel> model = jobs.front()->model;
+  ServedModel& served = model->model();
+  const ServedModelInfo& info = served.info();
+  const auto width = static_cast<size_t>(info.output_width);
+  const int64_t chunk = std::max<int64_t>(1, std::min(options_.max_batch, info.max_batch));
+  // Runs `rows` in chunks the model takes; the error of the first chunk that fails.
+  auto predict = [&](Rows& rows, std::vector<double>& out) -> Status {
+    out.clear();
+    out.reserve(rows.size() * width);
+    Rows part;
+    std::vector<double> part_out;
+    for (size_t begin = 0; begin < rows.size(); begin += static_cast<size_t>(chunk)) {
+      const size_t end = std::min(rows.size(), begin + static_cast<size_t>(chunk));
+      const Rows* input = &rows;
+      if (begin != 0 || end != rows.size()) {
+        part.assign(std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(begin)),
+                    std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(end)));
+        input = &part;
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      Status status = served.Predict(*input, part_out);
+      metrics_.Batch(name_, static_cast<int64_t>(end - begin),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      if (input == &part) {
+        std::move(part.begin(), part.end(), rows.begin() + static_cast<std::ptrdiff_t>(begin));
+      }
+      if (!status.ok()) {
+        if (status.code() == Status::Code::kInvalidArgument && begin != 0) {
+          // Name the row as the client counts it.
+          return Status::InvalidArgument("(rows " + std::to_string(begin + 1) + "-" + std::to_string(end) + ") " +
+                                         status.message());
+        }
+        return status;
+      }
+      if (part_out.size() != (end - begin) * width) {
+        return Status::Internal("the model answered " + std::to_string(part_out.size()) + " values for " +
+                                std::to_string(end - begin) + " rows of " + std::to_string(width));
+      }
+      out.insert(out.end(), part_out.begin(), part_out.end());
+    }
+    return Status::Ok();
+  };
+
+  std::vector<double> out;
+  if (jobs.size() == 1) {
+    Status status = predict(jobs[0]->rows, out);
+    jobs[0]->model.reset();
+    jobs[0]->done(status, *model, out);
+    return;
+  }
+  Rows all;
+  std::vector<size_t> offsets;
+  for (auto& job : jobs) {
+    offsets.push_back(all.size());
+    std::move(job->rows.begin(), job->rows.end(), std::back_inserter(all));
+  }
+  Status status = predict(all, out);
+  if (status.ok()) {
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      const size_t begin = offsets[j], end = j + 1 < jobs.size() ? offsets[j + 1] : all.size();
+      std::vector<double> mine(out.begin() + static_cast<std::ptrdiff_t>(begin * width),
+                               out.begin() + static_cast<std::ptrdiff_t>(end * width));
+      jobs[j]->model.reset();
+      jobs[j]->done(status, *model, mine);
+    }
+    return;
+  }
+  // One request's bad rows fail the whole batch: run each alone, so each client hears
+  // about its own rows only.
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const size_t begin = offsets[j], end = j + 1 < jobs.size() ? offsets[j + 1] : all.size();
+    jobs[j]->rows.assign(std::make_move_iterator(all.begin() + static_cast<std::ptrdiff_t>(begin)),
+                         std::make_move_iterator(all.begin() + static_cast<std::ptrdiff_t>(end)));
+    Status own = predict(jobs[j]->rows, out);
+    jobs[j]->model.reset();
+    jobs[j]->done(own, *model, out);
+  }
+}
+
+}  // namespace sluice::serve

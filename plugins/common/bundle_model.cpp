@@ -1,0 +1,139 @@
+#include "bundle_model.hpp"
+
+#include <torch/cuda.h>
+#include <torch/nn.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "sluice/bundle.hpp"
+
+namespace sluice::inference {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// Text batches are at most this many texts: attention's memory grows with the batch
+// times the square of the length.
+constexpr int64_t kMaxTextBatch = 64;
+
+Status ReadJson(const fs::path& path, json& out) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound(path.string() + ": cannot open");
+  try {
+    out = json::parse(in);
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(path.string() + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status BundleModel::Load(const fs::path& bundle, const ModelSpec& spec, const torch::Device& device,
+                         std::unique_ptr<BundleModel>& out) {
+  auto model = std::make_unique<BundleModel>();
+  BundleModel& m = *model;
+  SLUICE_RETURN_IF_ERROR(ReadJson(bundle / bundle::kManifestFile, m.manifest_));
+  SLUICE_RETURN_IF_ERROR(ReadJson(bundle / bundle::kPreprocessingFile, m.pre_));
+  try {
+    const json& s = m.manifest_.at("schema");
+    m.schema_.sample_shape = s.at("sample_shape").get<std::vector<int64_t>>();
+    m.schema_.categorical_cardinality = s.at("categorical_cardinality").get<std::vector<int64_t>>();
+    m.schema_.categorical_names = s.at("categorical_names").get<std::vector<std::string>>();
+    m.schema_.num_outputs = s.at("num_outputs").get<int64_t>();
+    m.task_ = m.manifest_.at("task").get<std::string>();
+    m.target_shift_ = m.manifest_.value("target_shift", 0.0);
+    m.target_scale_ = m.manifest_.value("target_scale", 1.0);
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument((bundle / bundle::kManifestFile).string() + ": " + e.what());
+  }
+  if (Status checked = CheckPreprocessing(m.pre_.dump(), m.schema_.sample_shape); !checked.ok()) {
+    return Status::InvalidArgument((bundle / bundle::kPreprocessingFile).string() + ": " + checked.message());
+  }
+  const std::string kind = m.pre_.value("kind", "");  // CheckPreprocessing admits image, table and text
+  if (kind == "image") {
+    m.kind_ = InputKind::kImage;
+  } else if (kind == "text") {
+    m.kind_ = InputKind::kText;
+    m.text_.emplace();
+    SLUICE_RETURN_IF_ERROR(text::TextPreprocessing::FromJson(m.pre_, *m.text_));
+  } else {
+    m.kind_ = InputKind::kTable;
+    m.table_.emplace();
+    SLUICE_RETURN_IF_ERROR(tabular::Preprocessor::FromJson(m.pre_, *m.table_));
+  }
+  m.device_ = device;
+  m.net_ = spec.Build(m.schema_);
+  LoadWeights(*m.net_, (bundle / bundle::kWeightsFile).string());
+  m.net_->to(device);
+  m.net_->eval();
+  out = std::move(model);
+  return Status::Ok();
+}
+
+int64_t BundleModel::output_width() const { return task_ == "regression" ? 1 : schema_.num_outputs; }
+
+int64_t BundleModel::max_batch(int64_t requested) const {
+  return kind_ == InputKind::kText ? std::min(requested, kMaxTextBatch) : requested;
+}
+
+Status BundleModel::TableInputs(const tabular::Table& table, Inputs& out, std::vector<std::string>* notes) const {
+  const tabular::Preprocessor& preprocessor = *table_;
+  // Every column the model reads must be there; say all that are missing at once.
+  std::string missing;
+  for (const auto& column : preprocessor.inputs) {
+    if (!table.Find(column.name)) missing += (missing.empty() ? "'" : ", '") + column.name + "'";
+  }
+  if (!missing.empty()) {
+    return Status::InvalidArgument(table.source + ": the model reads columns this file lacks: " + missing);
+  }
+  if (notes) {
+    std::string ignored;
+    for (const auto& column : table.columns) {
+      const bool used = std::any_of(preprocessor.inputs.begin(), preprocessor.inputs.end(),
+                                    [&](const auto& c) { return c.name == column.name; });
+      if (!used && column.name != preprocessor.target) ignored += (ignored.empty() ? "" : ", ") + column.name;
+    }
+    if (!ignored.empty()) notes->push_back("ignoring columns the model does not read: " + ignored);
+  }
+  std::vector<size_t> rows(table.rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = i;
+  std::vector<float> dense;
+  std::vector<int64_t> codes;
+  SLUICE_RETURN_IF_ERROR(preprocessor.Transform(table, rows, dense, codes));
+  const auto n = static_cast<int64_t>(rows.size());
+  out.dense = torch::from_blob(dense.data(), {n, preprocessor.dense_width()}, torch::kFloat32).clone();
+  const auto embedded = static_cast<int64_t>(preprocessor.cardinality().size());
+  if (embedded > 0) out.categorical = torch::tensor(codes, torch::kInt64).reshape({n, embedded});
+  return Status::Ok();
+}
+
+Inputs BundleModel::TextInputs(const std::vector<std::string>& texts, int64_t* truncated) const {
+  Inputs out;
+  out.dense = text::EncodeTexts(*text_->tokenizer, texts, text_->max_length, truncated);
+  return out;
+}
+
+Inputs BundleModel::ImageInputs(torch::Tensor pixels) const {
+  pixels.mul_(pre_.at("input_scale").get<double>())
+      .sub_(pre_.at("mean").get<double>())
+      .div_(pre_.at("std").get<double>());
+  Inputs out;
+  out.dense = std::move(pixels);
+  return out;
+}
+
+torch::Tensor BundleModel::Outputs(const Inputs& x) const {
+  torch::NoGradGuard no_grad;
+  torch::Tensor y = net_->Forward(x.To(device_));
+  if (task_ == "embedding") return y.to(torch::kCPU, torch::kFloat64).contiguous();
+  if (task_ == "regression") {
+    return y.reshape({-1, 1}).to(torch::kCPU, torch::kFloat64).mul(target_scale_).add(target_shift_).contiguous();
+  }
+  return torch::softmax(y.to(torch::kFloat32), 1).to(torch::kCPU, torch::kFloat64).contiguous();
+}
+
+}  // namespace sluice::inference
