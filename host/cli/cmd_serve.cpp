@@ -398,7 +398,12 @@ int ServeCommand(const Args& args) {
     std::string label;
     std::optional<store::ModelRecord> record;
     const fs::path bundle = fs::absolute(ResolveBundle(reference, state.store_dir, label, &record));
-    const std::string name = record ? record->name : bundle.filename().string();
+    // A registered model is served under its name; a bundle folder under the folder's
+    // name (a registry folder, NAME/vN, under NAME).
+    std::string name = record ? record->name : bundle.filename().string();
+    if (!record && name.size() > 1 && name[0] == 'v' && name.find_first_not_of("0123456789", 1) == std::string::npos) {
+      name = bundle.parent_path().filename().string();
+    }
     if (state.models.count(name)) {
       throw po::error("two models would be served as '" + name + "'; serve each name once");
     }

@@ -80,10 +80,12 @@ Status ToValue(const json& value, const ServedInput& input, size_t row, Inferenc
   }
 }
 
-// Which model input each of `columns` is (-1: the label column, ignored).
-Status MapColumns(const std::vector<std::string>& columns, const ServedModelInfo& info, std::vector<int>& map) {
+// Which model input each of `columns` is (-1: the label column, ignored); `seen` marks
+// the inputs found.
+Status MapColumns(const std::vector<std::string>& columns, const ServedModelInfo& info, std::vector<int>& map,
+                  std::vector<bool>& seen) {
   map.assign(columns.size(), -1);
-  std::vector<bool> seen(info.inputs.size(), false);
+  seen.assign(info.inputs.size(), false);
   for (size_t c = 0; c < columns.size(); ++c) {
     auto it = std::find_if(info.inputs.begin(), info.inputs.end(),
                            [&](const ServedInput& input) { return input.name == columns[c]; });
@@ -97,6 +99,10 @@ Status MapColumns(const std::vector<std::string>& columns, const ServedModelInfo
     seen[index] = true;
     map[c] = static_cast<int>(index);
   }
+  return Status::Ok();
+}
+
+Status CheckNoneMissing(const std::vector<bool>& seen, const ServedModelInfo& info) {
   std::string missing;
   for (size_t i = 0; i < seen.size(); ++i) {
     if (!seen[i]) missing += (missing.empty() ? "'" : ", '") + info.inputs[i].name + "'";
@@ -104,6 +110,13 @@ Status MapColumns(const std::vector<std::string>& columns, const ServedModelInfo
   if (!missing.empty())
     return Status::InvalidArgument("missing column " + missing + "; the model reads: " + InputList(info));
   return Status::Ok();
+}
+
+// Both: every column known, every input there.
+Status MapColumns(const std::vector<std::string>& columns, const ServedModelInfo& info, std::vector<int>& map) {
+  std::vector<bool> seen;
+  SLUICE_RETURN_IF_ERROR(MapColumns(columns, info, map, seen));
+  return CheckNoneMissing(seen, info);
 }
 
 Status FromSplit(const json& split, const ServedModelInfo& info, Rows& rows) {
@@ -336,7 +349,8 @@ Status ParseInfer(const std::string& body, const ServedModelInfo& info, Rows& ro
     names.push_back(input["name"].get<std::string>());
   }
   std::vector<int> map;
-  SLUICE_RETURN_IF_ERROR(MapColumns(names, info, map));
+  std::vector<bool> seen;
+  SLUICE_RETURN_IF_ERROR(MapColumns(names, info, map, seen));
   int64_t n = -1;
   for (size_t k = 0; k < names.size(); ++k) {
     const json& input = request["inputs"][k];
@@ -413,7 +427,7 @@ Status ParseInfer(const std::string& body, const ServedModelInfo& info, Rows& ro
       SLUICE_RETURN_IF_ERROR(ToValue(x, model_input, static_cast<size_t>(r), v));
     }
   }
-  return Status::Ok();
+  return CheckNoneMissing(seen, info);
 }
 
 std::string FormatInfer(const ServedModelInfo& info, const std::string& name, int64_t version, const std::string& id,
