@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data_files.hpp"
+#include "idx_reader.hpp"
 #include "process.hpp"
 #include "store_cli_test.hpp"
 
@@ -338,6 +339,51 @@ TEST_F(ServeTest, ATextModelEmbedsAsPredictDoes) {
   Reply wrong = client.Post("/invocations", R"({"instances": [12]})");
   EXPECT_EQ(wrong.status, 400);
   EXPECT_EQ(wrong.Json()["error"], "row 1, column 'text': expected a string, got a number");
+}
+
+TEST_F(ServeTest, AnImageModelTakesPixelTensorsAsPredictTakesIdxFiles) {
+  const json run =
+      SluiceJson({"run", kPipelines + "fashion_mnist_cnn.toml", "--set", "data.limit=2000", "--set", "train.epochs=1",
+                  "--set", "train.warmup_steps=0", "--set", "model.channels=[8, 16]", "--set", "model.hidden=[32]"});
+  ASSERT_EQ(run["status"], "succeeded") << run.dump();
+  const std::string images = FashionMnist("t10k-images-idx3-ubyte.gz");
+  const auto predicted = Predicted("fashion-mnist-cnn", images);
+  idx::IdxArray pixels;
+  ASSERT_TRUE(idx::ReadIdx(images, 3, pixels).ok());
+  auto image = [&](size_t i) {
+    std::vector<int> values(pixels.data.begin() + static_cast<std::ptrdiff_t>(i * 784),
+                            pixels.data.begin() + static_cast<std::ptrdiff_t>((i + 1) * 784));
+    return values;
+  };
+  Server server = Serve({"fashion-mnist-cnn"});
+  Client client(server.port);
+  EXPECT_EQ(client.Get("/v2/models/fashion-mnist-cnn").Json()["inputs"],
+            json::array({{{"name", "pixels"}, {"datatype", "FP32"}, {"shape", {-1, 1, 28, 28}}}}));
+  // MLflow's instances: one flat list of 784 values per image.
+  Reply flat = client.Post("/invocations", json{{"instances", {image(0), image(1), image(2)}}}.dump());
+  ASSERT_EQ(flat.status, 200) << flat.body;
+  // KServe v2: one tensor [N, 1, 28, 28], its data flat.
+  json data = json::array();
+  for (size_t i = 3; i < 5; ++i) {
+    for (int v : image(i)) data.push_back(v);
+  }
+  Reply tensor = client.Post(
+      "/v2/models/fashion-mnist-cnn/infer",
+      json{{"inputs", {{{"name", "pixels"}, {"shape", {2, 1, 28, 28}}, {"datatype", "UINT8"}, {"data", data}}}}}
+          .dump());
+  ASSERT_EQ(tensor.status, 200) << tensor.body;
+  const json by_instances = flat.Json()["predictions"];
+  const json probabilities = tensor.Json()["outputs"][1]["data"];
+  for (size_t i = 0; i < 5; ++i) {
+    for (size_t c = 0; c < 10; ++c) {
+      const double served =
+          i < 3 ? by_instances[i]["probabilities"][c].get<double>() : probabilities[(i - 3) * 10 + c].get<double>();
+      ASSERT_NEAR(served, predicted[i][2 + c], 1e-6) << "image " << i << ", class " << c;
+    }
+  }
+  Reply wrong = client.Post("/invocations", json{{"instances", {std::vector<int>(10, 0)}}}.dump());
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_EQ(wrong.Json()["error"], "row 1, column 'pixels': expected 784 pixel values (1x28x28), got 10");
 }
 
 // Every bad request gets its status and a message naming what is wrong; the server
