@@ -5,7 +5,7 @@ bundle's normalization to IDX images, predicts in batches of 1024, writes the sa
 index,pred,p_0.. CSV. Prints rows per second of the network's forward passes (what
 `sluice predict` reports as samples_per_sec) and the whole time.
 
-Usage: predict_peer.py BUNDLE_DIR IMAGES.gz OUT.csv [--threads N]
+Usage: predict_peer.py BUNDLE_DIR IMAGES.gz OUT.csv [--threads N] [--bf16]
 """
 import argparse
 import gzip
@@ -28,6 +28,7 @@ def main():
     ap.add_argument("images")
     ap.add_argument("output")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bf16", action="store_true", help="autocast to bfloat16, channels-last (as PyTorch's docs advise)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     manifest = json.load(open(os.path.join(args.bundle, "manifest.json")))
@@ -40,6 +41,8 @@ def main():
     # Sluice names the two halves features.* and head.*; the Sequential here numbers them.
     model.load_state_dict({k.replace("features.", "0.", 1).replace("head.", "1.", 1): v for k, v in state.items()})
     model.eval()
+    if args.bf16:
+        model = model.to(memory_format=torch.channels_last)
 
     with gzip.open(args.images, "rb") as f:
         data = f.read()
@@ -51,7 +54,11 @@ def main():
     with torch.no_grad():
         for begin in range(0, n, 1024):
             t0 = time.perf_counter()
-            logits = model(x[begin:begin + 1024])
+            if args.bf16:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    logits = model(x[begin:begin + 1024].contiguous(memory_format=torch.channels_last)).float()
+            else:
+                logits = model(x[begin:begin + 1024])
             forward += time.perf_counter() - t0
             p = torch.softmax(logits, 1).double()
             pred = p.argmax(1)

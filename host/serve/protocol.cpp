@@ -484,7 +484,8 @@ std::string ModelMetadata(const ServedModelInfo& info, const std::string& name, 
   } else {
     outputs.push_back({{"name", "embedding"}, {"datatype", "FP64"}, {"shape", {-1, info.output_width}}});
   }
-  json parameters = {{"version", version}, {"reference", reference}, {"task", info.task}};
+  json parameters = {
+      {"version", version}, {"reference", reference}, {"task", info.task}, {"precision", info.precision}};
   if (!info.class_names.empty()) parameters["class_names"] = info.class_names;
   return json{{"name", name},         {"versions", {std::to_string(version)}},
               {"platform", "sluice"}, {"inputs", inputs},

@@ -1,7 +1,10 @@
 #include "bundle_model.hpp"
 
+#include <ATen/autocast_mode.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/cuda.h>
 #include <torch/nn.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <fstream>
@@ -30,10 +33,53 @@ Status ReadJson(const fs::path& path, json& out) {
   return Status::Ok();
 }
 
+// CPU autocast to bfloat16 for the life of the guard (thread-local), as Python's
+// torch.autocast("cpu", dtype=torch.bfloat16).
+class Bf16Autocast {
+ public:
+  explicit Bf16Autocast(bool on) : on_(on) {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    was_ = at::autocast::is_autocast_enabled(at::kCPU);
+    at::autocast::set_autocast_enabled(at::kCPU, true);
+    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+#else
+    was_ = at::autocast::is_cpu_enabled();
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+#endif
+  }
+  ~Bf16Autocast() {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCPU, was_);
+#else
+    at::autocast::set_cpu_enabled(was_);
+#endif
+    at::autocast::clear_cache();
+  }
+  Bf16Autocast(const Bf16Autocast&) = delete;
+  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
+
+ private:
+  bool on_, was_ = false;
+};
+
 }  // namespace
 
+bool PrecisionFromName(const std::string& name, Precision& out) {
+  if (name == "fp32") {
+    out = Precision::kFp32;
+  } else if (name == "bf16") {
+    out = Precision::kBf16;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 Status BundleModel::Load(const fs::path& bundle, const ModelSpec& spec, const torch::Device& device,
-                         std::unique_ptr<BundleModel>& out) {
+                         std::unique_ptr<BundleModel>& out, Precision precision) {
   auto model = std::make_unique<BundleModel>();
   BundleModel& m = *model;
   SLUICE_RETURN_IF_ERROR(ReadJson(bundle / bundle::kManifestFile, m.manifest_));
@@ -70,6 +116,14 @@ Status BundleModel::Load(const fs::path& bundle, const ModelSpec& spec, const to
   LoadWeights(*m.net_, (bundle / bundle::kWeightsFile).string());
   m.net_->to(device);
   m.net_->eval();
+  m.precision_ = precision;
+  if (precision == Precision::kBf16 && m.kind_ == InputKind::kImage) {
+    // Convolutions run fastest on NHWC with oneDNN; the weights change layout once here.
+    torch::NoGradGuard no_grad;
+    for (torch::Tensor& p : m.net_->parameters()) {
+      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+  }
   out = std::move(model);
   return Status::Ok();
 }
@@ -127,8 +181,14 @@ Inputs BundleModel::ImageInputs(torch::Tensor pixels) const {
 }
 
 torch::Tensor BundleModel::Outputs(const Inputs& x) const {
-  torch::NoGradGuard no_grad;
-  torch::Tensor y = net_->Forward(x.To(device_));
+  c10::InferenceMode inference;
+  const bool bf16 = precision_ == Precision::kBf16 && device_.is_cpu();
+  Bf16Autocast autocast(bf16);
+  Inputs on_device = x.To(device_);
+  if (bf16 && kind_ == InputKind::kImage) {
+    on_device.dense = on_device.dense.contiguous(torch::MemoryFormat::ChannelsLast);
+  }
+  torch::Tensor y = net_->Forward(on_device);
   if (task_ == "embedding") return y.to(torch::kCPU, torch::kFloat64).contiguous();
   if (task_ == "regression") {
     return y.reshape({-1, 1}).to(torch::kCPU, torch::kFloat64).mul(target_scale_).add(target_shift_).contiguous();

@@ -384,6 +384,19 @@ TEST_F(ServeTest, AnImageModelTakesPixelTensorsAsPredictTakesIdxFiles) {
   Reply wrong = client.Post("/invocations", json{{"instances", {std::vector<int>(10, 0)}}}.dump());
   EXPECT_EQ(wrong.status, 400);
   EXPECT_EQ(wrong.Json()["error"], "row 1, column 'pixels': expected 784 pixel values (1x28x28), got 10");
+
+  // bfloat16 says so, and answers within its precision.
+  Server fast = Serve({"fashion-mnist-cnn", "--precision", "bf16"});
+  Client fast_client(fast.port);
+  EXPECT_EQ(fast_client.Get("/v2/models/fashion-mnist-cnn").Json()["parameters"]["precision"], "bf16");
+  Reply approximate = fast_client.Post("/invocations", json{{"instances", {image(0), image(1), image(2)}}}.dump());
+  ASSERT_EQ(approximate.status, 200) << approximate.body;
+  for (size_t i = 0; i < 3; ++i) {
+    for (size_t c = 0; c < 10; ++c) {
+      EXPECT_NEAR(approximate.Json()["predictions"][i]["probabilities"][c].get<double>(), predicted[i][2 + c], 0.05)
+          << "image " << i << ", class " << c;
+    }
+  }
 }
 
 // Every bad request gets its status and a message naming what is wrong; the server

@@ -118,6 +118,7 @@ struct ServedModelInfo {
   std::string target;        // the column trained on as the label: ignored when a client sends it
   int64_t output_width = 0;  // values per row: class probabilities, 1 (regression), embedding size
   int64_t max_batch = 0;     // most rows one Predict call takes
+  std::string precision;     // the arithmetic of its forward pass ("fp32", "bf16"), for clients to see
 };
 
 // A model ready to answer requests, made by a serving stage and handed to ServingV1::Serve.
