@@ -133,7 +133,7 @@ def run_model(title, model, servers, body, levels, args, work):
                 wrk(port, "/invocations", body_file, 1, 1)  # warm up
                 for c in levels:
                     results[name][c].append(wrk(port, "/invocations", body_file, c, args.seconds))
-                    if name == "sluice" and c == 1:
+                    if name == "sluice" and c == 1:  # the float32 server's overhead
                         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
                         seconds = float(re.search(r'sluice_inference_seconds_total\{model="%s"\} (\S+)' % model,
                                                   metrics).group(1))
@@ -153,15 +153,15 @@ def run_model(title, model, servers, body, levels, args, work):
         return statistics.median(r[key] for r in results[name][c])
 
     print(f"\n{title}: one row per request, wrk, {args.rounds} rounds x {args.seconds} s each, medians")
-    print(f"{'server':8} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>6}   sluice: req/s    p99")
+    print(f"{'server':11} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>6}   sluice: req/s    p99")
     for c in levels:
         for name in servers:
             rps, p50, p99 = med(name, c, "rps"), med(name, c, "p50"), med(name, c, "p99")
             failed = sum(r["failed"] for r in results[name][c])
             ratio = ""
-            if name != "sluice":
+            if not name.startswith("sluice"):
                 ratio = f"   {med('sluice', c, 'rps') / rps:6.1f}x more  {p99 / med('sluice', c, 'p99'):5.1f}x lower"
-            print(f"{name:8} {c:>4} {rps:9.0f} {p50:8.2f} {p99:8.2f} {failed:>6}{ratio}")
+            print(f"{name:11} {c:>4} {rps:9.0f} {p50:8.2f} {p99:8.2f} {failed:>6}{ratio}")
     p50 = statistics.median(o[0] for o in overhead)
     forward = statistics.median(o[1] for o in overhead)
     print(f"sluice at concurrency 1: p50 {p50 * 1000:.0f} us, mean forward pass {forward * 1000:.0f} us, "
@@ -189,8 +189,12 @@ def main():
         mlflow_model = os.path.join(work, f"mlflow-{kind}")
         subprocess.run([f"{VENV}/bin/python", os.path.join(HERE, "serve_peer.py"), "save-mlflow", path, kind,
                         mlflow_model], check=True, capture_output=True, env=peer_env)
+        ours = {"sluice": (lambda port: [sluice, "serve", model, "--port", str(port)], env)}
+        if kind == "text":  # where compute dominates, the reduced precision too
+            ours["sluice-bf16"] = (lambda port: [sluice, "serve", model, "--port", str(port), "--precision", "bf16"],
+                                   env)
         return {
-            "sluice": (lambda port: [sluice, "serve", model, "--port", str(port)], env),
+            **ours,
             "flask": (lambda port: [f"{VENV}/bin/gunicorn", "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}",
                                     "--log-level", "warning", f'serve_peer:flask_app("{path}", "{kind}")'], peer_env),
             "mlflow": (lambda port: [f"{VENV}/bin/mlflow", "models", "serve", "-m", mlflow_model, "--env-manager",

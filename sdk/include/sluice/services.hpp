@@ -122,7 +122,9 @@ struct ServedModelInfo {
 };
 
 // A model ready to answer requests, made by a serving stage and handed to ServingV1::Serve.
-// Predict is called from the host's inference threads, one call at a time per model.
+// Predict is called from the host's inference threads: with `sluice serve --threads N`, up
+// to N calls at once, so it must be safe to call concurrently (a LibTorch module's forward
+// in inference mode is).
 class SLUICE_API ServedModel {
  public:
   virtual const ServedModelInfo& info() const = 0;
