@@ -91,12 +91,15 @@ def wrk(port, path, body_file, connections, seconds):
                           "-s", script, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True).stdout
 
     def ms(text):
-        value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
-        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+        match = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+        if not match:
+            raise SystemExit(f"wrk printed a latency of '{text}':\n{out}")
+        value, unit = match.groups()
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-              "p50": ms(re.search(r"50%\s+(\S+)", out).group(1)),
-              "p99": ms(re.search(r"99%\s+(\S+)", out).group(1))}
+              "p50": ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+              "p99": ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))}
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     result["failed"] = int(failed.group(1)) if failed else 0
@@ -130,7 +133,7 @@ def run_model(title, model, servers, body, levels, args, work):
                                                  data=open(body_file, "rb").read(),
                                                  headers={"Content-Type": "application/json"})
                 answers[name] = json.loads(urllib.request.urlopen(request).read())["predictions"][0]
-                wrk(port, "/invocations", body_file, 1, 1)  # warm up
+                wrk(port, "/invocations", body_file, 1, 2)  # warm up
                 for c in levels:
                     results[name][c].append(wrk(port, "/invocations", body_file, c, args.seconds))
                     if name == "sluice" and c == 1:  # the float32 server's overhead

@@ -117,11 +117,18 @@ Status BundleModel::Load(const fs::path& bundle, const ModelSpec& spec, const to
   m.net_->to(device);
   m.net_->eval();
   m.precision_ = precision;
-  if (precision == Precision::kBf16 && m.kind_ == InputKind::kImage) {
-    // Convolutions run fastest on NHWC with oneDNN; the weights change layout once here.
+  if (precision == Precision::kBf16 && device.is_cpu()) {
+    // The weights autocast would cast to bfloat16 on every call (those of linear layers
+    // and convolutions) are cast once here; convolutions run fastest on NHWC with oneDNN.
     torch::NoGradGuard no_grad;
-    for (torch::Tensor& p : m.net_->parameters()) {
-      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    for (const std::shared_ptr<torch::nn::Module>& module : m.net_->modules()) {
+      const bool conv = dynamic_cast<torch::nn::Conv2dImpl*>(module.get()) != nullptr ||
+                        dynamic_cast<torch::nn::Conv1dImpl*>(module.get()) != nullptr;
+      if (!conv && dynamic_cast<torch::nn::LinearImpl*>(module.get()) == nullptr) continue;
+      for (torch::Tensor& p : module->parameters(/*recurse=*/false)) {
+        torch::Tensor cast = p.to(torch::kBFloat16);
+        p.set_data(p.dim() == 4 ? cast.contiguous(torch::MemoryFormat::ChannelsLast) : cast);
+      }
     }
   }
   out = std::move(model);
