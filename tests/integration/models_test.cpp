@@ -146,10 +146,11 @@ TEST_F(ModelsTest, PredictRefusesInputAndBundlesThatDoNotFit) {
   fs::copy(bundle, dir_ / "future", fs::copy_options::recursive);
   json manifest = json::parse(ReadFile(dir_ / "future/manifest.json"));
   manifest["format_version"] = 7;
+  manifest["sluice"] = "7.0.0";
   dir_.Write("future/manifest.json", manifest.dump());
   ProcessResult future = Sluice({"predict", dir_ / "future", "--input", rows});
   EXPECT_EQ(future.exit_code, 1) << future.err;
-  EXPECT_NE(future.err.find("is bundle format 7 (written by sluice 1.0.0); this sluice reads format 2 and older"),
+  EXPECT_NE(future.err.find("is bundle format 7 (written by sluice 7.0.0); this sluice reads format 2 and older"),
             std::string::npos)
       << future.err;
   manifest["format_version"] = 1;

@@ -56,7 +56,7 @@ TEST(RegistryTest, RefusesForeignAbiAndToolchainFromTheSection) {
   std::string error;
   EXPECT_EQ(registry.Find("test-future", error), nullptr);
   EXPECT_TRUE(Contains(error,
-                       "test-future.so: built for Sluice plugin ABI 99.0, but this sluice implements ABI 1.0; "
+                       "test-future.so: built for Sluice plugin ABI 99.0, but this sluice implements ABI 1.1; "
                        "rebuild the plugin against Sluice SDK"))
       << error;
   EXPECT_EQ(registry.Find("test-other-torch", error), nullptr);
