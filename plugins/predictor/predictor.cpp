@@ -84,7 +84,7 @@ Status TextInputs(const std::string& path, sluice::tabular::Encoding encoding, c
 class Predictor final : public sluice::Stage {
  public:
   static sluice::Contract Describe() {
-    return sluice::Contract("predictor", "0.2.0", sluice::Kind::kDeploy)
+    return sluice::Contract("predictor", "0.3.0", sluice::Kind::kDeploy)
         .doc("Batch inference with a model bundle on CSV, ARFF, JSON Lines or IDX input (used by `sluice predict`)")
         .input(kModelIn)
         .param(kBundleParam.Required().format(sluice::StringFormat::kDirectory).doc("the bundle folder"))
