@@ -218,8 +218,9 @@ Status Preprocessor::Transform(const Table& table, const std::vector<size_t>& ro
   codes.assign(rows.size() * embedded, 0);
   for (size_t out_row = 0; out_row < rows.size(); ++out_row) {
     const size_t r = rows[out_row];
-    float* d = &dense[out_row * static_cast<size_t>(width)];
-    int64_t* e = embedded ? &codes[out_row * embedded] : nullptr;
+    // data() + offset: a table whose every column is embedded has no dense features.
+    float* d = dense.data() + out_row * static_cast<size_t>(width);
+    int64_t* e = embedded ? codes.data() + out_row * embedded : nullptr;
     for (size_t i = 0; i < features.size(); ++i) {
       const Feature& f = features[i];
       const Column& column = table.columns[source[i]];
