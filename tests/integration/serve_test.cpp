@@ -170,21 +170,6 @@ json Record(const Arff& arff, size_t row) {
   return record;
 }
 
-// Numbers of a predictions CSV (index,pred,p_0,... or index,e_0,...), row by row.
-std::vector<std::vector<double>> CsvNumbers(const fs::path& path) {
-  std::vector<std::vector<double>> rows;
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    std::vector<double> row;
-    std::stringstream s(line);
-    for (std::string cell; std::getline(s, cell, ',');) row.push_back(std::stod(cell));
-    rows.push_back(row);
-  }
-  return rows;
-}
-
 class ServeTest : public StoreCliTest {
  protected:
   // `sluice serve ARGS... --port 0`, once it listens.

@@ -42,20 +42,6 @@ class TextTest : public StoreCliTest {
     }
     return to;
   }
-  // Rows of a predictions CSV as numbers (the index first).
-  static std::vector<std::vector<double>> Numbers(const std::string& path) {
-    std::vector<std::vector<double>> rows;
-    std::ifstream in(path);
-    std::string line;
-    std::getline(in, line);
-    while (std::getline(in, line)) {
-      std::vector<double> row;
-      std::stringstream s(line);
-      for (std::string cell; std::getline(s, cell, ',');) row.push_back(std::stod(cell));
-      rows.push_back(row);
-    }
-    return rows;
-  }
 };
 
 json Goldens() {
@@ -83,7 +69,7 @@ TEST_F(TextTest, AnImportedOpenCheckpointEmbedsAsTheReferenceDoes) {
   EXPECT_NE(predicted.err.find("1 of 6 texts were longer than the model's 256 tokens and were truncated"),
             std::string::npos)
       << predicted.err;
-  const auto rows = Numbers(dir_ / "embeddings.csv");
+  const auto rows = CsvNumbers(dir_ / "embeddings.csv");
   ASSERT_EQ(rows.size(), golden["cases"].size());
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto expected = golden["cases"][i]["embedding"].get<std::vector<double>>();
@@ -198,7 +184,7 @@ TEST_F(TextTest, ATransformerTrainedOnReutersIsBundledAndPredictsNewTexts) {
   const ProcessResult predicted = Sluice(
       {"predict", "grain", "--input", dir_ / "stories.tsv", "--output", dir_ / "p.csv", "--text-column", "text"});
   ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
-  const auto rows = Numbers(dir_ / "p.csv");
+  const auto rows = CsvNumbers(dir_ / "p.csv");
   ASSERT_EQ(rows.size(), 3u);
   for (const auto& row : rows) {
     ASSERT_EQ(row.size(), 4u) << "index,pred,p_0,p_1";
@@ -334,7 +320,7 @@ TEST_F(TextTest, PreTrainingResumesBitExactlyAndRegistersAnEncoderToFineTuneFrom
   std::ofstream(dir_ / "t.csv") << "text\nwheat exports\n";
   const ProcessResult embedded = Sluice({"predict", "enc:1", "--input", dir_ / "t.csv", "--output", dir_ / "e.csv"});
   ASSERT_EQ(embedded.exit_code, 0) << embedded.err;
-  EXPECT_EQ(Numbers(dir_ / "e.csv").at(0).size(), 33u) << "index and 32 values";
+  EXPECT_EQ(CsvNumbers(dir_ / "e.csv").at(0).size(), 33u) << "index and 32 values";
 
   std::string grain = ReutersPipeline(
       "init_from = \"enc:1\"\nhidden_size = 32\nnum_hidden_layers = 1\n"

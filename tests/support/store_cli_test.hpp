@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,21 @@
 #include "temp_dir.hpp"
 
 namespace sluice::testing {
+
+// Rows of a predictions CSV (index,pred,p_0,... or index,e_0,...) as numbers.
+inline std::vector<std::vector<double>> CsvNumbers(const std::string& path) {
+  std::vector<std::vector<double>> rows;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    std::vector<double> row;
+    std::stringstream s(line);
+    for (std::string cell; std::getline(s, cell, ',');) row.push_back(std::stod(cell));
+    rows.push_back(row);
+  }
+  return rows;
+}
 
 class StoreCliTest : public ::testing::Test {
  protected:
