@@ -5,12 +5,14 @@ the same models in Python PyTorch (Debian's python3-torch): rows/s of the forwar
 
   - CNN: pipelines/fashion_mnist_cnn.toml's bundle; throughput on the 60,000 training
     images (so one-time setup is amortized), accuracy on the 10,000 test images; the peer
-    is bench/predict_peer.py (float32, and bfloat16 autocast with channels-last).
+    is bench/predict_peer.py (float32, and bfloat16 autocast with channels-last), in batches
+    of 1,024 (what sluice predict is asked for) and of 128 (Python's fastest here).
   - Text: all-MiniLM-L6-v2 fine-tuned on Reuters grain stories (1 epoch, 400 training
     stories; accuracy here is about agreement between modes, not about the model), on
     ReutersGrain-test's 604 stories, batches of 64; the peer is transformers'
     BertForSequenceClassification on `sluice models export --format hf`'s folder (the venv
-    tools/setup --bench makes), same token ids' lengths, forward passes timed alone.
+    tools/setup --bench makes), same token ids' lengths, forward passes timed alone; also in
+    bfloat16 autocast and with int8 dynamic quantization of its linear layers.
 
   tools/setup --bench && /usr/bin/python3 bench/inference.py [BUILD] [--rounds 3] [--store DIR]
 """
@@ -35,14 +37,17 @@ TEXT_PEER = r'''
 import json, sys, time, torch
 from transformers import AutoTokenizer, BertForSequenceClassification
 torch.set_num_threads(2)
-folder, texts_file = sys.argv[1], sys.argv[2]
+folder, texts_file, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 texts = json.load(open(texts_file))
 tok = AutoTokenizer.from_pretrained(folder)
 net = BertForSequenceClassification.from_pretrained(folder).eval()
+if mode == "int8":  # dynamic quantization of the linear layers (oneDNN: Debian's torch has no FBGEMM)
+    torch.backends.quantized.engine = "onednn"
+    net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
 batches = [tok(texts[i:i + 64], truncation=True, max_length=128, padding=True, return_tensors="pt")
            for i in range(0, len(texts), 64)]
 forward = 0.0
-with torch.inference_mode():
+with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16"):
     net(**batches[0])
     for b in batches:
         t0 = time.perf_counter()
@@ -102,17 +107,22 @@ def main():
         train = f"{FASHION}/train-images-idx3-ubyte.gz"
         test = f"{FASHION}/t10k-images-idx3-ubyte.gz"
         labels = np.frombuffer(gzip.open(f"{FASHION}/t10k-labels-idx1-ubyte.gz").read(), dtype=np.uint8, offset=8)
-        speed = {k: [] for k in ("sluice fp32", "sluice bf16", "python fp32", "python bf16")}
+        # Python in batches of 1,024 (as sluice predict is asked) and of 128 (its fastest here).
+        speed = {k: [] for k in ("sluice fp32", "sluice bf16", "python fp32", "python bf16", "python fp32 b128",
+                                 "python bf16 b128")}
         for _ in range(args.rounds):
             for precision in ("fp32", "bf16"):
                 speed[f"sluice {precision}"].append(sluice_predict(sluice, env, "fashion-mnist-cnn", train,
                                                                    precision)[0])
-                out = tempfile.mktemp(suffix=".csv")
-                flags = ["--bf16"] if precision == "bf16" else []
-                r = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "predict_peer.py"), bundle, train, out,
-                                    *flags], capture_output=True, text=True, check=True)
-                os.remove(out)
-                speed[f"python {precision}"].append(json.loads(r.stdout.strip().splitlines()[-1])["rows_per_sec"])
+                for batch, suffix in ((1024, ""), (128, " b128")):
+                    out = tempfile.mktemp(suffix=".csv")
+                    flags = ["--bf16"] if precision == "bf16" else []
+                    r = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "predict_peer.py"), bundle, train, out,
+                                        "--batch-size", str(batch), *flags], capture_output=True, text=True,
+                                       check=True)
+                    os.remove(out)
+                    speed[f"python {precision}{suffix}"].append(
+                        json.loads(r.stdout.strip().splitlines()[-1])["rows_per_sec"])
         accuracy = {}
         for precision in ("fp32", "bf16"):
             rows = sluice_predict(sluice, env, "fashion-mnist-cnn", test, precision)[1]
@@ -122,7 +132,7 @@ def main():
         for name, values in speed.items():
             precision = name.split()[1]
             acc = f"  accuracy {accuracy[precision]:.4f}" if name.startswith("sluice") else ""
-            print(f"  {name:12} {statistics.median(values):8.0f} rows/s  {statistics.median(values) / base:5.2f}x "
+            print(f"  {name:16} {statistics.median(values):8.0f} rows/s  {statistics.median(values) / base:5.2f}x "
                   f"python fp32{acc}")
 
     if "text" in args.models:
@@ -137,7 +147,7 @@ def main():
         texts, labels = reuters_texts_and_labels()
         texts_file = tempfile.mktemp(suffix=".json")
         json.dump(texts, open(texts_file, "w"))
-        speed = {k: [] for k in ("sluice fp32", "sluice bf16", "python fp32")}
+        speed = {k: [] for k in ("sluice fp32", "sluice bf16", "python fp32", "python bf16", "python int8")}
         results = {}
         for _ in range(args.rounds):
             for precision in ("fp32", "bf16"):
@@ -145,9 +155,10 @@ def main():
                                            ("--batch-size", "64"))
                 speed[f"sluice {precision}"].append(rps)
                 results[precision] = rows
-            r = subprocess.run([f"{VENV}/bin/python", "-c", TEXT_PEER, hf, texts_file], capture_output=True, text=True,
-                               check=True, env=dict(os.environ, TOKENIZERS_PARALLELISM="false"))
-            speed["python fp32"].append(json.loads(r.stdout.strip().splitlines()[-1])["rows_per_sec"])
+            for mode in ("fp32", "bf16", "int8"):
+                r = subprocess.run([f"{VENV}/bin/python", "-c", TEXT_PEER, hf, texts_file, mode], capture_output=True,
+                                   text=True, check=True, env=dict(os.environ, TOKENIZERS_PARALLELISM="false"))
+                speed[f"python {mode}"].append(json.loads(r.stdout.strip().splitlines()[-1])["rows_per_sec"])
         base = statistics.median(speed["python fp32"])
         print(f"Text, BERT 6x384 on ReutersGrain-test ({len(texts)} stories, batches of 64, median of {args.rounds})")
         for name, values in speed.items():

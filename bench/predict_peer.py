@@ -1,11 +1,11 @@
 #!/usr/bin/python3
 """The Python peer of `sluice predict` for a Fashion-MNIST CNN bundle: loads the bundle's
 weights (a LibTorch archive that torch.jit.load reads) into the same network, applies the
-bundle's normalization to IDX images, predicts in batches of 1024, writes the same
+bundle's normalization to IDX images, predicts in batches of 1024 (--batch-size), writes the same
 index,pred,p_0.. CSV. Prints rows per second of the network's forward passes (what
 `sluice predict` reports as samples_per_sec) and the whole time.
 
-Usage: predict_peer.py BUNDLE_DIR IMAGES.gz OUT.csv [--threads N] [--bf16]
+Usage: predict_peer.py BUNDLE_DIR IMAGES.gz OUT.csv [--threads N] [--batch-size B] [--bf16]
 """
 import argparse
 import gzip
@@ -28,6 +28,7 @@ def main():
     ap.add_argument("images")
     ap.add_argument("output")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=1024)
     ap.add_argument("--bf16", action="store_true", help="autocast to bfloat16, channels-last (as PyTorch's docs advise)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -52,13 +53,13 @@ def main():
     forward = 0.0
     lines = ["index,pred," + ",".join(f"p_{c}" for c in range(10))]
     with torch.no_grad():
-        for begin in range(0, n, 1024):
+        for begin in range(0, n, args.batch_size):
             t0 = time.perf_counter()
             if args.bf16:
                 with torch.autocast("cpu", dtype=torch.bfloat16):
-                    logits = model(x[begin:begin + 1024].contiguous(memory_format=torch.channels_last)).float()
+                    logits = model(x[begin:begin + args.batch_size].contiguous(memory_format=torch.channels_last)).float()
             else:
-                logits = model(x[begin:begin + 1024])
+                logits = model(x[begin:begin + args.batch_size])
             forward += time.perf_counter() - t0
             p = torch.softmax(logits, 1).double()
             pred = p.argmax(1)

@@ -66,10 +66,14 @@ class BundleModel {
 
   // The predictions of `x` (already on the CPU or the model's device), as float64 on the
   // CPU, [N, output_width()]: softmax probabilities, regression values on the target's
-  // scale, or embeddings. Runs in inference mode, at the model's precision.
+  // scale, or embeddings. Runs in inference mode, at the model's precision, in passes of
+  // the rows that run fastest on this CPU (texts sorted by length).
   torch::Tensor Outputs(const Inputs& x) const;
 
  private:
+  int64_t MicroBatch() const;
+  torch::Tensor Forward(const Inputs& x) const;  // one pass, inside Outputs' guards
+
   nlohmann::json manifest_, pre_;
   InputKind kind_ = InputKind::kTable;
   std::string task_;

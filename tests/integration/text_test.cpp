@@ -78,6 +78,28 @@ TEST_F(TextTest, AnImportedOpenCheckpointEmbedsAsTheReferenceDoes) {
     for (size_t k = 0; k < expected.size(); ++k) worst = std::max(worst, std::abs(rows[i][k + 1] - expected[k]));
     EXPECT_LT(worst, 1e-5) << "text " << i << ": " << golden["cases"][i]["text"];
   }
+
+  // Many rows go through in passes of texts sorted by length; each answer still comes
+  // back to its own row, in float32 and in bfloat16 (within its precision).
+  const size_t cases = golden["cases"].size();
+  {
+    std::ofstream texts(dir_ / "many.jsonl");
+    for (size_t i = 0; i < 12 * cases; ++i) texts << json{{"text", golden["cases"][i % cases]["text"]}}.dump() << "\n";
+  }
+  for (const auto& [precision, tolerance] : {std::pair{"fp32", 1e-5}, std::pair{"bf16", 0.03}}) {
+    const fs::path out = dir_ / (std::string(precision) + ".csv");
+    const ProcessResult many =
+        Sluice({"predict", "minilm", "--input", dir_ / "many.jsonl", "--output", out, "--precision", precision});
+    ASSERT_EQ(many.exit_code, 0) << precision << ": " << many.err;
+    const auto embedded = CsvNumbers(out);
+    ASSERT_EQ(embedded.size(), 12 * cases) << precision;
+    for (size_t i = 0; i < embedded.size(); ++i) {
+      const auto expected = golden["cases"][i % cases]["embedding"].get<std::vector<double>>();
+      double worst = 0;
+      for (size_t k = 0; k < expected.size(); ++k) worst = std::max(worst, std::abs(embedded[i][k + 1] - expected[k]));
+      EXPECT_LT(worst, tolerance) << precision << ", row " << i << ": " << golden["cases"][i % cases]["text"];
+    }
+  }
 }
 
 TEST_F(TextTest, ExportThenImportLosesNothing) {
