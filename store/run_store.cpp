@@ -435,23 +435,25 @@ RunRecord RunStore::FindRun(const std::string& id_or_prefix) {
   return found.front();
 }
 
-std::vector<RunRecord> RunStore::ListRuns(const RunFilter& filter) {
-  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE 1";
+namespace {
+
+// " AND ..." for the filter's conditions; Bind() binds their values in the same order.
+std::string FilterSql(const RunFilter& filter) {
+  std::string sql;
   if (filter.pipeline) sql += " AND pipeline = ?";
   if (filter.status) sql += " AND status = ?";
   if (filter.study_id) sql += " AND study_id = ?";
   if (filter.where) sql += " AND (" + filter.where->sql + ")";
-  sql += " ORDER BY ";
-  if (filter.order_by) sql += filter.order_by->sql + ", ";
-  sql += "started_at DESC, id";
-  if (filter.limit > 0) sql += " LIMIT " + std::to_string(filter.limit);
-  Statement q = db_->Prepare(sql);
+  return sql;
+}
+
+void BindFilter(Statement& q, const RunFilter& filter, bool order_by) {
   int index = 1;
   if (filter.pipeline) q.Bind(index++, *filter.pipeline);
   if (filter.status) q.Bind(index++, *filter.status);
   if (filter.study_id) q.Bind(index++, *filter.study_id);
   for (const std::optional<SqlFragment>* fragment : {&filter.where, &filter.order_by}) {
-    if (!*fragment) continue;
+    if (!*fragment || (fragment == &filter.order_by && !order_by)) continue;
     for (const auto& b : (*fragment)->binds) {
       if (const auto* text = std::get_if<std::string>(&b)) {
         q.Bind(index++, *text);
@@ -460,9 +462,28 @@ std::vector<RunRecord> RunStore::ListRuns(const RunFilter& filter) {
       }
     }
   }
+}
+
+}  // namespace
+
+std::vector<RunRecord> RunStore::ListRuns(const RunFilter& filter) {
+  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE 1" + FilterSql(filter) + " ORDER BY ";
+  if (filter.order_by) sql += filter.order_by->sql + ", ";
+  sql += "started_at DESC, id";
+  if (filter.limit > 0) sql += " LIMIT " + std::to_string(filter.limit);
+  if (filter.offset > 0)
+    sql += (filter.limit > 0 ? "" : " LIMIT -1") + std::string(" OFFSET ") + std::to_string(filter.offset);
+  Statement q = db_->Prepare(sql);
+  BindFilter(q, filter, true);
   std::vector<RunRecord> runs;
   while (q.Step()) runs.push_back(ReadRun(q));
   return runs;
+}
+
+int64_t RunStore::CountRuns(const RunFilter& filter) {
+  Statement q = db_->Prepare("SELECT count(*) FROM runs WHERE 1" + FilterSql(filter));
+  BindFilter(q, filter, false);
+  return q.Step() ? q.Int(0) : 0;
 }
 
 std::map<std::string, std::string> RunStore::Params(const std::string& run_id) {
@@ -479,6 +500,19 @@ std::vector<LatestMetric> RunStore::LatestMetrics(const std::string& run_id) {
   q.Bind(1, run_id);
   std::vector<LatestMetric> out;
   while (q.Step()) out.push_back({q.Text(0), q.Int(1), q.OptionalDouble(2).value_or(NAN)});
+  return out;
+}
+
+std::vector<MetricStats> RunStore::MetricSummary(const std::string& run_id) {
+  Statement& q = db_->Cached(
+      "SELECT s.key, s.last_step, s.last_value, min(p.value), max(p.value), count(p.step) FROM metric_series s "
+      "JOIN metric_points p ON p.series_id = s.id WHERE s.run_id = ? GROUP BY s.id ORDER BY s.key");
+  q.Bind(1, run_id);
+  std::vector<MetricStats> out;
+  while (q.Step()) {
+    out.push_back({q.Text(0), q.Int(1), q.OptionalDouble(2).value_or(NAN), q.OptionalDouble(3).value_or(NAN),
+                   q.OptionalDouble(4).value_or(NAN), q.Int(5)});
+  }
   return out;
 }
 

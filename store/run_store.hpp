@@ -67,6 +67,14 @@ struct LatestMetric {
   double value = 0;
 };
 
+// A metric series at a glance: its newest point, extremes and length.
+struct MetricStats {
+  std::string key;
+  int64_t step = 0;                    // of the newest point
+  double value = 0, min = 0, max = 0;  // NaN where the series has no finite value
+  int64_t points = 0;
+};
+
 struct ModelRecord {
   std::string name;
   int64_t version = 0;
@@ -95,6 +103,7 @@ struct RunFilter {
   std::optional<SqlFragment> where;     // see run_query.hpp
   std::optional<SqlFragment> order_by;  // default: newest first
   int64_t limit = 50;                   // <= 0: no limit
+  int64_t offset = 0;                   // skip this many (paging)
 };
 
 class RunStore {
@@ -150,9 +159,11 @@ class RunStore {
   // A run by id or unique id prefix. Throws StoreError when none or several match.
   RunRecord FindRun(const std::string& id_or_prefix);
   std::vector<RunRecord> ListRuns(const RunFilter& filter);
+  int64_t CountRuns(const RunFilter& filter);                            // how many match, ignoring limit and offset
   std::map<std::string, std::string> Params(const std::string& run_id);  // key -> JSON
   std::vector<LatestMetric> LatestMetrics(const std::string& run_id);
   std::vector<MetricPoint> MetricHistory(const std::string& run_id, const std::string& key);
+  std::vector<MetricStats> MetricSummary(const std::string& run_id);  // by key
   std::vector<StageRecord> Stages(const std::string& run_id);
   std::vector<ArtifactRecord> Artifacts(const std::string& run_id);
   std::map<std::string, std::string> Environment(const std::string& run_id);
