@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "exec/executor.hpp"
+#include "history_json.hpp"
 #include "integrity.hpp"
 #include "json_output.hpp"
 #include "options.hpp"
@@ -17,19 +18,6 @@
 namespace sluice::cli {
 
 namespace {
-
-json ModelJson(const store::ModelRecord& m, bool with_manifest) {
-  json j = {{"name", m.name},
-            {"version", m.version},
-            {"aliases", m.aliases},
-            {"run_id", m.run_id ? json(*m.run_id) : json(nullptr)},
-            {"stage", m.stage},
-            {"path", m.path},
-            {"created_at", m.created_at},
-            {"description", m.description}};
-  if (with_manifest) j["manifest"] = json::parse(m.manifest);
-  return j;
-}
 
 // Runs a one-stage pipeline (hf-import or hf-export) against `store`, recorded as a run.
 int RunStage(pipeline::PipelineBuilder& b, store::RunStore& store, const std::string& what) {

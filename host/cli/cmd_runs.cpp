@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "exec/progress.hpp"
+#include "history_json.hpp"
 #include "integrity.hpp"
 #include "json_output.hpp"
 #include "options.hpp"
@@ -42,27 +43,6 @@ std::string Duration(const store::RunRecord& r) {
 std::string ShortTime(const std::string& iso) {
   // 2026-11-28T21:05:11.123Z -> 2026-11-28 21:05:11 (UTC)
   return iso.size() >= 19 ? iso.substr(0, 10) + " " + iso.substr(11, 8) : iso;
-}
-
-json ParamsJson(const std::map<std::string, std::string>& params) {
-  json out = json::object();
-  for (const auto& [k, v] : params) {
-    try {
-      out[k] = json::parse(v);
-    } catch (const json::exception&) {
-      out[k] = v;
-    }
-  }
-  return out;
-}
-
-json RunSummaryJson(const store::RunRecord& r) {
-  return {{"id", r.id},
-          {"pipeline", r.pipeline},
-          {"status", r.status},
-          {"started_at", r.started_at},
-          {"ended_at", r.ended_at ? json(*r.ended_at) : json(nullptr)},
-          {"error", r.error ? json(*r.error) : json(nullptr)}};
 }
 
 int List(const Args& args) {
@@ -188,6 +168,13 @@ int Show(const Args& args) {
   po::variables_map vm = ParseOptions(args, options, {"run"});
   auto store = OpenExistingStore(vm["store"].as<std::string>());
   store::RunRecord run = store->FindRun(vm["run"].as<std::string>());
+  if (vm["json"].as<bool>()) {
+    std::vector<std::string> problems;
+    const json j = RunJson(*store, run, &problems);
+    for (const std::string& p : problems) std::cerr << "sluice runs show: warning: " << p << "\n";
+    std::cout << Dump(j) << "\n";
+    return kExitOk;
+  }
   auto params = store->Params(run.id);
   auto metrics = store->LatestMetrics(run.id);
   auto stages = store->Stages(run.id);
@@ -195,47 +182,10 @@ int Show(const Args& args) {
   auto env = store->Environment(run.id);
   // Each artifact checked against its recorded digest: "ok", "missing" or "changed".
   std::vector<std::string> states;
-  std::vector<std::string> problems;
   for (const auto& a : artifacts) {
     const Status s = store::VerifyArtifact(run.id, a);
     states.push_back(s.ok() ? "ok" : s.code() == Status::Code::kNotFound ? "missing" : "changed");
-    if (!s.ok()) problems.push_back(s.message());
-  }
-  for (const std::string& p : problems) std::cerr << "sluice runs show: warning: " << p << "\n";
-
-  if (vm["json"].as<bool>()) {
-    json j = RunSummaryJson(run);
-    j["file"] = run.file;
-    j["study"] = run.study_id ? json(*run.study_id) : json(nullptr);
-    j["trial"] = run.trial ? json(*run.trial) : json(nullptr);
-    j["params"] = ParamsJson(params);
-    j["metrics"] = MetricsJson(metrics);
-    json st = json::array();
-    for (const auto& s : stages) {
-      st.push_back({{"name", s.name},
-                    {"plugin", s.plugin},
-                    {"plugin_version", s.plugin_version},
-                    {"plugin_build", s.plugin_build},
-                    {"status", s.status},
-                    {"seconds", s.seconds ? json(*s.seconds) : json(nullptr)},
-                    {"cached", s.cached},
-                    {"error", s.error ? json(*s.error) : json(nullptr)}});
-    }
-    j["stages"] = std::move(st);
-    json arts = json::array();
-    for (size_t i = 0; i < artifacts.size(); ++i) {
-      const auto& a = artifacts[i];
-      arts.push_back({{"stage", a.stage},
-                      {"name", a.name},
-                      {"path", a.path},
-                      {"sha256", a.sha256},
-                      {"bytes", a.bytes},
-                      {"state", states[i]}});
-    }
-    j["artifacts"] = std::move(arts);
-    j["environment"] = env;
-    std::cout << Dump(j) << "\n";
-    return kExitOk;
+    if (!s.ok()) std::cerr << "sluice runs show: warning: " << s.message() << "\n";
   }
   Table head({"", ""});
   head.Row({"run", run.id});

@@ -15,6 +15,7 @@
 
 #include "commands.hpp"
 #include "exec/interrupt.hpp"
+#include "history_json.hpp"
 #include "json_output.hpp"
 #include "options.hpp"
 #include "pipeline/load.hpp"
@@ -43,17 +44,6 @@ void PrintBest(const std::string& metric, const sweep::TrialSummary& best) {
   Table table({"", ""}, "  ");
   for (const auto& [k, v] : best.params.items()) table.Row({k, v.dump()});
   std::cout << table.Render();
-}
-
-json ToOrdered(const sweep::json& j) { return json::parse(j.dump()); }
-
-json BestJson(const sweep::StudySummary& s) {
-  if (!s.best) return nullptr;
-  return {{"run", s.best->run_id},
-          {"value", NumberOrNull(s.best->value)},
-          {"params", ToOrdered(s.best->params)},
-          {"trial", s.best->warm ? json(nullptr) : json(s.best->number)},
-          {"warm_start", s.best->warm}};
 }
 
 // Starts `sluice sweep --worker STUDY` processes; returns their pids.
@@ -281,17 +271,7 @@ int ListStudies(const Args& args) {
   for (const store::StudyRecord& study : studies.ListStudies(pipeline, vm["limit"].as<int64_t>())) {
     const sweep::Sweep sw = sweep::Sweep::FromJson(sweep::json::parse(study.sweep));
     const sweep::StudySummary s = sweep::Summarize(sw, studies.Trials(study.id));
-    out.push_back({{"study", study.id},
-                   {"pipeline", study.pipeline},
-                   {"status", study.status},
-                   {"created_at", study.created_at},
-                   {"metric", study.metric},
-                   {"direction", study.direction},
-                   {"trials", s.own},
-                   {"complete", s.complete},
-                   {"pruned", s.pruned},
-                   {"failed", s.failed},
-                   {"best", BestJson(s)}});
+    out.push_back(StudySummaryJson(studies, study));
     table.Row({study.id, study.pipeline, store::Name(study.status),
                study.created_at.substr(0, 10) + " " + study.created_at.substr(11, 8),
                study.metric + (study.direction == "maximize" ? " (max)" : " (min)"), std::to_string(s.own),
@@ -324,37 +304,7 @@ int ShowStudy(const Args& args) {
   const auto importance = sweep::ParameterImportance(sw, trials);
 
   if (vm["json"].as<bool>()) {
-    json trial_list = json::array();
-    json warm_runs = json::array();
-    for (const store::TrialRecord& t : trials) {
-      json j = {{"number", t.number},
-                {"state", t.state},
-                {"run", t.run_id ? json(*t.run_id) : json(nullptr)},
-                {"value", t.value ? NumberOrNull(*t.value) : json(nullptr)},
-                {"step", t.step ? json(*t.step) : json(nullptr)},
-                {"params", json::parse(t.params)},
-                {"started_at", t.started_at},
-                {"ended_at", t.ended_at ? json(*t.ended_at) : json(nullptr)}};
-      if (t.state == store::TrialState::kWarm) {
-        warm_runs.push_back(*t.run_id);
-      } else {
-        trial_list.push_back(std::move(j));
-      }
-    }
-    json imp = json::object();
-    for (const auto& [k, v] : importance) imp[k] = v;
-    std::cout << Dump(json{{"study", study.id},
-                           {"pipeline", study.pipeline},
-                           {"file", study.file},
-                           {"status", study.status},
-                           {"created_at", study.created_at},
-                           {"ended_at", study.ended_at ? json(*study.ended_at) : json(nullptr)},
-                           {"sweep", ToOrdered(sw.ToJson())},
-                           {"trials", trial_list},
-                           {"warm_start_runs", warm_runs},
-                           {"best", BestJson(s)},
-                           {"importance", imp}})
-              << "\n";
+    std::cout << Dump(StudyJson(studies, study)) << "\n";
     return kExitOk;
   }
   std::cout << "study     " << study.id << " (" << store::Name(study.status) << ")\n"
