@@ -24,6 +24,7 @@ int RunsCommand(const Args& args);
 int ModelsCommand(const Args& args);
 int PredictCommand(const Args& args);
 int ServeCommand(const Args& args);
+int UiCommand(const Args& args);
 int SweepCommand(const Args& args, const std::string& command_line);
 int StudiesCommand(const Args& args);
 int DataCommand(const Args& args);

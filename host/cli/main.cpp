@@ -43,6 +43,7 @@ Run history (store: --store DIR, $SLUICE_STORE, or ./.sluice):
   sluice runs show RUN [--json]
   sluice runs metrics RUN KEY [--json|--csv]
   sluice runs compare RUN RUN... [--json]
+  sluice ui [--host 127.0.0.1] [--port 5000]      the run history in a browser (and its JSON API)
 
 The store and the data:
   sluice store check [--store DIR] [--json]     verify the database, artifacts and registered bundles
@@ -108,7 +109,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[0];
   args.erase(args.begin());
-  if (command == "run" || command == "sweep" || command == "serve")
+  if (command == "run" || command == "sweep" || command == "serve" || command == "ui")
     sluice::exec::InstallInterruptWatcher();  // before any other thread
   std::string command_line = "sluice";
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
     if (command == "models") return ModelsCommand(args);
     if (command == "predict") return PredictCommand(args);
     if (command == "serve") return ServeCommand(args);
+    if (command == "ui") return UiCommand(args);
     if (command == "sweep") return SweepCommand(args, command_line);
     if (command == "studies") return StudiesCommand(args);
     if (command == "data") return DataCommand(args);

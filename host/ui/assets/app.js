@@ -1,0 +1,620 @@
+// sluice ui: one page app over the JSON API (/api/...). No framework; charts by uPlot.
+"use strict";
+
+const mainElement = document.getElementById("main");
+// The page's content (what is null or undefined is left out).
+const main = { replaceChildren: (...nodes) => mainElement.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined)) };
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+async function api(path) {
+  const response = await fetch(path);
+  const text = await response.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: ${response.status} ${text.slice(0, 200)}`);
+  }
+  if (!response.ok) {
+    const error = new Error(body.error || `${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
+  return { body, total: Number(response.headers.get("X-Total-Count") || 0) };
+}
+
+function fmt(v) {
+  if (v === null || v === undefined) return "";
+  if (typeof v === "number") {
+    if (Number.isInteger(v)) return String(v);
+    const a = Math.abs(v);
+    return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(3) : String(Number(v.toPrecision(5)));
+  }
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+function when(iso) {
+  return iso ? iso.slice(0, 10) + " " + iso.slice(11, 19) : "";
+}
+
+function seconds(a, b) {
+  if (!a) return null;
+  return ((b ? Date.parse(b) : Date.now()) - Date.parse(a)) / 1000;
+}
+
+function duration(s) {
+  if (s === null) return "";
+  if (s < 60) return s.toFixed(1) + " s";
+  if (s < 3600) return (s / 60).toFixed(1) + " min";
+  return (s / 3600).toFixed(1) + " h";
+}
+
+function statusCell(status) {
+  return el("td", { class: "status-" + status }, status);
+}
+
+function fail(error) {
+  main.replaceChildren(el("p", { class: "error" }, error.message));
+}
+
+// ---- charts ----------------------------------------------------------------------------
+
+const palette = ["#2459c9", "#d9480f", "#2b8a3e", "#ae3ec9", "#e8590c", "#0c8599", "#5c940d", "#c2255c"];
+
+// A line chart of series [{label, x: [], y: []}] on a shared x axis (their union).
+function lineChart(target, title, series, options = {}) {
+  const xs = Array.from(new Set(series.flatMap((s) => s.x))).sort((a, b) => a - b);
+  const index = new Map(xs.map((x, i) => [x, i]));
+  const data = [xs];
+  for (const s of series) {
+    const column = new Array(xs.length).fill(null);
+    s.x.forEach((x, i) => (column[index.get(x)] = s.y[i]));
+    data.push(column);
+  }
+  const width = Math.max(300, target.clientWidth - 16 || 440);
+  const plot = new uPlot(
+    {
+      width,
+      height: 220,
+      title,
+      scales: { x: { time: options.time === true }, y: { distr: options.log ? 3 : 1 } },
+      axes: [{ label: options.xLabel || "step" }, {}],
+      series: [{ label: options.xLabel || "step" }].concat(
+        series.map((s, i) => ({
+          label: s.label,
+          stroke: s.color || palette[i % palette.length],
+          width: s.width || 1.5,
+          spanGaps: true,
+          // Scatter series: points without lines.
+          ...(s.scatter ? { paths: () => null, points: { show: true, size: 6, fill: palette[i % palette.length] } } : { points: { show: xs.length < 40 } }),
+        })),
+      ),
+      legend: { show: options.legend !== undefined ? options.legend : series.length > 1 },
+    },
+    data,
+    target,
+  );
+  return plot;
+}
+
+// ---- runs table ------------------------------------------------------------------------
+
+const layoutKey = "sluice.runs.columns";
+
+function savedColumns() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(layoutKey));
+    if (saved && Array.isArray(saved.params) && Array.isArray(saved.metrics)) return saved;
+  } catch (e) {
+    /* a layout from another version: start over */
+  }
+  return null;
+}
+
+async function runsPage() {
+  const query = new URLSearchParams(location.search);
+  const state = {
+    where: query.get("where") || "",
+    order: query.get("order_by") || "",
+    group: query.get("group") || "",
+    limit: 100,
+    selected: new Set(),
+  };
+  const columns = (await api("/api/columns")).body;
+  let chosen = savedColumns();
+  if (!chosen) {
+    // By default the metrics runs are judged by, and no parameters.
+    chosen = {
+      params: [],
+      metrics: columns.metrics.filter((k) => /\.(accuracy|f1_macro|loss|rmse)$/.test(k)).slice(0, 4),
+    };
+  }
+  const where = el("input", { type: "text", id: "where", placeholder: 'filter, e.g. metrics.eval.accuracy > 0.8 and status = "succeeded"', value: state.where });
+  const error = el("div", { class: "error", id: "where-error" });
+  const group = el(
+    "select",
+    { id: "group" },
+    el("option", { value: "" }, "no grouping"),
+    el("option", { value: "pipeline" }, "group by pipeline"),
+    el("option", { value: "study" }, "group by study"),
+  );
+  group.value = state.group;
+  const compare = el("button", { id: "compare", disabled: true }, "Compare");
+  const count = el("span", { class: "muted", id: "count" });
+  const chooser = el("details", {}, el("summary", {}, "Columns"), columnChooser(columns, chosen, () => load()));
+  const table = el("table", { id: "runs" });
+  const more = el("button", { id: "more" }, "More");
+  main.replaceChildren(
+    el("h1", {}, "Runs"),
+    el("div", { class: "toolbar" }, where, group, compare, count),
+    error,
+    chooser,
+    el("div", { class: "scroll" }, table),
+    more,
+  );
+  where.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      state.where = where.value.trim();
+      state.limit = 100;
+      syncUrl();
+      load();
+    }
+  });
+  group.addEventListener("change", () => {
+    state.group = group.value;
+    syncUrl();
+    load();
+  });
+  compare.addEventListener("click", () => navigate("/compare?runs=" + Array.from(state.selected).join(",")));
+  more.addEventListener("click", () => {
+    state.limit += 100;
+    load();
+  });
+
+  function syncUrl() {
+    const q = new URLSearchParams();
+    if (state.where) q.set("where", state.where);
+    if (state.order) q.set("order_by", state.order);
+    if (state.group) q.set("group", state.group);
+    history.replaceState(null, "", "/" + (q.toString() ? "?" + q : ""));
+  }
+
+  let timer = null;
+  async function load() {
+    clearTimeout(timer);
+    const q = new URLSearchParams({ limit: state.limit });
+    if (state.where) q.set("where", state.where);
+    let order = state.order;
+    if (state.group) order = (state.group === "study" ? "study" : "pipeline") + " asc" + (order ? "" : "");
+    if (order) q.set("order_by", order);
+    let result;
+    try {
+      result = await api("/api/runs?" + q);
+      error.textContent = "";
+    } catch (e) {
+      error.textContent = e.message;
+      table.replaceChildren();
+      count.textContent = "";
+      return;
+    }
+    const runs = result.body;
+    count.textContent = `${runs.length} of ${result.total} runs`;
+    more.hidden = runs.length >= result.total;
+    renderRuns(table, runs, chosen, state, compare);
+    // Running runs change: look again in a moment.
+    if (runs.some((r) => r.status === "running")) timer = setTimeout(load, 2000);
+  }
+  await load();
+}
+
+function columnChooser(columns, chosen, changed) {
+  const box = el("div", { class: "columns" });
+  for (const [kind, keys] of [["metrics", columns.metrics], ["params", columns.params]]) {
+    for (const key of keys) {
+      const input = el("input", { type: "checkbox", "data-kind": kind, "data-key": key, checked: chosen[kind].includes(key) });
+      input.addEventListener("change", () => {
+        const list = chosen[kind];
+        if (input.checked) list.push(key);
+        else list.splice(list.indexOf(key), 1);
+        localStorage.setItem(layoutKey, JSON.stringify(chosen));
+        changed();
+      });
+      box.append(el("label", {}, input, ` ${kind === "params" ? "param" : "metric"} ${key}`), el("br"));
+    }
+  }
+  return box;
+}
+
+function renderRuns(table, runs, chosen, state, compare) {
+  const fields = [
+    { title: "run", order: "id", cell: (r) => el("td", {}, el("a", { href: "/runs/" + r.id, onclick: link }, r.id.slice(0, 8))) },
+    { title: "pipeline", order: "pipeline", cell: (r) => el("td", {}, r.pipeline) },
+    { title: "status", order: "status", cell: (r) => statusCell(r.status) },
+    { title: "started (UTC)", order: "started_at", cell: (r) => el("td", {}, when(r.started_at)) },
+    { title: "duration", order: "duration", cell: (r) => el("td", { class: "num" }, duration(seconds(r.started_at, r.ended_at))) },
+  ];
+  for (const key of chosen.metrics) {
+    fields.push({ title: key, order: "metrics." + key, cell: (r) => el("td", { class: "num" }, fmt(r.metrics[key])) });
+  }
+  for (const key of chosen.params) {
+    fields.push({ title: key, order: "params." + key, cell: (r) => el("td", {}, fmt(r.params ? r.params[key] : null)) });
+  }
+  const [orderField, orderDir] = state.order.split(/\s+/);
+  const head = el(
+    "tr",
+    {},
+    el("th", {}, ""),
+    fields.map((f) =>
+      el(
+        "th",
+        {
+          "data-order": f.order,
+          onclick: () => {
+            state.order = f.order + (orderField === f.order && orderDir !== "asc" ? " asc" : " desc");
+            const q = new URLSearchParams(location.search);
+            q.set("order_by", state.order);
+            history.replaceState(null, "", "/?" + q);
+            runsPage();
+          },
+        },
+        f.title + (orderField === f.order ? (orderDir === "asc" ? " ▲" : " ▼") : ""),
+      ),
+    ),
+  );
+  const rows = [head];
+  let lastGroup;
+  for (const r of runs) {
+    if (state.group) {
+      const g = state.group === "study" ? r.study || "(not in a study)" : r.pipeline;
+      if (g !== lastGroup) {
+        rows.push(el("tr", { class: "group" }, el("td", { colspan: fields.length + 1 }, el("b", {}, g))));
+        lastGroup = g;
+      }
+    }
+    const box = el("input", { type: "checkbox", checked: state.selected.has(r.id) });
+    const row = el("tr", { "data-run": r.id, class: state.selected.has(r.id) ? "selected" : "" }, el("td", {}, box), fields.map((f) => f.cell(r)));
+    box.addEventListener("change", () => {
+      if (box.checked) state.selected.add(r.id);
+      else state.selected.delete(r.id);
+      row.className = box.checked ? "selected" : "";
+      compare.disabled = state.selected.size < 2;
+    });
+    rows.push(row);
+  }
+  table.replaceChildren(...rows);
+}
+
+// ---- one run -----------------------------------------------------------------------------
+
+async function runPage(id) {
+  const run = (await api("/api/runs/" + encodeURIComponent(id))).body;
+  const options = { smoothing: 0.6, x: "step", log: false };
+  const charts = el("div", { class: "grid", id: "charts" });
+  const keys = Object.entries(run.metric_stats)
+    .filter(([, s]) => s.points > 1)
+    .map(([k]) => k);
+
+  const smoothing = el("input", { type: "range", min: 0, max: 0.99, step: 0.01, value: options.smoothing, id: "smoothing" });
+  const smoothingLabel = el("span", {}, String(options.smoothing));
+  const axis = el("select", { id: "axis" }, el("option", { value: "step" }, "step"), el("option", { value: "time" }, "time"));
+  const log = el("input", { type: "checkbox", id: "log" });
+  smoothing.addEventListener("change", () => {
+    options.smoothing = Number(smoothing.value);
+    smoothingLabel.textContent = smoothing.value;
+    drawCharts();
+  });
+  axis.addEventListener("change", () => {
+    options.x = axis.value;
+    drawCharts();
+  });
+  log.addEventListener("change", () => {
+    options.log = log.checked;
+    drawCharts();
+  });
+
+  async function drawCharts() {
+    charts.replaceChildren();
+    for (const key of keys) {
+      const box = el("div", { class: "chart", "data-key": key });
+      charts.append(box);
+      const q = new URLSearchParams({ points: 2000 });
+      const smooth = /loss/.test(key) && options.smoothing > 0;
+      if (smooth) q.set("smoothing", options.smoothing);
+      const s = (await api(`/api/runs/${run.id}/metrics/${encodeURIComponent(key)}?${q}`)).body;
+      const x = options.x === "time" ? s.time.map((t) => t - s.time[0]) : s.step;
+      const series = [{ label: key, x, y: s.value, color: smooth ? "#b9cdf5" : undefined }];
+      if (smooth) series.push({ label: `${key} (smoothed ${options.smoothing})`, x, y: s.smoothed, width: 2 });
+      const title = `${key}${s.total > s.step.length ? ` (${s.step.length} of ${s.total} points)` : ""}`;
+      lineChart(box, title, series, { log: options.log, xLabel: options.x === "time" ? "seconds" : "step" });
+    }
+  }
+
+  const stats = Object.entries(run.metric_stats);
+  const metricRows = stats.map(([k, s]) =>
+    el("tr", {}, el("td", {}, k), el("td", { class: "num" }, fmt(s.latest)), el("td", { class: "num" }, fmt(s.min)), el("td", { class: "num" }, fmt(s.max)), el("td", { class: "num" }, s.step)),
+  );
+  const started = Date.parse(run.started_at);
+  const total = Math.max(1e-3, seconds(run.started_at, run.ended_at));
+  const timeline = run.stage_times.map((t, i) => {
+    const stage = run.stages[i];
+    const begin = t.started_at ? (Date.parse(t.started_at) - started) / 1000 : 0;
+    const length = t.started_at ? seconds(t.started_at, t.ended_at) : 0;
+    const bar = el("span", { style: `left:${(100 * begin) / total}%;width:${Math.max(0.5, (100 * length) / total)}%` }, `${stage.name} ${duration(length)}`);
+    return el("div", { class: "timeline", title: `${stage.name}: ${stage.plugin} ${stage.plugin_version}, ${stage.status}` }, bar);
+  });
+  const artifacts = run.artifacts.map((a) => {
+    const url = `/api/runs/${run.id}/artifacts/${encodeURIComponent(a.stage)}/${encodeURIComponent(a.name)}`;
+    const item = el("div", { class: "artifact" }, el("h3", {}, `${a.stage}/${a.name} `, el("a", { href: url + "?download=1" }, "download"), a.state !== "ok" ? el("span", { class: "error" }, ` (${a.state})`) : null));
+    if (a.state === "ok" && /\.svg$/.test(a.path)) item.append(el("img", { class: "artifact", src: url, alt: a.name }));
+    if (a.state === "ok" && /\.csv$/.test(a.path)) {
+      const pre = el("pre", { class: "csv" }, "…");
+      item.append(pre);
+      fetch(url)
+        .then((r) => r.text())
+        .then((t) => (pre.textContent = t.split("\n").slice(0, 21).join("\n")));
+    }
+    return item;
+  });
+  main.replaceChildren(
+    el("h1", {}, `Run ${run.id} `, el("span", { class: "status-" + run.status }, run.status)),
+    el("p", {}, `${run.pipeline} (${run.file}), started ${when(run.started_at)} UTC, ${duration(seconds(run.started_at, run.ended_at))}`, run.study ? el("span", {}, ", trial ", String(run.trial), " of study ", el("a", { href: "/studies/" + run.study, onclick: link }, run.study)) : null),
+    run.error ? el("p", { class: "error" }, run.error) : null,
+    el("h2", {}, "Charts"),
+    el("div", { class: "toolbar" }, "smoothing ", smoothing, smoothingLabel, " x axis ", axis, el("label", {}, log, " log scale")),
+    charts,
+    el("h2", {}, "Metrics"),
+    el("table", { id: "metrics" }, el("tr", {}, el("th", {}, "metric"), el("th", {}, "latest"), el("th", {}, "min"), el("th", {}, "max"), el("th", {}, "step")), metricRows),
+    el("h2", {}, "Stages"),
+    el("div", { id: "timeline" }, timeline),
+    el("h2", {}, "Parameters"),
+    el("table", { id: "params" }, Object.entries(run.params).map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, fmt(v))))),
+    el("h2", {}, "Artifacts"),
+    el("div", {}, artifacts),
+    el("h2", {}, "Environment"),
+    el("table", {}, Object.entries(run.environment).map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, v)))),
+  );
+  await drawCharts();
+}
+
+// ---- compare -------------------------------------------------------------------------------
+
+async function comparePage() {
+  const ids = (new URLSearchParams(location.search).get("runs") || "").split(",").filter(Boolean);
+  const runs = await Promise.all(ids.map(async (id) => (await api("/api/runs/" + encodeURIComponent(id))).body));
+  const keys = Array.from(new Set(runs.flatMap((r) => Object.entries(r.metric_stats).filter(([, s]) => s.points > 1).map(([k]) => k)))).sort();
+  const paramKeys = Array.from(new Set(runs.flatMap((r) => Object.keys(r.params)))).sort();
+  const charts = el("div", { class: "grid", id: "charts" });
+  const rows = paramKeys.map((k) => {
+    const values = runs.map((r) => JSON.stringify(r.params[k]));
+    const differs = new Set(values).size > 1;
+    return el("tr", { class: differs ? "diff" : "" }, el("td", {}, k), runs.map((r) => el("td", {}, fmt(r.params[k]))));
+  });
+  main.replaceChildren(
+    el("h1", {}, `Comparing ${runs.length} runs`),
+    el("table", { id: "compare-params" }, el("tr", {}, el("th", {}, "parameter"), runs.map((r) => el("th", {}, el("a", { href: "/runs/" + r.id, onclick: link }, r.id.slice(0, 8))))), rows),
+    el("p", { class: "muted" }, "Highlighted: parameters that differ."),
+    charts,
+  );
+  for (const key of keys) {
+    const box = el("div", { class: "chart", "data-key": key });
+    charts.append(box);
+    const series = [];
+    for (const r of runs) {
+      if (!r.metric_stats[key]) continue;
+      const s = (await api(`/api/runs/${r.id}/metrics/${encodeURIComponent(key)}?points=2000`)).body;
+      series.push({ label: r.id.slice(0, 8), x: s.step, y: s.value });
+    }
+    lineChart(box, key, series, { legend: true });
+  }
+}
+
+// ---- studies ---------------------------------------------------------------------------------
+
+async function studiesPage() {
+  const studies = (await api("/api/studies")).body;
+  main.replaceChildren(
+    el("h1", {}, "Studies"),
+    studies.length === 0
+      ? el("p", { class: "muted" }, "No studies yet (sluice sweep FILE starts one).")
+      : el(
+          "table",
+          { id: "studies" },
+          el("tr", {}, ["study", "pipeline", "status", "created (UTC)", "objective", "trials", "pruned", "failed", "best"].map((h) => el("th", {}, h))),
+          studies.map((s) =>
+            el("tr", {}, el("td", {}, el("a", { href: "/studies/" + s.study, onclick: link }, s.study)), el("td", {}, s.pipeline), statusCell(s.status), el("td", {}, when(s.created_at)), el("td", {}, `${s.metric} (${s.direction})`), el("td", { class: "num" }, s.trials), el("td", { class: "num" }, s.pruned), el("td", { class: "num" }, s.failed), el("td", { class: "num" }, s.best ? fmt(s.best.value) : "")),
+          ),
+        ),
+  );
+}
+
+async function studyPage(id) {
+  const study = (await api("/api/studies/" + encodeURIComponent(id))).body;
+  const maximize = study.direction === "maximize";
+  const done = study.trials.filter((t) => t.value !== null && t.state === "complete").sort((a, b) => a.number - b.number);
+  let best = null;
+  const bestX = [], bestY = [], valueX = [], valueY = [];
+  for (const t of done) {
+    best = best === null ? t.value : maximize ? Math.max(best, t.value) : Math.min(best, t.value);
+    bestX.push(t.number);
+    bestY.push(best);
+    valueX.push(t.number);
+    valueY.push(t.value);
+  }
+  const bestBox = el("div", { class: "chart", id: "best-so-far" });
+  const prunedBox = el("div", { class: "chart", id: "pruned" });
+  const importance = Object.entries(study.importance).sort((a, b) => b[1] - a[1]);
+  const paramKeys = Array.from(new Set(study.trials.flatMap((t) => Object.keys(t.params))));
+  main.replaceChildren(
+    el("h1", {}, `Study ${study.study} `, el("span", { class: "status-" + study.status }, study.status)),
+    el("p", {}, `${study.pipeline}: ${study.metric} (${study.direction}), ${study.trials.length} trials`),
+    el("div", { class: "grid" }, bestBox, prunedBox),
+    el("h2", {}, "Parameter importance"),
+    importance.length
+      ? el("table", { id: "importance" }, importance.map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, el("div", { style: `background:#b9cdf5;width:${Math.round(300 * v)}px;height:12px` })), el("td", { class: "num" }, fmt(v)))))
+      : el("p", { class: "muted", id: "importance" }, "Not enough complete trials to tell yet."),
+    el("h2", {}, "Parallel coordinates"),
+    parallelCoordinates(study.trials.filter((t) => t.value !== null), paramKeys, maximize),
+    el("h2", {}, "Trials"),
+    el(
+      "table",
+      { id: "trials" },
+      el("tr", {}, ["#", "state", "value", "step", "run"].concat(paramKeys).map((h) => el("th", {}, h))),
+      study.trials.map((t) =>
+        el("tr", {}, el("td", { class: "num" }, t.number), statusCell(t.state), el("td", { class: "num" }, fmt(t.value)), el("td", { class: "num" }, t.step === null ? "" : t.step), el("td", {}, t.run ? el("a", { href: "/runs/" + t.run, onclick: link }, t.run.slice(0, 8)) : ""), paramKeys.map((k) => el("td", {}, fmt(t.params[k])))),
+      ),
+    ),
+  );
+  if (bestX.length) lineChart(bestBox, "objective by trial, and the best so far", [{ label: "value", x: valueX, y: valueY, scatter: true }, { label: "best so far", x: bestX, y: bestY, width: 2 }], { xLabel: "trial", legend: true });
+  // Each trial's pruning metric, step by step (the newest 40): a pruned trial's curve ends
+  // at the rung where it was stopped.
+  const metric = study.sweep.prune_metric;
+  if (study.sweep.pruner !== "none" && metric) {
+    const shown = study.trials.filter((t) => t.run && (t.state === "complete" || t.state === "pruned")).slice(-40);
+    const series = [];
+    for (const t of shown) {
+      try {
+        const s = (await api(`/api/runs/${t.run}/metrics/${encodeURIComponent(metric)}?points=500`)).body;
+        series.push({ label: `#${t.number} ${t.state}`, x: s.step, y: s.value, color: t.state === "pruned" ? "#d9480f" : "#2459c9" });
+      } catch (e) {
+        /* a trial that logged none of it has no curve */
+      }
+    }
+    lineChart(prunedBox, `${metric} by step: pruned trials (orange) stop where they were pruned`, series, { legend: false });
+  } else {
+    prunedBox.append(el("p", { class: "muted" }, "This study prunes nothing."));
+  }
+}
+
+// Parallel coordinates as SVG: one axis per parameter and the objective, one line per trial,
+// coloured by its objective (darker is better).
+function parallelCoordinates(trials, keys, maximize) {
+  const ns = "http://www.w3.org/2000/svg";
+  const axes = keys.concat(["objective"]);
+  const width = Math.max(400, 140 * axes.length), height = 280, top = 24, bottom = 44;
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("width", width);
+  svg.setAttribute("height", height);
+  svg.setAttribute("id", "parallel");
+  const value = (t, k) => (k === "objective" ? t.value : t.params[k]);
+  const scales = axes.map((k) => {
+    const vs = trials.map((t) => value(t, k));
+    if (vs.every((v) => typeof v === "number")) {
+      const lo = Math.min(...vs), hi = Math.max(...vs);
+      return (v) => (hi === lo ? 0.5 : (v - lo) / (hi - lo));
+    }
+    const levels = Array.from(new Set(vs.map((v) => JSON.stringify(v)))).sort();
+    const scale = (v) => (levels.length === 1 ? 0.5 : levels.indexOf(JSON.stringify(v)) / (levels.length - 1));
+    scale.levels = levels.map((l) => JSON.parse(l));
+    return scale;
+  });
+  const ends = axes.map((k) => {
+    const vs = trials.map((t) => value(t, k));
+    if (vs.every((v) => typeof v === "number")) return [Math.min(...vs), Math.max(...vs)];
+    return [scales[axes.indexOf(k)].levels[0], scales[axes.indexOf(k)].levels.slice(-1)[0]];
+  });
+  const x = (i) => 40 + (i * (width - 80)) / Math.max(1, axes.length - 1);
+  const y = (f) => top + (1 - f) * (height - top - bottom);
+  const objective = scales[axes.length - 1];
+  for (const t of trials) {
+    const quality = maximize ? objective(t.value) : 1 - objective(t.value);
+    const path = document.createElementNS(ns, "polyline");
+    path.setAttribute("points", axes.map((k, i) => `${x(i)},${y(scales[i](value(t, k)))}`).join(" "));
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", `hsl(220, 70%, ${80 - 50 * quality}%)`);
+    path.setAttribute("stroke-width", "1.2");
+    svg.append(path);
+  }
+  axes.forEach((k, i) => {
+    const line = document.createElementNS(ns, "line");
+    line.setAttribute("x1", x(i));
+    line.setAttribute("x2", x(i));
+    line.setAttribute("y1", top);
+    line.setAttribute("y2", height - bottom);
+    line.setAttribute("stroke", "#444");
+    svg.append(line);
+    const label = document.createElementNS(ns, "text");
+    label.setAttribute("x", x(i));
+    label.setAttribute("y", height - 6);
+    label.setAttribute("text-anchor", "middle");
+    label.setAttribute("font-size", "11");
+    label.textContent = k;
+    svg.append(label);
+    // The axis' lowest and highest values, at its ends.
+    for (const [end, yy] of [[ends[i][1], top - 6], [ends[i][0], height - bottom + 14]]) {
+      const tick = document.createElementNS(ns, "text");
+      tick.setAttribute("x", x(i) + 4);
+      tick.setAttribute("y", yy);
+      tick.setAttribute("font-size", "10");
+      tick.setAttribute("fill", "#666");
+      tick.textContent = fmt(end);
+      svg.append(tick);
+    }
+  });
+  return svg;
+}
+
+// ---- models --------------------------------------------------------------------------------
+
+async function modelsPage() {
+  const models = (await api("/api/models")).body;
+  const metricKeys = Array.from(new Set(models.flatMap((m) => Object.keys(m.metrics)))).filter((k) => /^eval\./.test(k)).sort().slice(0, 6);
+  main.replaceChildren(
+    el("h1", {}, "Models"),
+    models.length === 0
+      ? el("p", { class: "muted" }, "No registered models yet.")
+      : el(
+          "table",
+          { id: "models" },
+          el("tr", {}, ["name", "version", "aliases", "created (UTC)", "source run"].concat(metricKeys).map((h) => el("th", {}, h))),
+          models.map((m) =>
+            el("tr", {}, el("td", {}, m.name), el("td", { class: "num" }, m.version), el("td", {}, m.aliases.join(", ")), el("td", {}, when(m.created_at)), el("td", {}, m.run_id ? el("a", { href: "/runs/" + m.run_id, onclick: link }, m.run_id.slice(0, 8)) : ""), metricKeys.map((k) => el("td", { class: "num" }, fmt(m.metrics[k])))),
+          ),
+        ),
+  );
+}
+
+// ---- routing ---------------------------------------------------------------------------------
+
+function link(event) {
+  if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+  event.preventDefault();
+  navigate(event.currentTarget.getAttribute("href"));
+}
+
+function navigate(href) {
+  history.pushState(null, "", href);
+  route();
+}
+
+async function route() {
+  const parts = location.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+  try {
+    if (parts.length === 0) await runsPage();
+    else if (parts[0] === "runs" && parts.length === 2) await runPage(parts[1]);
+    else if (parts[0] === "compare") await comparePage();
+    else if (parts[0] === "studies" && parts.length === 1) await studiesPage();
+    else if (parts[0] === "studies" && parts.length === 2) await studyPage(parts[1]);
+    else if (parts[0] === "models") await modelsPage();
+    else main.replaceChildren(el("p", {}, "No page here."));
+  } catch (e) {
+    fail(e);
+  }
+  document.body.dataset.ready = location.pathname + location.search;
+}
+
+for (const a of document.querySelectorAll("header a")) a.addEventListener("click", link);
+window.addEventListener("popstate", route);
+route();

@@ -1,0 +1,18 @@
+# Turns the web app's files into a C++ table that sluice ui serves (one raw string per
+# file). Invoked with -DOUT=<file> -DASSETS=<url|file|content-type;...>.
+set(body "// Generated from host/ui/assets and host/ui/web/node_modules; do not edit.\n#include \"ui/assets.hpp\"\n\nnamespace sluice::ui {\n\nconst std::vector<Asset>& Assets() {\n  static const std::vector<Asset> assets = {\n")
+foreach(entry ${ASSETS})
+  string(REPLACE "|" ";" parts "${entry}")
+  list(GET parts 0 url)
+  list(GET parts 1 file)
+  list(GET parts 2 type)
+  file(READ ${file} content)
+  string(FIND "${content}" ")sluice_asset\"" clash)
+  if(NOT clash EQUAL -1)
+    message(FATAL_ERROR "${file} contains the raw string's delimiter")
+  endif()
+  string(APPEND body "      {\"${url}\", \"${type}\", R\"sluice_asset(${content})sluice_asset\"},\n")
+endforeach()
+string(APPEND body "  };\n  return assets;\n}\n\n}  // namespace sluice::ui\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
