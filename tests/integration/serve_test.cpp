@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data_files.hpp"
+#include "http_client.hpp"
 #include "idx_reader.hpp"
 #include "process.hpp"
 #include "store_cli_test.hpp"
@@ -38,69 +39,8 @@ namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
-using tcp = net::ip::tcp;
 
 const std::string kPipelines = std::string(SLUICE_TEST_SOURCE_DIR) + "/../pipelines/";
-
-struct Reply {
-  int status = 0;  // 0: no answer (see error)
-  std::string body;
-  std::string version;  // X-Sluice-Model-Version
-  std::string error;
-  json Json() const { return json::parse(body, nullptr, false); }
-};
-
-// One keep-alive connection to the server.
-class Client {
- public:
-  explicit Client(uint16_t port) : socket_(ioc_) {
-    beast::error_code ec;
-    socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
-    if (ec) error_ = ec.message();
-  }
-
-  Reply Call(bhttp::verb method, const std::string& target, const std::string& body = "",
-             const std::string& content_type = "application/json", const std::string& token = "") {
-    Reply reply;
-    if (!error_.empty()) {
-      reply.error = error_;
-      return reply;
-    }
-    bhttp::request<bhttp::string_body> request{method, target, 11};
-    request.set(bhttp::field::host, "127.0.0.1");
-    if (!body.empty() || method == bhttp::verb::post) request.set(bhttp::field::content_type, content_type);
-    if (!token.empty()) request.set(bhttp::field::authorization, "Bearer " + token);
-    request.body() = body;
-    request.prepare_payload();
-    beast::error_code ec;
-    bhttp::write(socket_, request, ec);
-    bhttp::response<bhttp::string_body> response;
-    if (!ec) bhttp::read(socket_, buffer_, response, ec);
-    if (ec) {
-      reply.error = ec.message();
-      return reply;
-    }
-    reply.status = static_cast<int>(response.result_int());
-    reply.body = response.body();
-    reply.version = std::string(response["X-Sluice-Model-Version"]);
-    return reply;
-  }
-  Reply Post(const std::string& target, const std::string& body, const std::string& content_type = "application/json") {
-    return Call(bhttp::verb::post, target, body, content_type);
-  }
-  Reply Get(const std::string& target) { return Call(bhttp::verb::get, target); }
-
-  tcp::socket& socket() { return socket_; }
-
- private:
-  net::io_context ioc_;
-  tcp::socket socket_;
-  beast::flat_buffer buffer_;
-  std::string error_;
-};
 
 // An ARFF file's attribute names, which are numeric, and its rows as written.
 struct Arff {

@@ -33,7 +33,7 @@ class ObjectiveStage final : public sluice::Stage {
         .param(sluice::IntParam("n", 1).range(1, 1000).doc("an integer, added as (n - 4)^2 / 10"))
         .param(sluice::ChoiceParam("shape", "plain", {"plain", "shifted"}).doc("shifted adds 1"))
         .param(sluice::ChoiceParam("function", "quadratic", {"quadratic", "branin", "rosenbrock"}).doc("the function"))
-        .param(sluice::IntParam("epochs", 0).range(0, 1000).doc("learning-curve points to log as `curve`"))
+        .param(sluice::IntParam("epochs", 0).range(0, 100000).doc("learning-curve points to log as `curve`"))
         .param(sluice::FloatParam("fail_above", 1e9).doc("fail when x is above this"))
         .param(sluice::StringParam("hang_once", "").doc("if this file exists: remove it, then wait until stopped"))
         .param(sluice::StringParam("hang_while", "").doc("wait while this file exists, or until stopped"))
