@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "metrics.hpp"
+#include "svg.hpp"
 
 namespace sluice::metrics {
 namespace {
@@ -83,3 +84,33 @@ TEST(ClassificationMetricsTest, RejectsMismatchedShapes) {
 
 }  // namespace
 }  // namespace sluice::metrics
+
+namespace sluice::svg {
+namespace {
+
+// Ten classes' ROC legend ("name (AUC 0.987)") inside the image: each legend label's right
+// end, at 7.5 px per character of 12 px sans-serif (wider than DejaVu Sans' average), is
+// left of the image's right edge. A fixed 170 px margin cut "T-shirt/top (AUC 0.987)" off.
+TEST(SvgTest, ALegendOfTenLongLabelsFitsInsideTheImage) {
+  std::vector<Series> series;
+  for (const char* name : {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                           "a class name of 24 chars"}) {
+    series.push_back({std::string(name) + " (AUC 0.987)", {0, 0.5, 1}, {0, 0.8, 1}, false});
+  }
+  const std::string svg =
+      LineChart(series, {"ROC curves (one vs rest)", "false positive rate", "true positive rate", true, false});
+  const double width = std::stod(svg.substr(svg.find("width=\"") + 7));
+  size_t found = 0;
+  for (const Series& s : series) {
+    const size_t at = svg.find(">" + s.label + "</text>");
+    ASSERT_NE(at, std::string::npos) << s.label;
+    const size_t x = svg.rfind("x=\"", at);
+    const double right = std::stod(svg.substr(x + 3)) + 7.5 * static_cast<double>(s.label.size());
+    EXPECT_LE(right, width) << s.label << " ends at " << right << " in an image " << width << " wide";
+    ++found;
+  }
+  EXPECT_EQ(found, 10u);
+}
+
+}  // namespace
+}  // namespace sluice::svg

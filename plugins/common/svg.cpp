@@ -63,6 +63,13 @@ double TickStep(double span) {
   return 10 * magnitude;
 }
 
+// Characters (not bytes) of UTF-8 text.
+size_t Utf8Length(const std::string& text) {
+  size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
 std::string Header(int width, int height, const std::string& title) {
   return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) + "\" height=\"" +
          std::to_string(height) + "\" viewBox=\"0 0 " + std::to_string(width) + " " + std::to_string(height) +
@@ -75,8 +82,16 @@ std::string Header(int width, int height, const std::string& title) {
 }  // namespace
 
 std::string LineChart(const std::vector<Series>& series, const LineChartOptions& o) {
-  const int width = 640, height = 420, left = 70, right = 170, top = 35, bottom = 50;
-  const int plot_w = width - left - right, plot_h = height - top - bottom;
+  // The legend goes right of the plot and the image grows to hold it (ten classes' "name
+  // (AUC 0.987)" labels ran past a fixed margin): its width from the longest label, at a
+  // generous 7.5 px per character of 12 px sans-serif; its height from the count.
+  size_t longest = 0;
+  for (const Series& s : series) longest = std::max(longest, Utf8Length(s.label));
+  const int left = 70, top = 35, bottom = 50, plot_w = 400;
+  const int right = series.empty() ? 20 : 38 + static_cast<int>(std::ceil(7.5 * static_cast<double>(longest))) + 12;
+  const int width = left + plot_w + right;
+  const int height = std::max(420, top + 10 + 18 * static_cast<int>(series.size()) + bottom);
+  const int plot_h = height - top - bottom;
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
   for (const Series& s : series) {
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
