@@ -133,6 +133,9 @@ async function runsPage() {
     limit: 100,
     selected: new Set(),
   };
+  // The first page of runs is asked for at once, with the columns it will be shown in.
+  let first = api("/api/runs?" + runsQuery(state));
+  first.catch(() => {});
   const columns = (await api("/api/columns")).body;
   let chosen = savedColumns();
   if (!chosen) {
@@ -195,20 +198,17 @@ async function runsPage() {
   let timer = null;
   async function load() {
     clearTimeout(timer);
-    const q = new URLSearchParams({ limit: state.limit });
-    if (state.where) q.set("where", state.where);
-    let order = state.order;
-    if (state.group) order = (state.group === "study" ? "study" : "pipeline") + " asc" + (order ? "" : "");
-    if (order) q.set("order_by", order);
     let result;
     try {
-      result = await api("/api/runs?" + q);
+      result = await (first || api("/api/runs?" + runsQuery(state)));
       error.textContent = "";
     } catch (e) {
       error.textContent = e.message;
       table.replaceChildren();
       count.textContent = "";
       return;
+    } finally {
+      first = null;
     }
     const runs = result.body;
     count.textContent = `${runs.length} of ${result.total} runs`;
@@ -218,6 +218,16 @@ async function runsPage() {
     if (runs.some((r) => r.status === "running")) timer = setTimeout(load, 2000);
   }
   await load();
+}
+
+// The /api/runs query of the runs page's state.
+function runsQuery(state) {
+  const q = new URLSearchParams({ limit: state.limit });
+  if (state.where) q.set("where", state.where);
+  // Grouped, the rows of a group are together; otherwise the order chosen (newest first).
+  const order = state.group ? (state.group === "study" ? "study" : "pipeline") + " asc" : state.order;
+  if (order) q.set("order_by", order);
+  return q;
 }
 
 function columnChooser(columns, chosen, changed) {
@@ -327,19 +337,22 @@ async function runPage(id) {
 
   async function drawCharts() {
     charts.replaceChildren();
-    for (const key of keys) {
-      const box = el("div", { class: "chart", "data-key": key });
-      charts.append(box);
-      const q = new URLSearchParams({ points: 2000 });
-      const smooth = /loss/.test(key) && options.smoothing > 0;
-      if (smooth) q.set("smoothing", options.smoothing);
-      const s = (await api(`/api/runs/${run.id}/metrics/${encodeURIComponent(key)}?${q}`)).body;
-      const x = options.x === "time" ? s.time.map((t) => t - s.time[0]) : s.step;
-      const series = [{ label: key, x, y: s.value, color: smooth ? "#b9cdf5" : undefined }];
-      if (smooth) series.push({ label: `${key} (smoothed ${options.smoothing})`, x, y: s.smoothed, width: 2 });
-      const title = `${key}${s.total > s.step.length ? ` (${s.step.length} of ${s.total} points)` : ""}`;
-      lineChart(box, title, series, { log: options.log, xLabel: options.x === "time" ? "seconds" : "step" });
-    }
+    // Every series is asked for at once; each chart is drawn as its series arrives.
+    await Promise.all(
+      keys.map(async (key) => {
+        const box = el("div", { class: "chart", "data-key": key });
+        charts.append(box);
+        const q = new URLSearchParams({ points: 2000 });
+        const smooth = /loss/.test(key) && options.smoothing > 0;
+        if (smooth) q.set("smoothing", options.smoothing);
+        const s = (await api(`/api/runs/${run.id}/metrics/${encodeURIComponent(key)}?${q}`)).body;
+        const x = options.x === "time" ? s.time.map((t) => t - s.time[0]) : s.step;
+        const series = [{ label: key, x, y: s.value, color: smooth ? "#b9cdf5" : undefined }];
+        if (smooth) series.push({ label: `${key} (smoothed ${options.smoothing})`, x, y: s.smoothed, width: 2 });
+        const title = `${key}${s.total > s.step.length ? ` (${s.step.length} of ${s.total} points)` : ""}`;
+        lineChart(box, title, series, { log: options.log, xLabel: options.x === "time" ? "seconds" : "step" });
+      }),
+    );
   }
 
   const stats = Object.entries(run.metric_stats);
@@ -613,6 +626,8 @@ async function route() {
     fail(e);
   }
   document.body.dataset.ready = location.pathname + location.search;
+  // When the page was complete, in ms since navigation began (what bench/ui_scale.py reads).
+  window.sluiceReadyAt = performance.now();
 }
 
 for (const a of document.querySelectorAll("header a")) a.addEventListener("click", link);
