@@ -5,6 +5,7 @@
 // sorting, filtering, comparing and live updates work by interaction.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -144,6 +145,15 @@ TEST_F(UiTest, RunsAreListedFilteredSortedAndPagedAsTheCliDoes) {
   EXPECT_EQ(client.Get("/api/runs?limit=ten").Json()["error"],
             "query parameter 'limit': expected a whole number from 1 to 5000");
   EXPECT_EQ(client.Get("/api/runs?status=sleeping").Json()["error"], "unknown status 'sleeping'");
+
+  // The columns: every key any run has.
+  const json columns = client.Get("/api/columns").Json();
+  for (const char* key : {"f.x", "f.epochs", "train.lr", "pipeline.seed"}) {
+    EXPECT_NE(std::find(columns["params"].begin(), columns["params"].end(), key), columns["params"].end()) << key;
+  }
+  for (const char* key : {"f.curve", "f.value", "eval.accuracy", "train.loss"}) {
+    EXPECT_NE(std::find(columns["metrics"].begin(), columns["metrics"].end(), key), columns["metrics"].end()) << key;
+  }
 }
 
 TEST_F(UiTest, ARunIsWhatRunsShowPrintsWithEachMetricsRange) {
