@@ -134,6 +134,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Request request = parser_->release();
     version_ = request.version();
     keep_alive_ = request.keep_alive();
+    head_ = request.method() == bhttp::verb::head;
     busy_ = true;
     state_->in_flight.fetch_add(1);
     stream_.expires_never();  // the handler may take its time (a batch of inference)
@@ -154,6 +155,11 @@ class Session : public std::enable_shared_from_this<Session> {
     response.version(version_);
     response.keep_alive(keep);
     response.prepare_payload();
+    if (head_) {  // the headers a GET would get, its Content-Length included, and no body
+      const size_t length = response.body().size();
+      response.body().clear();
+      response.content_length(length);
+    }
     response_ = std::make_shared<Response>(std::move(response));
     stream_.expires_after(state_->options.request_timeout);
     bhttp::async_write(stream_, *response_, [self = shared_from_this(), counted, keep](beast::error_code ec, size_t) {
@@ -182,6 +188,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<Response> response_;
   unsigned version_ = 11;
   bool keep_alive_ = true;
+  bool head_ = false;
   bool busy_ = false;  // a request read and not yet answered
 };
 

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 
 #include "http_client.hpp"
@@ -312,6 +313,30 @@ TEST_F(UiTest, PagesAndTheirAssetsComeFromTheBinary) {
   EXPECT_NE(uplot.body.find("uPlot"), std::string::npos);
   EXPECT_EQ(client.Get("/assets/nothing.js").status, 404);
   EXPECT_EQ(client.Get("/no/such/page").Json()["error"], "no page here");
+
+  // HEAD: a GET's headers, Content-Length included, and no body (the next answer on the
+  // connection follows the headers directly).
+  net::io_context ioc;
+  tcp::socket socket(ioc);
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), ui.port));
+  const std::string requests =
+      "HEAD /assets/app.js HTTP/1.1\r\nHost: x\r\n\r\nGET /api/columns HTTP/1.1\r\nHost: x\r\nConnection: "
+      "close\r\n\r\n";
+  net::write(socket, net::buffer(requests));
+  std::string answer;
+  beast::error_code ec;
+  for (char buf[4096];;) {
+    const size_t n = socket.read_some(net::buffer(buf), ec);
+    answer.append(buf, n);
+    if (ec) break;
+  }
+  const size_t second = answer.find("HTTP/1.1 200", 1);
+  ASSERT_NE(second, std::string::npos) << answer.substr(0, 400);
+  EXPECT_EQ(answer.compare(second - 4, 4, "\r\n\r\n"), 0) << "the HEAD answer carried a body";
+  EXPECT_NE(
+      answer.substr(0, second).find("Content-Length: " + std::to_string(client.Get("/assets/app.js").body.size())),
+      std::string::npos)
+      << answer.substr(0, second);
 }
 
 // The pages in headless Chromium (tests/ui/browser_test.js): what they show, and sorting,
