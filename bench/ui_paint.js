@@ -1,5 +1,6 @@
 // Time for sluice ui's pages to be complete in headless Chromium (Debian's, through npm's
-// playwright-core): the runs table with its rows, a run page with all its charts drawn.
+// playwright-core): the runs table with its rows; a run page with the charts on its first
+// screen drawn (the rest are drawn as they are scrolled into view).
 // Each round opens a fresh browser context (nothing cached). Prints JSON.
 //
 //   node bench/ui_paint.js URL RUN_ID ROUNDS
@@ -22,7 +23,10 @@ async function main() {
       await page.waitForFunction(() => window.sluiceReadyAt !== undefined, null, { timeout: 60000 });
       out[key].push(await page.evaluate(() => window.sluiceReadyAt));
       if (key === "runs_page_ms") out.rows = await page.locator("#runs tr[data-run]").count();
-      else out.charts = await page.locator("#charts canvas").count();
+      else {
+        out.charts = await page.locator("#charts canvas").count();
+        out.series = await page.locator("#charts .chart").count();
+      }
       await context.close();
     }
   }

@@ -20,7 +20,9 @@ function el(tag, attrs = {}, ...children) {
 }
 
 async function api(path) {
-  const response = await fetch(path);
+  const early = window.sluiceEarly && window.sluiceEarly[path];
+  if (early) delete window.sluiceEarly[path];
+  const response = await (early || fetch(path));
   const text = await response.text();
   let body;
   try {
@@ -335,24 +337,43 @@ async function runPage(id) {
     drawCharts();
   });
 
+  // Charts are drawn when they come into view (a run may log hundreds of series): those on
+  // the first screen before the page counts as shown, the rest as they near the screen.
+  let observer = null;
   async function drawCharts() {
+    if (observer) observer.disconnect();
     charts.replaceChildren();
-    // Every series is asked for at once; each chart is drawn as its series arrives.
-    await Promise.all(
-      keys.map(async (key) => {
-        const box = el("div", { class: "chart", "data-key": key });
-        charts.append(box);
-        const q = new URLSearchParams({ points: 2000 });
-        const smooth = /loss/.test(key) && options.smoothing > 0;
-        if (smooth) q.set("smoothing", options.smoothing);
-        const s = (await api(`/api/runs/${run.id}/metrics/${encodeURIComponent(key)}?${q}`)).body;
-        const x = options.x === "time" ? s.time.map((t) => t - s.time[0]) : s.step;
-        const series = [{ label: key, x, y: s.value, color: smooth ? "#b9cdf5" : undefined }];
-        if (smooth) series.push({ label: `${key} (smoothed ${options.smoothing})`, x, y: s.smoothed, width: 2 });
-        const title = `${key}${s.total > s.step.length ? ` (${s.step.length} of ${s.total} points)` : ""}`;
-        lineChart(box, title, series, { log: options.log, xLabel: options.x === "time" ? "seconds" : "step" });
-      }),
+    const boxes = keys.map((key) => el("div", { class: "chart", "data-key": key }));
+    charts.append(...boxes);
+    observer = new IntersectionObserver(
+      (entries) => {
+        for (const e of entries) {
+          if (!e.isIntersecting) continue;
+          observer.unobserve(e.target);
+          drawChart(e.target).catch(fail);
+        }
+      },
+      { rootMargin: "300px" },
     );
+    const first = [];
+    for (const box of boxes) {
+      if (box.getBoundingClientRect().top < window.innerHeight) first.push(drawChart(box));
+      else observer.observe(box);
+    }
+    await Promise.all(first);
+  }
+
+  async function drawChart(box) {
+    const key = box.dataset.key;
+    const q = new URLSearchParams({ points: 2000 });
+    const smooth = /loss/.test(key) && options.smoothing > 0;
+    if (smooth) q.set("smoothing", options.smoothing);
+    const s = (await api(`/api/runs/${run.id}/metrics/${encodeURIComponent(key)}?${q}`)).body;
+    const x = options.x === "time" ? s.time.map((t) => t - s.time[0]) : s.step;
+    const series = [{ label: key, x, y: s.value, color: smooth ? "#b9cdf5" : undefined }];
+    if (smooth) series.push({ label: `${key} (smoothed ${options.smoothing})`, x, y: s.smoothed, width: 2 });
+    const title = `${key}${s.total > s.step.length ? ` (${s.step.length} of ${s.total} points)` : ""}`;
+    lineChart(box, title, series, { log: options.log, xLabel: options.x === "time" ? "seconds" : "step" });
   }
 
   const stats = Object.entries(run.metric_stats);
