@@ -205,9 +205,8 @@ async function runsPage() {
       result = await (first || api("/api/runs?" + runsQuery(state)));
       error.textContent = "";
     } catch (e) {
+      // The rows of the last good filter stay; the error says what is wrong with this one.
       error.textContent = e.message;
-      table.replaceChildren();
-      count.textContent = "";
       return;
     } finally {
       first = null;
