@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <boost/asio/write.hpp>
@@ -358,6 +359,12 @@ TEST_F(UiTest, ThePagesWorkInABrowser) {
   const json runs = Sluice({"runs", "list", "--limit", "0"});
   const json expected = {{"runs", runs.size()},
                          {"running", latest[0]["id"]},
+                         {"pipelines",
+                          [&] {
+                            std::set<std::string> names;
+                            for (const auto& r : runs) names.insert(r["pipeline"].get<std::string>());
+                            return names.size();
+                          }()},
                          {"hang_flag", flag.string()},
                          {"x_above", Sluice({"runs", "list", "--limit", "0", "--where", "params.f.x > 1.5"}).size()},
                          {"compare", {made_->quad_runs[0], made_->quad_runs[1]}},

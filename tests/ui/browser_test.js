@@ -103,6 +103,22 @@ async function main() {
     await page.press("#where", "Enter");
     await page.waitForFunction((n) => document.querySelectorAll("#runs tr[data-run]").length === n, expected.runs, { timeout });
 
+    // Grouped by pipeline: a heading row per pipeline, each run under its own.
+    await page.selectOption("#group", "pipeline");
+    await page.waitForSelector("#runs tr.group", { timeout });
+    const groups = await page.$$eval("#runs tr", (rows) => {
+      const out = [];
+      for (const tr of rows) {
+        if (tr.classList.contains("group")) out.push({ name: tr.textContent, runs: [] });
+        else if (tr.dataset.run && out.length) out[out.length - 1].runs.push(tr.children[2].textContent);
+      }
+      return out;
+    });
+    check(groups.length === expected.pipelines, `one group per pipeline (${groups.map((g) => g.name)})`);
+    check(groups.every((g) => g.runs.length > 0 && g.runs.every((p) => p === g.name)), "every run is under its pipeline");
+    await page.selectOption("#group", "");
+    await page.waitForFunction(() => document.querySelectorAll("#runs tr.group").length === 0, null, { timeout });
+
     // Comparing two runs: their parameters side by side, differences marked; curves overlaid.
     for (const id of expected.compare) await page.check(`#runs tr[data-run="${id}"] input[type=checkbox]`);
     await page.click("#compare");
