@@ -88,10 +88,6 @@ std::string Trimmed(std::string text) {
   return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
 }
 
-bool IsLoopback(const std::string& host) {
-  return host == "127.0.0.1" || host == "::1" || host.rfind("127.", 0) == 0 || host == "localhost";
-}
-
 // Compares without stopping at the first difference (no timing to learn the token from).
 bool SameToken(const std::string& a, const std::string& b) {
   if (a.size() != b.size()) return false;
@@ -388,7 +384,7 @@ int ServeCommand(const Args& args) {
     text << in.rdbuf();
     state.token = Trimmed(text.str());
     if (state.token.empty()) throw store::StoreError("--token-file " + path + " is empty");
-  } else if (!IsLoopback(host) && !vm["no-auth"].as<bool>()) {
+  } else if (!http::IsLoopback(host) && !vm["no-auth"].as<bool>()) {
     throw po::error("--host " + host +
                     " lets other machines reach the models: pass --token-file FILE for bearer-token auth (or "
                     "--no-auth to serve without it)");

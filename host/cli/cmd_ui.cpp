@@ -194,10 +194,9 @@ http::Response Runs(UiState& state, const Url& url) {
         filter.order_by = store::CompileOrderBy(text);
       }
     } catch (const store::QueryError& e) {
-      http::Response r = http::MakeResponse(
+      return http::MakeResponse(
           StatusCode::bad_request,
           Dump(json{{"error", std::string(key) + ": " + e.Render(text)}, {"column", e.column()}}, -1));
-      return r;
     }
   }
   filter.limit = url.Int("limit", 100, 1, kMaxRunsPerPage);
@@ -509,7 +508,7 @@ int UiCommand(const Args& args) {
   });
   server.Start();
   const std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  if (host != "127.0.0.1" && host != "::1" && host != "localhost") {
+  if (!http::IsLoopback(host)) {
     std::cerr << "sluice ui: warning: --host " << host
               << " lets other machines read this store's run history (there is no login)\n";
   }

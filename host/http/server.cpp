@@ -38,6 +38,10 @@ Response MakeResponse(StatusCode status, std::string body, const char* content_t
   return res;
 }
 
+bool IsLoopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "::1" || host.rfind("127.", 0) == 0 || host == "localhost";
+}
+
 Response ErrorResponse(StatusCode status, const std::string& message) {
   return MakeResponse(
       status, nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");

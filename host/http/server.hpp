@@ -33,6 +33,8 @@ using Handler = std::function<void(Request&& request, Respond respond)>;
 Response MakeResponse(StatusCode status, std::string body, const char* content_type = "application/json");
 // {"error": message}, with `status`.
 Response ErrorResponse(StatusCode status, const std::string& message);
+// Whether binding `host` keeps the server to this machine (127.0.0.0/8, ::1, localhost).
+bool IsLoopback(const std::string& host);
 
 struct ServerOptions {
   std::string host = "127.0.0.1";

@@ -122,14 +122,8 @@ class ServeTest : public StoreCliTest {
     args.insert(args.end(), {"--port", "0"});
     Server server;
     server.child = std::make_unique<Child>(args, Options());
-    const std::string marker = "listening on http://127.0.0.1:";
-    const bool listening = server.child->WaitForLine([&](const std::string& line) {
-      const auto at = line.find(marker);
-      if (at == std::string::npos) return false;
-      server.port = static_cast<uint16_t>(std::stoi(line.substr(at + marker.size())));
-      return true;
-    });
-    EXPECT_TRUE(listening) << "sluice serve stopped before listening";
+    server.port = ListeningPort(*server.child);
+    EXPECT_NE(server.port, 0) << "sluice serve stopped before listening";
     return server;
   }
 

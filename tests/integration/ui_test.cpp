@@ -90,14 +90,8 @@ class UiTest : public ::testing::Test {
   static Ui Start() {
     Ui ui;
     ui.child = std::make_unique<Child>(std::vector<std::string>{SluiceBinary(), "ui", "--port", "0"}, Options());
-    const std::string marker = "on http://127.0.0.1:";
-    const bool listening = ui.child->WaitForLine([&](const std::string& line) {
-      const auto at = line.find(marker);
-      if (at == std::string::npos) return false;
-      ui.port = static_cast<uint16_t>(std::stoi(line.substr(at + marker.size())));
-      return true;
-    });
-    EXPECT_TRUE(listening) << "sluice ui stopped before listening";
+    ui.port = ListeningPort(*ui.child);
+    EXPECT_NE(ui.port, 0) << "sluice ui stopped before listening";
     return ui;
   }
 };

@@ -15,6 +15,8 @@
 #include <boost/beast/http/write.hpp>
 #include <nlohmann/json.hpp>
 
+#include "process.hpp"
+
 namespace sluice::testing {
 
 namespace net = boost::asio;
@@ -84,6 +86,21 @@ class Client {
   beast::flat_buffer buffer_;
   std::string error_;
 };
+
+// The port a server started as `child` (`sluice serve` or `sluice ui` with `--port 0`)
+// says it listens on, in the stderr line holding "http://127.0.0.1:PORT"; 0 when it stopped
+// before saying so.
+inline uint16_t ListeningPort(Child& child) {
+  const std::string marker = "http://127.0.0.1:";
+  uint16_t port = 0;
+  child.WaitForLine([&](const std::string& line) {
+    const auto at = line.find(marker);
+    if (at == std::string::npos) return false;
+    port = static_cast<uint16_t>(std::stoi(line.substr(at + marker.size())));
+    return true;
+  });
+  return port;
+}
 
 }  // namespace sluice::testing
 

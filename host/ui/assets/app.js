@@ -64,6 +64,12 @@ function duration(s) {
   return (s / 3600).toFixed(1) + " h";
 }
 
+// A table with its headings and rows, or `empty` (a sentence) when there are no rows.
+function listTable(id, headings, rows, empty) {
+  if (empty && rows.length === 0) return el("p", { class: "muted" }, empty);
+  return el("table", { id }, el("tr", {}, headings.map((h) => el("th", {}, h))), rows);
+}
+
 function statusCell(status) {
   return el("td", { class: "status-" + status }, status);
 }
@@ -460,16 +466,14 @@ async function studiesPage() {
   const studies = (await api("/api/studies")).body;
   main.replaceChildren(
     el("h1", {}, "Studies"),
-    studies.length === 0
-      ? el("p", { class: "muted" }, "No studies yet (sluice sweep FILE starts one).")
-      : el(
-          "table",
-          { id: "studies" },
-          el("tr", {}, ["study", "pipeline", "status", "created (UTC)", "objective", "trials", "pruned", "failed", "best"].map((h) => el("th", {}, h))),
-          studies.map((s) =>
-            el("tr", {}, el("td", {}, el("a", { href: "/studies/" + s.study, onclick: link }, s.study)), el("td", {}, s.pipeline), statusCell(s.status), el("td", {}, when(s.created_at)), el("td", {}, `${s.metric} (${s.direction})`), el("td", { class: "num" }, s.trials), el("td", { class: "num" }, s.pruned), el("td", { class: "num" }, s.failed), el("td", { class: "num" }, s.best ? fmt(s.best.value) : "")),
-          ),
-        ),
+    listTable(
+      "studies",
+      ["study", "pipeline", "status", "created (UTC)", "objective", "trials", "pruned", "failed", "best"],
+      studies.map((s) =>
+        el("tr", {}, el("td", {}, el("a", { href: "/studies/" + s.study, onclick: link }, s.study)), el("td", {}, s.pipeline), statusCell(s.status), el("td", {}, when(s.created_at)), el("td", {}, `${s.metric} (${s.direction})`), el("td", { class: "num" }, s.trials), el("td", { class: "num" }, s.pruned), el("td", { class: "num" }, s.failed), el("td", { class: "num" }, s.best ? fmt(s.best.value) : "")),
+      ),
+      "No studies yet (sluice sweep FILE starts one).",
+    ),
   );
 }
 
@@ -501,10 +505,9 @@ async function studyPage(id) {
     el("h2", {}, "Parallel coordinates"),
     parallelCoordinates(study.trials.filter((t) => t.value !== null), paramKeys, maximize),
     el("h2", {}, "Trials"),
-    el(
-      "table",
-      { id: "trials" },
-      el("tr", {}, ["#", "state", "value", "step", "run"].concat(paramKeys).map((h) => el("th", {}, h))),
+    listTable(
+      "trials",
+      ["#", "state", "value", "step", "run"].concat(paramKeys),
       study.trials.map((t) =>
         el("tr", {}, el("td", { class: "num" }, t.number), statusCell(t.state), el("td", { class: "num" }, fmt(t.value)), el("td", { class: "num" }, t.step === null ? "" : t.step), el("td", {}, t.run ? el("a", { href: "/runs/" + t.run, onclick: link }, t.run.slice(0, 8)) : ""), paramKeys.map((k) => el("td", {}, fmt(t.params[k])))),
       ),
@@ -542,22 +545,21 @@ function parallelCoordinates(trials, keys, maximize) {
   svg.setAttribute("height", height);
   svg.setAttribute("id", "parallel");
   const value = (t, k) => (k === "objective" ? t.value : t.params[k]);
-  const scales = axes.map((k) => {
+  // Each axis: a scale to [0, 1] and its lowest and highest values (numbers by value, other
+  // values as ordered levels).
+  const scales = [], ends = [];
+  for (const k of axes) {
     const vs = trials.map((t) => value(t, k));
     if (vs.every((v) => typeof v === "number")) {
       const lo = Math.min(...vs), hi = Math.max(...vs);
-      return (v) => (hi === lo ? 0.5 : (v - lo) / (hi - lo));
+      scales.push((v) => (hi === lo ? 0.5 : (v - lo) / (hi - lo)));
+      ends.push([lo, hi]);
+    } else {
+      const levels = Array.from(new Set(vs.map((v) => JSON.stringify(v)))).sort();
+      scales.push((v) => (levels.length === 1 ? 0.5 : levels.indexOf(JSON.stringify(v)) / (levels.length - 1)));
+      ends.push([JSON.parse(levels[0]), JSON.parse(levels[levels.length - 1])]);
     }
-    const levels = Array.from(new Set(vs.map((v) => JSON.stringify(v)))).sort();
-    const scale = (v) => (levels.length === 1 ? 0.5 : levels.indexOf(JSON.stringify(v)) / (levels.length - 1));
-    scale.levels = levels.map((l) => JSON.parse(l));
-    return scale;
-  });
-  const ends = axes.map((k) => {
-    const vs = trials.map((t) => value(t, k));
-    if (vs.every((v) => typeof v === "number")) return [Math.min(...vs), Math.max(...vs)];
-    return [scales[axes.indexOf(k)].levels[0], scales[axes.indexOf(k)].levels.slice(-1)[0]];
-  });
+  }
   const x = (i) => 40 + (i * (width - 80)) / Math.max(1, axes.length - 1);
   const y = (f) => top + (1 - f) * (height - top - bottom);
   const objective = scales[axes.length - 1];
@@ -606,16 +608,14 @@ async function modelsPage() {
   const metricKeys = Array.from(new Set(models.flatMap((m) => Object.keys(m.metrics)))).filter((k) => /^eval\./.test(k)).sort().slice(0, 6);
   main.replaceChildren(
     el("h1", {}, "Models"),
-    models.length === 0
-      ? el("p", { class: "muted" }, "No registered models yet.")
-      : el(
-          "table",
-          { id: "models" },
-          el("tr", {}, ["name", "version", "aliases", "created (UTC)", "source run"].concat(metricKeys).map((h) => el("th", {}, h))),
-          models.map((m) =>
-            el("tr", {}, el("td", {}, m.name), el("td", { class: "num" }, m.version), el("td", {}, m.aliases.join(", ")), el("td", {}, when(m.created_at)), el("td", {}, m.run_id ? el("a", { href: "/runs/" + m.run_id, onclick: link }, m.run_id.slice(0, 8)) : ""), metricKeys.map((k) => el("td", { class: "num" }, fmt(m.metrics[k])))),
-          ),
-        ),
+    listTable(
+      "models",
+      ["name", "version", "aliases", "created (UTC)", "source run"].concat(metricKeys),
+      models.map((m) =>
+        el("tr", {}, el("td", {}, m.name), el("td", { class: "num" }, m.version), el("td", {}, m.aliases.join(", ")), el("td", {}, when(m.created_at)), el("td", {}, m.run_id ? el("a", { href: "/runs/" + m.run_id, onclick: link }, m.run_id.slice(0, 8)) : ""), metricKeys.map((k) => el("td", { class: "num" }, fmt(m.metrics[k])))),
+      ),
+      "No registered models yet.",
+    ),
   );
 }
 
