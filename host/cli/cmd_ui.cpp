@@ -83,8 +83,17 @@ std::string PercentDecode(std::string_view text, bool plus_is_space) {
 }
 
 struct Url {
-  std::vector<std::string> segments;  // decoded, without empty ones
-  std::map<std::string, std::string> query;
+  std::vector<std::string> segments;                       // decoded, without empty ones
+  std::map<std::string, std::string> query;                // the last value of each name
+  std::vector<std::pair<std::string, std::string>> pairs;  // every name and value, in order
+
+  std::vector<std::string> All(const std::string& key) const {
+    std::vector<std::string> values;
+    for (const auto& [k, v] : pairs) {
+      if (k == key) values.push_back(v);
+    }
+    return values;
+  }
 
   std::string Param(const std::string& key, const std::string& fallback = "") const {
     auto it = query.find(key);
@@ -144,8 +153,10 @@ Url ParseUrl(std::string_view target) {
       const std::string_view pair = query.substr(begin, end - begin);
       const size_t eq = pair.find('=');
       if (!pair.empty()) {
-        url.query[PercentDecode(pair.substr(0, eq), true)] =
-            eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1), true);
+        std::string name = PercentDecode(pair.substr(0, eq), true);
+        std::string value = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1), true);
+        url.query[name] = value;
+        url.pairs.emplace_back(std::move(name), std::move(value));
       }
       begin = end + 1;
     }
@@ -283,16 +294,12 @@ http::Response Run(UiState& state, const std::string& id) {
   return Json(j);
 }
 
-// GET /api/runs/{id}/metrics/{key}?points=N&smoothing=W: the series smoothed (W in [0, 1),
-// TensorBoard's), then downsampled to at most N points (largest triangle three buckets,
-// chosen on the smoothed values), as columns.
-http::Response Series(UiState& state, const std::string& id, const std::string& key, const Url& url) {
-  store::RunStore& store = *state.store;
-  const store::RunRecord run = FindRun(store, id);
-  const std::vector<store::MetricPoint> points = store.MetricHistory(run.id, key);
-  if (points.empty()) throw ClientError{StatusCode::not_found, "run " + run.id + " has no metric '" + key + "'"};
-  const auto limit = static_cast<size_t>(url.Int("points", kMaxPoints, 3, kMaxPoints));
-  const double smoothing = url.Number("smoothing", 0, 0, 0.999);
+// One series of a run: smoothed (W in [0, 1), TensorBoard's), then downsampled to at most
+// `limit` points (largest triangle three buckets, chosen on the smoothed values), as columns.
+json SeriesJson(store::RunStore& store, const std::string& run_id, const std::string& key, size_t limit,
+                double smoothing) {
+  const std::vector<store::MetricPoint> points = store.MetricHistory(run_id, key);
+  if (points.empty()) throw ClientError{StatusCode::not_found, "run " + run_id + " has no metric '" + key + "'"};
   std::vector<double> steps, values;
   steps.reserve(points.size());
   values.reserve(points.size());
@@ -309,10 +316,25 @@ http::Response Series(UiState& state, const std::string& id, const std::string& 
     time.push_back(points[i].logged_at);
     if (smoothing > 0) smooth.push_back(NumberOrNull(smoothed[i]));
   }
-  json out = {{"run", run.id},  {"key", key},  {"total", points.size()}, {"smoothing", smoothing}, {"step", step},
+  json out = {{"run", run_id},  {"key", key},  {"total", points.size()}, {"smoothing", smoothing}, {"step", step},
               {"value", value}, {"time", time}};
   if (smoothing > 0) out["smoothed"] = smooth;
-  return Json(out);
+  return out;
+}
+
+// GET /api/runs/{id}/metrics/{key}?points=N&smoothing=W: one series (SeriesJson).
+// GET /api/runs/{id}/metrics?key=K1&key=K2...: several, in one answer (a page's first
+// screen of charts in one request), as an array in the order asked.
+json Series(UiState& state, const std::string& id, const std::vector<std::string>& keys, const Url& url) {
+  store::RunStore& store = *state.store;
+  const store::RunRecord run = FindRun(store, id);
+  if (keys.empty()) throw ClientError{StatusCode::bad_request, "name the series: ?key=KEY (one or more)"};
+  if (keys.size() > 100) throw ClientError{StatusCode::bad_request, "at most 100 series in one request"};
+  const auto limit = static_cast<size_t>(url.Int("points", kMaxPoints, 3, kMaxPoints));
+  const double smoothing = url.Number("smoothing", 0, 0, 0.999);
+  json out = json::array();
+  for (const std::string& key : keys) out.push_back(SeriesJson(store, run.id, key, limit, smoothing));
+  return out;
 }
 
 const char* ContentType(const fs::path& path) {
@@ -399,7 +421,8 @@ http::Response Api(UiState& state, const Url& url) {
   if (n == 2 && s[1] == "runs") return Runs(state, url);
   if (n == 2 && s[1] == "columns") return Columns(state);
   if (n == 3 && s[1] == "runs") return Run(state, s[2]);
-  if (n == 5 && s[1] == "runs" && s[3] == "metrics") return Series(state, s[2], s[4], url);
+  if (n == 4 && s[1] == "runs" && s[3] == "metrics") return Json(Series(state, s[2], url.All("key"), url));
+  if (n == 5 && s[1] == "runs" && s[3] == "metrics") return Json(Series(state, s[2], {s[4]}, url)[0]);
   if (n == 6 && s[1] == "runs" && s[3] == "artifacts") return Artifact(state, s[2], s[4], s[5], url);
   if (n == 2 && s[1] == "studies") return Studies(state, url);
   if (n == 3 && s[1] == "studies") return Study(state, s[2]);

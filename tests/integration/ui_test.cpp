@@ -236,6 +236,18 @@ TEST_F(UiTest, SeriesAreSmoothedThenDownsampledOnTheServer) {
   Reply missing = client.Get("/api/runs/" + id + "/metrics/no.such");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.Json()["error"], "run " + id + " has no metric 'no.such'");
+
+  // Several series in one request (a run page's first screen), in the order asked, each
+  // as it comes alone; a key that needs encoding comes back as logged.
+  reply = client.Get("/api/runs/" + id + "/metrics?key=f.value&key=f.curve&points=50&smoothing=0.9");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const json batch = reply.Json();
+  ASSERT_EQ(batch.size(), 2u) << batch.dump().substr(0, 300);
+  EXPECT_EQ(batch[0]["key"], "f.value");
+  EXPECT_EQ(batch[1], s) << "the same series as asked for alone";
+  EXPECT_EQ(client.Get("/api/runs/" + id + "/metrics?key=f.curve&key=no%2Esuch").Json()["error"],
+            "run " + id + " has no metric 'no.such'");
+  EXPECT_EQ(client.Get("/api/runs/" + id + "/metrics").Json()["error"], "name the series: ?key=KEY (one or more)");
 }
 
 TEST_F(UiTest, ArtifactsAreServedAsRecordedAndNoUrlLeavesTheStore) {

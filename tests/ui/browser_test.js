@@ -144,6 +144,8 @@ async function main() {
     await page.goto(url + "/runs/" + expected.trained_run);
     await ready(page);
     await page.waitForSelector("#charts .chart canvas", { timeout });
+    // The images below the first screen load as they are scrolled to.
+    for (const image of await page.locator("img.artifact").all()) await image.scrollIntoViewIfNeeded();
     await page.waitForFunction(() => {
       const images = Array.from(document.querySelectorAll("img.artifact"));
       return images.length > 0 && images.every((i) => i.complete && i.naturalWidth > 0);

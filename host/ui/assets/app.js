@@ -82,7 +82,29 @@ function fail(error) {
 
 const palette = ["#2459c9", "#d9480f", "#2b8a3e", "#ae3ec9", "#e8590c", "#0c8599", "#5c940d", "#c2255c"];
 
-// A line chart of series [{label, x: [], y: []}] on a shared x axis (their union).
+// uPlot, loaded when a page first draws a chart (the runs table draws none): a chart page
+// asks for its data first and has uPlot's 50 KB evaluated while the answers are on their way.
+let uplotLoaded = null;
+function uplot() {
+  if (!uplotLoaded) {
+    uplotLoaded = new Promise((resolve, reject) => {
+      document.head.append(el("script", { src: "/assets/uplot.js", onload: resolve, onerror: () => reject(new Error("cannot load /assets/uplot.js")) }));
+    });
+  }
+  return uplotLoaded;
+}
+
+// An axis tick: short, exponents only for the very small and very large.
+function tick(v) {
+  if (v === null || v === undefined) return "";
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-4 || a >= 1e7) ? v.toExponential(1) : String(Number(v.toPrecision(4)));
+}
+
+const wholeIncrements = [1, 2, 5].flatMap((m) => [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8].map((p) => m * p)).sort((a, b) => a - b);
+
+// A line chart of series [{label, x: [], y: []}] on a shared x axis (their union); uplot()
+// has loaded.
 function lineChart(target, title, series, options = {}) {
   const xs = Array.from(new Set(series.flatMap((s) => s.x))).sort((a, b) => a - b);
   const index = new Map(xs.map((x, i) => [x, i]));
@@ -92,14 +114,19 @@ function lineChart(target, title, series, options = {}) {
     s.x.forEach((x, i) => (column[index.get(x)] = s.y[i]));
     data.push(column);
   }
-  const width = Math.max(300, target.clientWidth - 16 || 440);
+  const width = options.width || Math.max(300, target.clientWidth - 16 || 440);
   const plot = new uPlot(
     {
       width,
       height: 220,
       title,
       scales: { x: { time: options.time === true }, y: { distr: options.log ? 3 : 1 } },
-      axes: [{ label: options.xLabel || "step" }, {}],
+      axes: [
+        // Steps and trials are whole numbers: ticks at whole steps (1, 2, 5 and their tens).
+        { label: options.xLabel || "step", ...(options.xLabel === "seconds" ? {} : { incrs: wholeIncrements }) },
+        // The values as the tables write them, with room for the longest.
+        { values: (u, splits) => splits.map(tick), size: (u, values) => (values ? 24 + 7 * Math.max(...values.map((v) => v.length)) : 50) },
+      ],
       series: [{ label: options.xLabel || "step" }].concat(
         series.map((s, i) => ({
           label: s.label,
@@ -345,6 +372,7 @@ async function runPage(id) {
   // Charts are drawn when they come into view (a run may log hundreds of series): those on
   // the first screen before the page counts as shown, the rest as they near the screen.
   let observer = null;
+  let width = 0;
   async function drawCharts() {
     if (observer) observer.disconnect();
     charts.replaceChildren();
@@ -352,34 +380,61 @@ async function runPage(id) {
     charts.append(...boxes);
     observer = new IntersectionObserver(
       (entries) => {
-        for (const e of entries) {
-          if (!e.isIntersecting) continue;
-          observer.unobserve(e.target);
-          drawChart(e.target).catch(fail);
-        }
+        const seen = entries.filter((e) => e.isIntersecting).map((e) => e.target);
+        for (const box of seen) observer.unobserve(box);
+        if (seen.length) drawBatch(seen).catch(fail);
       },
       { rootMargin: "300px" },
     );
-    const first = [];
-    for (const box of boxes) {
-      if (box.getBoundingClientRect().top < window.innerHeight) first.push(drawChart(box));
-      else observer.observe(box);
-    }
-    await Promise.all(first);
+    // The grid's boxes are alike: one measure gives every chart its width.
+    width = boxes.length ? Math.max(300, boxes[0].clientWidth - 16) : 0;
+    const first = boxes.filter((box) => box.getBoundingClientRect().top < window.innerHeight);
+    await drawBatch(first);
+    // The others once the first screen is drawn, so that they don't hold it back.
+    for (const box of boxes.slice(first.length)) observer.observe(box);
   }
 
-  async function drawChart(box) {
-    const key = box.dataset.key;
-    const q = new URLSearchParams({ points: 2000 });
-    const smooth = /loss/.test(key) && options.smoothing > 0;
-    if (smooth) q.set("smoothing", options.smoothing);
-    const s = (await api(`/api/runs/${run.id}/metrics/${encodeURIComponent(key)}?${q}`)).body;
+  // The charts of these boxes, their series asked for in one request for the smoothed ones
+  // (losses) and one for the rest.
+  async function drawBatch(boxes) {
+    const smoothed = (box) => /loss/.test(box.dataset.key) && options.smoothing > 0;
+    const groups = [boxes.filter(smoothed), boxes.filter((box) => !smoothed(box))].filter((group) => group.length);
+    await Promise.all(
+      groups.map(async (group) => {
+        const smooth = smoothed(group[0]);
+        const q = new URLSearchParams({ points: 2000 });
+        for (const box of group) q.append("key", box.dataset.key);
+        if (smooth) q.set("smoothing", options.smoothing);
+        const answers = api(`/api/runs/${encodeURIComponent(run.id)}/metrics?${q}`);
+        await uplot();
+        const series = (await answers).body;
+        group.forEach((box, i) => drawChart(box, series[i], smooth));
+      }),
+    );
+  }
+
+  function drawChart(box, s, smooth) {
+    const key = s.key;
     const x = options.x === "time" ? s.time.map((t) => t - s.time[0]) : s.step;
     const series = [{ label: key, x, y: s.value, color: smooth ? "#b9cdf5" : undefined }];
     if (smooth) series.push({ label: `${key} (smoothed ${options.smoothing})`, x, y: s.smoothed, width: 2 });
     const title = `${key}${s.total > s.step.length ? ` (${s.step.length} of ${s.total} points)` : ""}`;
-    lineChart(box, title, series, { log: options.log, xLabel: options.x === "time" ? "seconds" : "step" });
+    lineChart(box, title, series, { log: options.log, xLabel: options.x === "time" ? "seconds" : "step", width });
   }
+
+  // The head of the page and the charts' boxes first: the charts of the first screen are
+  // asked for at once, and the rest of the page is built while their answers come.
+  const rest = el("div", { class: "below" });
+  main.replaceChildren(
+    el("h1", {}, `Run ${run.id} `, el("span", { class: "status-" + run.status }, run.status)),
+    el("p", {}, `${run.pipeline} (${run.file}), started ${when(run.started_at)} UTC, ${duration(seconds(run.started_at, run.ended_at))}`, run.study ? el("span", {}, ", trial ", String(run.trial), " of study ", el("a", { href: "/studies/" + run.study, onclick: link }, run.study)) : null),
+    run.error ? el("p", { class: "error" }, run.error) : null,
+    el("h2", {}, "Charts"),
+    el("div", { class: "toolbar" }, "smoothing ", smoothing, smoothingLabel, " x axis ", axis, el("label", {}, log, " log scale")),
+    charts,
+    rest,
+  );
+  const drawn = drawCharts();
 
   const stats = Object.entries(run.metric_stats);
   const metricRows = stats.map(([k, s]) =>
@@ -397,7 +452,7 @@ async function runPage(id) {
   const artifacts = run.artifacts.map((a) => {
     const url = `/api/runs/${run.id}/artifacts/${encodeURIComponent(a.stage)}/${encodeURIComponent(a.name)}`;
     const item = el("div", { class: "artifact" }, el("h3", {}, `${a.stage}/${a.name} `, el("a", { href: url + "?download=1" }, "download"), a.state !== "ok" ? el("span", { class: "error" }, ` (${a.state})`) : null));
-    if (a.state === "ok" && /\.svg$/.test(a.path)) item.append(el("img", { class: "artifact", src: url, alt: a.name }));
+    if (a.state === "ok" && /\.svg$/.test(a.path)) item.append(el("img", { class: "artifact", src: url, alt: a.name, loading: "lazy" }));
     if (a.state === "ok" && /\.csv$/.test(a.path)) {
       const pre = el("pre", { class: "csv" }, "…");
       item.append(pre);
@@ -407,13 +462,7 @@ async function runPage(id) {
     }
     return item;
   });
-  main.replaceChildren(
-    el("h1", {}, `Run ${run.id} `, el("span", { class: "status-" + run.status }, run.status)),
-    el("p", {}, `${run.pipeline} (${run.file}), started ${when(run.started_at)} UTC, ${duration(seconds(run.started_at, run.ended_at))}`, run.study ? el("span", {}, ", trial ", String(run.trial), " of study ", el("a", { href: "/studies/" + run.study, onclick: link }, run.study)) : null),
-    run.error ? el("p", { class: "error" }, run.error) : null,
-    el("h2", {}, "Charts"),
-    el("div", { class: "toolbar" }, "smoothing ", smoothing, smoothingLabel, " x axis ", axis, el("label", {}, log, " log scale")),
-    charts,
+  rest.append(
     el("h2", {}, "Metrics"),
     el("table", { id: "metrics" }, el("tr", {}, el("th", {}, "metric"), el("th", {}, "latest"), el("th", {}, "min"), el("th", {}, "max"), el("th", {}, "step")), metricRows),
     el("h2", {}, "Stages"),
@@ -425,7 +474,7 @@ async function runPage(id) {
     el("h2", {}, "Environment"),
     el("table", {}, Object.entries(run.environment).map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, v)))),
   );
-  await drawCharts();
+  await drawn;
 }
 
 // ---- compare -------------------------------------------------------------------------------
@@ -447,6 +496,7 @@ async function comparePage() {
     el("p", { class: "muted" }, "Highlighted: parameters that differ."),
     charts,
   );
+  await uplot();
   for (const key of keys) {
     const box = el("div", { class: "chart", "data-key": key });
     charts.append(box);
@@ -513,6 +563,7 @@ async function studyPage(id) {
       ),
     ),
   );
+  await uplot();
   if (bestX.length) lineChart(bestBox, "objective by trial, and the best so far", [{ label: "value", x: valueX, y: valueY, scatter: true }, { label: "best so far", x: bestX, y: bestY, width: 2 }], { xLabel: "trial", legend: true });
   // Each trial's pruning metric, step by step (the newest 40): a pruned trial's curve ends
   // at the rung where it was stopped.
