@@ -20,6 +20,11 @@ struct Token {
   size_t column = 0;
 };
 
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 bool WordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'; }
 
 std::vector<Token> Tokenize(const std::string& s) {
@@ -67,6 +72,31 @@ std::vector<Token> Tokenize(const std::string& s) {
       t.kind = Token::Kind::kWord;
       t.text = s.substr(i, j - i);
       i = j;
+      // A series' statistic is one field: min(metrics.K), max(metrics.K), metrics.K@STEP.
+      const std::string lower = Lower(t.text);
+      size_t k = i;
+      while (k < s.size() && std::isspace(static_cast<unsigned char>(s[k]))) ++k;
+      if ((lower == "min" || lower == "max") && k < s.size() && s[k] == '(') {
+        size_t b = k + 1;
+        while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+        size_t e = b;
+        while (e < s.size() && WordChar(s[e])) ++e;
+        size_t close = e;
+        while (close < s.size() && std::isspace(static_cast<unsigned char>(s[close]))) ++close;
+        if (s.compare(b, 8, "metrics.") != 0 || e == b + 8 || close >= s.size() || s[close] != ')') {
+          throw QueryError(lower + "( takes one metric: " + lower + "(metrics.STAGE.KEY)", b);
+        }
+        t.text = lower + "(" + s.substr(b, e - b) + ")";
+        i = close + 1;
+      } else if (i < s.size() && s[i] == '@') {
+        size_t e = i + 1;
+        while (e < s.size() && std::isdigit(static_cast<unsigned char>(s[e]))) ++e;
+        if (t.text.rfind("metrics.", 0) != 0 || e == i + 1 || e - i > 19 || (e < s.size() && WordChar(s[e]))) {
+          throw QueryError("'@' takes a metric and a step: metrics.STAGE.KEY@STEP", i);
+        }
+        t.text = s.substr(t.column, e - t.column);
+        i = e;
+      }
     } else {
       const size_t length = std::max<size_t>(1, Utf8CharLength(s, i));
       throw QueryError("unexpected character '" + Excerpt(s.substr(i, length)) + "'", i);
@@ -77,11 +107,6 @@ std::vector<Token> Tokenize(const std::string& s) {
   end.column = s.size();
   out.push_back(end);
   return out;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 bool IsKeyword(const Token& t, const char* word) { return t.kind == Token::Kind::kWord && Lower(t.text) == word; }
@@ -105,6 +130,26 @@ bool FieldSql(const std::string& name, SqlFragment& out) {
       return true;
     }
   }
+  // A statistic of a series: its lowest or highest value, or its value at a step (the last
+  // logged at or before it).
+  constexpr const char* kSeries =
+      "FROM metric_points p JOIN metric_series s ON s.id = p.series_id WHERE s.run_id = runs.id AND s.key = ?";
+  for (const char* stat : {"min", "max"}) {
+    const std::string open = std::string(stat) + "(metrics.";
+    if (name.rfind(open, 0) == 0 && name.size() > open.size() + 1 && name.back() == ')') {
+      out.sql += std::string("(SELECT ") + stat + "(p.value) " + kSeries + ")";
+      out.binds.emplace_back(name.substr(open.size(), name.size() - open.size() - 1));
+      return true;
+    }
+  }
+  if (const size_t at = name.rfind('@'); name.rfind("metrics.", 0) == 0 && at != std::string::npos && at > 8) {
+    const std::string step = name.substr(at + 1);
+    if (step.empty() || step.size() > 18 || step.find_first_not_of("0123456789") != std::string::npos) return false;
+    out.sql += std::string("(SELECT p.value ") + kSeries + " AND p.step <= ? ORDER BY p.step DESC LIMIT 1)";
+    out.binds.emplace_back(name.substr(8, at - 8));
+    out.binds.emplace_back(static_cast<double>(std::stoll(step)));
+    return true;
+  }
   auto keyed = [&](const std::string& prefix, const std::string& sql) {
     if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size()) return false;
     out.sql += sql;
@@ -118,7 +163,8 @@ bool FieldSql(const std::string& name, SqlFragment& out) {
 
 const char* kFieldHelp =
     "fields are status, pipeline, id, host, error, started_at, ended_at, duration, study, trial, "
-    "params.STAGE.KEY, metrics.STAGE.KEY and tags.KEY";
+    "params.STAGE.KEY, metrics.STAGE.KEY (the latest value), min(metrics.STAGE.KEY), max(metrics.STAGE.KEY), "
+    "metrics.STAGE.KEY@STEP and tags.KEY";
 
 class Parser {
  public:
@@ -317,7 +363,14 @@ SqlFragment CompileWhere(const std::string& expression) { return Parser(expressi
 
 SqlFragment FieldExpression(const std::string& field) {
   SqlFragment out;
-  if (!FieldSql(field, out)) throw QueryError("unknown field '" + Excerpt(field) + "'; " + kFieldHelp, 0);
+  if (FieldSql(field, out)) return out;               // a name as it is (a key with any characters)
+  const std::vector<Token> tokens = Tokenize(field);  // or as a filter reads it: min( metrics.K )
+  if (tokens[0].kind != Token::Kind::kWord || !FieldSql(tokens[0].text, out)) {
+    throw QueryError("unknown field '" + Excerpt(field) + "'; " + kFieldHelp, 0);
+  }
+  if (tokens[1].kind != Token::Kind::kEnd) {
+    throw QueryError("expected one field, found '" + Excerpt(tokens[1].text) + "' after it", tokens[1].column);
+  }
   return out;
 }
 

@@ -6,6 +6,8 @@
 //   OP     := = == != <> < <= > >= like
 //   FIELD  := status | pipeline | id | host | error | started_at | ended_at | duration
 //           | study | trial | params.STAGE.KEY | metrics.STAGE.KEY | tags.KEY
+//           | min(metrics.STAGE.KEY) | max(metrics.STAGE.KEY)   (over the series' points)
+//           | metrics.STAGE.KEY@STEP   (the value at STEP: the last logged at or before it)
 //   VALUE  := number | "string" | 'string' | true | false
 //
 // A comparison whose field a run lacks (a metric it never logged) is false for that run.

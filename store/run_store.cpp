@@ -447,21 +447,25 @@ std::string FilterSql(const RunFilter& filter) {
   return sql;
 }
 
+// Binds a fragment's values from `index` on; returns the index after them.
+int BindFragment(Statement& q, int index, const SqlFragment& fragment) {
+  for (const auto& b : fragment.binds) {
+    if (const auto* text = std::get_if<std::string>(&b)) {
+      q.Bind(index++, *text);
+    } else {
+      q.Bind(index++, std::get<double>(b));
+    }
+  }
+  return index;
+}
+
 void BindFilter(Statement& q, const RunFilter& filter, bool order_by) {
   int index = 1;
   if (filter.pipeline) q.Bind(index++, *filter.pipeline);
   if (filter.status) q.Bind(index++, *filter.status);
   if (filter.study_id) q.Bind(index++, *filter.study_id);
-  for (const std::optional<SqlFragment>* fragment : {&filter.where, &filter.order_by}) {
-    if (!*fragment || (fragment == &filter.order_by && !order_by)) continue;
-    for (const auto& b : (*fragment)->binds) {
-      if (const auto* text = std::get_if<std::string>(&b)) {
-        q.Bind(index++, *text);
-      } else {
-        q.Bind(index++, std::get<double>(b));
-      }
-    }
-  }
+  if (filter.where) index = BindFragment(q, index, *filter.where);
+  if (filter.order_by && order_by) BindFragment(q, index, *filter.order_by);
 }
 
 }  // namespace
@@ -516,6 +520,32 @@ std::vector<MetricStats> RunStore::MetricSummary(const std::string& run_id) {
   while (q.Step()) {
     out.push_back({q.Text(0), q.Int(1), q.OptionalDouble(2).value_or(NAN), q.OptionalDouble(3).value_or(NAN),
                    q.OptionalDouble(4).value_or(NAN), q.Int(5)});
+  }
+  return out;
+}
+
+std::vector<std::vector<RunStore::FieldValue>> RunStore::FieldValues(const std::vector<std::string>& run_ids,
+                                                                     const std::vector<SqlFragment>& fields) {
+  std::vector<std::vector<FieldValue>> out(run_ids.size(), std::vector<FieldValue>(fields.size()));
+  if (fields.empty()) return out;
+  std::string sql = "SELECT ";
+  for (size_t f = 0; f < fields.size(); ++f) sql += (f ? ", (" : "(") + fields[f].sql + ")";
+  Statement q = db_->Prepare(sql + " FROM runs WHERE id = ?");
+  for (size_t r = 0; r < run_ids.size(); ++r) {
+    q.Reset();
+    int index = 1;
+    for (const SqlFragment& field : fields) index = BindFragment(q, index, field);
+    q.Bind(index, run_ids[r]);
+    if (!q.Step()) continue;
+    for (size_t f = 0; f < fields.size(); ++f) {
+      const int column = static_cast<int>(f);
+      if (q.IsNull(column)) continue;
+      if (q.IsText(column)) {
+        out[r][f] = q.Text(column);
+      } else {
+        out[r][f] = q.Double(column);
+      }
+    }
   }
   return out;
 }

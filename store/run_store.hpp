@@ -164,6 +164,12 @@ class RunStore {
   std::vector<LatestMetric> LatestMetrics(const std::string& run_id);
   std::vector<MetricPoint> MetricHistory(const std::string& run_id, const std::string& key);
   std::vector<MetricStats> MetricSummary(const std::string& run_id);  // by key
+  // The values of query-language fields (FieldExpression: params.K, min(metrics.K), ...)
+  // for each of these runs, in the order given: a number, a text, or none where the run
+  // lacks it.
+  using FieldValue = std::variant<std::monostate, double, std::string>;
+  std::vector<std::vector<FieldValue>> FieldValues(const std::vector<std::string>& run_ids,
+                                                   const std::vector<SqlFragment>& fields);
   std::vector<StageRecord> Stages(const std::string& run_id);
   std::vector<ArtifactRecord> Artifacts(const std::string& run_id);
   std::map<std::string, std::string> Environment(const std::string& run_id);

@@ -97,6 +97,10 @@ void Statement::Reset() { sqlite3_reset(stmt_); }
 void Statement::ClearBindings() { sqlite3_clear_bindings(stmt_); }
 
 bool Statement::IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+bool Statement::IsText(int column) const {
+  const int type = sqlite3_column_type(stmt_, column);
+  return type == SQLITE_TEXT || type == SQLITE_BLOB;
+}
 int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
 double Statement::Double(int column) const { return sqlite3_column_double(stmt_, column); }
 

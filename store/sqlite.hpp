@@ -51,6 +51,7 @@ class Statement {
   void ClearBindings();
 
   bool IsNull(int column) const;
+  bool IsText(int column) const;  // text or a blob, not a number
   int64_t Int(int column) const;
   double Double(int column) const;
   std::string Text(int column) const;

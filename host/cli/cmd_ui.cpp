@@ -40,6 +40,7 @@ using Field = boost::beast::http::field;
 constexpr size_t kMaxPoints = 2000;
 constexpr int64_t kMaxRunsPerPage = 5000;
 constexpr uintmax_t kMaxArtifactBytes = 256u << 20;
+constexpr size_t kMaxFields = 50;  // field=... columns of one runs request
 
 // Every parameter and metric key in the store, kept up to date incrementally: each
 // request reads only the runs and series added since the last (a scan of 10,000 runs' 500,000
@@ -210,6 +211,20 @@ http::Response Runs(UiState& state, const Url& url) {
           Dump(json{{"error", std::string(key) + ": " + e.Render(text)}, {"column", e.column()}}, -1));
     }
   }
+  // Columns beyond the latest metrics and the parameters: any field of the --where
+  // language, such as min(metrics.train.loss) or metrics.train.loss@500.
+  const std::vector<std::string> field_names = url.All("field");
+  if (field_names.size() > kMaxFields) {
+    throw ClientError{StatusCode::bad_request, "at most " + std::to_string(kMaxFields) + " fields"};
+  }
+  std::vector<store::SqlFragment> fields;
+  for (const std::string& name : field_names) {
+    try {
+      fields.push_back(store::FieldExpression(name));
+    } catch (const store::QueryError& e) {
+      return http::MakeResponse(StatusCode::bad_request, Dump(json{{"error", "field: " + e.Render(name)}}, -1));
+    }
+  }
   filter.limit = url.Int("limit", 100, 1, kMaxRunsPerPage);
   filter.offset = url.Int("offset", 0, 0, std::numeric_limits<int32_t>::max());
   const bool with_params = url.Param("params", "1") != "0";
@@ -219,9 +234,24 @@ http::Response Runs(UiState& state, const Url& url) {
     filter.study_id = FindStudy(studies, url.Param("study")).id;
   }
   const int64_t total = store.CountRuns(filter);
+  const std::vector<store::RunRecord> runs = store.ListRuns(filter);
+  std::vector<std::string> ids;
+  for (const store::RunRecord& r : runs) ids.push_back(r.id);
+  const auto values = store.FieldValues(ids, fields);
   json out = json::array();
-  for (const store::RunRecord& r : store.ListRuns(filter)) {
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const store::RunRecord& r = runs[i];
     json j = RunSummaryJson(r);
+    if (!fields.empty()) {
+      json named = json::object();
+      for (size_t f = 0; f < fields.size(); ++f) {
+        const auto& v = values[i][f];
+        named[field_names[f]] = std::holds_alternative<double>(v)        ? NumberOrNull(std::get<double>(v))
+                                : std::holds_alternative<std::string>(v) ? json(std::get<std::string>(v))
+                                                                         : json(nullptr);
+      }
+      j["fields"] = std::move(named);
+    }
     j["study"] = r.study_id ? json(*r.study_id) : json(nullptr);
     j["trial"] = r.trial ? json(*r.trial) : json(nullptr);
     j["metrics"] = MetricsJson(store.LatestMetrics(r.id));

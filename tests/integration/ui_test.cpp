@@ -142,6 +142,24 @@ TEST_F(UiTest, RunsAreListedFilteredSortedAndPagedAsTheCliDoes) {
             "query parameter 'limit': expected a whole number from 1 to 5000");
   EXPECT_EQ(client.Get("/api/runs?status=sleeping").Json()["error"], "unknown status 'sleeping'");
 
+  // Columns beyond the latest values: a series' lowest and highest, its value at a step,
+  // any field of the --where language (f.curve = value + 10 / e for e = 1..5000).
+  Reply stats = client.Get("/api/runs?where=id%20%3D%20%22" + made_->quad_runs[0] +
+                           "%22&field=min(metrics.f.curve)&field=max(metrics.f.curve)&field=metrics.f.curve@4"
+                           "&field=params.f.x&field=metrics.f.curve@0");
+  ASSERT_EQ(stats.status, 200) << stats.body;
+  const json run = stats.Json().at(0);
+  const json& fields = run["fields"];
+  const double value = run["metrics"]["f.value"];
+  EXPECT_NEAR(fields["min(metrics.f.curve)"].get<double>(), value + 10.0 / 5000, 1e-12) << fields.dump();
+  EXPECT_NEAR(fields["max(metrics.f.curve)"].get<double>(), value + 10.0, 1e-12);
+  EXPECT_NEAR(fields["metrics.f.curve@4"].get<double>(), value + 2.5, 1e-12);
+  EXPECT_EQ(fields["params.f.x"], 1.0);
+  EXPECT_TRUE(fields["metrics.f.curve@0"].is_null()) << "nothing was logged by step 0";
+  EXPECT_FALSE(client.Get("/api/runs?limit=1").Json()[0].contains("fields")) << "none asked for";
+  EXPECT_EQ(client.Get("/api/runs?field=max(params.f.x)").Json()["error"],
+            "field: max( takes one metric: max(metrics.STAGE.KEY)\n  max(params.f.x)\n      ^");
+
   // The columns: every key any run has.
   const json columns = client.Get("/api/columns").Json();
   for (const char* key : {"f.x", "f.epochs", "train.lr", "pipeline.seed"}) {
@@ -375,6 +393,17 @@ TEST_F(UiTest, ThePagesWorkInABrowser) {
                          {"x_above", Sluice({"runs", "list", "--limit", "0", "--where", "params.f.x > 1.5"}).size()},
                          {"compare", {made_->quad_runs[0], made_->quad_runs[1]}},
                          {"long_run", made_->quad_runs[0]},
+                         {"long_curve",
+                          [&] {
+                            const json points = Sluice({"runs", "metrics", made_->quad_runs[0], "f.curve"});
+                            double lo = INFINITY, hi = -INFINITY, at_4 = NAN;
+                            for (const json& p : points) {
+                              lo = std::min(lo, p["value"].get<double>());
+                              hi = std::max(hi, p["value"].get<double>());
+                              if (p["step"] == 4) at_4 = p["value"];
+                            }
+                            return json{{"min", lo}, {"max", hi}, {"at_4", at_4}};
+                          }()},
                          {"trained_run", made_->trained_run},
                          {"trained_stages", Sluice({"runs", "show", made_->trained_run})["stages"].size()},
                          {"study", made_->study},

@@ -37,6 +37,15 @@ async function cells(page, column) {
   }, column);
 }
 
+async function cellOf(page, run, column) {
+  // One run's cell of one column of the runs table, by the column's heading.
+  return page.evaluate(([id, title]) => {
+    const heads = Array.from(document.querySelectorAll("#runs th")).map((th) => th.textContent.replace(/ [▲▼]$/, ""));
+    const row = document.querySelector(`#runs tr[data-run="${id}"]`);
+    return row && heads.includes(title) ? row.children[heads.indexOf(title)].textContent : null;
+  }, [run, column]);
+}
+
 async function main() {
   fs.rmSync(shots, { recursive: true, force: true });
   fs.mkdirSync(shots, { recursive: true });
@@ -82,6 +91,35 @@ async function main() {
     await page.waitForSelector('#runs th[data-order="metrics.f.value"]', { timeout });
     check(true, "the chosen column is still there after a reload");
     await shot(page, "runs-sorted");
+
+    // A series' lowest and highest values and its value at a step as columns, sorted by on
+    // the server; columns moved by dragging their headings stay where they were put.
+    await page.click("details summary");
+    await page.check('input[data-field="min(metrics.f.curve)"]');
+    await page.waitForSelector('#runs th[data-order="min(metrics.f.curve)"]', { timeout });
+    await page.check('input[data-field="max(metrics.f.curve)"]');
+    await page.waitForSelector('#runs th[data-order="max(metrics.f.curve)"]', { timeout });
+    await page.fill('input[data-step-for="f.curve"]', "4");
+    await page.press('input[data-step-for="f.curve"]', "Enter");
+    await page.waitForSelector('#runs th[data-order="metrics.f.curve@4"]', { timeout });
+    const long = expected.long_curve;
+    for (const [title, want] of [["f.curve (min)", long.min], ["f.curve (max)", long.max], ["f.curve @ step 4", long.at_4]]) {
+      const got = Number(await cellOf(page, expected.long_run, title));
+      check(Math.abs(got - want) <= 1e-4 * Math.max(1, Math.abs(want)), `${title} of the 5000-step run is ${want} (shows ${got})`);
+    }
+    await page.click('#runs th[data-order="min(metrics.f.curve)"]');
+    await page.waitForSelector('#runs th[data-order="min(metrics.f.curve)"]:has-text("▼")', { timeout });
+    values = (await cells(page, "f.curve (min)")).filter((v) => v !== "").map(Number);
+    check(values.length >= 3 && values.every((v, i) => i === 0 || values[i - 1] >= v), `sorted by the curve's lowest value, highest first: ${values}`);
+    await page.dragAndDrop('#runs th[data-order="metrics.f.curve@4"]', '#runs th[data-order="metrics.f.value"]');
+    const order = async () => page.evaluate(() => Array.from(document.querySelectorAll("#runs th[draggable]")).map((th) => th.dataset.order));
+    let moved = await order();
+    check(moved.indexOf("metrics.f.curve@4") === moved.indexOf("metrics.f.value") - 1, `a dragged heading moves its column: ${moved}`);
+    await page.reload();
+    await ready(page);
+    await page.waitForSelector('#runs th[data-order="metrics.f.curve@4"]', { timeout });
+    check(JSON.stringify(await order()) === JSON.stringify(moved), "the columns and their order are the same after a reload");
+    await shot(page, "runs-stat-columns");
 
     // Filtering with the --where language; a bad expression shows the caret.
     await page.fill("#where", "params.f.x > 1.5");

@@ -12,6 +12,8 @@
 namespace sluice::store {
 namespace {
 
+std::string Error(const std::string& expression);  // the CLI's message for a bad expression
+
 class QueryTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -84,6 +86,28 @@ TEST_F(QueryTest, OrdersByAnyFieldWithMissingValuesLast) {
   EXPECT_EQ(Query("status = 'succeeded'", "params.train.lr asc"), (Ids{"4", "1", "2"}));
 }
 
+TEST_F(QueryTest, SeriesAreJudgedByTheirLowestHighestOrValueAtAStep) {
+  {
+    // Run 1's loss falls to 0.2 and ends at 0.5; run 2's falls to 0.3 and ends at 0.3.
+    MetricWriter one(*store_, "a000000000000001");
+    for (auto [step, value] : {std::pair{1, 0.9}, {2, 0.2}, {4, 0.5}}) one.Log("train.loss", step, value);
+    MetricWriter two(*store_, "a000000000000002");
+    for (auto [step, value] : {std::pair{1, 0.8}, {2, 0.6}, {3, 0.3}}) two.Log("train.loss", step, value);
+  }
+  EXPECT_EQ(Query("metrics.train.loss < 0.4"), (Ids{"2"})) << "the latest value";
+  EXPECT_EQ(Query("min(metrics.train.loss) < 0.25"), (Ids{"1"}));
+  EXPECT_EQ(Query("MAX( metrics.train.loss ) >= 0.85"), (Ids{"1"}));
+  EXPECT_EQ(Query("metrics.train.loss@2 < 0.5"), (Ids{"1"}));
+  EXPECT_EQ(Query("metrics.train.loss@3 = 0.2"), (Ids{"1"})) << "run 1 logged nothing at 3: its value from 2";
+  EXPECT_EQ(Query("metrics.train.loss@0 > 0"), Ids{}) << "nothing logged by step 0";
+  EXPECT_EQ(Query("", "min(metrics.train.loss)"), (Ids{"1", "2", "4", "3"})) << "runs without it last";
+  EXPECT_EQ(Query("", "metrics.train.loss@3 desc"), (Ids{"2", "1", "4", "3"}));
+  EXPECT_EQ(Error("min(params.train.lr) > 1"),
+            "min( takes one metric: min(metrics.STAGE.KEY)\n  min(params.train.lr) > 1\n      ^");
+  EXPECT_EQ(Error("metrics.train.loss@x > 1"),
+            "'@' takes a metric and a step: metrics.STAGE.KEY@STEP\n  metrics.train.loss@x > 1\n                    ^");
+}
+
 TEST_F(QueryTest, ValuesAreBoundNotSpliced) {
   EXPECT_EQ(Query("status = \"x' OR 1=1 --\""), Ids{});
   EXPECT_THROW(CompileWhere("params.x') OR 1=1 -- = 1"), QueryError);
@@ -113,7 +137,8 @@ TEST(QueryErrorTest, PointsAtTheBadSpot) {
             "                                 ^");
   EXPECT_EQ(Error("metric.eval.loss < 1"),
             "unknown field 'metric.eval.loss'; fields are status, pipeline, id, host, error, started_at, ended_at, "
-            "duration, study, trial, params.STAGE.KEY, metrics.STAGE.KEY and tags.KEY\n"
+            "duration, study, trial, params.STAGE.KEY, metrics.STAGE.KEY (the latest value), "
+            "min(metrics.STAGE.KEY), max(metrics.STAGE.KEY), metrics.STAGE.KEY@STEP and tags.KEY\n"
             "  metric.eval.loss < 1\n"
             "  ^");
   EXPECT_EQ(Error("status = 'ok' and"),

@@ -149,14 +149,39 @@ function lineChart(target, title, series, options = {}) {
 
 const layoutKey = "sluice.runs.columns";
 
+// The runs table's chosen columns, in the order shown: fields of the --where language,
+// metrics.K (the latest value), min(metrics.K), max(metrics.K), metrics.K@STEP (the value
+// at a step) and params.K. Kept in the browser.
 function savedColumns() {
   try {
     const saved = JSON.parse(localStorage.getItem(layoutKey));
-    if (saved && Array.isArray(saved.params) && Array.isArray(saved.metrics)) return saved;
+    if (saved && Array.isArray(saved.fields)) return saved.fields;
+    // The first layout kept metrics and parameters apart.
+    if (saved && Array.isArray(saved.params) && Array.isArray(saved.metrics)) {
+      return saved.metrics.map((k) => "metrics." + k).concat(saved.params.map((k) => "params." + k));
+    }
   } catch (e) {
     /* a layout from another version: start over */
   }
   return null;
+}
+
+function saveColumns(fields) {
+  localStorage.setItem(layoutKey, JSON.stringify({ fields }));
+}
+
+// A column's field read: its heading, and where a run's value is in /api/runs' answer.
+function column(field) {
+  let m;
+  if ((m = /^(min|max)\(metrics\.(.+)\)$/.exec(field))) return { field, title: `${m[2]} (${m[1]})`, value: (r) => r.fields && r.fields[field] };
+  if ((m = /^metrics\.(.+)@(\d+)$/.exec(field))) return { field, title: `${m[1]} @ step ${m[2]}`, value: (r) => r.fields && r.fields[field] };
+  if (field.startsWith("metrics.")) return { field, title: field.slice(8), value: (r) => r.metrics[field.slice(8)] };
+  return { field, title: field.slice(7), value: (r) => r.params && r.params[field.slice(7)] };
+}
+
+// The fields /api/runs is asked for besides the latest metrics and the parameters.
+function statFields(chosen) {
+  return chosen.filter((f) => !/^(metrics|params)\.[^@]*$/.test(f));
 }
 
 async function runsPage() {
@@ -169,17 +194,12 @@ async function runsPage() {
     selected: new Set(),
   };
   // The first page of runs is asked for at once, with the columns it will be shown in.
+  state.fields = statFields(savedColumns() || []);
   let first = api("/api/runs?" + runsQuery(state));
   first.catch(() => {});
   const columns = (await api("/api/columns")).body;
-  let chosen = savedColumns();
-  if (!chosen) {
-    // By default the metrics runs are judged by, and no parameters.
-    chosen = {
-      params: [],
-      metrics: columns.metrics.filter((k) => /\.(accuracy|f1_macro|loss|rmse)$/.test(k)).slice(0, 4),
-    };
-  }
+  // By default the metrics runs are judged by, and no parameters.
+  const chosen = savedColumns() || columns.metrics.filter((k) => /\.(accuracy|f1_macro|loss|rmse)$/.test(k)).slice(0, 4).map((k) => "metrics." + k);
   const where = el("input", { type: "text", id: "where", placeholder: 'filter, e.g. metrics.eval.accuracy > 0.8 and status = "succeeded"', value: state.where });
   const error = el("div", { class: "error", id: "where-error" });
   const group = el(
@@ -192,7 +212,16 @@ async function runsPage() {
   group.value = state.group;
   const compare = el("button", { id: "compare", disabled: true }, "Compare");
   const count = el("span", { class: "muted", id: "count" });
-  const chooser = el("details", {}, el("summary", {}, "Columns"), columnChooser(columns, chosen, () => load()));
+  const chooser = el(
+    "details",
+    {},
+    el("summary", {}, "Columns"),
+    columnChooser(columns, chosen, () => {
+      saveColumns(chosen);
+      state.fields = statFields(chosen);
+      load();
+    }),
+  );
   const table = el("table", { id: "runs" });
   const more = el("button", { id: "more" }, "More");
   main.replaceChildren(
@@ -247,7 +276,8 @@ async function runsPage() {
     const runs = result.body;
     count.textContent = `${runs.length} of ${result.total} runs`;
     more.hidden = runs.length >= result.total;
-    renderRuns(table, runs, chosen, state, compare);
+    state.runs = runs;
+    renderRuns(table, chosen, state, compare);
     // Running runs change: look again in a moment.
     if (runs.some((r) => r.status === "running")) timer = setTimeout(load, 2000);
   }
@@ -258,31 +288,42 @@ async function runsPage() {
 function runsQuery(state) {
   const q = new URLSearchParams({ limit: state.limit });
   if (state.where) q.set("where", state.where);
+  for (const f of state.fields) q.append("field", f);
   // Grouped, the rows of a group are together; otherwise the order chosen (newest first).
   const order = state.group ? (state.group === "study" ? "study" : "pipeline") + " asc" : state.order;
   if (order) q.set("order_by", order);
   return q;
 }
 
+// Check boxes for each metric (its latest value, lowest, highest, or its value at a step
+// typed in) and each parameter; a change updates `chosen` in place.
 function columnChooser(columns, chosen, changed) {
-  const box = el("div", { class: "columns" });
-  for (const [kind, keys] of [["metrics", columns.metrics], ["params", columns.params]]) {
-    for (const key of keys) {
-      const input = el("input", { type: "checkbox", "data-kind": kind, "data-key": key, checked: chosen[kind].includes(key) });
-      input.addEventListener("change", () => {
-        const list = chosen[kind];
-        if (input.checked) list.push(key);
-        else list.splice(list.indexOf(key), 1);
-        localStorage.setItem(layoutKey, JSON.stringify(chosen));
-        changed();
-      });
-      box.append(el("label", {}, input, ` ${kind === "params" ? "param" : "metric"} ${key}`), el("br"));
-    }
+  const toggle = (field, on) => {
+    const at = chosen.indexOf(field);
+    if (on && at < 0) chosen.push(field);
+    if (!on && at >= 0) chosen.splice(at, 1);
+    changed();
+  };
+  const box = (field, attrs = {}) => {
+    const input = el("input", { type: "checkbox", "data-field": field, checked: chosen.includes(field), ...attrs });
+    input.addEventListener("change", () => toggle(field, input.checked));
+    return input;
+  };
+  const rows = columns.metrics.map((key) => {
+    const step = el("input", { type: "number", min: 0, placeholder: "at step", class: "step", "data-step-for": key });
+    step.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && /^\d+$/.test(step.value)) toggle(`metrics.${key}@${step.value}`, true);
+    });
+    return el("div", {}, el("label", {}, box("metrics." + key, { "data-kind": "metrics", "data-key": key }), ` metric ${key} `), el("label", {}, box(`min(metrics.${key})`), " min "), el("label", {}, box(`max(metrics.${key})`), " max "), step);
+  });
+  for (const key of columns.params) {
+    rows.push(el("div", {}, el("label", {}, box("params." + key, { "data-kind": "params", "data-key": key }), ` param ${key}`)));
   }
-  return box;
+  return el("div", { class: "columns" }, el("p", { class: "muted" }, "Drag a column's heading to move it; Enter in a step box adds the value at that step."), rows);
 }
 
-function renderRuns(table, runs, chosen, state, compare) {
+function renderRuns(table, chosen, state, compare) {
+  const runs = state.runs;
   const fields = [
     { title: "run", order: "id", cell: (r) => el("td", {}, el("a", { href: "/runs/" + r.id, onclick: link }, r.id.slice(0, 8))) },
     { title: "pipeline", order: "pipeline", cell: (r) => el("td", {}, r.pipeline) },
@@ -290,13 +331,29 @@ function renderRuns(table, runs, chosen, state, compare) {
     { title: "started (UTC)", order: "started_at", cell: (r) => el("td", {}, when(r.started_at)) },
     { title: "duration", order: "duration", cell: (r) => el("td", { class: "num" }, duration(seconds(r.started_at, r.ended_at))) },
   ];
-  for (const key of chosen.metrics) {
-    fields.push({ title: key, order: "metrics." + key, cell: (r) => el("td", { class: "num" }, fmt(r.metrics[key])) });
-  }
-  for (const key of chosen.params) {
-    fields.push({ title: key, order: "params." + key, cell: (r) => el("td", {}, fmt(r.params ? r.params[key] : null)) });
+  for (const f of chosen) {
+    const c = column(f);
+    fields.push({ title: c.title, order: f, chosen: true, cell: (r) => el("td", { class: f.startsWith("params.") ? "" : "num" }, fmt(c.value(r))) });
   }
   const [orderField, orderDir] = state.order.split(/\s+/);
+  // A chosen column's heading is dragged onto another's to move it there.
+  const drag = (f) =>
+    f.chosen
+      ? {
+          draggable: "true",
+          ondragstart: (e) => e.dataTransfer.setData("text/plain", f.order),
+          ondragover: (e) => e.preventDefault(),
+          ondrop: (e) => {
+            e.preventDefault();
+            const moved = e.dataTransfer.getData("text/plain");
+            if (!chosen.includes(moved) || moved === f.order) return;
+            chosen.splice(chosen.indexOf(moved), 1);
+            chosen.splice(chosen.indexOf(f.order), 0, moved);
+            saveColumns(chosen);
+            renderRuns(table, chosen, state, compare);
+          },
+        }
+      : {};
   const head = el(
     "tr",
     {},
@@ -306,6 +363,7 @@ function renderRuns(table, runs, chosen, state, compare) {
         "th",
         {
           "data-order": f.order,
+          ...drag(f),
           onclick: () => {
             state.order = f.order + (orderField === f.order && orderDir !== "asc" ? " asc" : " desc");
             const q = new URLSearchParams(location.search);
