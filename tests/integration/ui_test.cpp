@@ -333,6 +333,20 @@ TEST_F(UiTest, PagesAndTheirAssetsComeFromTheBinary) {
     EXPECT_EQ(r.Header("Content-Type"), "text/html; charset=utf-8") << page;
     EXPECT_NE(r.body.find("<script src=\"/assets/app.js\">"), std::string::npos) << page;
   }
+  // A run page carries its run, as the API answers it, for its first script to take; no
+  // "<" inside it can end the element (the failed run's error is kept whole).
+  for (const std::string& id : {made_->failed_run, made_->trained_run}) {
+    const std::string html = client.Get("/runs/" + id.substr(0, 8)).body;
+    const std::string open = "<script type=\"application/json\" id=\"sluice-run\">";
+    const size_t begin = html.find(open), end = html.find("</script>", begin);
+    ASSERT_NE(begin, std::string::npos) << html.substr(0, 400);
+    ASSERT_LT(begin, html.find("<script>")) << "before the script that takes it";
+    const std::string inline_run = html.substr(begin + open.size(), end - begin - open.size());
+    EXPECT_EQ(inline_run.find('<'), std::string::npos);
+    EXPECT_EQ(json::parse(inline_run), client.Get("/api/runs/" + id).Json());
+  }
+  EXPECT_EQ(client.Get("/runs/abc").body.find("id=\"sluice-run\""), std::string::npos) << "no such run: the page asks";
+
   Reply uplot = client.Get("/assets/uplot.js");
   EXPECT_EQ(uplot.status, 200);
   EXPECT_NE(uplot.body.find("uPlot"), std::string::npos);
