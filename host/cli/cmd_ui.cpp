@@ -327,7 +327,7 @@ http::Response Run(UiState& state, const std::string& id) {
 // One series of a run: smoothed (W in [0, 1), TensorBoard's), then downsampled to at most
 // `limit` points (largest triangle three buckets, chosen on the smoothed values), as columns.
 json SeriesJson(store::RunStore& store, const std::string& run_id, const std::string& key, size_t limit,
-                double smoothing) {
+                double smoothing, bool with_time) {
   const std::vector<store::MetricPoint> points = store.MetricHistory(run_id, key);
   if (points.empty()) throw ClientError{StatusCode::not_found, "run " + run_id + " has no metric '" + key + "'"};
   std::vector<double> steps, values;
@@ -343,11 +343,12 @@ json SeriesJson(store::RunStore& store, const std::string& run_id, const std::st
   for (size_t i : kept) {
     step.push_back(points[i].step);
     value.push_back(NumberOrNull(points[i].value));
-    time.push_back(points[i].logged_at);
+    if (with_time) time.push_back(points[i].logged_at);
     if (smoothing > 0) smooth.push_back(NumberOrNull(smoothed[i]));
   }
-  json out = {{"run", run_id},  {"key", key},  {"total", points.size()}, {"smoothing", smoothing}, {"step", step},
-              {"value", value}, {"time", time}};
+  json out = {{"run", run_id},          {"key", key},   {"total", points.size()},
+              {"smoothing", smoothing}, {"step", step}, {"value", value}};
+  if (with_time) out["time"] = std::move(time);
   if (smoothing > 0) out["smoothed"] = smooth;
   return out;
 }
@@ -363,7 +364,8 @@ json Series(UiState& state, const std::string& id, const std::vector<std::string
   const auto limit = static_cast<size_t>(url.Int("points", kMaxPoints, 3, kMaxPoints));
   const double smoothing = url.Number("smoothing", 0, 0, 0.999);
   json out = json::array();
-  for (const std::string& key : keys) out.push_back(SeriesJson(store, run.id, key, limit, smoothing));
+  const bool with_time = url.Param("time", "1") != "0";
+  for (const std::string& key : keys) out.push_back(SeriesJson(store, run.id, key, limit, smoothing, with_time));
   return out;
 }
 

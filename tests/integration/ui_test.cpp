@@ -263,6 +263,10 @@ TEST_F(UiTest, SeriesAreSmoothedThenDownsampledOnTheServer) {
   ASSERT_EQ(batch.size(), 2u) << batch.dump().substr(0, 300);
   EXPECT_EQ(batch[0]["key"], "f.value");
   EXPECT_EQ(batch[1], s) << "the same series as asked for alone";
+  json untimed = client.Get("/api/runs/" + id + "/metrics?key=f.curve&points=50&smoothing=0.9&time=0").Json()[0];
+  EXPECT_FALSE(untimed.contains("time")) << "time=0 leaves the times out";
+  untimed["time"] = s["time"];
+  EXPECT_EQ(untimed, s) << "and nothing else";
   EXPECT_EQ(client.Get("/api/runs/" + id + "/metrics?key=f.curve&key=no%2Esuch").Json()["error"],
             "run " + id + " has no metric 'no.such'");
   EXPECT_EQ(client.Get("/api/runs/" + id + "/metrics").Json()["error"], "name the series: ?key=KEY (one or more)");

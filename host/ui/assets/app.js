@@ -106,13 +106,19 @@ const wholeIncrements = [1, 2, 5].flatMap((m) => [1, 10, 100, 1e3, 1e4, 1e5, 1e6
 // A line chart of series [{label, x: [], y: []}] on a shared x axis (their union); uplot()
 // has loaded.
 function lineChart(target, title, series, options = {}) {
-  const xs = Array.from(new Set(series.flatMap((s) => s.x))).sort((a, b) => a - b);
-  const index = new Map(xs.map((x, i) => [x, i]));
-  const data = [xs];
-  for (const s of series) {
-    const column = new Array(xs.length).fill(null);
-    s.x.forEach((x, i) => (column[index.get(x)] = s.y[i]));
-    data.push(column);
+  let data;
+  if (series.every((s) => s.x === series[0].x)) {
+    // One x for all (a run's series and its smoothed line): no union to make.
+    data = [series[0].x, ...series.map((s) => s.y)];
+  } else {
+    const xs = Array.from(new Set(series.flatMap((s) => s.x))).sort((a, b) => a - b);
+    const index = new Map(xs.map((x, i) => [x, i]));
+    data = [xs];
+    for (const s of series) {
+      const column = new Array(xs.length).fill(null);
+      s.x.forEach((x, i) => (column[index.get(x)] = s.y[i]));
+      data.push(column);
+    }
   }
   const width = options.width || Math.max(300, target.clientWidth - 16 || 440);
   const plot = new uPlot(
@@ -134,7 +140,7 @@ function lineChart(target, title, series, options = {}) {
           width: s.width || 1.5,
           spanGaps: true,
           // Scatter series: points without lines.
-          ...(s.scatter ? { paths: () => null, points: { show: true, size: 6, fill: palette[i % palette.length] } } : { points: { show: xs.length < 40 } }),
+          ...(s.scatter ? { paths: () => null, points: { show: true, size: 6, fill: palette[i % palette.length] } } : { points: { show: data[0].length < 40 } }),
         })),
       ),
       legend: { show: options.legend !== undefined ? options.legend : series.length > 1 },
@@ -461,6 +467,7 @@ async function runPage(id) {
       groups.map(async (group) => {
         const smooth = smoothed(group[0]);
         const q = new URLSearchParams({ points: 2000 });
+        if (options.x === "step") q.set("time", "0");
         for (const box of group) q.append("key", box.dataset.key);
         if (smooth) q.set("smoothing", options.smoothing);
         const answers = api(`/api/runs/${encodeURIComponent(run.id)}/metrics?${q}`);
@@ -480,8 +487,8 @@ async function runPage(id) {
     lineChart(box, title, series, { log: options.log, xLabel: options.x === "time" ? "seconds" : "step", width });
   }
 
-  // The head of the page and the charts' boxes first: the charts of the first screen are
-  // asked for at once, and the rest of the page is built while their answers come.
+  // The head of the page and the charts' boxes first, the charts of the first screen drawn,
+  // then the rest of the page.
   const rest = el("div", { class: "below" });
   main.replaceChildren(
     el("h1", {}, `Run ${run.id} `, el("span", { class: "status-" + run.status }, run.status)),
@@ -492,7 +499,10 @@ async function runPage(id) {
     charts,
     rest,
   );
-  const drawn = drawCharts();
+  await drawCharts();
+  // The first screen is complete; what is below it is built after the browser has shown it.
+  window.sluiceReadyAt = performance.now();
+  await new Promise((resolve) => setTimeout(resolve));
 
   const stats = Object.entries(run.metric_stats);
   const metricRows = stats.map(([k, s]) =>
@@ -532,7 +542,6 @@ async function runPage(id) {
     el("h2", {}, "Environment"),
     el("table", {}, Object.entries(run.environment).map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, v)))),
   );
-  await drawn;
 }
 
 // ---- compare -------------------------------------------------------------------------------
@@ -742,6 +751,7 @@ function navigate(href) {
 }
 
 async function route() {
+  window.sluiceReadyAt = undefined;
   const parts = location.pathname.split("/").filter(Boolean).map(decodeURIComponent);
   try {
     if (parts.length === 0) await runsPage();
@@ -755,8 +765,9 @@ async function route() {
     fail(e);
   }
   document.body.dataset.ready = location.pathname + location.search;
-  // When the page was complete, in ms since navigation began (what bench/ui_scale.py reads).
-  window.sluiceReadyAt = performance.now();
+  // When the page's first screen was complete, in ms since navigation began (what
+  // bench/ui_scale.py reads): a page that draws below it says so itself.
+  if (window.sluiceReadyAt === undefined) window.sluiceReadyAt = performance.now();
 }
 
 for (const a of document.querySelectorAll("header a")) a.addEventListener("click", link);
