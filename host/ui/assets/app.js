@@ -137,7 +137,7 @@ function lineChart(target, title, series, options = {}) {
         series.map((s, i) => ({
           label: s.label,
           stroke: s.color || palette[i % palette.length],
-          width: s.width || 1.5,
+          width: s.width || 1,
           spanGaps: true,
           // Scatter series: points without lines.
           ...(s.scatter ? { paths: () => null, points: { show: true, size: 6, fill: palette[i % palette.length] } } : { points: { show: data[0].length < 40 } }),
