@@ -524,6 +524,17 @@ std::vector<MetricStats> RunStore::MetricSummary(const std::string& run_id) {
   return out;
 }
 
+std::vector<std::string> RunStore::CurveKeys(const std::string& run_id) {
+  // A series with a point before its newest step has more than one.
+  Statement& q = db_->Cached(
+      "SELECT s.key FROM metric_series s WHERE s.run_id = ? AND EXISTS (SELECT 1 FROM metric_points p "
+      "WHERE p.series_id = s.id AND p.step < s.last_step) ORDER BY s.key");
+  q.Bind(1, run_id);
+  std::vector<std::string> out;
+  while (q.Step()) out.push_back(q.Text(0));
+  return out;
+}
+
 std::vector<std::vector<RunStore::FieldValue>> RunStore::FieldValues(const std::vector<std::string>& run_ids,
                                                                      const std::vector<SqlFragment>& fields) {
   std::vector<std::vector<FieldValue>> out(run_ids.size(), std::vector<FieldValue>(fields.size()));

@@ -164,6 +164,8 @@ class RunStore {
   std::vector<LatestMetric> LatestMetrics(const std::string& run_id);
   std::vector<MetricPoint> MetricHistory(const std::string& run_id, const std::string& key);
   std::vector<MetricStats> MetricSummary(const std::string& run_id);  // by key
+  // The keys of the run's series with more than one point (its curves), by key.
+  std::vector<std::string> CurveKeys(const std::string& run_id);
   // The values of query-language fields (FieldExpression: params.K, min(metrics.K), ...)
   // for each of these runs, in the order given: a number, a text, or none where the run
   // lacks it.

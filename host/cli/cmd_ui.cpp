@@ -299,19 +299,26 @@ http::Response Columns(UiState& state) {
 }
 
 // GET /api/runs/{id}: `runs show --json`, and each metric's latest, min, max and length.
-http::Response Run(UiState& state, const std::string& id) {
+// `runs show --json` and what a run page shows besides: with `stats`, each metric's latest,
+// min, max and length (a scan of every point); without, only the keys of the series with
+// more than one point (the charts; an index lookup each).
+json RunPage(UiState& state, const std::string& id, bool stats) {
   store::RunStore& store = *state.store;
   const store::RunRecord run = FindRun(store, id);
   json j = RunJson(store, run);
-  json stats = json::object();
-  for (const store::MetricStats& m : store.MetricSummary(run.id)) {
-    stats[m.key] = {{"latest", NumberOrNull(m.value)},
-                    {"step", m.step},
-                    {"min", NumberOrNull(m.min)},
-                    {"max", NumberOrNull(m.max)},
-                    {"points", m.points}};
+  if (stats) {
+    json summary = json::object();
+    for (const store::MetricStats& m : store.MetricSummary(run.id)) {
+      summary[m.key] = {{"latest", NumberOrNull(m.value)},
+                        {"step", m.step},
+                        {"min", NumberOrNull(m.min)},
+                        {"max", NumberOrNull(m.max)},
+                        {"points", m.points}};
+    }
+    j["metric_stats"] = std::move(summary);
+  } else {
+    j["chart_keys"] = store.CurveKeys(run.id);
   }
-  j["metric_stats"] = std::move(stats);
   json stages = json::array();
   for (const store::StageRecord& s : store.Stages(run.id)) {
     stages.push_back({{"name", s.name},
@@ -321,7 +328,7 @@ http::Response Run(UiState& state, const std::string& id) {
   j["stage_times"] = std::move(stages);
   j["command"] = run.command;
   j["host"] = run.host;
-  return Json(j);
+  return j;
 }
 
 // One series of a run: smoothed (W in [0, 1), TensorBoard's), then downsampled to at most
@@ -452,7 +459,7 @@ http::Response Api(UiState& state, const Url& url) {
   const size_t n = s.size();
   if (n == 2 && s[1] == "runs") return Runs(state, url);
   if (n == 2 && s[1] == "columns") return Columns(state);
-  if (n == 3 && s[1] == "runs") return Run(state, s[2]);
+  if (n == 3 && s[1] == "runs") return Json(RunPage(state, s[2], true));
   if (n == 4 && s[1] == "runs" && s[3] == "metrics") return Json(Series(state, s[2], url.All("key"), url));
   if (n == 5 && s[1] == "runs" && s[3] == "metrics") return Json(Series(state, s[2], {s[4]}, url)[0]);
   if (n == 6 && s[1] == "runs" && s[3] == "artifacts") return Artifact(state, s[2], s[4], s[5], url);
@@ -469,15 +476,15 @@ const ui::Asset* FindAsset(std::string_view url) {
   return nullptr;
 }
 
-// A run page's HTML carries the run (GET /api/runs/ID's answer) in a JSON script element
-// before the page's first script, which takes it instead of asking: one request fewer
-// before the page can draw. A run it cannot find is left for the page to ask about (and
-// say so).
+// A run page's HTML carries the run, all its first screen needs (RunPage without the
+// metrics' statistics, which the page asks for once that screen is drawn), in a JSON script
+// element: one request fewer before the page can draw. A run it cannot find is left for the
+// page to ask about (and say so).
 std::string WithRun(UiState& state, std::string html, const std::string& id) {
   std::string data;
   try {
     std::lock_guard<std::mutex> lock(state.mutex);
-    data = Run(state, id).body();
+    data = Dump(RunPage(state, id, false), -1);
   } catch (const ClientError&) {
     return html;
   }

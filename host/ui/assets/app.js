@@ -407,13 +407,26 @@ function renderRuns(table, chosen, state, compare) {
 
 // ---- one run -----------------------------------------------------------------------------
 
+// The run as the server put it in the page it answered (its first screen's needs: no
+// metric statistics, the keys of its charts), once; null when it did not.
+function inlineRun(id) {
+  const inline = document.getElementById("sluice-run");
+  if (!inline) return null;
+  inline.remove();
+  const run = JSON.parse(inline.textContent);
+  return run.id.startsWith(id) ? run : null;
+}
+
 async function runPage(id) {
-  const run = (await api("/api/runs/" + encodeURIComponent(id))).body;
+  const url = "/api/runs/" + encodeURIComponent(id);
+  const run = inlineRun(id) || (await api(url)).body;
   const options = { smoothing: 0.6, x: "step", log: false };
   const charts = el("div", { class: "grid", id: "charts" });
-  const keys = Object.entries(run.metric_stats)
-    .filter(([, s]) => s.points > 1)
-    .map(([k]) => k);
+  const keys =
+    run.chart_keys ||
+    Object.entries(run.metric_stats)
+      .filter(([, s]) => s.points > 1)
+      .map(([k]) => k);
 
   const smoothing = el("input", { type: "range", min: 0, max: 0.99, step: 0.01, value: options.smoothing, id: "smoothing" });
   const smoothingLabel = el("span", {}, String(options.smoothing));
@@ -504,7 +517,7 @@ async function runPage(id) {
   window.sluiceReadyAt = performance.now();
   await new Promise((resolve) => setTimeout(resolve));
 
-  const stats = Object.entries(run.metric_stats);
+  const stats = Object.entries(run.metric_stats || (await api(url)).body.metric_stats);
   const metricRows = stats.map(([k, s]) =>
     el("tr", {}, el("td", {}, k), el("td", { class: "num" }, fmt(s.latest)), el("td", { class: "num" }, fmt(s.min)), el("td", { class: "num" }, fmt(s.max)), el("td", { class: "num" }, s.step)),
   );
