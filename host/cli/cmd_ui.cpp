@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -85,9 +84,16 @@ std::string PercentDecode(std::string_view text, bool plus_is_space) {
 
 struct Url {
   std::vector<std::string> segments;                       // decoded, without empty ones
-  std::map<std::string, std::string> query;                // the last value of each name
   std::vector<std::pair<std::string, std::string>> pairs;  // every name and value, in order
 
+  // The last value given for `key`, or null.
+  const std::string* Find(const std::string& key) const {
+    for (auto it = pairs.rbegin(); it != pairs.rend(); ++it) {
+      if (it->first == key) return &it->second;
+    }
+    return nullptr;
+  }
+  bool Has(const std::string& key) const { return Find(key) != nullptr; }
   std::vector<std::string> All(const std::string& key) const {
     std::vector<std::string> values;
     for (const auto& [k, v] : pairs) {
@@ -97,36 +103,36 @@ struct Url {
   }
 
   std::string Param(const std::string& key, const std::string& fallback = "") const {
-    auto it = query.find(key);
-    return it == query.end() ? fallback : it->second;
+    const std::string* value = Find(key);
+    return value ? *value : fallback;
   }
   int64_t Int(const std::string& key, int64_t fallback, int64_t lo, int64_t hi) const {
-    auto it = query.find(key);
-    if (it == query.end() || it->second.empty()) return fallback;
+    const std::string* text = Find(key);
+    if (!text || text->empty()) return fallback;
     size_t used = 0;
     int64_t v = 0;
     try {
-      v = std::stoll(it->second, &used);
+      v = std::stoll(*text, &used);
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != it->second.size() || v < lo || v > hi) {
+    if (used != text->size() || v < lo || v > hi) {
       throw ClientError{StatusCode::bad_request, "query parameter '" + key + "': expected a whole number from " +
                                                      std::to_string(lo) + " to " + std::to_string(hi)};
     }
     return v;
   }
   double Number(const std::string& key, double fallback, double lo, double hi) const {
-    auto it = query.find(key);
-    if (it == query.end() || it->second.empty()) return fallback;
+    const std::string* text = Find(key);
+    if (!text || text->empty()) return fallback;
     size_t used = 0;
     double v = NAN;
     try {
-      v = std::stod(it->second, &used);
+      v = std::stod(*text, &used);
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != it->second.size() || !(v >= lo && v <= hi)) {
+    if (used != text->size() || !(v >= lo && v <= hi)) {
       throw ClientError{StatusCode::bad_request, "query parameter '" + key + "': expected a number from " +
                                                      HumanNumber(lo) + " to " + HumanNumber(hi)};
     }
@@ -156,7 +162,6 @@ Url ParseUrl(std::string_view target) {
       if (!pair.empty()) {
         std::string name = PercentDecode(pair.substr(0, eq), true);
         std::string value = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1), true);
-        url.query[name] = value;
         url.pairs.emplace_back(std::move(name), std::move(value));
       }
       begin = end + 1;
@@ -189,8 +194,8 @@ store::StudyRecord FindStudy(store::StudyStore& studies, const std::string& id) 
 // parameters, the study and trial; the count of all that match in X-Total-Count.
 http::Response Runs(UiState& state, const Url& url) {
   store::RunFilter filter;
-  if (url.query.count("pipeline")) filter.pipeline = url.Param("pipeline");
-  if (url.query.count("status")) {
+  if (url.Has("pipeline")) filter.pipeline = url.Param("pipeline");
+  if (url.Has("status")) {
     filter.status = url.Param("status");
     if (!store::FromName<store::RunStatus>(store::kRunStatusNames, *filter.status)) {
       throw ClientError{StatusCode::bad_request, "unknown status '" + *filter.status + "'"};
@@ -229,7 +234,7 @@ http::Response Runs(UiState& state, const Url& url) {
   filter.offset = url.Int("offset", 0, 0, std::numeric_limits<int32_t>::max());
   const bool with_params = url.Param("params", "1") != "0";
   store::RunStore& store = *state.store;
-  if (url.query.count("study")) {
+  if (url.Has("study")) {
     store::StudyStore studies(store);
     filter.study_id = FindStudy(studies, url.Param("study")).id;
   }
@@ -298,8 +303,7 @@ http::Response Columns(UiState& state) {
   return Json({{"params", state.columns.params}, {"metrics", state.columns.metrics}});
 }
 
-// GET /api/runs/{id}: `runs show --json`, and each metric's latest, min, max and length.
-// `runs show --json` and what a run page shows besides: with `stats`, each metric's latest,
+// GET /api/runs/{id}: `runs show --json` and what a run page shows besides: with `stats`, each metric's latest,
 // min, max and length (a scan of every point); without, only the keys of the series with
 // more than one point (the charts; an index lookup each).
 json RunPage(UiState& state, const std::string& id, bool stats) {
@@ -428,7 +432,7 @@ http::Response Artifact(UiState& state, const std::string& id, const std::string
 http::Response Studies(UiState& state, const Url& url) {
   store::StudyStore studies(*state.store);
   std::optional<std::string> pipeline;
-  if (url.query.count("pipeline")) pipeline = url.Param("pipeline");
+  if (url.Has("pipeline")) pipeline = url.Param("pipeline");
   json out = json::array();
   for (const store::StudyRecord& study : studies.ListStudies(pipeline, url.Int("limit", 200, 1, 100000))) {
     out.push_back(StudySummaryJson(studies, study));
