@@ -1,11 +1,14 @@
 // sluice run FILE / sluice validate FILE
 #include <malloc.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include "commands.hpp"
+#include "exec/distributed.hpp"
 #include "exec/executor.hpp"
 #include "exec/timings.hpp"
 #include "json_output.hpp"
@@ -92,10 +95,18 @@ int RunCommand(const Args& args, const std::string& command_line) {
   options.add_options()                                                                                            //
       ("store", po::value<std::string>()->default_value(""), "store folder (default $SLUICE_STORE or ./.sluice)")  //
       ("resume", po::value<std::string>(), "continue an interrupted, crashed or failed run (id or prefix)")        //
-      ("quiet,q", po::bool_switch(), "no progress output on stderr");
+      ("quiet,q", po::bool_switch(), "no progress output on stderr")                                               //
+      ("nproc", po::value<int>()->default_value(1), "data-parallel: ranks to start on this host")                  //
+      ("nnodes", po::value<int>()->default_value(1), "data-parallel: hosts taking part, each with --nproc ranks")  //
+      ("node-rank", po::value<int>()->default_value(0), "data-parallel: this host's index, 0 .. nnodes - 1")       //
+      ("master", po::value<std::string>(),
+       "data-parallel: ADDR:PORT of node 0, where rank 0 serves the rendezvous (needed with --nnodes > 1)")  //
+      ("dist-timeout", po::value<double>()->default_value(300),
+       "data-parallel: seconds a rank waits for the others in a collective before the run fails");
   if (PrintHelpIfAsked(args, options,
                        "usage: sluice run FILE [--set STAGE.KEY=VALUE]... [--store DIR] [--json]\n"
-                       "       sluice run --resume RUN [--store DIR] [--json]")) {
+                       "       sluice run --resume RUN [--store DIR] [--json]\n"
+                       "       sluice run FILE --nproc N [--nnodes M --node-rank R --master ADDR:PORT]")) {
     return kExitOk;
   }
   po::variables_map vm = ParseOptions(args, options, {"file"});
@@ -105,12 +116,54 @@ int RunCommand(const Args& args, const std::string& command_line) {
     throw po::error("--resume continues a run with its own pipeline and parameters; give no FILE or --set");
   }
   if (!resume && !vm.count("file")) throw po::error("the pipeline FILE is missing");
+  const int nproc = vm["nproc"].as<int>(), nnodes = vm["nnodes"].as<int>(), node_rank = vm["node-rank"].as<int>();
+  if (nproc < 1 || nproc > 1024) throw po::error("--nproc must be from 1 to 1024");
+  if (nnodes < 1 || nnodes > 4096) throw po::error("--nnodes must be from 1 to 4096");
+  if (node_rank < 0 || node_rank >= nnodes) {
+    throw po::error("--node-rank must be from 0 to " + std::to_string(nnodes - 1) + " (--nnodes " +
+                    std::to_string(nnodes) + ")");
+  }
+  if (nnodes > 1 && !vm.count("master")) throw po::error("--nnodes > 1 needs --master ADDR:PORT (node 0's)");
+  if (vm.count("master")) {
+    try {
+      exec::ParseMaster(vm["master"].as<std::string>());
+    } catch (const std::invalid_argument& e) {
+      throw po::error(e.what());
+    }
+  }
+  if (vm["dist-timeout"].as<double>() <= 0) throw po::error("--dist-timeout must be positive");
+  const std::optional<exec::RankInfo> rank = exec::RankFromEnvironment();
+  const bool launcher = !rank && (nproc > 1 || nnodes > 1);
+  const bool other_rank = rank && rank->rank > 0;
 
   plugin::PluginRegistry registry;
   std::unique_ptr<store::RunStore> store;
   std::optional<pipeline::ResolvedPipeline> resolved;
   exec::ExecuteOptions execute;
-  if (resume) {
+  if (other_rank) {
+    // Another rank than 0: the pipeline as rank 0 runs it, executed into a scratch store.
+    if (resume) {
+      auto main = store::RunStore::OpenReadOnly(rank->main_store);
+      store::RunRecord run = main->FindRun(rank->run_id);
+      pipeline::Diagnostics diag;
+      resolved = pipeline::LoadStoredPipeline(run.spec, "run " + run.id, registry,
+                                              "resuming needs the plugin builds the run started with", diag);
+      if (!resolved) {
+        std::cerr << diag.Render(pipeline::SourceTexts()) << "sluice run: cannot resume run " << run.id << "\n";
+        return kExitUsage;
+      }
+      execute.checkpoints_resuming = true;
+    } else {
+      pipeline::LoadedPipeline loaded = LoadChecked(vm["file"].as<std::string>(), Overrides(vm), registry);
+      if (!loaded.pipeline) {
+        std::cerr << loaded.RenderErrors();
+        return kExitUsage;
+      }
+      resolved = std::move(loaded.pipeline);
+    }
+    store = store::RunStore::Open(rank->store);
+    execute.checkpoint_root = std::filesystem::path(rank->main_store) / "checkpoints" / rank->run_id;
+  } else if (resume) {
     store = store::RunStore::Open(StoreDir(vm["store"].as<std::string>()));
     store::RunRecord run = store->FindRun(vm["resume"].as<std::string>());
     if (run.status == store::RunStatus::kSucceeded || run.status == store::RunStatus::kRunning) {
@@ -139,6 +192,50 @@ int RunCommand(const Args& args, const std::string& command_line) {
     exec::MarkPhase("validated");
     store = store::RunStore::Open(StoreDir(vm["store"].as<std::string>()));
   }
+
+  if (launcher) {
+    // Checked and recorded nowhere yet: the ranks run it, rank 0 records it.
+    exec::LaunchOptions launch;
+    launch.nproc = nproc;
+    launch.nnodes = nnodes;
+    launch.node_rank = node_rank;
+    if (vm.count("master")) launch.master = vm["master"].as<std::string>();
+    launch.timeout_seconds = vm["dist-timeout"].as<double>();
+    launch.store = store->dir();
+    launch.run_id = execute.resume_run_id.value_or(store::NewRunId());
+    launch.args = args;
+    if (resume) {  // every rank resumes the id found here (the argument may be a prefix)
+      for (size_t i = 0; i < launch.args.size(); ++i) {
+        if (launch.args[i] == "--resume" && i + 1 < launch.args.size())
+          launch.args[i + 1] = launch.run_id;
+        else if (launch.args[i].rfind("--resume=", 0) == 0)
+          launch.args[i] = "--resume=" + launch.run_id;
+      }
+    }
+    if (std::find(launch.args.begin(), launch.args.end(), "--store") == launch.args.end()) {
+      launch.args.insert(launch.args.end(), {"--store", store->dir().string()});
+    }
+    store.reset();
+    return exec::LaunchRanks(launch);
+  }
+  exec::HostDistributed distributed(rank.value_or(exec::RankInfo{}));
+  if (rank) {
+    if (!resume) execute.run_id = rank->run_id;
+    execute.default_threads =
+        std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, rank->local_world_size));
+    execute.extra_services = [&distributed](std::string_view name, uint32_t version) -> void* {
+      if (name == DistributedV1::kName && version == DistributedV1::kVersion) {
+        return static_cast<DistributedV1*>(&distributed);
+      }
+      return nullptr;
+    };
+    if (rank->rank == 0) {
+      execute.on_recorded = [&](const std::string& id) {
+        store->SetEnvironment(id, {{"world_size", std::to_string(rank->world_size)},
+                                   {"ranks_per_node", std::to_string(rank->local_world_size)}});
+      };
+    }
+  }
   exec::MarkPhase("store_open");
   // Training allocates and frees the same batch-sized buffers every step. glibc hands
   // blocks above its mmap threshold (128 KiB until a large free happens to raise it)
@@ -147,8 +244,8 @@ int RunCommand(const Args& args, const std::string& command_line) {
   // whatever the history of the process.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  exec::ProgressView view(
-      stderr, vm["quiet"].as<bool>() ? exec::ProgressView::Mode::kQuiet : exec::ProgressView::DetectMode(stderr));
+  exec::ProgressView view(stderr, vm["quiet"].as<bool>() || other_rank ? exec::ProgressView::Mode::kQuiet
+                                                                       : exec::ProgressView::DetectMode(stderr));
   exec::RunOutcome outcome = exec::ExecutePipeline(*resolved, *store, view, command_line, execute);
   std::vector<store::LatestMetric> metrics = store->LatestMetrics(outcome.run_id);
 

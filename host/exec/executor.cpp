@@ -47,7 +47,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
   const auto started = std::chrono::steady_clock::now();
   RunOutcome outcome;
   const bool resuming = options.resume_run_id.has_value();
-  outcome.run_id = resuming ? *options.resume_run_id : store::NewRunId();
+  outcome.run_id = resuming ? *options.resume_run_id : options.run_id.value_or(store::NewRunId());
   const std::string& run_id = outcome.run_id;
 
   // The lock exists before the run row, so no other process can see a running run
@@ -127,8 +127,10 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
   }
   MarkPhase("plugins_loaded");
   std::map<std::string, std::string> env = HostEnvironment();
-  AddTorchEnvironment(env,
-                      static_cast<int>(pipeline.threads > 0 ? pipeline.threads : std::thread::hardware_concurrency()));
+  const int threads = static_cast<int>(pipeline.threads) > 0 ? static_cast<int>(pipeline.threads)
+                      : options.default_threads > 0          ? options.default_threads
+                                                             : static_cast<int>(std::thread::hardware_concurrency());
+  AddTorchEnvironment(env, threads);
   store.SetEnvironment(run_id, env);
 
   store::MetricWriter metrics(store, run_id);
@@ -153,7 +155,8 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
       MarkPhase("first_stage");
       PrintPhases();
     }
-    HostStageContext ctx(s, run_id, resuming, store, metrics, view, values);
+    HostStageContext ctx(s, run_id, resuming || options.checkpoints_resuming, store, metrics, view, values);
+    if (options.checkpoint_root) ctx.set_checkpoint_root(*options.checkpoint_root);
     if (options.prune_watch) ctx.set_prune_watch(&*options.prune_watch);
     if (options.extra_services) ctx.set_extra_services(&options.extra_services);
     SluiceStatus* c_status = r.info->run_stage(&ctx);  // never throws (SDK wrapper)

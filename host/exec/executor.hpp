@@ -2,6 +2,7 @@
 #ifndef SLUICE_HOST_EXEC_EXECUTOR_HPP_
 #define SLUICE_HOST_EXEC_EXECUTOR_HPP_
 
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -33,6 +34,14 @@ struct ExecuteOptions {
   // Host services beyond this host's own (sluice/services.hpp), by name and version:
   // `sluice serve` offers serving v1 this way. Null when absent.
   std::function<void*(std::string_view name, uint32_t version)> extra_services;
+  // A data-parallel rank: record the new run under this id (rank 0), or, with
+  // `checkpoint_root`, read checkpoints from there (rank 0's, for the other ranks) and
+  // tell stages they resume when `checkpoints_resuming`.
+  std::optional<std::string> run_id;
+  std::optional<std::filesystem::path> checkpoint_root;
+  bool checkpoints_resuming = false;
+  // LibTorch's threads when the pipeline does not set pipeline.threads (0: every core).
+  int default_threads = 0;
 };
 
 // Loads every plugin the pipeline uses (checking each handshake before any C++ call),

@@ -76,8 +76,9 @@ void* HostStageContext::FindService(std::string_view name, uint32_t version) {
 }
 
 std::string HostStageContext::Dir() {
-  fs::path dir = store_.in_memory() ? fs::temp_directory_path() / ("sluice-" + run_id_) / "checkpoints" / stage_.name
-                                    : store_.dir() / "checkpoints" / run_id_ / stage_.name;
+  fs::path dir = checkpoint_root_     ? *checkpoint_root_ / stage_.name
+                 : store_.in_memory() ? fs::temp_directory_path() / ("sluice-" + run_id_) / "checkpoints" / stage_.name
+                                      : store_.dir() / "checkpoints" / run_id_ / stage_.name;
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec && !host_error_) host_error_ = "cannot create checkpoint folder " + dir.string() + ": " + ec.message();

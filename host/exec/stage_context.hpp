@@ -4,6 +4,7 @@
 #ifndef SLUICE_HOST_EXEC_STAGE_CONTEXT_HPP_
 #define SLUICE_HOST_EXEC_STAGE_CONTEXT_HPP_
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -63,6 +64,9 @@ class HostStageContext final : public StageContext, public RunInfoV1, public Che
   const std::optional<std::string>& host_error() const { return host_error_; }
 
   void set_prune_watch(const PruneWatch* watch) { prune_watch_ = watch; }
+  // Checkpoints under ROOT/STAGE instead of this run's folder in the store (the other
+  // ranks of a data-parallel run read rank 0's).
+  void set_checkpoint_root(std::filesystem::path root) { checkpoint_root_ = std::move(root); }
   // Services the caller offers beyond this host's own (ExecuteOptions::extra_services).
   void set_extra_services(const std::function<void*(std::string_view, uint32_t)>* find) { extra_services_ = find; }
   // The step at which the watch asked to stop, if it did.
@@ -77,6 +81,7 @@ class HostStageContext final : public StageContext, public RunInfoV1, public Che
   ProgressView& view_;
   PortValues& values_;
   std::string key_prefix_;
+  std::optional<std::filesystem::path> checkpoint_root_;
   std::string metric_key_;  // reused buffer for "<stage>.<key>"
   std::optional<std::string> host_error_;
   const PruneWatch* prune_watch_ = nullptr;

@@ -19,6 +19,7 @@
 #include "amp.hpp"
 #include "batching.hpp"
 #include "checkpoint.hpp"
+#include "data_parallel.hpp"
 #include "metrics.hpp"
 #include "prefetcher.hpp"
 #include "schedule.hpp"
@@ -60,6 +61,7 @@ const sluice::Param<int64_t> kPrefetchParam{"prefetch"};
 const sluice::Param<int64_t> kEvalBatchSizeParam{"eval_batch_size"};
 const sluice::Param<int64_t> kLogEveryParam{"log_every"};
 const sluice::Param<std::vector<double>> kClassWeightValuesParam{"class_weight_values"};
+const sluice::Param<bool> kCheckReplicasParam{"check_replicas"};
 
 using sluice::Status;
 namespace F = torch::nn::functional;
@@ -185,6 +187,8 @@ const MetricSpec kEpochSeconds{"epoch_seconds", Goal::kMinimize, "wall time of t
 const MetricSpec kLr{"lr", Goal::kNone, "learning rate at the end of the epoch (step: epoch)"};
 const MetricSpec kLossScale{"loss_scale", Goal::kNone, "fp16 loss scale (step: epoch)"};
 const MetricSpec kBestEpoch{"best_epoch", Goal::kNone, "the epoch early stopping kept"};
+const MetricSpec kRankSamplesPerSec{"samples_per_sec_per_rank", Goal::kMaximize,
+                                    "data-parallel: training throughput of one rank (step: epoch)"};
 // Validation, each epoch: what Validate() computes, as val_NAME.
 const MetricSpec kValidation[] = {
     {"val_loss", Goal::kMinimize, "validation loss"},
@@ -270,8 +274,12 @@ class Trainer final : public sluice::Stage {
             .param(kPrefetchParam.Default(2).range(0, 64).doc("batches prepared ahead on a worker thread (0: off)"))
             .param(sluice::SeedParam())
             .param(kEvalBatchSizeParam.Default(1024).range(1, 1 << 20).doc("batch size for validation"))
-            .param(kLogEveryParam.Default(1).range(1, 1 << 20).doc("log train.loss every N steps"));
-    for (const MetricSpec& m : {kLoss, kSamplesPerSec, kTokensPerSec, kEpochSeconds, kLr, kLossScale, kBestEpoch}) {
+            .param(kLogEveryParam.Default(1).range(1, 1 << 20).doc("log train.loss every N steps"))
+            .param(kCheckReplicasParam.Default(false).doc(
+                "data-parallel: after every step, compare each rank's weights with rank 0's and fail on any "
+                "difference (a check, costing a broadcast of the weights per step)"));
+    for (const MetricSpec& m :
+         {kLoss, kSamplesPerSec, kTokensPerSec, kEpochSeconds, kLr, kLossScale, kBestEpoch, kRankSamplesPerSec}) {
       contract.metric(m);
     }
     for (const MetricSpec& m : kValidation) contract.metric(m);
@@ -323,6 +331,7 @@ class Trainer final : public sluice::Stage {
       if (t.requires_grad()) parameters.push_back(t);
     }
     torch::Tensor class_weights = regression ? torch::Tensor() : ClassWeights(p, *data);
+    const torch::Tensor class_weights_cpu = class_weights;
     if (class_weights.defined()) class_weights = class_weights.to(device);
     sluice::trainer::LossScaler scaler(precision == torch::kFloat16);
 
@@ -357,12 +366,28 @@ class Trainer final : public sluice::Stage {
                ") from " + checkpoint);
     }
 
+    // Data-parallel (`sluice run --nproc N`): each rank computes its share of every batch
+    // (batch_size stays the global batch: the same steps as one process), gradients are
+    // summed across ranks, and every rank applies the same update.
+    std::unique_ptr<sluice::trainer::DataParallel> dp;
+    if (auto* dist = ctx.Service<sluice::DistributedV1>(); dist && dist->world_size() > 1) {
+      if (device.is_cuda()) {
+        return Status::InvalidArgument(
+            "data-parallel training runs on the CPU (Gloo) only in this version; set "
+            "device = \"cpu\" or run one rank");
+      }
+      dp = std::make_unique<sluice::trainer::DataParallel>(*dist, ctx.stage_name(), parameters);
+      if (dp->rank() == 0) ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("dist_backend", dp->backend());
+    }
+    const bool writer = !dp || dp->rank() == 0;  // the rank that writes checkpoints
+    const bool check_replicas = dp && kCheckReplicasParam.Get(p);
+
     int64_t parameter_count = 0;
     for (const torch::Tensor& t : net->parameters()) parameter_count += t.numel();
     ctx.Info(spec->Describe(schema) + ", " + std::to_string(parameter_count) + " parameters, " +
              kOptimizerParam.Get(p) + " on " + device.str() + (precision_name == "fp32" ? "" : " " + precision_name) +
              ", " + std::to_string(epochs) + (epochs == 1 ? " epoch" : " epochs") + " of " + std::to_string(steps) +
-             " steps");
+             " steps" + (dp ? ", data-parallel over " + std::to_string(dp->world_size()) + " ranks" : ""));
 
     std::vector<int64_t> order(static_cast<size_t>(n));
     // Text: each training text's length in tokens, for length bucketing.
@@ -393,11 +418,24 @@ class Trainer final : public sluice::Stage {
       struct Batch {
         sluice::Inputs x;
         torch::Tensor y;
+        double denominator = 0;  // data-parallel: what the global batch's mean loss divides by
       };
       sluice::trainer::Prefetcher<Batch> batches(
           [&](int64_t step) {
-            const torch::Tensor idx = all.slice(0, step * batch, std::min(n, (step + 1) * batch));
-            Batch b{data->Rows(data->train, idx), data->train.targets.index_select(0, idx)};
+            const int64_t begin = step * batch, end = std::min(n, (step + 1) * batch);
+            int64_t lo = begin, hi = end;
+            double denominator = 0;
+            if (dp) {  // this rank's contiguous share of the global batch
+              lo = begin + (end - begin) * dp->rank() / dp->world_size();
+              hi = begin + (end - begin) * (dp->rank() + 1) / dp->world_size();
+              denominator = static_cast<double>(end - begin);
+              if (class_weights_cpu.defined()) {
+                const torch::Tensor y = data->train.targets.index_select(0, all.slice(0, begin, end));
+                denominator = class_weights_cpu.index_select(0, y).sum().item<double>();
+              }
+            }
+            const torch::Tensor idx = all.slice(0, lo, hi);
+            Batch b{data->Rows(data->train, idx), data->train.targets.index_select(0, idx), denominator};
             if (pin) {
               b.x = b.x.PinMemory();
               b.y = b.y.pin_memory();
@@ -415,26 +453,43 @@ class Trainer final : public sluice::Stage {
         const torch::Tensor y = b.y.to(device, pin);
         for (auto& group : optimizer->param_groups()) group.options().set_lr(schedule.LearningRate(state.global_step));
         optimizer->zero_grad();
+        const bool rows = y.size(0) > 0;  // a rank may get none of a last, short batch
         torch::Tensor loss;
-        {
+        if (rows) {
           sluice::trainer::AutocastScope autocast(precision);
           torch::Tensor out = net->Forward(x);
           if (regression) {
-            loss = F::mse_loss(out.to(torch::kFloat32).reshape({-1}), y);
+            out = out.to(torch::kFloat32).reshape({-1});
+            loss = dp ? F::mse_loss(out, y, F::MSELossFuncOptions().reduction(torch::kSum)).div(b.denominator)
+                      : F::mse_loss(out, y);
           } else {
             auto options = F::CrossEntropyFuncOptions();
             if (class_weights.defined()) options.weight(class_weights);
+            // Data-parallel: this rank's share of the global batch's mean, so that the
+            // gradients' sum over the ranks is the gradient of that mean.
+            if (dp) options.reduction(torch::kSum);
             loss = F::cross_entropy(out.to(torch::kFloat32), y, options);
+            if (dp) loss = loss.div(b.denominator);
           }
         }
-        scaler.Scale(loss).backward();
+        if (dp) dp->BeginStep();
+        if (rows) scaler.Scale(loss).backward();
+        if (dp) dp->FinishStep();
         if (scaler.Unscale(parameters)) {
           if (kGradClipParam.Get(p) > 0) torch::nn::utils::clip_grad_norm_(parameters, kGradClipParam.Get(p));
           optimizer->step();
         }
+        if (check_replicas) {
+          const double difference = dp->SumAcrossRanks(dp->MaxDifferenceFromRank0());
+          if (difference != 0) {
+            return Status::Internal("data-parallel ranks diverged: after step " +
+                                    std::to_string(state.global_step + 1) + " the weights differ from rank 0's by " +
+                                    std::to_string(difference));
+          }
+        }
         ++state.global_step;
         if (state.global_step % log_every == 0 || step + 1 == steps) {
-          last_loss = loss.item<double>();
+          last_loss = dp ? dp->SumAcrossRanks(rows ? loss.item<double>() : 0.0) : loss.item<double>();
           if (!std::isfinite(last_loss)) {
             return Status::InvalidArgument("the training loss became " + std::to_string(last_loss) + " in epoch " +
                                            std::to_string(epoch) + " (learning rate too high?)");
@@ -452,6 +507,7 @@ class Trainer final : public sluice::Stage {
       const double seconds = Now() - epoch_start;
       const double samples_per_sec = static_cast<double>(n) / seconds;
       ctx.Log(kSamplesPerSec, epoch, samples_per_sec);
+      if (dp) ctx.Log(kRankSamplesPerSec, epoch, samples_per_sec / dp->world_size());
       if (epoch_tokens > 0) ctx.Log(kTokensPerSec, epoch, static_cast<double>(epoch_tokens) / seconds);
       ctx.Log(kEpochSeconds, epoch, seconds);
       ctx.Log(kLr, epoch, schedule.LearningRate(state.global_step - 1));
@@ -479,8 +535,10 @@ class Trainer final : public sluice::Stage {
             state.best_value = value;
             state.best_epoch = epoch;
             state.bad_epochs = 0;
-            sluice::trainer::SaveWithDigest(best_path,
-                                            [&](const std::string& file) { sluice::SaveWeights(*net, file); });
+            if (writer) {
+              sluice::trainer::SaveWithDigest(best_path,
+                                              [&](const std::string& file) { sluice::SaveWeights(*net, file); });
+            }
           } else if (++state.bad_epochs >= kPatienceParam.Get(p)) {
             stopped_early = true;
             summary += "; early stop: " + stop_metric + " has not improved for " + std::to_string(state.bad_epochs) +
@@ -492,14 +550,16 @@ class Trainer final : public sluice::Stage {
       ctx.Info(summary);
       state.epoch = epoch;
       state.loss_scale = scaler.scale();
-      sluice::trainer::SaveCheckpoint(checkpoint, *net, *optimizer, state);
+      if (writer) sluice::trainer::SaveCheckpoint(checkpoint, *net, *optimizer, state);
     }
 
     if (stop_metric != "none" && state.best_epoch > 0) {
       ctx.Log(kBestEpoch, 0, static_cast<double>(state.best_epoch));
       if (kRestoreBestParam.Get(p) && state.best_epoch != state.epoch) {
+        if (dp) dp->Barrier();  // rank 0 has written best.pt
         sluice::trainer::VerifyDigest(best_path);
         sluice::LoadWeights(*net, best_path);
+        if (dp) dp->Barrier();  // every rank has read it before rank 0 goes on (and removes it)
         ctx.Info("restored the weights of epoch " + std::to_string(state.best_epoch) + " (best " + stop_metric + ")");
       }
     }

@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 1
+#define SLUICE_ABI_MINOR 2
 
 /* Name of the exported entry point: const SluicePluginInfo* sluice_plugin_info(void). */
 #define SLUICE_PLUGIN_ENTRY "sluice_plugin_info"

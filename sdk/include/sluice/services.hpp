@@ -94,6 +94,31 @@ class SLUICE_API ModelRegistryV1 {
   ~ModelRegistryV1() = default;
 };
 
+// "distributed" v1 (SDK 1.2): this process is one rank of a data-parallel run
+// (`sluice run FILE --nproc N`, or `--nnodes M --node-rank R --master ADDR:PORT` across
+// hosts). Offered only then: a stage that finds no such service runs alone. Every rank
+// executes the whole pipeline; rank 0 records the run, the other ranks' metrics and
+// artifacts are discarded. A training stage joins the ranks through c10d: a TCPStore at
+// master_address():master_port() (rank 0 serves it) and a process group over it.
+// CheckpointsV1::Dir() is rank 0's folder on every rank (across hosts: a shared
+// filesystem): the other ranks read it when resuming; only rank 0 writes it.
+class SLUICE_API DistributedV1 {
+ public:
+  static constexpr const char* kName = "distributed";
+  static constexpr uint32_t kVersion = 1;
+
+  virtual int rank() const = 0;        // 0 .. world_size() - 1; rank 0 records the run
+  virtual int world_size() const = 0;  // ranks in all
+  virtual int local_rank() const = 0;  // this rank among those of its host (a CUDA device index)
+  virtual const std::string& master_address() const = 0;
+  virtual int master_port() const = 0;
+  // How long a collective may wait for the other ranks before the stage fails.
+  virtual double timeout_seconds() const = 0;
+
+ protected:
+  ~DistributedV1() = default;
+};
+
 // A value a client sent for one input of one row of a served model (see ServedModel).
 struct InferenceValue {
   enum class Kind : uint8_t { kMissing, kNumber, kText, kNumbers };

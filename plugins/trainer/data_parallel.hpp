@@ -1,0 +1,57 @@
+// Data-parallel training over c10d (PyTorch's distributed runtime): the ranks of a
+// `sluice run --nproc N` join a process group (Gloo on the CPU) through a TCPStore that
+// rank 0 serves, start from rank 0's weights, and sum their gradients after every
+// backward pass, in buckets launched as the backward pass produces them (the last
+// layers' gradients travel while the first layers' are still being computed), as
+// PyTorch's DistributedDataParallel does.
+#ifndef SLUICE_TRAINER_DATA_PARALLEL_HPP_
+#define SLUICE_TRAINER_DATA_PARALLEL_HPP_
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sluice/services.hpp"
+
+namespace sluice::trainer {
+
+class DataParallel {
+ public:
+  // Joins the other ranks (every rank constructs one, in the same stage) and makes every
+  // rank's `parameters` equal to rank 0's. Throws StageError when the ranks cannot meet
+  // within the service's timeout.
+  DataParallel(const DistributedV1& dist, const std::string& stage, std::vector<torch::Tensor> parameters,
+               int64_t bucket_bytes = 4 << 20);
+  ~DataParallel();
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
+
+  int rank() const { return rank_; }
+  int world_size() const { return world_; }
+  const char* backend() const;
+
+  // Around each backward pass: BeginStep() before it, FinishStep() after it, which
+  // leaves in each parameter's .grad the sum of every rank's gradient. A rank with no
+  // examples in a step skips its backward pass but still calls both.
+  void BeginStep();
+  void FinishStep();
+
+  // The sum of `value` over the ranks.
+  double SumAcrossRanks(double value);
+  // The largest absolute difference between this rank's parameters and rank 0's.
+  double MaxDifferenceFromRank0();
+  // Waits until every rank gets here.
+  void Barrier();
+
+ private:
+  struct Impl;  // the process group and the buckets (c10d stays out of this header)
+  std::unique_ptr<Impl> impl_;
+  int rank_ = 0, world_ = 1;
+};
+
+}  // namespace sluice::trainer
+
+#endif  // SLUICE_TRAINER_DATA_PARALLEL_HPP_
