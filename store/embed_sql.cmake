@@ -1,5 +1,5 @@
 # Turns the migration files into a C++ table (one raw string per migration, in order).
-# Invoked with -DOUT=<file> -DSOURCES=<a.sql;b.sql;...>.
+# Invoked with -DOUT=<file> -DSOURCES=<a.sql;b.sql;...> -DPG_SOURCES=<the PostgreSQL ones>.
 set(body "// Generated from store/migrations/*.sql; do not edit.\n#include \"migrations.hpp\"\n\nnamespace sluice::store {\n\nconst std::vector<Migration>& Migrations() {\n  static const std::vector<Migration> migrations = {\n")
 set(version 0)
 foreach(src ${SOURCES})
@@ -7,6 +7,14 @@ foreach(src ${SOURCES})
   get_filename_component(name ${src} NAME)
   file(READ ${src} sql)
   string(APPEND body "      {${version}, \"${name}\", R\"sluicesql(${sql})sluicesql\"},\n")
+endforeach()
+string(APPEND body "  };\n  return migrations;\n}\n\nconst std::vector<Migration>& PostgresMigrations() {\n  static const std::vector<Migration> migrations = {\n")
+set(version 0)
+foreach(src ${PG_SOURCES})
+  math(EXPR version "${version} + 1")
+  get_filename_component(name ${src} NAME)
+  file(READ ${src} sql)
+  string(APPEND body "      {${version}, \"postgresql/${name}\", R\"sluicesql(${sql})sluicesql\"},\n")
 endforeach()
 string(APPEND body "  };\n  return migrations;\n}\n\n}  // namespace sluice::store\n")
 file(WRITE ${OUT}.tmp "${body}")

@@ -1,5 +1,6 @@
-// Schema migrations, embedded from store/migrations/NNNN_name.sql. PRAGMA user_version
-// holds the number of migrations applied.
+// Schema migrations, embedded from store/migrations/NNNN_name.sql (SQLite) and
+// store/migrations/postgresql/NNNN_name.sql (PostgreSQL): the same versions, each in its
+// engine's DDL. The schema version is the number of migrations applied.
 #ifndef SLUICE_STORE_MIGRATIONS_HPP_
 #define SLUICE_STORE_MIGRATIONS_HPP_
 
@@ -13,9 +14,15 @@ struct Migration {
   const char* sql;
 };
 
-const std::vector<Migration>& Migrations();
+const std::vector<Migration>& Migrations();          // SQLite's: store/migrations/*.sql
+const std::vector<Migration>& PostgresMigrations();  // store/migrations/postgresql/*.sql
 
 class Database;
+// The migrations of `db`'s engine; their count is the newest schema version.
+const std::vector<Migration>& MigrationsFor(const Database& db);
+// The schema version of `db` (0: empty). SQLite keeps it in PRAGMA user_version,
+// PostgreSQL in the table sluice_schema.
+int SchemaVersion(Database& db);
 // Brings the database to the newest schema, inside one write transaction; safe when
 // several processes open a new store at once. Refuses a store newer than this build.
 void Migrate(Database& db);

@@ -111,8 +111,13 @@ std::vector<Token> Tokenize(const std::string& s) {
 
 bool IsKeyword(const Token& t, const char* word) { return t.kind == Token::Kind::kWord && Lower(t.text) == word; }
 
+// What a field is compared with, which decides how a JSON parameter reads on PostgreSQL
+// (SQLite's json_extract gives a typed value, PostgreSQL needs one type per expression).
+enum class Want { kAny, kNumber, kText };
+
 // A field as SQL over `runs`; its own bound values go to `binds`.
-bool FieldSql(const std::string& name, SqlFragment& out) {
+bool FieldSql(const std::string& name, SqlFragment& out, Dialect dialect = Dialect::kSqlite, Want want = Want::kAny) {
+  const bool pg = dialect == Dialect::kPostgres;
   static const std::vector<std::pair<std::string, std::string>> kColumns = {
       {"status", "runs.status"},
       {"pipeline", "runs.pipeline"},
@@ -126,7 +131,9 @@ bool FieldSql(const std::string& name, SqlFragment& out) {
       {"duration", "((julianday(runs.ended_at) - julianday(runs.started_at)) * 86400.0)"}};
   for (const auto& [field, sql] : kColumns) {
     if (name == field) {
-      out.sql += sql;
+      out.sql += pg && field == "duration"
+                     ? "(EXTRACT(EPOCH FROM (runs.ended_at::timestamptz - runs.started_at::timestamptz))::float8)"
+                     : sql;
       return true;
     }
   }
@@ -156,7 +163,16 @@ bool FieldSql(const std::string& name, SqlFragment& out) {
     out.binds.emplace_back(name.substr(prefix.size()));
     return true;
   };
-  return keyed("params.", "(SELECT json_extract(value, '$') FROM params WHERE run_id = runs.id AND key = ?)") ||
+  // PostgreSQL: a number (true 1, false 0) where one is wanted, else the JSON value as
+  // text (a string without its quotes).
+  const char* params =
+      !pg ? "(SELECT json_extract(value, '$') FROM params WHERE run_id = runs.id AND key = ?)"
+      : want == Want::kNumber
+          ? "(SELECT CASE jsonb_typeof(value::jsonb) WHEN 'number' THEN (value::jsonb #>> '{}')::float8 "
+            "WHEN 'boolean' THEN CASE WHEN value::jsonb = 'true'::jsonb THEN 1.0 ELSE 0.0 END END "
+            "FROM params WHERE run_id = runs.id AND key = ?)"
+          : "(SELECT value::jsonb #>> '{}' FROM params WHERE run_id = runs.id AND key = ?)";
+  return keyed("params.", params) ||
          keyed("metrics.", "(SELECT last_value FROM metric_series WHERE run_id = runs.id AND key = ?)") ||
          keyed("tags.", "(SELECT value FROM tags WHERE run_id = runs.id AND key = ?)");
 }
@@ -168,7 +184,7 @@ const char* kFieldHelp =
 
 class Parser {
  public:
-  explicit Parser(const std::string& text) : tokens_(Tokenize(text)) {}
+  Parser(const std::string& text, Dialect dialect) : tokens_(Tokenize(text)), dialect_(dialect) {}
 
   SqlFragment Parse() {
     if (Peek().kind == Token::Kind::kEnd) throw QueryError("empty expression", 0);
@@ -277,13 +293,23 @@ class Parser {
     }
   }
 
-  void Field(const Token& t) {
+  // How a field compared with `other` (a value, or another field) should read.
+  static Want WantFor(const Token& other) {
+    if (other.kind == Token::Kind::kString) return Want::kText;
+    if (other.kind == Token::Kind::kNumber || IsKeyword(other, "true") || IsKeyword(other, "false")) {
+      return Want::kNumber;
+    }
+    return Want::kAny;
+  }
+
+  void Field(const Token& t, Want want = Want::kAny) {
     if (t.kind != Token::Kind::kWord || IsKeyword(t, "and") || IsKeyword(t, "or") || IsKeyword(t, "not")) {
       throw QueryError("expected a field, a value or '(', found " +
                            (t.kind == Token::Kind::kEnd ? std::string("the end") : "'" + Excerpt(t.text) + "'"),
                        t.column);
     }
-    if (!FieldSql(t.text, out_)) throw QueryError("unknown field '" + Excerpt(t.text) + "'; " + kFieldHelp, t.column);
+    if (!FieldSql(t.text, out_, dialect_, want))
+      throw QueryError("unknown field '" + Excerpt(t.text) + "'; " + kFieldHelp, t.column);
   }
 
   void Comparison() {
@@ -293,17 +319,20 @@ class Parser {
     }
     out_.sql += "coalesce(";
     const Token& left = Next();
+    const bool like = IsKeyword(Peek(), "like");
+    // The value across the operator (looked at, not taken) decides how a field reads.
+    const Token& across = tokens_[std::min(pos_ + 1, tokens_.size() - 1)];
     if (IsValue(left)) {
       Value(left);
     } else {
-      Field(left);
+      Field(left, like ? Want::kText : WantFor(across));
     }
     const Token& op = Next();
     std::string sql_op;
     if (op.kind == Token::Kind::kOp) {
       sql_op = op.text == "==" ? "=" : op.text == "<>" ? "!=" : op.text;
-    } else if (IsKeyword(op, "like")) {
-      sql_op = "LIKE";
+    } else if (like) {
+      sql_op = dialect_ == Dialect::kPostgres ? "ILIKE" : "LIKE";  // SQLite's LIKE ignores ASCII case
     } else {
       throw QueryError("expected a comparison (= != < <= > >= like) after '" + Excerpt(left.text) + "'", op.column);
     }
@@ -314,7 +343,7 @@ class Parser {
       if (IsValue(left)) throw QueryError("a comparison needs a field on one side", left.column);
       Value(right);
     } else if (right.kind == Token::Kind::kWord && FieldSql(right.text, probe)) {
-      Field(right);
+      Field(right, WantFor(left));
     } else if (right.kind == Token::Kind::kWord && !IsKeyword(right, "and") && !IsKeyword(right, "or") &&
                !IsKeyword(right, "not")) {
       throw QueryError("'" + Excerpt(right.text) + "' is not a field; quote text: \"" + Excerpt(right.text) + "\"",
@@ -322,7 +351,7 @@ class Parser {
     } else {
       throw QueryError("expected a value (a number or a quoted string) after '" + Excerpt(op.text) + "'", right.column);
     }
-    out_.sql += ", 0)";
+    out_.sql += ", FALSE)";
     sql_depth_ = 1;
   }
 
@@ -332,6 +361,7 @@ class Parser {
   int sql_depth_ = 0;  // how deeply the SQL just compiled nests
   int comparisons_ = 0;
   SqlFragment out_;
+  Dialect dialect_;
 };
 
 }  // namespace
@@ -359,13 +389,13 @@ std::string QueryError::Render(const std::string& text) const {
   return std::string(what()) + "\n  " + quoted + "\n  " + std::string(before.size() + (at - first), ' ') + "^";
 }
 
-SqlFragment CompileWhere(const std::string& expression) { return Parser(expression).Parse(); }
+SqlFragment CompileWhere(const std::string& expression, Dialect dialect) { return Parser(expression, dialect).Parse(); }
 
-SqlFragment FieldExpression(const std::string& field) {
+SqlFragment FieldExpression(const std::string& field, Dialect dialect) {
   SqlFragment out;
-  if (FieldSql(field, out)) return out;               // a name as it is (a key with any characters)
+  if (FieldSql(field, out, dialect)) return out;      // a name as it is (a key with any characters)
   const std::vector<Token> tokens = Tokenize(field);  // or as a filter reads it: min( metrics.K )
-  if (tokens[0].kind != Token::Kind::kWord || !FieldSql(tokens[0].text, out)) {
+  if (tokens[0].kind != Token::Kind::kWord || !FieldSql(tokens[0].text, out, dialect)) {
     throw QueryError("unknown field '" + Excerpt(field) + "'; " + kFieldHelp, 0);
   }
   if (tokens[1].kind != Token::Kind::kEnd) {
@@ -374,11 +404,11 @@ SqlFragment FieldExpression(const std::string& field) {
   return out;
 }
 
-SqlFragment CompileOrderBy(const std::string& key) {
+SqlFragment CompileOrderBy(const std::string& key, Dialect dialect) {
   std::vector<Token> tokens = Tokenize(key);
   if (tokens[0].kind != Token::Kind::kWord) throw QueryError("expected a field to order by", tokens[0].column);
   SqlFragment field;
-  if (!FieldSql(tokens[0].text, field)) {
+  if (!FieldSql(tokens[0].text, field, dialect)) {
     throw QueryError("unknown field '" + Excerpt(tokens[0].text) + "'; " + kFieldHelp, tokens[0].column);
   }
   bool descending = false;
@@ -393,7 +423,20 @@ SqlFragment CompileOrderBy(const std::string& key) {
   }
   // Runs without the value go last either way.
   SqlFragment out;
-  out.sql = "(" + field.sql + ") IS NULL, (" + field.sql + ")" + (descending ? " DESC" : " ASC");
+  const char* direction = descending ? " DESC" : " ASC";
+  if (dialect == Dialect::kPostgres && tokens[0].text.rfind("params.", 0) == 0) {
+    // A JSON parameter: numbers in numeric order, then the rest as text.
+    SqlFragment number, text;
+    FieldSql(tokens[0].text, number, dialect, Want::kNumber);
+    FieldSql(tokens[0].text, text, dialect, Want::kText);
+    out.sql = "(" + text.sql + ") IS NULL, (" + number.sql + ") IS NULL, (" + number.sql + ")" + direction + ", (" +
+              text.sql + ")" + direction;
+    for (const SqlFragment* f : {&text, &number, &number, &text}) {
+      out.binds.insert(out.binds.end(), f->binds.begin(), f->binds.end());
+    }
+    return out;
+  }
+  out.sql = "(" + field.sql + ") IS NULL, (" + field.sql + ")" + direction;
   out.binds = field.binds;
   out.binds.insert(out.binds.end(), field.binds.begin(), field.binds.end());
   return out;

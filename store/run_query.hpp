@@ -11,6 +11,8 @@
 //   VALUE  := number | "string" | 'string' | true | false
 //
 // A comparison whose field a run lacks (a metric it never logged) is false for that run.
+// Parameters are JSON: compared with a number they compare as numbers (true is 1, false
+// 0), with a string as text; `like` ignores ASCII case, on both engines.
 #ifndef SLUICE_STORE_RUN_QUERY_HPP_
 #define SLUICE_STORE_RUN_QUERY_HPP_
 
@@ -34,9 +36,12 @@ class QueryError : public std::runtime_error {
   size_t column_;
 };
 
-SqlFragment CompileWhere(const std::string& expression);  // throws QueryError
-SqlFragment CompileOrderBy(const std::string& key);       // "FIELD [asc|desc]"; throws QueryError
-SqlFragment FieldExpression(const std::string& field);    // one FIELD as SQL; throws QueryError
+// Each compiles to the SQL of the store's engine (RunStore::db().dialect()).
+SqlFragment CompileWhere(const std::string& expression, Dialect dialect = Dialect::kSqlite);  // throws QueryError
+// "FIELD [asc|desc]"; throws QueryError
+SqlFragment CompileOrderBy(const std::string& key, Dialect dialect = Dialect::kSqlite);
+// One FIELD as SQL, its value (a number or a text); throws QueryError
+SqlFragment FieldExpression(const std::string& field, Dialect dialect = Dialect::kSqlite);
 
 }  // namespace sluice::store
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -102,31 +103,42 @@ RunStore::~RunStore() = default;
 
 namespace {
 bool Writable(const fs::path& dir);
+fs::path ArtifactRootFor(const std::string& url);
 }  // namespace
 
-std::unique_ptr<RunStore> RunStore::Open(const fs::path& dir) {
+namespace {
+fs::path ArtifactRootFor(const std::string& url) {
+  const char* root = std::getenv("SLUICE_ARTIFACT_ROOT");
+  if (!root || !*root) {
+    throw StoreError("the PostgreSQL store " + RedactUrl(url) +
+                     " keeps its artifacts in a folder every host can reach: give it with --artifact-root DIR "
+                     "(or SLUICE_ARTIFACT_ROOT)");
+  }
+  return fs::absolute(root).lexically_normal();
+}
+}  // namespace
+
+std::unique_ptr<RunStore> RunStore::Open(const fs::path& location) {
+  const bool server = Database::IsUrl(location.string());
+  const fs::path dir = server ? ArtifactRootFor(location.string()) : location;
   std::error_code ec;
-  if (fs::exists(dir / "runs.db", ec) && !Writable(dir)) {
+  if (!server && fs::exists(dir / "runs.db", ec) && !Writable(dir)) {
     throw StoreError("cannot write the store " + dir.string() + " (" + std::strerror(errno) +
                      "): recording runs needs write access to it; commands that only read it work");
   }
   fs::create_directories(dir / "locks", ec);
   if (ec) throw StoreError("cannot create store folder " + dir.string() + ": " + ec.message());
   fs::create_directories(dir / "artifacts", ec);
-  auto db = std::make_unique<Database>((dir / "runs.db").string());
+  const std::string database = server ? location.string() : (dir / "runs.db").string();
+  auto db = std::make_unique<Database>(database);
   Migrate(*db);
   std::unique_ptr<RunStore> store(new RunStore(fs::absolute(dir).lexically_normal(), std::move(db)));
+  store->location_ = database;
   store->MarkCrashedRuns();
   return store;
 }
 
 namespace {
-
-int SchemaVersion(Database& db) {
-  Statement q = db.Prepare("PRAGMA user_version");
-  q.Step();
-  return static_cast<int>(q.Int(0));
-}
 
 bool Writable(const fs::path& dir) {
   return ::access(dir.c_str(), W_OK) == 0 && ::access((dir / "runs.db").c_str(), W_OK) == 0;
@@ -134,25 +146,31 @@ bool Writable(const fs::path& dir) {
 
 }  // namespace
 
-std::unique_ptr<RunStore> RunStore::OpenReadOnly(const fs::path& dir) {
-  const fs::path folder = fs::absolute(dir).lexically_normal();
-  const std::string db_path = (folder / "runs.db").string();
-  const int newest = static_cast<int>(Migrations().size());
+std::unique_ptr<RunStore> RunStore::OpenReadOnly(const fs::path& location) {
+  const bool server = Database::IsUrl(location.string());
+  const fs::path folder = server ? ArtifactRootFor(location.string()) : fs::absolute(location).lexically_normal();
+  const std::string database = server ? location.string() : (folder / "runs.db").string();
   auto open = [&] {
     std::unique_ptr<RunStore> store(
-        new RunStore(folder, std::make_unique<Database>(db_path, Database::Mode::kReadOnly)));
+        new RunStore(folder, std::make_unique<Database>(database, Database::Mode::kReadOnly)));
+    store->location_ = database;
     return store;
   };
   std::unique_ptr<RunStore> store = open();
+  const int newest = static_cast<int>(MigrationsFor(store->db()).size());
   const int version = SchemaVersion(store->db());
+  const std::string name = server ? RedactUrl(database) : database;
   if (version > newest) {
-    throw StoreError("store " + db_path + " has schema version " + std::to_string(version) +
+    throw StoreError("store " + name + " has schema version " + std::to_string(version) +
                      ", newer than this sluice understands (" + std::to_string(newest) + "); use a newer sluice");
   }
+  if (server && version == 0) {
+    throw StoreError("no run store at " + name + " (runs are recorded by `sluice run --store URL`)");
+  }
   const bool stale = version < newest;
-  if ((stale || !store->DeadRuns().empty()) && Writable(folder)) {
+  if ((stale || !store->DeadRuns().empty()) && (server || Writable(folder))) {
     store.reset();
-    Open(folder);  // migrates, marks dead runs crashed
+    Open(location);  // migrates, marks dead runs crashed
     store = open();
   } else if (stale) {
     throw StoreError("store " + folder.string() + " has schema version " + std::to_string(version) +
@@ -333,7 +351,9 @@ void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::
 
 void RunStore::SetEnvironment(const std::string& run_id, const std::map<std::string, std::string>& env) {
   db_->WriteTransaction([&] {
-    Statement& s = db_->Cached("INSERT OR REPLACE INTO environment (run_id, key, value) VALUES (?, ?, ?)");
+    Statement& s = db_->Cached(
+        "INSERT INTO environment (run_id, key, value) VALUES (?, ?, ?) "
+        "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value");
     for (const auto& [key, value] : env) {
       s.Bind(1, run_id).Bind(2, key).Bind(3, value).Run();
       s.Reset();
@@ -344,8 +364,12 @@ void RunStore::SetEnvironment(const std::string& run_id, const std::map<std::str
 void RunStore::UpsertStage(const std::string& run_id, const StageRecord& st) {
   db_->WriteTransaction([&] {
     Statement& s = db_->Cached(
-        "INSERT OR REPLACE INTO stages (run_id, name, position, plugin, plugin_version, plugin_file, status, "
-        "started_at, ended_at, seconds, cached, error, plugin_build) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO stages (run_id, name, position, plugin, plugin_version, plugin_file, status, "
+        "started_at, ended_at, seconds, cached, error, plugin_build) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (run_id, name) DO UPDATE SET position = excluded.position, plugin = excluded.plugin, "
+        "plugin_version = excluded.plugin_version, plugin_file = excluded.plugin_file, status = excluded.status, "
+        "started_at = excluded.started_at, ended_at = excluded.ended_at, seconds = excluded.seconds, "
+        "cached = excluded.cached, error = excluded.error, plugin_build = excluded.plugin_build");
     s.Bind(1, run_id).Bind(2, st.name).Bind(3, st.position).Bind(4, st.plugin).Bind(5, st.plugin_version);
     s.Bind(6, st.plugin_file).Bind(7, Name(st.status)).Bind(8, st.started_at).Bind(9, st.ended_at);
     if (st.seconds) {
@@ -359,7 +383,10 @@ void RunStore::UpsertStage(const std::string& run_id, const StageRecord& st) {
 
 void RunStore::AddArtifact(const std::string& run_id, const ArtifactRecord& a) {
   db_->WriteTransaction([&] {
-    db_->Cached("INSERT OR REPLACE INTO artifacts (run_id, stage, name, path, sha256, bytes) VALUES (?, ?, ?, ?, ?, ?)")
+    db_->Cached(
+           "INSERT INTO artifacts (run_id, stage, name, path, sha256, bytes) VALUES (?, ?, ?, ?, ?, ?) "
+           "ON CONFLICT (run_id, stage, name) DO UPDATE SET path = excluded.path, sha256 = excluded.sha256, "
+           "bytes = excluded.bytes")
         .Bind(1, run_id)
         .Bind(2, a.stage)
         .Bind(3, a.name)
@@ -471,12 +498,15 @@ void BindFilter(Statement& q, const RunFilter& filter, bool order_by) {
 }  // namespace
 
 std::vector<RunRecord> RunStore::ListRuns(const RunFilter& filter) {
-  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE 1" + FilterSql(filter) + " ORDER BY ";
+  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE TRUE" + FilterSql(filter) + " ORDER BY ";
   if (filter.order_by) sql += filter.order_by->sql + ", ";
   sql += "started_at DESC, id";
   if (filter.limit > 0) sql += " LIMIT " + std::to_string(filter.limit);
   if (filter.offset > 0)
-    sql += (filter.limit > 0 ? "" : " LIMIT -1") + std::string(" OFFSET ") + std::to_string(filter.offset);
+    sql += (filter.limit > 0                       ? ""
+            : db_->dialect() == Dialect::kPostgres ? " LIMIT ALL"
+                                                   : " LIMIT -1") +
+           std::string(" OFFSET ") + std::to_string(filter.offset);
   Statement q = db_->Prepare(sql);
   BindFilter(q, filter, true);
   std::vector<RunRecord> runs;
@@ -485,7 +515,7 @@ std::vector<RunRecord> RunStore::ListRuns(const RunFilter& filter) {
 }
 
 int64_t RunStore::CountRuns(const RunFilter& filter) {
-  Statement q = db_->Prepare("SELECT count(*) FROM runs WHERE 1" + FilterSql(filter));
+  Statement q = db_->Prepare("SELECT count(*) FROM runs WHERE TRUE" + FilterSql(filter));
   BindFilter(q, filter, false);
   return q.Step() ? q.Int(0) : 0;
 }
@@ -847,7 +877,7 @@ uint32_t MetricWriter::Intern(std::string_view key) {
 int64_t MetricWriter::SeriesId(uint32_t key) {
   if (series_[key] != 0) return series_[key];
   Database& db = store_.db();
-  db.Cached("INSERT OR IGNORE INTO metric_series (run_id, key) VALUES (?, ?)")
+  db.Cached("INSERT INTO metric_series (run_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING")
       .Bind(1, run_id_)
       .Bind(2, keys_[key])
       .Run();
@@ -870,8 +900,9 @@ void MetricWriter::Flush() {
   if (buffer_.empty()) return;
   Database& db = store_.db();
   db.WriteTransaction([&] {
-    Statement& insert =
-        db.Cached("INSERT OR REPLACE INTO metric_points (series_id, step, value, logged_at) VALUES (?1, ?2, ?3, ?4)");
+    Statement& insert = db.Cached(
+        "INSERT INTO metric_points (series_id, step, value, logged_at) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (series_id, step) DO UPDATE SET value = excluded.value, logged_at = excluded.logged_at");
     std::vector<const Point*> last(keys_.size(), nullptr);
     for (const Point& p : buffer_) {
       insert.Bind(1, SeriesId(p.key)).Bind(2, p.step);

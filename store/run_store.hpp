@@ -12,7 +12,7 @@
 #include <variant>
 #include <vector>
 
-#include "sqlite.hpp"
+#include "database.hpp"
 #include "status.hpp"
 
 namespace sluice::store {
@@ -109,7 +109,10 @@ struct RunFilter {
 class RunStore {
  public:
   // Opens the store in `dir`, creating the folder and the database if needed, applying
-  // migrations, and marking runs whose process died as crashed.
+  // migrations, and marking runs whose process died as crashed. `dir` may also be a
+  // postgresql:// URL: the database is then that server's, and the folder (artifacts,
+  // registered models, checkpoints, locks) is $SLUICE_ARTIFACT_ROOT (`--artifact-root`),
+  // a path every host that shares the store can reach.
   static std::unique_ptr<RunStore> Open(const std::filesystem::path& dir);
   // Opens an existing store for reading only: nothing is created or written, so it works
   // for another user's store and on a read-only mount. Two exceptions, both only where
@@ -123,6 +126,8 @@ class RunStore {
 
   Database& db() { return *db_; }
   const std::filesystem::path& dir() const { return dir_; }
+  // What the database was opened from: DIR/runs.db, or the postgresql:// URL.
+  const std::string& location() const { return location_; }
   bool in_memory() const { return dir_.empty(); }
   bool read_only() const { return db_->read_only(); }
 
@@ -145,7 +150,8 @@ class RunStore {
   void FinishRun(const std::string& run_id, RunStatus status, const std::optional<std::string>& error);
 
   // For a process about to exit at once (a second Ctrl-C): marks `run_id` interrupted,
-  // and its running stages, through a connection of its own to `db_path`. Never throws.
+  // and its running stages, through a connection of its own to `db_path` (a location()).
+  // Never throws.
   static void MarkInterruptedNow(const std::string& db_path, const std::string& run_id,
                                  const std::string& message) noexcept;
 
@@ -197,6 +203,7 @@ class RunStore {
   RunStore(std::filesystem::path dir, std::unique_ptr<Database> db);
 
   std::filesystem::path dir_;
+  std::string location_;
   std::unique_ptr<Database> db_;
 };
 

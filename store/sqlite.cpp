@@ -1,4 +1,4 @@
-#include "sqlite.hpp"
+#include "database.hpp"
 
 #include <sqlite3.h>
 
@@ -30,97 +30,61 @@ int RetryWhileBusy(F&& attempt) {
   }
 }
 
-}  // namespace
-
-Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-  int rc = RetryWhileBusy(
-      [&] { return sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr); });
-  if (rc != SQLITE_OK) Fail(db_, "cannot prepare '" + std::string(sql.substr(0, 60)) + "'");
-}
-
-Statement::~Statement() { sqlite3_finalize(stmt_); }
-
-Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
-
-Statement& Statement::Bind(int index, int64_t value) {
-  if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) Fail(db_, "bind");
-  return *this;
-}
-
-Statement& Statement::Bind(int index, double value) {
-  if (sqlite3_bind_double(stmt_, index, value) != SQLITE_OK) Fail(db_, "bind");
-  return *this;
-}
-
-Statement& Statement::Bind(int index, std::string_view value) {
-  if (sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT) != SQLITE_OK) {
-    Fail(db_, "bind");
+class SqliteStatement final : public StatementBackend {
+ public:
+  SqliteStatement(sqlite3* db, std::string_view sql) : db_(db) {
+    int rc = RetryWhileBusy(
+        [&] { return sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr); });
+    if (rc != SQLITE_OK) Fail(db_, "cannot prepare '" + std::string(sql.substr(0, 60)) + "'");
   }
-  return *this;
-}
+  ~SqliteStatement() override { sqlite3_finalize(stmt_); }
 
-Statement& Statement::BindNull(int index) {
-  if (sqlite3_bind_null(stmt_, index) != SQLITE_OK) Fail(db_, "bind");
-  return *this;
-}
-
-Statement& Statement::Bind(int index, const std::optional<std::string>& value) {
-  return value ? Bind(index, *value) : BindNull(index);
-}
-
-Statement& Statement::Bind(int index, const std::optional<int64_t>& value) {
-  return value ? Bind(index, *value) : BindNull(index);
-}
-
-Statement& Statement::Bind(int index, const std::optional<double>& value) {
-  return value ? Bind(index, *value) : BindNull(index);
-}
-
-bool Statement::Step() {
-  int rc = RetryWhileBusy([&] {
-    int r = sqlite3_step(stmt_);
-    if (IsBusy(r)) sqlite3_reset(stmt_);
-    return r;
-  });
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  std::string sql = sqlite3_sql(stmt_) ? sqlite3_sql(stmt_) : "";
-  Fail(db_, "cannot execute '" + sql.substr(0, 60) + "'");
-}
-
-void Statement::Run() {
-  while (Step()) {
+  void BindInt(int index, int64_t value) override {
+    if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) Fail(db_, "bind");
   }
-}
+  void BindDouble(int index, double value) override {
+    if (sqlite3_bind_double(stmt_, index, value) != SQLITE_OK) Fail(db_, "bind");
+  }
+  void BindText(int index, std::string_view value) override {
+    if (sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT) != SQLITE_OK) {
+      Fail(db_, "bind");
+    }
+  }
+  void BindNull(int index) override {
+    if (sqlite3_bind_null(stmt_, index) != SQLITE_OK) Fail(db_, "bind");
+  }
 
-void Statement::Reset() { sqlite3_reset(stmt_); }
-void Statement::ClearBindings() { sqlite3_clear_bindings(stmt_); }
+  bool Step() override {
+    int rc = RetryWhileBusy([&] {
+      int r = sqlite3_step(stmt_);
+      if (IsBusy(r)) sqlite3_reset(stmt_);
+      return r;
+    });
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    std::string sql = sqlite3_sql(stmt_) ? sqlite3_sql(stmt_) : "";
+    Fail(db_, "cannot execute '" + sql.substr(0, 60) + "'");
+  }
+  void Reset() override { sqlite3_reset(stmt_); }
+  void ClearBindings() override { sqlite3_clear_bindings(stmt_); }
 
-bool Statement::IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-bool Statement::IsText(int column) const {
-  const int type = sqlite3_column_type(stmt_, column);
-  return type == SQLITE_TEXT || type == SQLITE_BLOB;
-}
-int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
-double Statement::Double(int column) const { return sqlite3_column_double(stmt_, column); }
+  bool IsNull(int column) const override { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+  bool IsText(int column) const override {
+    const int type = sqlite3_column_type(stmt_, column);
+    return type == SQLITE_TEXT || type == SQLITE_BLOB;
+  }
+  int64_t Int(int column) const override { return sqlite3_column_int64(stmt_, column); }
+  double Double(int column) const override { return sqlite3_column_double(stmt_, column); }
+  std::string Text(int column) const override {
+    const unsigned char* text = sqlite3_column_text(stmt_, column);
+    if (!text) return {};
+    return std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+  }
 
-std::string Statement::Text(int column) const {
-  const unsigned char* text = sqlite3_column_text(stmt_, column);
-  if (!text) return {};
-  return std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
-}
-
-std::optional<std::string> Statement::OptionalText(int column) const {
-  if (IsNull(column)) return std::nullopt;
-  return Text(column);
-}
-
-std::optional<double> Statement::OptionalDouble(int column) const {
-  if (IsNull(column)) return std::nullopt;
-  return Double(column);
-}
-
-namespace {
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
 
 // A file: URI for `path`, with the characters URIs reserve percent-encoded.
 std::string FileUri(const std::string& path, const char* query) {
@@ -137,92 +101,116 @@ std::string FileUri(const std::string& path, const char* query) {
   return uri + "?" + query;
 }
 
+class SqliteDatabase final : public DatabaseBackend {
+ public:
+  SqliteDatabase(const std::string& path, Database::Mode mode) : path_(path) {
+    if (mode == Database::Mode::kReadOnly) {
+      OpenReadOnly();
+      return;
+    }
+    int rc =
+        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw StoreError("cannot open store database " + path + ": " + message);
+    }
+    sqlite3_busy_timeout(db_, Database::kWriteDeadlineSeconds * 1000);
+    sqlite3_extended_result_codes(db_, 1);
+    try {
+      Exec("PRAGMA journal_mode=WAL");
+      Exec("PRAGMA synchronous=NORMAL");
+      Exec("PRAGMA foreign_keys=ON");
+    } catch (...) {
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw;
+    }
+  }
+  ~SqliteDatabase() override { sqlite3_close(db_); }
+
+  Dialect dialect() const override { return Dialect::kSqlite; }
+
+  void Exec(std::string_view sql) override {
+    std::string text(sql);
+    char* error = nullptr;
+    int rc = RetryWhileBusy([&] {
+      sqlite3_free(error);
+      error = nullptr;
+      return sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
+    });
+    if (rc != SQLITE_OK) {
+      std::string message = error ? error : sqlite3_errmsg(db_);
+      sqlite3_free(error);
+      throw StoreError("store " + path_ + ": " + message + " (in '" + text.substr(0, 60) + "')");
+    }
+  }
+
+  std::unique_ptr<StatementBackend> Prepare(std::string_view sql, bool /*reused*/) override {
+    return std::make_unique<SqliteStatement>(db_, sql);
+  }
+  int64_t Changes() const override { return sqlite3_changes(db_); }
+
+  void BeginWrite() override { Exec("BEGIN IMMEDIATE"); }
+  void Commit() override { Exec("COMMIT"); }
+  void Rollback() noexcept override { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
+
+ private:
+  // A WAL database opened read-only still needs its -shm file, which SQLite creates when
+  // it is missing: impossible in a folder this user cannot write (another user's store,
+  // a read-only mount). Then the file is opened as immutable: nobody can be writing it
+  // through a folder nobody may write in... except its owner, whose last committed
+  // transactions this reader may not see until they are checkpointed.
+  void OpenReadOnly() {
+    for (const char* query : {"mode=ro", "immutable=1"}) {
+      int rc = sqlite3_open_v2(FileUri(path_, query).c_str(), &db_,
+                               SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
+      if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db_, Database::kWriteDeadlineSeconds * 1000);
+        sqlite3_extended_result_codes(db_, 1);
+        // Opening is lazy: the first read is what needs the -shm file.
+        rc = sqlite3_exec(db_, "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr);
+        if (rc == SQLITE_OK) return;
+      }
+      const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      db_ = nullptr;
+      const bool cannot_open = (rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY;
+      if (!cannot_open || std::string(query) == "immutable=1") {
+        throw StoreError("cannot read store database " + path_ + ": " + message);
+      }
+    }
+  }
+
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
 }  // namespace
 
-Database::Database(const std::string& path, Mode mode) : path_(path), mode_(mode) {
-  if (mode == Mode::kReadOnly) {
-    OpenReadOnly();
-    return;
-  }
-  int rc =
-      sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw StoreError("cannot open store database " + path + ": " + message);
-  }
-  sqlite3_busy_timeout(db_, kWriteDeadlineSeconds * 1000);
-  sqlite3_extended_result_codes(db_, 1);
-  try {
-    Exec("PRAGMA journal_mode=WAL");
-    Exec("PRAGMA synchronous=NORMAL");
-    Exec("PRAGMA foreign_keys=ON");
-  } catch (...) {
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw;
-  }
+std::unique_ptr<DatabaseBackend> OpenSqlite(const std::string& path, Database::Mode mode) {
+  return std::make_unique<SqliteDatabase>(path, mode);
 }
 
-// A WAL database opened read-only still needs its -shm file, which SQLite creates when
-// it is missing: impossible in a folder this user cannot write (another user's store, a
-// read-only mount). Then the file is opened as immutable: nobody can be writing it
-// through a folder nobody may write in... except its owner, whose last committed
-// transactions this reader may not see until they are checkpointed.
-void Database::OpenReadOnly() {
-  for (const char* query : {"mode=ro", "immutable=1"}) {
-    int rc = sqlite3_open_v2(FileUri(path_, query).c_str(), &db_,
-                             SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc == SQLITE_OK) {
-      sqlite3_busy_timeout(db_, kWriteDeadlineSeconds * 1000);
-      sqlite3_extended_result_codes(db_, 1);
-      // Opening is lazy: the first read is what needs the -shm file.
-      rc = sqlite3_exec(db_, "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr);
-      if (rc == SQLITE_OK) return;
-    }
-    const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    const bool cannot_open = (rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY;
-    if (!cannot_open || std::string(query) == "immutable=1") {
-      throw StoreError("cannot read store database " + path_ + ": " + message);
-    }
-  }
+Database::Database(const std::string& location, Mode mode)
+    : path_(IsUrl(location) ? RedactUrl(location) : location), mode_(mode) {
+  backend_ = IsUrl(location) ? OpenPostgres(location, mode) : OpenSqlite(location, mode);
 }
 
 Database::~Database() {
   cache_.clear();  // statements first: a connection with live statements does not close
-  sqlite3_close(db_);
+  backend_.reset();
 }
 
 Statement& Database::Cached(std::string_view sql) {
   auto it = cache_.find(sql);
-  if (it == cache_.end()) it = cache_.emplace(std::string(sql), std::make_unique<Statement>(db_, sql)).first;
+  if (it == cache_.end()) {
+    it = cache_.emplace(std::string(sql), std::make_unique<Statement>(backend_->Prepare(sql, true))).first;
+  }
   it->second->Reset();
   it->second->ClearBindings();
   return *it->second;
 }
-
-void Database::Exec(std::string_view sql) {
-  std::string text(sql);
-  char* error = nullptr;
-  int rc = RetryWhileBusy([&] {
-    sqlite3_free(error);
-    error = nullptr;
-    return sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
-  });
-  if (rc != SQLITE_OK) {
-    std::string message = error ? error : sqlite3_errmsg(db_);
-    sqlite3_free(error);
-    throw StoreError("store " + path_ + ": " + message + " (in '" + text.substr(0, 60) + "')");
-  }
-}
-
-int64_t Database::Changes() const { return sqlite3_changes(db_); }
-
-void Database::BeginImmediate() { Cached("BEGIN IMMEDIATE").Run(); }
-void Database::Commit() { Cached("COMMIT").Run(); }
-void Database::Rollback() noexcept { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
 
 }  // namespace sluice::store

@@ -222,11 +222,15 @@ std::vector<double> StudyStore::ValuesAtStep(const std::string& study_id, const 
 
 std::vector<PastRun> StudyStore::FinishedRuns(const std::string& pipeline, const std::string& metric,
                                               const std::string& exclude_study) {
-  Statement& q = db_.Cached(
-      "SELECT r.id, (SELECT json_group_object(key, json(value)) FROM params WHERE run_id = r.id), s.last_value, "
-      "r.started_at FROM runs r JOIN metric_series s ON s.run_id = r.id AND s.key = ? "
-      "WHERE r.pipeline = ? AND r.status = 'succeeded' AND s.last_value IS NOT NULL "
-      "AND (r.study_id IS NULL OR r.study_id <> ?) ORDER BY r.started_at, r.id");
+  // The run's parameters as one JSON object, by each engine's JSON aggregate.
+  const std::string params = db_.dialect() == Dialect::kPostgres
+                                 ? "(SELECT json_object_agg(key, value::json)::text FROM params WHERE run_id = r.id)"
+                                 : "(SELECT json_group_object(key, json(value)) FROM params WHERE run_id = r.id)";
+  Statement& q = db_.Cached("SELECT r.id, " + params +
+                            ", s.last_value, "
+                            "r.started_at FROM runs r JOIN metric_series s ON s.run_id = r.id AND s.key = ? "
+                            "WHERE r.pipeline = ? AND r.status = 'succeeded' AND s.last_value IS NOT NULL "
+                            "AND (r.study_id IS NULL OR r.study_id <> ?) ORDER BY r.started_at, r.id");
   q.Bind(1, metric).Bind(2, pipeline).Bind(3, exclude_study);
   std::vector<PastRun> out;
   while (q.Step()) out.push_back({q.Text(0), q.Text(1), q.Double(2), q.Text(3)});

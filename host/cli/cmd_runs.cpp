@@ -77,14 +77,15 @@ int List(const Args& args) {
       throw po::error("unknown status '" + *filter.status + "' (" + known + ")");
     }
   }
+  const store::Dialect dialect = StoreDialect(vm["store"].as<std::string>());
   for (const char* flag : {"where", "order-by"}) {
     if (!vm.count(flag)) continue;
     const std::string text = vm[flag].as<std::string>();
     try {
       if (std::string(flag) == "where") {
-        filter.where = store::CompileWhere(text);
+        filter.where = store::CompileWhere(text, dialect);
       } else {
-        filter.order_by = store::CompileOrderBy(text);
+        filter.order_by = store::CompileOrderBy(text, dialect);
       }
     } catch (const store::QueryError& e) {
       std::cerr << "sluice runs list: error: --" << flag << ": " << e.Render(text) << "\n";
@@ -404,16 +405,17 @@ int Best(const Args& args) {
   filter.status = "succeeded";
   filter.limit = 1;
   try {
-    filter.where = store::FieldExpression("metrics." + metric);  // runs that logged it
+    const store::Dialect dialect = StoreDialect(vm["store"].as<std::string>());
+    filter.where = store::FieldExpression("metrics." + metric, dialect);  // runs that logged it
     filter.where->sql = "(" + filter.where->sql + ") IS NOT NULL";
-    filter.order_by = store::CompileOrderBy("metrics." + metric + (minimize ? " asc" : " desc"));
+    filter.order_by = store::CompileOrderBy("metrics." + metric + (minimize ? " asc" : " desc"), dialect);
   } catch (const store::QueryError& e) {
     throw po::error("--metric: " + std::string(e.what()));
   }
   if (vm.count("where")) {
     const std::string text = vm["where"].as<std::string>();
     try {
-      store::SqlFragment extra = store::CompileWhere(text);
+      store::SqlFragment extra = store::CompileWhere(text, StoreDialect(vm["store"].as<std::string>()));
       filter.where->sql += " AND " + extra.sql;
       filter.where->binds.insert(filter.where->binds.end(), extra.binds.begin(), extra.binds.end());
     } catch (const store::QueryError& e) {

@@ -50,7 +50,7 @@ struct ColumnKeys {
 };
 
 struct UiState {
-  std::mutex mutex;  // one SQLite connection, one request at a time
+  std::mutex mutex;  // one database connection, one request at a time
   std::unique_ptr<store::RunStore> store;
   fs::path store_dir;
   ColumnKeys columns;
@@ -206,9 +206,9 @@ http::Response Runs(UiState& state, const Url& url) {
     if (text.empty()) continue;
     try {
       if (std::string(key) == "where") {
-        filter.where = store::CompileWhere(text);
+        filter.where = store::CompileWhere(text, state.store->db().dialect());
       } else {
-        filter.order_by = store::CompileOrderBy(text);
+        filter.order_by = store::CompileOrderBy(text, state.store->db().dialect());
       }
     } catch (const store::QueryError& e) {
       return http::MakeResponse(
@@ -225,7 +225,7 @@ http::Response Runs(UiState& state, const Url& url) {
   std::vector<store::SqlFragment> fields;
   for (const std::string& name : field_names) {
     try {
-      fields.push_back(store::FieldExpression(name));
+      fields.push_back(store::FieldExpression(name, state.store->db().dialect()));
     } catch (const store::QueryError& e) {
       return http::MakeResponse(StatusCode::bad_request, Dump(json{{"error", "field: " + e.Render(name)}}, -1));
     }

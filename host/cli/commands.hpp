@@ -38,6 +38,8 @@ pipeline::LoadedPipeline LoadChecked(const std::string& file, const std::vector<
 
 // --store, else $SLUICE_STORE, else ./.sluice
 std::string StoreDir(const std::string& flag);
+// The engine of the store StoreDir(flag) names: PostgreSQL for a postgresql:// URL.
+store::Dialect StoreDialect(const std::string& flag);
 enum class StoreAccess { kRead, kWrite };
 // The store there, which must exist (commands that only read it never create one).
 // kRead opens it read-only: another user's store and a read-only mount can be read.

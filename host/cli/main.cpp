@@ -5,11 +5,11 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "database.hpp"
 #include "exec/interrupt.hpp"
 #include "options.hpp"
 #include "run_store.hpp"
 #include "sluice/config.h"
-#include "sqlite.hpp"
 
 namespace {
 
@@ -37,7 +37,8 @@ Plugins:
   sluice plugins list [--json]
   sluice plugins show NAME [--json]
 
-Run history (store: --store DIR, $SLUICE_STORE, or ./.sluice):
+Run history (store: --store DIR, $SLUICE_STORE, or ./.sluice; or a PostgreSQL server shared by
+several hosts: --store postgresql://USER@HOST:PORT/DB --artifact-root DIR, DIR a folder they all reach):
   sluice runs list [--pipeline NAME] [--status S] [--where EXPR] [--order-by KEY] [--limit N] [--json|--csv]
   sluice runs best --pipeline NAME --metric KEY [--max|--min] [--json]
   sluice runs show RUN [--json]
@@ -85,9 +86,13 @@ std::string StoreDir(const std::string& flag) {
   return ".sluice";
 }
 
+store::Dialect StoreDialect(const std::string& flag) {
+  return store::Database::IsUrl(StoreDir(flag)) ? store::Dialect::kPostgres : store::Dialect::kSqlite;
+}
+
 std::unique_ptr<store::RunStore> OpenExistingStore(const std::string& flag, StoreAccess access) {
   const std::string dir = StoreDir(flag);
-  if (!std::filesystem::exists(std::filesystem::path(dir) / "runs.db")) {
+  if (!sluice::store::Database::IsUrl(dir) && !std::filesystem::exists(std::filesystem::path(dir) / "runs.db")) {
     throw store::StoreError("no run store at " + dir +
                             " (runs are recorded by `sluice run`; pass --store DIR or set SLUICE_STORE)");
   }
@@ -109,6 +114,27 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[0];
   args.erase(args.begin());
+  // --artifact-root DIR, taken by every command that opens a store: where a PostgreSQL
+  // store keeps its files. Passed on (as SLUICE_ARTIFACT_ROOT) to the processes a
+  // command starts.
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string root;
+    if (args[i] == "--artifact-root" && i + 1 < args.size()) {
+      root = args[i + 1];
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+    } else if (args[i].rfind("--artifact-root=", 0) == 0) {
+      root = args[i].substr(16);
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      continue;
+    }
+    if (root.empty()) {
+      std::fprintf(stderr, "sluice %s: error: --artifact-root needs a folder\n", command.c_str());
+      return kExitUsage;
+    }
+    setenv("SLUICE_ARTIFACT_ROOT", std::filesystem::absolute(root).c_str(), 1);
+    --i;
+  }
   if (command == "run" || command == "sweep" || command == "serve" || command == "ui")
     sluice::exec::InstallInterruptWatcher();  // before any other thread
   std::string command_line = "sluice";

@@ -74,7 +74,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
   }
   MarkPhase("recorded");
   if (options.on_recorded) options.on_recorded(run_id);
-  if (!store.in_memory()) SetActiveRun((store.dir() / "runs.db").string(), run_id);
+  if (!store.in_memory()) SetActiveRun(store.location(), run_id);
 
   std::vector<StageRun> stages;
   int position = 0;

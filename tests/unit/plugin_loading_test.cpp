@@ -56,7 +56,7 @@ TEST(RegistryTest, RefusesForeignAbiAndToolchainFromTheSection) {
   std::string error;
   EXPECT_EQ(registry.Find("test-future", error), nullptr);
   EXPECT_TRUE(Contains(error,
-                       "test-future.so: built for Sluice plugin ABI 99.0, but this sluice implements ABI 1.1; "
+                       "test-future.so: built for Sluice plugin ABI 99.0, but this sluice implements ABI 1.2; "
                        "rebuild the plugin against Sluice SDK"))
       << error;
   EXPECT_EQ(registry.Find("test-other-torch", error), nullptr);
@@ -106,8 +106,8 @@ TEST(VersioningTest, APluginNeedingANewerMinorIsRefusedByName) {
   std::string error;
   EXPECT_EQ(registry.Find("test-newer-minor", error), nullptr);
   EXPECT_EQ(error, "plugin 'test-newer-minor' cannot be used: " + kPlugins +
-                       "/newer/test-newer-minor.so: needs Sluice plugin ABI 1.2 (Sluice SDK 1.2), newer than this "
-                       "sluice's 1.1; upgrade sluice to 1.2 or later, or rebuild the plugin against Sluice SDK 1.1");
+                       "/newer/test-newer-minor.so: needs Sluice plugin ABI 1.3 (Sluice SDK 1.3), newer than this "
+                       "sluice's 1.2; upgrade sluice to 1.3 or later, or rebuild the plugin against Sluice SDK 1.2");
 }
 
 // What a 1.1 host would add to the info struct: a 1.0 plugin's info lacks it, and the host

@@ -8,8 +8,10 @@
 #include <fstream>
 
 #include "artifact_store.hpp"
+#include "engine_store.hpp"
 #include "integrity.hpp"
 #include "migrations.hpp"
+#include "run_query.hpp"
 #include "run_store.hpp"
 #include "sluice/digest.hpp"
 #include "sluice/testing/status_matchers.hpp"
@@ -25,7 +27,7 @@ RunRecord NewRun(const std::string& id, const std::string& pipeline = "p") {
   r.id = id;
   r.pipeline = pipeline;
   r.file = "/x/p.toml";
-  r.status = store::RunStatus::kRunning;
+  r.status = sluice::store::RunStatus::kRunning;
   r.started_at = IsoTime(UnixNow());
   r.host = HostName();
   r.pid = getpid();
@@ -33,6 +35,15 @@ RunRecord NewRun(const std::string& id, const std::string& pipeline = "p") {
   r.spec = "{}";
   return r;
 }
+
+// The tests of what a store does, whichever engine: each runs on SQLite and on the
+// PostgreSQL test server (EngineTest/sqlite, EngineTest/postgresql).
+class EngineTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  testing::EngineStore store{GetParam()};
+};
+INSTANTIATE_TEST_SUITE_P(Engines, EngineTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& engine) { return engine.param; });
 
 // The status enums name exactly what the schema's CHECK constraints allow, in order.
 TEST(StoreTest, StatusEnumsMatchTheSchemasCheckConstraints) {
@@ -84,8 +95,7 @@ TEST(StoreTest, RefusesAStoreFromANewerSluice) {
   }
 }
 
-TEST(StoreTest, RecordsARunWithParamsStagesArtifactsAndEnvironment) {
-  auto store = RunStore::OpenInMemory();
+TEST_P(EngineTest, RecordsARunWithParamsStagesArtifactsAndEnvironment) {
   store->CreateRun(NewRun("00aa11bb22cc33dd"), {{"train.lr", "0.001"}, {"pipeline.seed", "7"}});
   store->SetEnvironment("00aa11bb22cc33dd", {{"libtorch", "1.13.1"}});
   StageRecord st;
@@ -93,15 +103,15 @@ TEST(StoreTest, RecordsARunWithParamsStagesArtifactsAndEnvironment) {
   st.plugin = "trainer";
   st.plugin_version = "0.1.0";
   st.plugin_file = "/x/trainer.so";
-  st.status = store::StageStatus::kSucceeded;
+  st.status = sluice::store::StageStatus::kSucceeded;
   st.seconds = 1.5;
   store->UpsertStage("00aa11bb22cc33dd", st);
-  store->FinishRun("00aa11bb22cc33dd", store::RunStatus::kSucceeded, std::nullopt);
+  store->FinishRun("00aa11bb22cc33dd", sluice::store::RunStatus::kSucceeded, std::nullopt);
   // A second finish does not overwrite the first.
-  store->FinishRun("00aa11bb22cc33dd", store::RunStatus::kFailed, std::string("late"));
+  store->FinishRun("00aa11bb22cc33dd", sluice::store::RunStatus::kFailed, std::string("late"));
 
   RunRecord r = store->FindRun("00aa");
-  EXPECT_EQ(store::Name(r.status), "succeeded");
+  EXPECT_EQ(sluice::store::Name(r.status), "succeeded");
   EXPECT_FALSE(r.error.has_value());
   ASSERT_TRUE(r.ended_at.has_value());
   EXPECT_EQ(store->Params(r.id).at("train.lr"), "0.001");
@@ -110,8 +120,7 @@ TEST(StoreTest, RecordsARunWithParamsStagesArtifactsAndEnvironment) {
   EXPECT_EQ(*store->Stages(r.id)[0].seconds, 1.5);
 }
 
-TEST(StoreTest, FindsRunsByUniquePrefixOnly) {
-  auto store = RunStore::OpenInMemory();
+TEST_P(EngineTest, FindsRunsByUniquePrefixOnly) {
   store->CreateRun(NewRun("abc0000000000001"), {});
   store->CreateRun(NewRun("abc0000000000002"), {});
   store->CreateRun(NewRun("f000000000000000"), {});
@@ -127,8 +136,7 @@ TEST(StoreTest, FindsRunsByUniquePrefixOnly) {
   }
 }
 
-TEST(StoreTest, MetricWriterKeepsHistoryAndLatestValue) {
-  auto store = RunStore::OpenInMemory();
+TEST_P(EngineTest, MetricWriterKeepsHistoryAndLatestValue) {
   store->CreateRun(NewRun("0000000000000001"), {});
   {
     MetricWriter writer(*store, "0000000000000001", /*batch_size=*/7, /*flush_interval_ms=*/60'000);
@@ -148,8 +156,7 @@ TEST(StoreTest, MetricWriterKeepsHistoryAndLatestValue) {
   EXPECT_EQ(latest[2].step, 100);
 }
 
-TEST(StoreTest, ListFiltersByPipelineAndStatusNewestFirst) {
-  auto store = RunStore::OpenInMemory();
+TEST_P(EngineTest, ListFiltersByPipelineAndStatusNewestFirst) {
   RunRecord a = NewRun("000000000000000a", "alpha");
   a.started_at = "2026-01-01T00:00:00.000Z";
   RunRecord b = NewRun("000000000000000b", "beta");
@@ -157,7 +164,7 @@ TEST(StoreTest, ListFiltersByPipelineAndStatusNewestFirst) {
   RunRecord c = NewRun("000000000000000c", "alpha");
   c.started_at = "2026-01-03T00:00:00.000Z";
   for (const auto& r : {a, b, c}) store->CreateRun(r, {});
-  store->FinishRun(c.id, store::RunStatus::kFailed, std::string("boom"));
+  store->FinishRun(c.id, sluice::store::RunStatus::kFailed, std::string("boom"));
   RunFilter all;
   auto runs = store->ListRuns(all);
   ASSERT_EQ(runs.size(), 3u);
@@ -170,11 +177,8 @@ TEST(StoreTest, ListFiltersByPipelineAndStatusNewestFirst) {
   EXPECT_EQ(*store->ListRuns(alpha)[0].error, "boom");
 }
 
-TEST(StoreTest, MarksRunsOfDeadProcessesCrashedOnOpen) {
-  TempDir dir;
-  const auto path = dir.path() / "s";
+TEST_P(EngineTest, MarksRunsOfDeadProcessesCrashedOnOpen) {
   {
-    auto store = RunStore::Open(path);
     // A run whose owner still holds its lock (this process) ...
     RunLock alive(store->LockPath("1111111111111111"));
     store->CreateRun(NewRun("1111111111111111"), {});
@@ -185,22 +189,21 @@ TEST(StoreTest, MarksRunsOfDeadProcessesCrashedOnOpen) {
     StageRecord st;
     st.name = "train";
     st.plugin = st.plugin_version = st.plugin_file = "x";
-    st.status = store::StageStatus::kRunning;
+    st.status = sluice::store::StageStatus::kRunning;
     store->UpsertStage("2222222222222222", st);
 
-    auto reopened = RunStore::Open(path);
-    EXPECT_EQ(store::Name(reopened->FindRun("1111").status), "running");
+    auto reopened = store.Reopen();
+    EXPECT_EQ(sluice::store::Name(reopened->FindRun("1111").status), "running");
     RunRecord crashed = reopened->FindRun("2222");
-    EXPECT_EQ(store::Name(crashed.status), "crashed");
+    EXPECT_EQ(sluice::store::Name(crashed.status), "crashed");
     EXPECT_NE(crashed.error->find("ended without recording a result"), std::string::npos);
-    EXPECT_EQ(store::Name(reopened->Stages("2222222222222222")[0].status), "crashed");
+    EXPECT_EQ(sluice::store::Name(reopened->Stages("2222222222222222")[0].status), "crashed");
     EXPECT_FALSE(std::filesystem::exists(store->LockPath("2222222222222222")));
   }
 }
 
-TEST(StoreTest, ArtifactsAreStoredByContentOnce) {
-  TempDir dir;
-  auto store = RunStore::Open(dir.path() / "s");
+TEST_P(EngineTest, ArtifactsAreStoredByContentOnce) {
+  const TempDir& dir = store.dir();
   const std::string a = dir.Write("a/predictions.csv", "index,label\n0,1\n");
   const std::string b = dir.Write("b/predictions.csv", "index,label\n0,1\n");
   ArtifactRecord ra = StoreArtifact(store->dir(), "eval", "predictions", a);
@@ -227,7 +230,7 @@ TEST(StoreTest, AMovedOrCopiedStoreUsesItsOwnFiles) {
     dir.Write("bundle/manifest.json", "{\"format\": \"sluice-bundle\"}");
     dir.Write("bundle/model.pt", "weights");
     store->RegisterModel("m", "00aa11bb22cc33dd", "bundle", dir.path() / "bundle", "");
-    store->FinishRun("00aa11bb22cc33dd", store::RunStatus::kSucceeded, std::nullopt);
+    store->FinishRun("00aa11bb22cc33dd", sluice::store::RunStatus::kSucceeded, std::nullopt);
     Statement q = store->db().Prepare("SELECT path FROM artifacts UNION ALL SELECT path FROM models");
     while (q.Step()) EXPECT_EQ(q.Text(0).rfind('/', 0), std::string::npos) << q.Text(0) << " is absolute";
   }
@@ -286,15 +289,14 @@ TEST(StoreTest, ARecordedPathCannotLeaveTheStore) {
 }
 
 // A 200 MB value quoted in an error once grew the database by 400 MB.
-TEST(StoreTest, ErrorMessagesAreKeptShort) {
-  auto store = RunStore::OpenInMemory();
+TEST_P(EngineTest, ErrorMessagesAreKeptShort) {
   store->CreateRun(NewRun("00aa11bb22cc33dd"), {});
   StageRecord stage;
   stage.name = "data";
-  stage.status = store::StageStatus::kFailed;
+  stage.status = sluice::store::StageStatus::kFailed;
   stage.error = "bad value '" + std::string(10 << 20, 'x') + "'";
   store->UpsertStage("00aa11bb22cc33dd", stage);
-  store->FinishRun("00aa11bb22cc33dd", store::RunStatus::kFailed, stage.error);
+  store->FinishRun("00aa11bb22cc33dd", sluice::store::RunStatus::kFailed, stage.error);
   const std::string run_error = store->FindRun("00aa11bb22cc33dd").error.value_or("");
   EXPECT_LE(run_error.size(), RunStore::kMaxErrorBytes + 60);
   EXPECT_NE(run_error.find("... (message cut: 10485772 bytes)"), std::string::npos) << run_error.substr(4000);
@@ -308,7 +310,7 @@ TEST(StoreTest, ReadingOnlyCreatesAndChangesNothing) {
   {
     auto store = RunStore::Open(dir.path() / "s");
     store->CreateRun(NewRun("00aa11bb22cc33dd"), {});
-    store->FinishRun("00aa11bb22cc33dd", store::RunStatus::kSucceeded, std::nullopt);
+    store->FinishRun("00aa11bb22cc33dd", sluice::store::RunStatus::kSucceeded, std::nullopt);
   }
   std::filesystem::remove_all(dir.path() / "s" / "locks");
   std::filesystem::remove_all(dir.path() / "s" / "artifacts");
@@ -326,12 +328,109 @@ TEST(StoreTest, ReadingOnlyCreatesAndChangesNothing) {
   {
     auto store = RunStore::OpenReadOnly(dir.path() / "s");
     EXPECT_TRUE(store->read_only());
-    EXPECT_EQ(store::Name(store->FindRun("00aa").status), "succeeded");
-    EXPECT_THROW(store->FinishRun("00aa11bb22cc33dd", store::RunStatus::kFailed, "x"), StoreError);
-    EXPECT_EQ(store::Name(store->FindRun("00aa").status), "succeeded");
+    EXPECT_EQ(sluice::store::Name(store->FindRun("00aa").status), "succeeded");
+    EXPECT_THROW(store->FinishRun("00aa11bb22cc33dd", sluice::store::RunStatus::kFailed, "x"), StoreError);
+    EXPECT_EQ(sluice::store::Name(store->FindRun("00aa").status), "succeeded");
   }
   EXPECT_EQ(listing(), before);
   EXPECT_EQ(testing::ReadFile((dir.path() / "s" / "runs.db").string()), database);
+}
+
+// The --where / --order-by language and the runs table's fields, on both engines: JSON
+// parameters compare as numbers with numbers and as text with text, `like` ignores case,
+// series statistics, paging without a limit.
+TEST_P(EngineTest, QueriesSelectAndOrderTheSameRuns) {
+  struct Row {
+    const char* id;
+    const char* pipeline;
+    const char* lr;
+    const char* optimizer;
+    const char* flag;
+    std::vector<double> loss;
+    double accuracy;
+  };
+  const std::vector<Row> rows = {{"00000000000000a1", "alpha", "0.001", "\"adamw\"", "true", {0.9, 0.5, 0.1}, 0.91},
+                                 {"00000000000000a2", "alpha", "0.01", "\"sgd\"", "false", {0.8, 0.7, 0.6}, 0.72},
+                                 {"00000000000000b1", "beta", "0.003", "\"adamw\"", "true", {0.4, 0.3, 0.25}, 0.85},
+                                 {"00000000000000b2", "beta", "0.1", "\"adam\"", "false", {2.0, 1.5}, 0.10}};
+  int day = 1;
+  for (const Row& r : rows) {
+    RunRecord run = NewRun(r.id, r.pipeline);
+    run.started_at = "2026-01-0" + std::to_string(day++) + "T00:00:00.000Z";
+    store->CreateRun(run, {{"train.lr", r.lr}, {"train.optimizer", r.optimizer}, {"train.flag", r.flag}});
+    {
+      MetricWriter metrics(*store, r.id);
+      for (size_t i = 0; i < r.loss.size(); ++i) metrics.Log("train.loss", static_cast<int64_t>(i + 1), r.loss[i]);
+      metrics.Log("eval.accuracy", 0, r.accuracy);
+    }
+    store->FinishRun(r.id, sluice::store::RunStatus::kSucceeded, std::nullopt);
+  }
+  const Dialect dialect = store->db().dialect();
+  auto ids = [&](const std::string& where, const std::string& order_by = "") {
+    RunFilter filter;
+    filter.limit = 0;
+    if (!where.empty()) filter.where = CompileWhere(where, dialect);
+    if (!order_by.empty()) filter.order_by = CompileOrderBy(order_by, dialect);
+    std::vector<std::string> out;
+    for (const RunRecord& r : store->ListRuns(filter)) out.push_back(r.id.substr(14));
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids("params.train.lr < 0.005", "params.train.lr asc"), (V{"a1", "b1"}));
+  EXPECT_EQ(ids("params.train.optimizer = \"adamw\"", "id asc"), (V{"a1", "b1"}));
+  EXPECT_EQ(ids("params.train.flag = true", "id asc"), (V{"a1", "b1"}));
+  EXPECT_EQ(ids("params.train.optimizer like 'ADAM%' and not params.train.flag = true"), (V{"b2"}));
+  EXPECT_EQ(ids("pipeline like \"ALP%\"", "id desc"), (V{"a2", "a1"}));
+  EXPECT_EQ(ids("metrics.eval.accuracy >= 0.8", "metrics.eval.accuracy desc"), (V{"a1", "b1"}));
+  EXPECT_EQ(ids("min(metrics.train.loss) < 0.3", "id asc"), (V{"a1", "b1"}));
+  EXPECT_EQ(ids("max(metrics.train.loss) > 1"), (V{"b2"}));
+  EXPECT_EQ(ids("metrics.train.loss@2 >= 0.5", "id asc"), (V{"a1", "a2", "b2"}));
+  EXPECT_EQ(ids("metrics.train.loss@1 < 0.85 and duration >= 0", "id asc"), (V{"a2", "b1"}));
+  EXPECT_EQ(ids("", "params.train.lr desc"), (V{"b2", "a2", "b1", "a1"}));
+  EXPECT_EQ(ids("", "params.train.optimizer asc"), (V{"b2", "b1", "a1", "a2"}));  // ties: newest first
+
+  RunFilter paged;
+  paged.limit = 0;
+  paged.offset = 1;  // no limit, an offset: the newest is skipped
+  EXPECT_EQ(store->ListRuns(paged).size(), 3u);
+  paged.limit = 2;
+  EXPECT_EQ(store->ListRuns(paged).front().id, "00000000000000b1");
+  paged.pipeline = "beta";
+  EXPECT_EQ(store->CountRuns(paged), 2);
+
+  const std::vector<MetricStats> stats = store->MetricSummary("00000000000000a1");
+  ASSERT_EQ(stats.size(), 2u);
+  EXPECT_EQ(stats[1].key, "train.loss");
+  EXPECT_DOUBLE_EQ(stats[1].min, 0.1);
+  EXPECT_DOUBLE_EQ(stats[1].max, 0.9);
+  EXPECT_EQ(stats[1].points, 3);
+  EXPECT_EQ(store->CurveKeys("00000000000000a1"), (V{"train.loss"}));
+  const auto values = store->FieldValues(
+      {"00000000000000b2", "00000000000000a1"},
+      {FieldExpression("params.train.lr", dialect), FieldExpression("min(metrics.train.loss)", dialect)});
+  ASSERT_EQ(values.size(), 2u);
+  EXPECT_EQ(std::get<double>(values[0][1]), 1.5);
+  EXPECT_EQ(std::get<double>(values[1][1]), 0.1);
+}
+
+TEST_P(EngineTest, RegistersVersionsAndFollowsAliases) {
+  store->CreateRun(NewRun("00aa11bb22cc33dd"), {});
+  for (int i = 0; i < 2; ++i) {
+    store.dir().Write("bundle/manifest.json", "{\"format\": \"sluice-bundle\"}");
+    store.dir().Write("bundle/model.pt", "weights " + std::to_string(i));
+    const ModelRecord m =
+        store->RegisterModel("credit", "00aa11bb22cc33dd", "bundle", store.dir().path() / "bundle", "");
+    EXPECT_EQ(m.version, i + 1);
+  }
+  store->SetAlias("credit", "production", 1);
+  EXPECT_EQ(store->FindModel("credit").version, 2);
+  EXPECT_EQ(store->FindModel("credit:1").version, 1);
+  EXPECT_EQ(store->FindModel("credit@production").version, 1);
+  store->SetAlias("credit", "production", 2);
+  EXPECT_EQ(store->FindModel("credit@production").version, 2);
+  EXPECT_EQ(store->ListModels().size(), 2u);
+  EXPECT_OK(VerifyModel(store->FindModel("credit:1")));
+  EXPECT_THROW(store->FindModel("credit:3"), StoreError);
 }
 
 TEST(IntegrityTest, NamesMissingChangedAndAddedFiles) {
@@ -343,7 +442,7 @@ TEST(IntegrityTest, NamesMissingChangedAndAddedFiles) {
   dir.Write("bundle/manifest.json", "{}");
   dir.Write("bundle/model.pt", "weights");
   const ModelRecord model = store->RegisterModel("m", "00aa11bb22cc33dd", "bundle", dir.path() / "bundle", "");
-  store->FinishRun("00aa11bb22cc33dd", store::RunStatus::kSucceeded, std::nullopt);
+  store->FinishRun("00aa11bb22cc33dd", sluice::store::RunStatus::kSucceeded, std::nullopt);
   EXPECT_TRUE(CheckStore(*store).problems.empty());
 
   std::filesystem::permissions(a.path, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
