@@ -244,8 +244,56 @@ void EndRunningRun(Database& db, const std::string& id, RunStatus status, const 
 
 }  // namespace
 
+double HeartbeatSeconds() {
+  const char* text = std::getenv("SLUICE_HEARTBEAT_SECONDS");
+  const double seconds = text && *text ? std::atof(text) : 5.0;
+  return seconds > 0 ? seconds : 5.0;
+}
+
+void RunStore::Heartbeat(const std::string& run_id) {
+  db_->Cached("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'")
+      .Bind(1, UnixNow())
+      .Bind(2, run_id)
+      .Run();
+}
+
+int RunStore::MarkSilentRuns() {
+  if (in_memory() || read_only() || db_->dialect() != Dialect::kPostgres) return 0;
+  const double now = UnixNow(), silent = kLostHeartbeats * HeartbeatSeconds();
+  struct Silent {
+    std::string id, host;
+    int64_t pid;
+    double heartbeat;
+  };
+  std::vector<Silent> found;
+  {
+    Statement& q =
+        db_->Cached("SELECT id, host, pid, heartbeat_at FROM runs WHERE status = 'running' AND heartbeat_at < ?");
+    q.Bind(1, now - silent);
+    while (q.Step()) found.push_back({q.Text(0), q.Text(1), q.Int(2), q.Double(3)});
+  }
+  const std::string host = HostName();
+  int marked = 0;
+  for (const Silent& run : found) {
+    // On this host the run's lock says better than the clock whether its process lives.
+    if (run.host == host && !OwnerIsGone(LockPath(run.id), nullptr)) continue;
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.0f", now - run.heartbeat);
+    const std::string message = "the process running it (pid " + std::to_string(run.pid) + " on " + run.host +
+                                ") sent no heartbeat for " + seconds + " s: its host died, or lost the store";
+    const std::string at = IsoTime(now);
+    db_->WriteTransaction([&] {
+      EndRunningRun(*db_, run.id, RunStatus::kCrashed, message, at);
+      MarkTrialOfCrashedRun(*db_, run.id, at);
+    });
+    ++marked;
+  }
+  return marked;
+}
+
 int RunStore::MarkCrashedRuns() {
   if (in_memory() || read_only()) return 0;
+  const int silent = MarkSilentRuns();
   const std::string host = HostName();
   std::vector<std::pair<std::string, int64_t>> running;
   {
@@ -272,7 +320,7 @@ int RunStore::MarkCrashedRuns() {
       ::close(fd);
     }
   }
-  return marked;
+  return marked + silent;
 }
 
 std::string BoundedError(std::string message, size_t limit) {
@@ -326,7 +374,7 @@ void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::
   db_->WriteTransaction([&] {
     db_->Cached(
            "INSERT INTO runs (id, pipeline, file, status, error, started_at, ended_at, host, pid, command, spec, "
-           "study_id, trial) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+           "study_id, trial, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .Bind(1, run.id)
         .Bind(2, run.pipeline)
         .Bind(3, run.file)
@@ -340,6 +388,7 @@ void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::
         .Bind(11, run.spec)
         .Bind(12, run.study_id)
         .Bind(13, run.trial)
+        .Bind(14, UnixNow())
         .Run();
     Statement& p = db_->Cached("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)");
     for (const auto& [key, value] : params_json) {
@@ -649,11 +698,12 @@ void RunStore::ReopenRun(const std::string& run_id, int64_t pid, const std::stri
   db_->WriteTransaction([&] {
     db_->Cached(
            "UPDATE runs SET status = 'running', error = NULL, ended_at = NULL, pid = ?, host = ?, "
-           "command = command || char(10) || ? WHERE id = ?")
+           "command = command || ?, heartbeat_at = ? WHERE id = ?")
         .Bind(1, pid)
         .Bind(2, host)
-        .Bind(3, command)
-        .Bind(4, run_id)
+        .Bind(3, "\n" + command)
+        .Bind(4, UnixNow())
+        .Bind(5, run_id)
         .Run();
   });
 }

@@ -156,8 +156,17 @@ class RunStore {
                                  const std::string& message) noexcept;
 
   // Runs of this host whose process is gone are marked crashed (and their running
-  // stages with them). Returns how many. Called by Open().
+  // stages with them), and so are, on a PostgreSQL store, runs of any host whose
+  // heartbeat stopped (MarkSilentRuns). Returns how many. Called by Open() and by sweep
+  // workers before each trial.
   int MarkCrashedRuns();
+  // PostgreSQL stores: runs whose heartbeat is older than kLostHeartbeats heartbeats
+  // (their host died or lost the network) become crashed, their trials lost.
+  int MarkSilentRuns();
+  // Records that `run_id`'s process is alive (runs.heartbeat_at). A run on a PostgreSQL
+  // store does so every HeartbeatSeconds() while it runs (the executor's heartbeat).
+  void Heartbeat(const std::string& run_id);
+  static constexpr int kLostHeartbeats = 6;
   // The ids of this host's runs recorded `running` whose process is gone.
   std::vector<std::string> DeadRuns();
 
@@ -264,6 +273,9 @@ class MetricWriter {
 // `message` as the store keeps it: at most `limit` bytes (RunStore::kMaxErrorBytes), cut
 // on a character boundary, saying how long it was.
 std::string BoundedError(std::string message, size_t limit = RunStore::kMaxErrorBytes);
+// Seconds between a running run's heartbeats: $SLUICE_HEARTBEAT_SECONDS, default 5 (a
+// run silent for RunStore::kLostHeartbeats of them, 30 s, is taken for dead).
+double HeartbeatSeconds();
 std::string NewRunId();                    // 16 random hex digits
 double UnixNow();                          // seconds since the epoch
 std::string IsoTime(double unix_seconds);  // 2026-11-28T21:05:11.123Z

@@ -27,10 +27,12 @@ inline constexpr std::array<std::string_view, 8> kStageStatusNames = {"pending",
 enum class StudyStatus { kRunning, kFinished, kInterrupted };
 inline constexpr std::array<std::string_view, 3> kStudyStatusNames = {"running", "finished", "interrupted"};
 
-// trials.state: CHECK (state IN ('running', 'complete', 'pruned', 'failed', 'interrupted', 'warm'))
-enum class TrialState { kRunning, kComplete, kPruned, kFailed, kInterrupted, kWarm };
-inline constexpr std::array<std::string_view, 6> kTrialStateNames = {"running", "complete",    "pruned",
-                                                                     "failed",  "interrupted", "warm"};
+// trials.state: CHECK (state IN ('running', 'complete', 'pruned', 'failed', 'interrupted', 'warm', 'lost'))
+// 'lost' (v6): failed because its worker died or stopped sending heartbeats; it does not
+// count against the study's budget, so another trial takes its place.
+enum class TrialState { kRunning, kComplete, kPruned, kFailed, kInterrupted, kWarm, kLost };
+inline constexpr std::array<std::string_view, 7> kTrialStateNames = {"running",     "complete", "pruned", "failed",
+                                                                     "interrupted", "warm",     "lost"};
 
 inline std::string Name(RunStatus s) { return std::string(kRunStatusNames[static_cast<size_t>(s)]); }
 inline std::string Name(StageStatus s) { return std::string(kStageStatusNames[static_cast<size_t>(s)]); }

@@ -181,7 +181,7 @@ void StudyStore::FinishTrial(const std::string& study_id, int64_t number, TrialS
 
 void MarkTrialOfCrashedRun(Database& db, const std::string& run_id, const std::string& now) {
   db.Cached(
-        "UPDATE trials SET state = 'failed', ended_at = ?1, run_id = ?2, revision = (SELECT "
+        "UPDATE trials SET state = 'lost', ended_at = ?1, run_id = ?2, revision = (SELECT "
         "coalesce(max(t.revision), 0) + 1 FROM trials t WHERE t.study_id = trials.study_id) WHERE (study_id, number) = "
         "(SELECT study_id, trial FROM runs WHERE id = ?2) AND state = 'running'")
       .Bind(1, now)

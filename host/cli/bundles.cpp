@@ -26,7 +26,7 @@ fs::path ResolveBundle(const std::string& model, const std::string& store_dir, s
     if (Status s = store::VerifyBundleFolder(folder.string()); !s.ok()) throw store::StoreError(s.message());
     return folder;
   }
-  if (!fs::exists(fs::path(store_dir) / "runs.db")) {
+  if (!store::Database::IsUrl(store_dir) && !fs::exists(fs::path(store_dir) / "runs.db")) {
     throw store::StoreError("no bundle folder '" + Excerpt(model, 200) + "', and no store at " + store_dir +
                             " to look it up in");
   }

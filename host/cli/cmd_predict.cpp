@@ -31,11 +31,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The Sluice store `path` lies in (a folder holding runs.db), if any.
+// The Sluice store `path` lies in (a folder holding runs.db, or a PostgreSQL store's
+// artifact root, with its locks/), if any.
 std::optional<fs::path> EnclosingStore(fs::path path) {
   std::error_code ec;
   for (path = fs::weakly_canonical(path, ec); !path.empty(); path = path.parent_path()) {
-    if (fs::exists(path / "runs.db", ec) && fs::is_directory(path / "artifacts", ec)) return path;
+    if ((fs::exists(path / "runs.db", ec) || fs::is_directory(path / "locks", ec)) &&
+        fs::is_directory(path / "artifacts", ec)) {
+      return path;
+    }
     if (path == path.root_path()) break;
   }
   return std::nullopt;

@@ -162,7 +162,7 @@ int RunCommand(const Args& args, const std::string& command_line) {
       resolved = std::move(loaded.pipeline);
     }
     store = store::RunStore::Open(rank->store);
-    execute.checkpoint_root = std::filesystem::path(rank->main_store) / "checkpoints" / rank->run_id;
+    execute.checkpoint_root = std::filesystem::path(rank->main_dir) / "checkpoints" / rank->run_id;
   } else if (resume) {
     store = store::RunStore::Open(StoreDir(vm["store"].as<std::string>()));
     store::RunRecord run = store->FindRun(vm["resume"].as<std::string>());
@@ -201,7 +201,9 @@ int RunCommand(const Args& args, const std::string& command_line) {
     launch.node_rank = node_rank;
     if (vm.count("master")) launch.master = vm["master"].as<std::string>();
     launch.timeout_seconds = vm["dist-timeout"].as<double>();
-    launch.store = store->dir();
+    // What --store takes: the folder, or a PostgreSQL store's URL.
+    launch.store = store::Database::IsUrl(store->location()) ? store->location() : store->dir().string();
+    launch.store_dir = store->dir();
     launch.run_id = execute.resume_run_id.value_or(store::NewRunId());
     launch.args = args;
     if (resume) {  // every rank resumes the id found here (the argument may be a prefix)
@@ -212,9 +214,10 @@ int RunCommand(const Args& args, const std::string& command_line) {
           launch.args[i] = "--resume=" + launch.run_id;
       }
     }
-    if (std::find(launch.args.begin(), launch.args.end(), "--store") == launch.args.end()) {
-      launch.args.insert(launch.args.end(), {"--store", store->dir().string()});
-    }
+    const bool has_store = std::any_of(launch.args.begin(), launch.args.end(), [](const std::string& a) {
+      return a == "--store" || a.rfind("--store=", 0) == 0;
+    });
+    if (!has_store) launch.args.insert(launch.args.end(), {"--store", launch.store});
     store.reset();
     return exec::LaunchRanks(launch);
   }

@@ -125,6 +125,8 @@ int SweepCommand(const Args& args, const std::string& command_line) {
       "override a parameter of every trial: STAGE.KEY=VALUE; repeatable")(
       "jobs,j", po::value<int>()->default_value(1), "run trials in N processes sharing the store")(
       "resume", po::value<std::string>(), "continue an interrupted study (id or prefix)")(
+      "join", po::value<std::string>(),
+      "add this host's workers (--jobs N) to a study that is running, from any host sharing its store")(
       "store", po::value<std::string>()->default_value(""), "store folder (default $SLUICE_STORE or ./.sluice)")(
       "verbose,v", po::bool_switch(), "show each trial's progress, not only its result")(
       "json", po::bool_switch(), "print one JSON object on stdout")("worker", po::value<std::string>(),
@@ -134,7 +136,8 @@ int SweepCommand(const Args& args, const std::string& command_line) {
       "parent", po::value<int64_t>(), "(internal) the coordinating process: stop when it dies");
   if (PrintHelpIfAsked(args, options,
                        "usage: sluice sweep FILE [--jobs N] [--set STAGE.KEY=VALUE]... [--store DIR] [--json]\n"
-                       "       sluice sweep --resume STUDY [--jobs N] [--store DIR] [--json]")) {
+                       "       sluice sweep --resume STUDY [--jobs N] [--store DIR] [--json]\n"
+                       "       sluice sweep --join STUDY [--jobs N] [--store postgresql://...] [--json]")) {
     return kExitOk;
   }
   po::variables_map vm = ParseOptions(args, options, {"file"});
@@ -169,16 +172,36 @@ int SweepCommand(const Args& args, const std::string& command_line) {
     return r.interrupted ? kExitInterrupted : kExitOk;
   }
 
-  const bool resume = vm.count("resume") > 0;
-  if (resume && (vm.count("file") || vm.count("set"))) {
-    throw po::error("--resume continues a study with its own pipeline and search space; give no FILE or --set");
+  const bool resume = vm.count("resume") > 0, join = vm.count("join") > 0;
+  if (resume && join) throw po::error("--resume and --join: give one");
+  if ((resume || join) && (vm.count("file") || vm.count("set"))) {
+    throw po::error(std::string(resume ? "--resume" : "--join") +
+                    " continues a study with its own pipeline and search space; give no FILE or --set");
   }
-  if (!resume && !vm.count("file")) throw po::error("the pipeline FILE is missing");
+  if (!resume && !join && !vm.count("file")) throw po::error("the pipeline FILE is missing");
 
   std::unique_ptr<store::RunStore> store;
   std::string study_id;
   std::optional<double> timeout;
-  if (resume) {
+  if (join) {
+    // Workers beside the ones already at work (here or on other hosts): nothing is
+    // released (a trial of a worker that died is found by its lock or its heartbeat).
+    store = store::RunStore::Open(store_dir);
+    store::StudyStore studies(*store);
+    store::StudyRecord study = studies.FindStudy(vm["join"].as<std::string>());
+    study_id = study.id;
+    if (study.status != store::StudyStatus::kRunning) {
+      std::cerr << "sluice sweep: study " << study.id << " is " << store::Name(study.status)
+                << (study.status == store::StudyStatus::kInterrupted
+                        ? "; continue it with `sluice sweep --resume " + study.id + "`"
+                        : "; nothing left to join")
+                << "\n";
+      return Report(*store, study_id, vm["json"].as<bool>(), false);
+    }
+    timeout = sweep::Sweep::FromJson(sweep::json::parse(study.sweep)).timeout_seconds;
+    std::cerr << "sluice: joining study " << study.id << " of " << study.pipeline << " with " << jobs
+              << (jobs == 1 ? " worker" : " workers") << " (pid " << getpid() << " on " << store::HostName() << ")\n";
+  } else if (resume) {
     store = store::RunStore::Open(store_dir);
     store::StudyStore studies(*store);
     store::StudyRecord study = studies.FindStudy(vm["resume"].as<std::string>());
@@ -242,8 +265,18 @@ int SweepCommand(const Args& args, const std::string& command_line) {
     return kExitFailed;
   }
   if (failed_workers) std::cerr << "sluice sweep: warning: " << failed_workers << " worker process(es) failed\n";
-  store::StudyStore(*store).SetStudyStatus(
-      study_id, interrupted ? store::StudyStatus::kInterrupted : store::StudyStatus::kFinished);
+  // Finished once no worker anywhere has a trial left running (those that joined from
+  // other hosts may still be at work).
+  store::StudyStore studies(*store);
+  bool others_at_work = false;
+  for (const store::TrialRecord& t : studies.Trials(study_id)) {
+    others_at_work = others_at_work || t.state == store::TrialState::kRunning;
+  }
+  if (interrupted) {
+    studies.SetStudyStatus(study_id, store::StudyStatus::kInterrupted);
+  } else if (!others_at_work) {
+    studies.SetStudyStatus(study_id, store::StudyStatus::kFinished);
+  }
   if (interrupted) {
     std::cerr << "sluice: interrupted; continue with `sluice sweep --resume " << study_id << "`\n";
   }

@@ -272,15 +272,25 @@ void UpdateColumns(UiState& state) {
   store::Database& db = state.store->db();
   ColumnKeys& c = state.columns;
   int64_t runs = 0, series = 0;
+  // PostgreSQL's runs have no rowid: their count says whether any came, and then every
+  // key is read again.
+  const bool postgres = db.dialect() == store::Dialect::kPostgres;
   {
-    store::Statement q = db.Prepare("SELECT (SELECT max(rowid) FROM runs), (SELECT max(id) FROM metric_series)");
+    store::Statement q =
+        db.Prepare(postgres ? "SELECT (SELECT count(*) FROM runs), (SELECT max(id) FROM metric_series)"
+                            : "SELECT (SELECT max(rowid) FROM runs), (SELECT max(id) FROM metric_series)");
     if (q.Step()) {
       runs = q.Int(0);
       series = q.Int(1);
     }
   }
+  if (postgres && runs != c.runs_seen) {
+    store::Statement q = db.Prepare("SELECT DISTINCT key FROM params");
+    while (q.Step()) c.params.insert(q.Text(0));
+    c.runs_seen = runs;
+  }
   // A run's parameters are written with the run, in one transaction.
-  if (runs > c.runs_seen) {
+  if (!postgres && runs > c.runs_seen) {
     store::Statement q = db.Prepare(
         "SELECT DISTINCT p.key FROM runs r JOIN params p ON p.run_id = r.id WHERE r.rowid > ? AND r.rowid <= ?");
     q.Bind(1, c.runs_seen);

@@ -115,6 +115,7 @@ json StudyJson(store::StudyStore& studies, const store::StudyRecord& study) {
                           {"value", t.value ? NumberOrNull(*t.value) : json(nullptr)},
                           {"step", t.step ? json(*t.step) : json(nullptr)},
                           {"params", json::parse(t.params)},
+                          {"worker", t.worker},
                           {"started_at", t.started_at},
                           {"ended_at", OrNull(t.ended_at)}});
   }

@@ -102,6 +102,7 @@ std::optional<RankInfo> RankFromEnvironment() {
   info.run_id = Env("SLUICE_DIST_RUN_ID") ? Env("SLUICE_DIST_RUN_ID") : "";
   info.store = Env("SLUICE_DIST_STORE") ? Env("SLUICE_DIST_STORE") : "";
   info.main_store = Env("SLUICE_DIST_MAIN_STORE") ? Env("SLUICE_DIST_MAIN_STORE") : "";
+  info.main_dir = Env("SLUICE_DIST_MAIN_DIR") ? Env("SLUICE_DIST_MAIN_DIR") : "";
   if (info.world_size < 1 || info.rank < 0 || info.rank >= info.world_size || info.run_id.empty()) {
     throw std::invalid_argument("SLUICE_DIST_* describe no valid rank (set by `sluice run --nproc`, not by hand)");
   }
@@ -118,7 +119,7 @@ int LaunchRanks(const LaunchOptions& options) {
     std::tie(address, port) = ParseMaster(options.master);
   }
   const int world = options.nproc * options.nnodes;
-  const fs::path scratch = options.store / "tmp" / ("ranks-" + options.run_id);
+  const fs::path scratch = options.store_dir / "tmp" / ("ranks-" + options.run_id);
   const std::string self = fs::read_symlink("/proc/self/exe").string();
 
   std::map<pid_t, int> ranks;  // live ranks of this node, by pid
@@ -143,7 +144,8 @@ int LaunchRanks(const LaunchOptions& options) {
     std::snprintf(timeout, sizeof timeout, "%g", options.timeout_seconds);
     set("SLUICE_DIST_TIMEOUT", timeout);
     set("SLUICE_DIST_RUN_ID", options.run_id);
-    set("SLUICE_DIST_MAIN_STORE", options.store.string());
+    set("SLUICE_DIST_MAIN_STORE", options.store);
+    set("SLUICE_DIST_MAIN_DIR", options.store_dir.string());
     if (rank > 0) set("SLUICE_DIST_STORE", (scratch / ("rank-" + std::to_string(rank))).string());
     std::vector<std::string> args = {self, "run"};
     args.insert(args.end(), options.args.begin(), options.args.end());

@@ -26,7 +26,8 @@ struct RankInfo {
   double timeout_seconds = 300;
   std::string run_id;      // the id rank 0 records the run under
   std::string store;       // ranks > 0: the scratch store they write to
-  std::string main_store;  // the store rank 0 records in (this host's)
+  std::string main_store;  // the store rank 0 records in (as --store takes it: a folder or a URL)
+  std::string main_dir;    // its folder (a PostgreSQL store's artifact root)
 };
 
 // ADDR:PORT (an IPv6 address in brackets) to the address and the port; throws
@@ -55,12 +56,13 @@ struct LaunchOptions {
   int nproc = 1;
   int nnodes = 1;
   int node_rank = 0;
-  std::string master;             // ADDR:PORT; empty: 127.0.0.1 and a free port (one node only)
-  double timeout_seconds = 300;   // a collective waiting longer fails the run
-  double grace_seconds = 10;      // after a rank fails, how long the others get to stop themselves
-  std::filesystem::path store;    // this host's store (rank 0 records the run there)
-  std::string run_id;             // the id rank 0 records the run under
-  std::vector<std::string> args;  // `sluice run` arguments every rank gets
+  std::string master;               // ADDR:PORT; empty: 127.0.0.1 and a free port (one node only)
+  double timeout_seconds = 300;     // a collective waiting longer fails the run
+  double grace_seconds = 10;        // after a rank fails, how long the others get to stop themselves
+  std::string store;                // this host's store, as --store takes it (rank 0 records the run there)
+  std::filesystem::path store_dir;  // its folder: scratch stores of the other ranks go under it
+  std::string run_id;               // the id rank 0 records the run under
+  std::vector<std::string> args;    // `sluice run` arguments every rank gets
   bool quiet_stdout_of_others = true;
 };
 

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -40,6 +42,50 @@ std::map<std::string, int> CountReaders(const pipeline::ResolvedPipeline& p) {
   return readers;
 }
 
+// While a run executes on a PostgreSQL store (shared by hosts, whose processes cannot see
+// each other's locks), a thread of its own records every HeartbeatSeconds() that the run
+// is alive, through a connection of its own. A run whose heartbeats stop is taken for
+// dead by the other hosts (RunStore::MarkSilentRuns).
+class Heartbeat {
+ public:
+  Heartbeat(const store::RunStore& store, const std::string& run_id) {
+    if (store.in_memory() || !store::Database::IsUrl(store.location())) return;
+    thread_ = std::thread([this, location = store.location(), run_id] {
+      std::unique_ptr<store::Database> db;
+      const auto interval = std::chrono::duration<double>(store::HeartbeatSeconds());
+      std::unique_lock<std::mutex> lock(mutex_);
+      while (!done_.wait_for(lock, interval, [this] { return stop_; })) {
+        try {
+          if (!db) db = std::make_unique<store::Database>(location);
+          db->Cached("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'")
+              .Bind(1, store::UnixNow())
+              .Bind(2, run_id)
+              .Run();
+        } catch (const std::exception&) {
+          db.reset();  // the server went away for a moment: connect again next time
+        }
+      }
+    });
+  }
+  ~Heartbeat() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    done_.notify_all();
+    thread_.join();
+  }
+  Heartbeat(const Heartbeat&) = delete;
+  Heartbeat& operator=(const Heartbeat&) = delete;
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::RunStore& store, ProgressView& view,
@@ -73,6 +119,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     store.CreateRun(run, pipeline.ParamsJson());
   }
   MarkPhase("recorded");
+  Heartbeat heartbeat(store, run_id);
   if (options.on_recorded) options.on_recorded(run_id);
   if (!store.in_memory()) SetActiveRun(store.location(), run_id);
 

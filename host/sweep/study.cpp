@@ -44,7 +44,9 @@ class Chooser {
   std::optional<std::string> operator()(const std::vector<store::TrialRecord>& trials, int64_t number) {
     int64_t own = 0;
     for (const store::TrialRecord& t : trials) {
-      if (t.number >= 0 && t.state != store::TrialState::kInterrupted) ++own;
+      // Interrupted and lost trials leave their place to others.
+      const bool counts = t.state != store::TrialState::kInterrupted && t.state != store::TrialState::kLost;
+      if (t.number >= 0 && counts) ++own;
       const bool finished = t.state == store::TrialState::kComplete || t.state == store::TrialState::kWarm ||
                             t.state == store::TrialState::kPruned;
       if (!finished || !t.value || !std::isfinite(*t.value)) continue;
@@ -59,7 +61,8 @@ class Chooser {
     if (sweep_.sampler == "grid") {
       std::vector<json> taken;
       for (const store::TrialRecord& t : trials) {
-        if (t.number >= 0 && t.state != store::TrialState::kInterrupted) taken.push_back(json::parse(t.params));
+        const bool counts = t.state != store::TrialState::kInterrupted && t.state != store::TrialState::kLost;
+        if (t.number >= 0 && counts) taken.push_back(json::parse(t.params));
       }
       std::optional<json> point = SampleGrid(sweep_, taken);
       return point ? std::optional<std::string>(point->dump()) : std::nullopt;
@@ -157,6 +160,9 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
       break;
     }
     if (options.deadline && store::UnixNow() >= *options.deadline) break;
+    // A trial of a worker that died (here, or on another host sharing a PostgreSQL store)
+    // is lost, and frees its place for the trial claimed next.
+    store.MarkCrashedRuns();
     std::optional<store::TrialRecord> trial = studies.ClaimTrial(study.id, worker, std::ref(chooser));
     if (!trial) break;
     ++result.trials;
@@ -275,7 +281,7 @@ StudySummary Summarize(const Sweep& sweep, const std::vector<store::TrialRecord>
     if (t.number >= 0) ++s.own;
     if (t.state == store::TrialState::kComplete) ++s.complete;
     if (t.state == store::TrialState::kPruned) ++s.pruned;
-    if (t.state == store::TrialState::kFailed) ++s.failed;
+    if (t.state == store::TrialState::kFailed || t.state == store::TrialState::kLost) ++s.failed;
     if (t.state == store::TrialState::kInterrupted) ++s.interrupted;
     if (t.state == store::TrialState::kRunning) ++s.running;
     if (t.state == store::TrialState::kWarm) ++s.warm;

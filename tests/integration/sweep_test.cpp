@@ -255,10 +255,10 @@ TEST_F(SweepTest, WorkersStopWhenTheirCoordinatorIsKilled) {
   const std::string study = Json({"studies", "list"})[0]["study"];
   json resumed = Json({"sweep", "--resume", study, "--jobs", "2"});
   EXPECT_EQ(resumed["status"], "finished");
-  // The interrupted trial is run again; the crashed one counts as a failed trial, as any
-  // crashed trial does.
-  EXPECT_EQ(resumed["trials"], 7);  // the interrupted one among them
-  EXPECT_EQ(resumed["complete"], 5);
+  // The interrupted trial is run again; the crashed one is lost (failed, its worker died)
+  // and another trial takes its place in the budget of six.
+  EXPECT_EQ(resumed["trials"], 8);  // the interrupted and the lost one among them
+  EXPECT_EQ(resumed["complete"], 6);
   EXPECT_EQ(resumed["failed"], 1);
 }
 

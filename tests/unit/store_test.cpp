@@ -433,6 +433,36 @@ TEST_P(EngineTest, RegistersVersionsAndFollowsAliases) {
   EXPECT_THROW(store->FindModel("credit:3"), StoreError);
 }
 
+// Hosts sharing a PostgreSQL store cannot see each other's locks: a run of another host
+// whose heartbeat stopped is taken for dead there, and its sweep trial is lost. A SQLite
+// store (one host) goes by its locks only.
+TEST_P(EngineTest, ARunOfAnotherHostWhoseHeartbeatStoppedIsCrashed) {
+  RunRecord run = NewRun("00000000000000e1");
+  run.host = "another-host";
+  store->CreateRun(run, {});
+  RunRecord alive = NewRun("00000000000000e2");
+  alive.host = "another-host";
+  store->CreateRun(alive, {});
+  store->Heartbeat(alive.id);
+  store->db()
+      .Prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ?")
+      .Bind(1, UnixNow() - RunStore::kLostHeartbeats * HeartbeatSeconds() - 1)
+      .Bind(2, run.id)
+      .Run();
+  const int marked = store->MarkCrashedRuns();
+  const RunRecord after = store->FindRun(run.id);
+  if (GetParam() == "postgresql") {
+    EXPECT_EQ(marked, 1);
+    EXPECT_EQ(sluice::store::Name(after.status), "crashed");
+    EXPECT_NE(after.error.value_or("").find("on another-host) sent no heartbeat for 3"), std::string::npos)
+        << after.error.value_or("");
+  } else {
+    EXPECT_EQ(marked, 0);
+    EXPECT_EQ(sluice::store::Name(after.status), "running");
+  }
+  EXPECT_EQ(sluice::store::Name(store->FindRun(alive.id).status), "running");
+}
+
 TEST(IntegrityTest, NamesMissingChangedAndAddedFiles) {
   TempDir dir;
   auto store = RunStore::Open(dir.path() / "s");
