@@ -193,9 +193,8 @@ class PgDatabase final : public DatabaseBackend {
   // 0x736c75696365, "sluice"), as SQLite's writers do on its file lock: what a write
   // transaction reads is what it writes over.
   void BeginWrite() override {
-    Exec("BEGIN");
     try {
-      Exec("SELECT pg_advisory_xact_lock(126896037454693)");
+      Exec("BEGIN; SELECT pg_advisory_xact_lock(126896037454693)");  // one round trip
     } catch (...) {
       Rollback();
       throw;

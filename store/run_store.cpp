@@ -370,6 +370,30 @@ std::optional<std::string> Bounded(const std::optional<std::string>& error) {
 
 }  // namespace
 
+namespace {
+
+// (run_id, key, value) rows into `table`, many per statement: one round trip to a
+// database server for a run's parameters rather than one per parameter.
+void InsertKeyValues(Database& db, const char* table, const char* on_conflict, const std::string& run_id,
+                     const std::map<std::string, std::string>& rows) {
+  constexpr size_t kRowsPerStatement = 200;  // 600 bound values, far below either engine's limit
+  auto it = rows.begin();
+  while (it != rows.end()) {
+    const size_t n = std::min<size_t>(kRowsPerStatement, static_cast<size_t>(std::distance(it, rows.end())));
+    std::string sql = std::string("INSERT INTO ") + table + " (run_id, key, value) VALUES ";
+    for (size_t i = 0; i < n; ++i) sql += i ? ", (?, ?, ?)" : "(?, ?, ?)";
+    sql += on_conflict;
+    Statement& q = db.Cached(sql);
+    int index = 1;
+    for (size_t i = 0; i < n; ++i, ++it, index += 3) {
+      q.Bind(index, run_id).Bind(index + 1, it->first).Bind(index + 2, it->second);
+    }
+    q.Run();
+  }
+}
+
+}  // namespace
+
 void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::string>& params_json) {
   db_->WriteTransaction([&] {
     db_->Cached(
@@ -390,23 +414,14 @@ void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::
         .Bind(13, run.trial)
         .Bind(14, UnixNow())
         .Run();
-    Statement& p = db_->Cached("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)");
-    for (const auto& [key, value] : params_json) {
-      p.Bind(1, run.id).Bind(2, key).Bind(3, value).Run();
-      p.Reset();
-    }
+    InsertKeyValues(*db_, "params", "", run.id, params_json);
   });
 }
 
 void RunStore::SetEnvironment(const std::string& run_id, const std::map<std::string, std::string>& env) {
   db_->WriteTransaction([&] {
-    Statement& s = db_->Cached(
-        "INSERT INTO environment (run_id, key, value) VALUES (?, ?, ?) "
-        "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value");
-    for (const auto& [key, value] : env) {
-      s.Bind(1, run_id).Bind(2, key).Bind(3, value).Run();
-      s.Reset();
-    }
+    InsertKeyValues(*db_, "environment", " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value", run_id,
+                    env);
   });
 }
 

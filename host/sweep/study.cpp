@@ -153,6 +153,7 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
   exec::ProgressView quiet(stderr, exec::ProgressView::Mode::kQuiet);
   exec::ProgressView& view = options.trial_view ? *options.trial_view : quiet;
   Chooser chooser(sweep);
+  double last_liveness_check = -INFINITY;
 
   while (true) {
     if (exec::StopRequested()) {
@@ -161,8 +162,11 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
     }
     if (options.deadline && store::UnixNow() >= *options.deadline) break;
     // A trial of a worker that died (here, or on another host sharing a PostgreSQL store)
-    // is lost, and frees its place for the trial claimed next.
-    store.MarkCrashedRuns();
+    // is lost, and frees its place for a trial claimed next: looked for once a heartbeat.
+    if (const double now = store::UnixNow(); now - last_liveness_check >= store::HeartbeatSeconds()) {
+      store.MarkCrashedRuns();
+      last_liveness_check = now;
+    }
     std::optional<store::TrialRecord> trial = studies.ClaimTrial(study.id, worker, std::ref(chooser));
     if (!trial) break;
     ++result.trials;

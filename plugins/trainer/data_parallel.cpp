@@ -140,6 +140,9 @@ DataParallel::DataParallel(const DistributedV1& dist, const std::string& stage, 
   for (Impl::Bucket& b : m.buckets) {
     int64_t numel = 0;
     for (size_t k : b.parameters) numel += m.parameters[k].numel();
+    // The last bucket carries one more element: the step's value (the loss), summed with
+    // the gradients rather than by a collective of its own.
+    if (&b == &m.buckets.back()) ++numel;
     b.flat = torch::zeros({numel}, m.parameters[b.parameters[0]].options().requires_grad(false));
   }
   for (size_t k = 0; k < n; ++k) {
@@ -155,8 +158,10 @@ DataParallel::~DataParallel() {
 
 const char* DataParallel::backend() const { return "gloo"; }
 
-void DataParallel::BeginStep() {
+void DataParallel::BeginStep(double value) {
   Impl& m = *impl_;
+  torch::Tensor& last = m.buckets.back().flat;
+  last[last.numel() - 1].fill_(value);
   std::fill(m.ready.begin(), m.ready.end(), false);
   for (Impl::Bucket& b : m.buckets) {
     b.pending = b.parameters.size();
@@ -165,7 +170,7 @@ void DataParallel::BeginStep() {
   m.next_launch = 0;
 }
 
-void DataParallel::FinishStep() {
+double DataParallel::FinishStep() {
   Impl& m = *impl_;
   torch::NoGradGuard no_grad;
   // Parameters this rank's backward pass did not reach (no examples this step, or unused
@@ -190,6 +195,8 @@ void DataParallel::FinishStep() {
       }
     }
   }
+  const torch::Tensor& last = m.buckets.back().flat;
+  return last[last.numel() - 1].item<double>();
 }
 
 double DataParallel::SumAcrossRanks(double value) {

@@ -35,9 +35,10 @@ class DataParallel {
 
   // Around each backward pass: BeginStep() before it, FinishStep() after it, which
   // leaves in each parameter's .grad the sum of every rank's gradient. A rank with no
-  // examples in a step skips its backward pass but still calls both.
-  void BeginStep();
-  void FinishStep();
+  // examples in a step skips its backward pass but still calls both. `value` (the rank's
+  // share of the loss) travels with the gradients; FinishStep returns its sum.
+  void BeginStep(double value = 0);
+  double FinishStep();
 
   // The sum of `value` over the ranks.
   double SumAcrossRanks(double value);

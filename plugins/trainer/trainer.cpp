@@ -472,9 +472,11 @@ class Trainer final : public sluice::Stage {
             if (dp) loss = loss.div(b.denominator);
           }
         }
-        if (dp) dp->BeginStep();
+        // Data-parallel: the global batch's loss is summed with the gradients.
+        double global_loss = 0;
+        if (dp) dp->BeginStep(rows ? loss.item<double>() : 0.0);
         if (rows) scaler.Scale(loss).backward();
-        if (dp) dp->FinishStep();
+        if (dp) global_loss = dp->FinishStep();
         if (scaler.Unscale(parameters)) {
           if (kGradClipParam.Get(p) > 0) torch::nn::utils::clip_grad_norm_(parameters, kGradClipParam.Get(p));
           optimizer->step();
@@ -489,7 +491,7 @@ class Trainer final : public sluice::Stage {
         }
         ++state.global_step;
         if (state.global_step % log_every == 0 || step + 1 == steps) {
-          last_loss = dp ? dp->SumAcrossRanks(rows ? loss.item<double>() : 0.0) : loss.item<double>();
+          last_loss = dp ? global_loss : loss.item<double>();
           if (!std::isfinite(last_loss)) {
             return Status::InvalidArgument("the training loss became " + std::to_string(last_loss) + " in epoch " +
                                            std::to_string(epoch) + " (learning rate too high?)");
