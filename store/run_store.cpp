@@ -419,14 +419,16 @@ void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::
 }
 
 void RunStore::SetEnvironment(const std::string& run_id, const std::map<std::string, std::string>& env) {
-  db_->WriteTransaction([&] {
+  // Facts are set one by one or a few at once: one statement, unless there are hundreds.
+  const auto write = [&](auto&& body) { env.size() <= 200 ? db_->Write(body) : db_->WriteTransaction(body); };
+  write([&] {
     InsertKeyValues(*db_, "environment", " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value", run_id,
                     env);
   });
 }
 
 void RunStore::UpsertStage(const std::string& run_id, const StageRecord& st) {
-  db_->WriteTransaction([&] {
+  db_->Write([&] {
     Statement& s = db_->Cached(
         "INSERT INTO stages (run_id, name, position, plugin, plugin_version, plugin_file, status, "
         "started_at, ended_at, seconds, cached, error, plugin_build) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -446,7 +448,7 @@ void RunStore::UpsertStage(const std::string& run_id, const StageRecord& st) {
 }
 
 void RunStore::AddArtifact(const std::string& run_id, const ArtifactRecord& a) {
-  db_->WriteTransaction([&] {
+  db_->Write([&] {
     db_->Cached(
            "INSERT INTO artifacts (run_id, stage, name, path, sha256, bytes) VALUES (?, ?, ?, ?, ?, ?) "
            "ON CONFLICT (run_id, stage, name) DO UPDATE SET path = excluded.path, sha256 = excluded.sha256, "
@@ -462,7 +464,7 @@ void RunStore::AddArtifact(const std::string& run_id, const ArtifactRecord& a) {
 }
 
 void RunStore::FinishRun(const std::string& run_id, RunStatus status, const std::optional<std::string>& error) {
-  db_->WriteTransaction([&] {
+  db_->Write([&] {
     db_->Cached("UPDATE runs SET status = ?, error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
         .Bind(1, Name(status))
         .Bind(2, Bounded(error))
@@ -942,11 +944,11 @@ uint32_t MetricWriter::Intern(std::string_view key) {
 int64_t MetricWriter::SeriesId(uint32_t key) {
   if (series_[key] != 0) return series_[key];
   Database& db = store_.db();
-  db.Cached("INSERT INTO metric_series (run_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING")
-      .Bind(1, run_id_)
-      .Bind(2, keys_[key])
-      .Run();
-  Statement& q = db.Cached("SELECT id FROM metric_series WHERE run_id = ? AND key = ?");
+  // The series, made or found, and its id, in one statement (the no-op update makes an
+  // existing row return its id).
+  Statement& q = db.Cached(
+      "INSERT INTO metric_series (run_id, key) VALUES (?, ?) ON CONFLICT (run_id, key) DO UPDATE SET key = "
+      "excluded.key RETURNING id");
   q.Bind(1, run_id_).Bind(2, keys_[key]);
   if (!q.Step()) throw StoreError("cannot create metric series " + keys_[key]);
   series_[key] = q.Int(0);
@@ -960,26 +962,70 @@ void MetricWriter::Log(std::string_view key, int64_t step, double value) {
   if (buffer_.size() >= batch_size_ || now - last_flush_ >= flush_interval_s_) Flush();
 }
 
+void MetricWriter::InsertPoints(Database& db) {
+  constexpr size_t kRowsPerStatement = 250;  // 1,000 bound values
+  // Within one statement a (series, step) may appear once: a step logged twice in the
+  // buffer keeps its last value, as the row-by-row upsert does.
+  std::vector<const Point*> points;
+  points.reserve(buffer_.size());
+  std::map<std::pair<uint32_t, int64_t>, size_t> seen;
+  for (const Point& p : buffer_) {
+    auto [it, fresh] = seen.try_emplace({p.key, p.step}, points.size());
+    if (fresh) {
+      points.push_back(&p);
+    } else {
+      points[it->second] = &p;
+    }
+  }
+  for (size_t begin = 0; begin < points.size(); begin += kRowsPerStatement) {
+    const size_t n = std::min(kRowsPerStatement, points.size() - begin);
+    std::string sql = "INSERT INTO metric_points (series_id, step, value, logged_at) VALUES ";
+    for (size_t i = 0; i < n; ++i) sql += i ? ", (?, ?, ?, ?)" : "(?, ?, ?, ?)";
+    sql += " ON CONFLICT (series_id, step) DO UPDATE SET value = excluded.value, logged_at = excluded.logged_at";
+    Statement& q = db.Cached(sql);
+    int index = 1;
+    for (size_t i = 0; i < n; ++i, index += 4) {
+      const Point& p = *points[begin + i];
+      q.Bind(index, series_[p.key]).Bind(index + 1, p.step);
+      if (std::isnan(p.value)) {
+        q.BindNull(index + 2);
+      } else {
+        q.Bind(index + 2, p.value);
+      }
+      q.Bind(index + 3, p.logged_at);
+    }
+    q.Run();
+  }
+}
+
 void MetricWriter::Flush() {
   last_flush_ = UnixNow();
   if (buffer_.empty()) return;
   Database& db = store_.db();
   db.WriteTransaction([&] {
-    Statement& insert = db.Cached(
-        "INSERT INTO metric_points (series_id, step, value, logged_at) VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT (series_id, step) DO UPDATE SET value = excluded.value, logged_at = excluded.logged_at");
+    for (const Point& p : buffer_) SeriesId(p.key);
     std::vector<const Point*> last(keys_.size(), nullptr);
-    for (const Point& p : buffer_) {
-      insert.Bind(1, SeriesId(p.key)).Bind(2, p.step);
-      if (std::isnan(p.value)) {
-        insert.BindNull(3);
-      } else {
-        insert.Bind(3, p.value);
+    if (db.dialect() == Dialect::kPostgres) {
+      // A server: many points per statement (a round trip each), where SQLite takes each
+      // point in a microsecond.
+      InsertPoints(db);
+      for (const Point& p : buffer_) last[p.key] = &p;
+    } else {
+      Statement& insert = db.Cached(
+          "INSERT INTO metric_points (series_id, step, value, logged_at) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (series_id, step) DO UPDATE SET value = excluded.value, logged_at = excluded.logged_at");
+      for (const Point& p : buffer_) {
+        insert.Bind(1, series_[p.key]).Bind(2, p.step);
+        if (std::isnan(p.value)) {
+          insert.BindNull(3);
+        } else {
+          insert.Bind(3, p.value);
+        }
+        insert.Bind(4, p.logged_at);
+        insert.Step();
+        insert.Reset();
+        last[p.key] = &p;
       }
-      insert.Bind(4, p.logged_at);
-      insert.Step();
-      insert.Reset();
-      last[p.key] = &p;
     }
     // The series' newest point: the last one logged, unless an older step came last.
     Statement& latest = db.Cached(

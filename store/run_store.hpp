@@ -256,7 +256,8 @@ class MetricWriter {
     double logged_at;
   };
   uint32_t Intern(std::string_view key);
-  int64_t SeriesId(uint32_t key);  // creates the series row on first use
+  int64_t SeriesId(uint32_t key);   // creates the series row on first use
+  void InsertPoints(Database& db);  // the buffer, many rows per statement (PostgreSQL)
 
   RunStore& store_;
   std::string run_id_;
