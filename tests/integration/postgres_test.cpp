@@ -161,6 +161,40 @@ TEST_F(PostgresTest, AKilledWorkersTrialIsLostAndItsGridPointRunAgain) {
   EXPECT_TRUE(Contains(crashed[0]["error"], "ended without recording a result")) << crashed[0].dump();
 }
 
+TEST_F(PostgresTest, WarmStartsAndResumeWorkAsOnSqlite) {
+  const std::string tpe =
+      "[pipeline]\nname = \"quad\"\nseed = 3\n\n[stages.f]\nplugin = \"test-objective\"\n%s\n[sweep]\n"
+      "metric = \"f.value\"\ndirection = \"minimize\"\nsampler = \"tpe\"\ntrials = 4\nseed = 5\n\n"
+      "[sweep.space]\n\"f.x\" = { uniform = [-4.0, 4.0] }\n\"f.y\" = { uniform = [-4.0, 4.0] }\n";
+  auto write = [&](const std::string& name, const std::string& extra) {
+    std::string text = tpe;
+    text.replace(text.find("%s"), 2, extra);
+    dir_.Write(name, text);
+  };
+  write("tpe.toml", "");
+  const json first = Json({"sweep", "tpe.toml"});
+  ASSERT_EQ(first["complete"], 4) << first.dump();
+  // The second study starts from the first one's four runs (their parameters read back
+  // through PostgreSQL's JSON aggregate).
+  const ProcessResult second = Sluice({"sweep", "tpe.toml", "--json"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_TRUE(Contains(second.err, "warm start from 4 past runs")) << second.err;
+  EXPECT_EQ(Json({"studies", "show", json::parse(second.out)["study"]})["warm_start_runs"].size(), 4u);
+
+  // Ctrl-C on a trial that hangs; --resume runs it again and finishes the study.
+  write("hang.toml", "hang_once = \"" + (dir_ / "flag") + "\"\n");
+  dir_.Write("flag", "");
+  auto stopped = Start({"sweep", "hang.toml", "--verbose", "--json"});
+  ASSERT_TRUE(stopped->WaitForLine([](const std::string& l) { return Contains(l, "hanging until stopped"); }));
+  stopped->Signal(SIGINT);
+  const ProcessResult interrupted = stopped->Wait();
+  EXPECT_EQ(interrupted.exit_code, 130) << interrupted.err;
+  const std::string study = json::parse(interrupted.out)["study"];
+  const json resumed = Json({"sweep", "--resume", study});
+  EXPECT_EQ(resumed["status"], "finished") << resumed.dump();
+  EXPECT_EQ(resumed["complete"], 4) << resumed.dump();
+}
+
 TEST_F(PostgresTest, DataParallelRanksRecordOneRunInTheServersStore) {
   dir_.Write("credit.toml",
              "[pipeline]\nname = \"credit\"\nseed = 3\n\n[stages.data]\nplugin = \"arff\"\nfile = \"" +
