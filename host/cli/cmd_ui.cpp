@@ -618,8 +618,12 @@ int UiCommand(const Args& args) {
     std::cerr << "sluice ui: warning: --host " << host
               << " lets other machines read this store's run history (there is no login)\n";
   }
-  std::cerr << "sluice ui: " << state.store_dir.string() << " on http://" << shown_host << ":" << server.port()
-            << " (pid " << getpid() << ")" << std::endl;
+  const std::string& location = state.store->location();
+  std::cerr << "sluice ui: "
+            << (store::Database::IsUrl(location)
+                    ? store::RedactUrl(location) + " (files in " + state.store_dir.string() + ")"
+                    : state.store_dir.string())
+            << " on http://" << shown_host << ":" << server.port() << " (pid " << getpid() << ")" << std::endl;
   {
     std::unique_lock<std::mutex> lock(mutex);
     wake.wait(lock, [&] { return stopping || exec::StopRequested(); });
