@@ -39,6 +39,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--models", nargs="+", default=["mlp", "cnn"])
+    ap.add_argument("--prefetch", type=int, help="sluice's train.prefetch (default: the trainer's, 2 batches on a thread)")
     args = ap.parse_args()
     sluice = os.path.join(args.build, "bin", "sluice")
     store = tempfile.mkdtemp(prefix="sluice-bench-dist-")
@@ -50,6 +51,8 @@ def main():
                "--set", "pipeline.threads=1", "--set", f"train.epochs={args.epochs}", "--set", "train.lr=1e-3",
                "--set", "train.weight_decay=0.0", "--set", 'train.schedule="none"', "--set", "train.warmup_steps=0",
                "--set", 'train.early_stopping="none"']
+        if args.prefetch is not None:
+            cmd += ["--set", f"train.prefetch={args.prefetch}"]
         if ranks > 1:
             cmd += ["--nproc", str(ranks)]
         out = json.loads(run(cmd, env))
