@@ -24,9 +24,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from train_peer import DATA, build, read_idx  # the same data reading and networks
-
-import numpy as np
+from train_peer import build, load_splits  # the same data, splits and networks
 
 
 def main():
@@ -48,24 +46,7 @@ def main():
         dist.init_process_group("gloo")
     torch.manual_seed(args.seed)
 
-    x_all = read_idx(f"{DATA}/train-images-idx3-ubyte.gz")
-    y_all = read_idx(f"{DATA}/train-labels-idx1-ubyte.gz").astype(np.int64)
-    x_test = read_idx(f"{DATA}/t10k-images-idx3-ubyte.gz")
-    y_test = read_idx(f"{DATA}/t10k-labels-idx1-ubyte.gz").astype(np.int64)
-    rng = np.random.default_rng(args.seed)
-    order = rng.permutation(len(x_all))
-    n_val = int(len(x_all) * args.val_fraction)
-    val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
-    train_pixels = x_all[train_idx].astype(np.float64) / 255.0
-    mean, std = float(train_pixels.mean()), float(train_pixels.std())
-    del train_pixels
-
-    def tensor(x):
-        return (torch.from_numpy(x.astype(np.float32)).div_(255.0).sub_(mean).div_(std)).unsqueeze(1)
-
-    x_train, y_train = tensor(x_all[train_idx]), torch.from_numpy(y_all[train_idx])
-    x_val, y_val = tensor(x_all[val_idx]), torch.from_numpy(y_all[val_idx])
-    x_te, y_te = tensor(x_test), torch.from_numpy(y_test)
+    (x_train, y_train), (x_val, y_val), (x_te, y_te) = load_splits(args.seed, args.val_fraction)
 
     model = build(args.model, args.hidden)
     if world > 1:

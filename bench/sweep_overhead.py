@@ -35,7 +35,7 @@ trials = {trials}
 OPTUNA = """
 import sys, optuna
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-study = optuna.create_study(storage="sqlite:///" + sys.argv[1], sampler=optuna.samplers.TPESampler(seed=1))
+study = optuna.create_study(storage=sys.argv[1], sampler=optuna.samplers.TPESampler(seed=1))
 study.optimize(lambda t: (t.suggest_float("x", -4, 4) - 2) ** 2 + (t.suggest_float("y", -4, 4) + 1) ** 2,
                n_trials=int(sys.argv[2]))
 print(len(study.trials), study.best_value)
@@ -63,7 +63,7 @@ def main():
         env = dict(os.environ, SLUICE_PLUGIN_PATH=plugins, SLUICE_STORE=os.path.join(tmp, "store"))
         ours, out = timed([sluice, "sweep", path, "--json"], env)
         db = os.path.join(tmp, "optuna.db")
-        theirs, peer_out = timed([sys.executable, "-c", OPTUNA, db, str(args.optuna_trials)])
+        theirs, peer_out = timed([sys.executable, "-c", OPTUNA, "sqlite:///" + db, str(args.optuna_trials)])
         runs = subprocess.run([sluice, "runs", "list", "--limit", "0", "--csv"], env=env, capture_output=True,
                               text=True).stdout.count("\n") - 1
     per_ours = ours / args.trials * 1000

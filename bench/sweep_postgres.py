@@ -25,36 +25,10 @@ import sys
 import tempfile
 import time
 
+from sweep_overhead import OPTUNA, PIPELINE  # the same objective and search, both sides
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-PIPELINE = """[pipeline]
-name = "overhead"
-seed = 1
-
-[stages.f]
-plugin = "test-objective"
-
-[sweep]
-metric = "f.value"
-direction = "minimize"
-sampler = "tpe"
-trials = {trials}
-
-[sweep.space]
-"f.x" = {{ uniform = [-4.0, 4.0] }}
-"f.y" = {{ uniform = [-4.0, 4.0] }}
-"""
-
-OPTUNA = """
-import sys, optuna
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-study = optuna.create_study(storage=sys.argv[1], sampler=optuna.samplers.TPESampler(seed=1))
-study.optimize(lambda t: (t.suggest_float("x", -4, 4) - 2) ** 2 + (t.suggest_float("y", -4, 4) + 1) ** 2,
-               n_trials=int(sys.argv[2]))
-print(len(study.trials), study.best_value)
-"""
-
 
 def free_port():
     with socket.socket() as s:

@@ -44,6 +44,31 @@ def build(kind, hidden):
     return nn.Sequential(features, head)
 
 
+def load_splits(seed, val_fraction):
+    """Fashion-MNIST's (train, validation, test) splits as the idx-images plugin makes them:
+    a seeded validation share of the training images, pixels normalized by the training
+    split's mean and standard deviation, shaped [N, 1, 28, 28]."""
+    x_all = read_idx(f"{DATA}/train-images-idx3-ubyte.gz")
+    y_all = read_idx(f"{DATA}/train-labels-idx1-ubyte.gz").astype(np.int64)
+    x_test = read_idx(f"{DATA}/t10k-images-idx3-ubyte.gz")
+    y_test = read_idx(f"{DATA}/t10k-labels-idx1-ubyte.gz").astype(np.int64)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(x_all))
+    n_val = int(len(x_all) * val_fraction)
+    val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+
+    train_pixels = x_all[train_idx].astype(np.float64) / 255.0
+    mean, std = float(train_pixels.mean()), float(train_pixels.std())
+    del train_pixels
+
+    def tensor(x):
+        return (torch.from_numpy(x.astype(np.float32)).div_(255.0).sub_(mean).div_(std)).unsqueeze(1)
+
+    return ((tensor(x_all[train_idx]), torch.from_numpy(y_all[train_idx])),
+            (tensor(x_all[val_idx]), torch.from_numpy(y_all[val_idx])),
+            (tensor(x_test), torch.from_numpy(y_test)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--loop", choices=["dataloader", "tuned"], required=True)
@@ -63,25 +88,7 @@ def main():
     torch.manual_seed(args.seed)
     start = time.perf_counter()
 
-    x_all = read_idx(f"{DATA}/train-images-idx3-ubyte.gz")
-    y_all = read_idx(f"{DATA}/train-labels-idx1-ubyte.gz").astype(np.int64)
-    x_test = read_idx(f"{DATA}/t10k-images-idx3-ubyte.gz")
-    y_test = read_idx(f"{DATA}/t10k-labels-idx1-ubyte.gz").astype(np.int64)
-    rng = np.random.default_rng(args.seed)
-    order = rng.permutation(len(x_all))
-    n_val = int(len(x_all) * args.val_fraction)
-    val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
-
-    train_pixels = x_all[train_idx].astype(np.float64) / 255.0
-    mean, std = float(train_pixels.mean()), float(train_pixels.std())
-    del train_pixels
-
-    def tensor(x):
-        return (torch.from_numpy(x.astype(np.float32)).div_(255.0).sub_(mean).div_(std)).unsqueeze(1)
-
-    x_train, y_train = tensor(x_all[train_idx]), torch.from_numpy(y_all[train_idx])
-    x_val, y_val = tensor(x_all[val_idx]), torch.from_numpy(y_all[val_idx])
-    x_te, y_te = tensor(x_test), torch.from_numpy(y_test)
+    (x_train, y_train), (x_val, y_val), (x_te, y_te) = load_splits(args.seed, args.val_fraction)
 
     model = build(args.model, args.hidden)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)

@@ -250,12 +250,14 @@ double HeartbeatSeconds() {
   return seconds > 0 ? seconds : 5.0;
 }
 
-void RunStore::Heartbeat(const std::string& run_id) {
-  db_->Cached("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'")
+void WriteHeartbeat(Database& db, const std::string& run_id) {
+  db.Cached("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'")
       .Bind(1, UnixNow())
       .Bind(2, run_id)
       .Run();
 }
+
+void RunStore::Heartbeat(const std::string& run_id) { WriteHeartbeat(*db_, run_id); }
 
 int RunStore::MarkSilentRuns() {
   if (in_memory() || read_only() || db_->dialect() != Dialect::kPostgres) return 0;

@@ -277,6 +277,9 @@ std::string BoundedError(std::string message, size_t limit = RunStore::kMaxError
 // Seconds between a running run's heartbeats: $SLUICE_HEARTBEAT_SECONDS, default 5 (a
 // run silent for RunStore::kLostHeartbeats of them, 30 s, is taken for dead).
 double HeartbeatSeconds();
+// RunStore::Heartbeat through any connection to the store (the executor's heartbeat
+// thread has one of its own).
+void WriteHeartbeat(Database& db, const std::string& run_id);
 std::string NewRunId();                    // 16 random hex digits
 double UnixNow();                          // seconds since the epoch
 std::string IsoTime(double unix_seconds);  // 2026-11-28T21:05:11.123Z

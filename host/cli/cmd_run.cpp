@@ -44,6 +44,18 @@ std::vector<std::string> Overrides(const po::variables_map& vm) {
   return vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
 }
 
+// The pipeline a recorded run ran, for `--resume`; nullopt (the reason printed) when
+// this build cannot run it again.
+std::optional<pipeline::ResolvedPipeline> StoredRunPipeline(const store::RunRecord& run,
+                                                            const plugin::PluginRegistry& registry) {
+  pipeline::Diagnostics diag;
+  std::optional<pipeline::ResolvedPipeline> resolved = pipeline::LoadStoredPipeline(
+      run.spec, "run " + run.id, registry, "resuming needs the plugin builds the run started with", diag);
+  if (!resolved)
+    std::cerr << diag.Render(pipeline::SourceTexts()) << "sluice run: cannot resume run " << run.id << "\n";
+  return resolved;
+}
+
 }  // namespace
 
 pipeline::LoadedPipeline LoadChecked(const std::string& file, const std::vector<std::string>& overrides,
@@ -143,15 +155,8 @@ int RunCommand(const Args& args, const std::string& command_line) {
   if (other_rank) {
     // Another rank than 0: the pipeline as rank 0 runs it, executed into a scratch store.
     if (resume) {
-      auto main = store::RunStore::OpenReadOnly(rank->main_store);
-      store::RunRecord run = main->FindRun(rank->run_id);
-      pipeline::Diagnostics diag;
-      resolved = pipeline::LoadStoredPipeline(run.spec, "run " + run.id, registry,
-                                              "resuming needs the plugin builds the run started with", diag);
-      if (!resolved) {
-        std::cerr << diag.Render(pipeline::SourceTexts()) << "sluice run: cannot resume run " << run.id << "\n";
-        return kExitUsage;
-      }
+      resolved = StoredRunPipeline(store::RunStore::OpenReadOnly(rank->main_store)->FindRun(rank->run_id), registry);
+      if (!resolved) return kExitUsage;
       execute.checkpoints_resuming = true;
     } else {
       pipeline::LoadedPipeline loaded = LoadChecked(vm["file"].as<std::string>(), Overrides(vm), registry);
@@ -174,13 +179,8 @@ int RunCommand(const Args& args, const std::string& command_line) {
                 << "; only interrupted, crashed or failed runs can be resumed\n";
       return kExitFailed;
     }
-    pipeline::Diagnostics diag;
-    resolved = pipeline::LoadStoredPipeline(run.spec, "run " + run.id, registry,
-                                            "resuming needs the plugin builds the run started with", diag);
-    if (!resolved) {
-      std::cerr << diag.Render(pipeline::SourceTexts()) << "sluice run: cannot resume run " << run.id << "\n";
-      return kExitUsage;
-    }
+    resolved = StoredRunPipeline(run, registry);
+    if (!resolved) return kExitUsage;
     execute.resume_run_id = run.id;
   } else {
     pipeline::LoadedPipeline loaded = LoadChecked(vm["file"].as<std::string>(), Overrides(vm), registry);

@@ -57,10 +57,7 @@ class Heartbeat {
       while (!done_.wait_for(lock, interval, [this] { return stop_; })) {
         try {
           if (!db) db = std::make_unique<store::Database>(location);
-          db->Cached("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'")
-              .Bind(1, store::UnixNow())
-              .Bind(2, run_id)
-              .Run();
+          store::WriteHeartbeat(*db, run_id);
         } catch (const std::exception&) {
           db.reset();  // the server went away for a moment: connect again next time
         }
