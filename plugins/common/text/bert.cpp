@@ -1,5 +1,7 @@
 #include "bert.hpp"
 
+#include "bert_kernels.hpp"
+
 #include <cmath>
 #include <limits>
 
@@ -15,46 +17,40 @@ class Embeddings final : public nn::Module {
         position_(register_module("position_embeddings", nn::Embedding(c.max_position_embeddings, c.hidden_size))),
         token_type_(register_module("token_type_embeddings", nn::Embedding(c.type_vocab_size, c.hidden_size))),
         norm_(register_module("LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)))),
-        dropout_(register_module("dropout", nn::Dropout(c.hidden_dropout_prob))) {}
+        dropout_(c.hidden_dropout_prob) {}
 
   torch::Tensor forward(const torch::Tensor& ids) {
     const int64_t length = ids.size(1);
     torch::Tensor positions = torch::arange(length, ids.options());
     torch::Tensor segments = torch::zeros_like(ids);
     torch::Tensor x = word_->forward(ids) + position_->forward(positions).unsqueeze(0) + token_type_->forward(segments);
-    return dropout_->forward(norm_->forward(x));
+    return Dropout(norm_->forward(x), dropout_, is_training());
   }
 
  private:
   nn::Embedding word_, position_, token_type_;
   nn::LayerNorm norm_;
-  nn::Dropout dropout_;
+  double dropout_;
 };
 
 class SelfAttention final : public nn::Module {
  public:
   explicit SelfAttention(const BertConfig& c)
       : heads_(c.num_attention_heads),
-        head_size_(c.hidden_size / c.num_attention_heads),
         query_(register_module("query", nn::Linear(c.hidden_size, c.hidden_size))),
         key_(register_module("key", nn::Linear(c.hidden_size, c.hidden_size))),
         value_(register_module("value", nn::Linear(c.hidden_size, c.hidden_size))),
-        dropout_(register_module("dropout", nn::Dropout(c.attention_probs_dropout_prob))) {}
+        dropout_(c.attention_probs_dropout_prob) {}
 
-  // h [B, L, H]; bias [B, 1, 1, L]: 0 for tokens, the lowest float for padding.
+  // h [B, L, H]; bias [B, L]: 0 for tokens, the lowest float for padding.
   torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& bias) {
-    const int64_t b = h.size(0), l = h.size(1);
-    auto heads = [&](const torch::Tensor& x) { return x.view({b, l, heads_, head_size_}).transpose(1, 2); };
-    torch::Tensor q = heads(query_->forward(h)), k = heads(key_->forward(h)), v = heads(value_->forward(h));
-    torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)).div_(std::sqrt(static_cast<double>(head_size_)));
-    torch::Tensor probs = dropout_->forward(torch::softmax(scores.add_(bias), -1));
-    return torch::matmul(probs, v).transpose(1, 2).reshape({b, l, heads_ * head_size_});
+    return Attention(query_->forward(h), key_->forward(h), value_->forward(h), bias, heads_, dropout_, is_training());
   }
 
  private:
-  int64_t heads_, head_size_;
+  int64_t heads_;
   nn::Linear query_, key_, value_;
-  nn::Dropout dropout_;
+  double dropout_;
 };
 
 // dense, dropout, then LayerNorm of the sum with the residual (BertSelfOutput, BertOutput).
@@ -63,16 +59,16 @@ class ResidualOutput final : public nn::Module {
   ResidualOutput(const BertConfig& c, int64_t in)
       : dense_(register_module("dense", nn::Linear(in, c.hidden_size))),
         norm_(register_module("LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)))),
-        dropout_(register_module("dropout", nn::Dropout(c.hidden_dropout_prob))) {}
+        dropout_(c.hidden_dropout_prob) {}
 
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual) {
-    return norm_->forward(dropout_->forward(dense_->forward(x)) + residual);
+    return norm_->forward(Dropout(dense_->forward(x), dropout_, is_training()) + residual);
   }
 
  private:
   nn::Linear dense_;
   nn::LayerNorm norm_;
-  nn::Dropout dropout_;
+  double dropout_;
 };
 
 class Attention final : public nn::Module {
@@ -207,7 +203,7 @@ torch::Tensor BertNetwork::Encode(const torch::Tensor& input, torch::Tensor& mas
   }
   torch::Tensor h = model->embeddings->forward(ids);
   torch::Tensor bias = mask.logical_not().to(h.scalar_type()).mul_(std::numeric_limits<float>::lowest());
-  return model->encoder->forward(h, bias.unsqueeze(1).unsqueeze(1));
+  return model->encoder->forward(h, bias);
 }
 
 torch::Tensor BertNetwork::forward(torch::Tensor ids) {
