@@ -20,6 +20,7 @@
 #include "../trainer/batching.hpp"
 #include "../trainer/checkpoint.hpp"
 #include "../trainer/schedule.hpp"
+#include "fused_adamw.hpp"
 #include "hf_checkpoint.hpp"
 #include "mlm.hpp"
 #include "sluice/plugin.hpp"
@@ -147,7 +148,7 @@ class Mlm final : public sluice::Stage {
                                    torch::optim::AdamWOptions(kLrParam.Get(p)).weight_decay(kWeightDecayParam.Get(p))));
     groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
                                       torch::optim::AdamWOptions(kLrParam.Get(p)).weight_decay(0.0)));
-    torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(kLrParam.Get(p)));
+    sluice::FusedAdamW optimizer(std::move(groups), torch::optim::AdamWOptions(kLrParam.Get(p)));
     std::vector<torch::Tensor> parameters = decay;
     parameters.insert(parameters.end(), no_decay.begin(), no_decay.end());
 

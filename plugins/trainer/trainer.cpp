@@ -20,6 +20,7 @@
 #include "batching.hpp"
 #include "checkpoint.hpp"
 #include "data_parallel.hpp"
+#include "fused_adamw.hpp"
 #include "metrics.hpp"
 #include "prefetcher.hpp"
 #include "schedule.hpp"
@@ -156,8 +157,8 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const sluice::Params& p, 
     return std::make_unique<torch::optim::Adam>(groups(torch::optim::AdamOptions(lr).weight_decay(wd)),
                                                 torch::optim::AdamOptions(lr));
   }
-  return std::make_unique<torch::optim::AdamW>(groups(torch::optim::AdamWOptions(lr).weight_decay(wd)),
-                                               torch::optim::AdamWOptions(lr));
+  return std::make_unique<sluice::FusedAdamW>(groups(torch::optim::AdamWOptions(lr).weight_decay(wd)),
+                                              torch::optim::AdamWOptions(lr));
 }
 
 // Class weights for the loss: none, sklearn's "balanced" (n / (classes * count)), or given.
