@@ -96,4 +96,10 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
   return loss;
 }
 
+void ClearGradients(torch::optim::Optimizer& optimizer) {
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& p : group.params()) p.mutable_grad().reset();
+  }
+}
+
 }  // namespace sluice

@@ -20,6 +20,11 @@ class FusedAdamW final : public torch::optim::AdamW {
   torch::Tensor step(LossClosure closure = nullptr) override;
 };
 
+// Drops the optimizer's parameters' gradients, as LibTorch 2's zero_grad() does by default
+// (1.13's fills them with zeros): the backward pass then writes each gradient once instead
+// of adding it to zeros, and both LibTorch versions train alike.
+void ClearGradients(torch::optim::Optimizer& optimizer);
+
 }  // namespace sluice
 
 #endif  // SLUICE_PLUGINS_COMMON_FUSED_ADAMW_HPP_

@@ -72,6 +72,9 @@ TEST(FusedAdamW, StepsAsLibTorchsAdamW) {
   Train(fused, *resumed, 5);
   Train(reference, *ref_opt, 5);
   EXPECT_LT(MaxDiff(reference, fused), 1e-6) << "parameters after resuming in LibTorch's AdamW";
+
+  ClearGradients(*resumed);
+  for (const auto& p : fused.parameters()) EXPECT_FALSE(p.grad().defined()) << "gradients dropped";
 }
 
 }  // namespace

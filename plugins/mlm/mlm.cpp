@@ -205,7 +205,7 @@ class Mlm final : public sluice::Stage {
         const torch::Tensor ids =
             sluice::text::MaskTokens(data->train.features.index_select(0, idx), masking, state.masking, labels);
         for (auto& group : optimizer.param_groups()) group.options().set_lr(schedule.LearningRate(state.global_step));
-        optimizer.zero_grad();
+        sluice::ClearGradients(optimizer);
         int64_t correct = 0, chosen = 0;
         torch::Tensor loss = net->Loss(ids.to(device), labels.to(device), &correct, &chosen);
         loss.backward();

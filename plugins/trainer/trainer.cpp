@@ -453,7 +453,7 @@ class Trainer final : public sluice::Stage {
         const sluice::Inputs x = b.x.To(device, pin);
         const torch::Tensor y = b.y.to(device, pin);
         for (auto& group : optimizer->param_groups()) group.options().set_lr(schedule.LearningRate(state.global_step));
-        optimizer->zero_grad();
+        sluice::ClearGradients(*optimizer);
         const bool rows = y.size(0) > 0;  // a rank may get none of a last, short batch
         torch::Tensor loss;
         if (rows) {
