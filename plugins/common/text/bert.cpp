@@ -10,6 +10,8 @@ namespace nn = torch::nn;
 
 namespace {
 
+torch::Tensor Dense(const nn::Linear& layer, const torch::Tensor& x) { return Linear(x, layer->weight, layer->bias); }
+
 class Embeddings final : public nn::Module {
  public:
   explicit Embeddings(const BertConfig& c)
@@ -44,7 +46,7 @@ class SelfAttention final : public nn::Module {
 
   // h [B, L, H]; bias [B, L]: 0 for tokens, the lowest float for padding.
   torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& bias) {
-    return Attention(query_->forward(h), key_->forward(h), value_->forward(h), bias, heads_, dropout_, is_training());
+    return Attention(Dense(query_, h), Dense(key_, h), Dense(value_, h), bias, heads_, dropout_, is_training());
   }
 
  private:
@@ -62,7 +64,7 @@ class ResidualOutput final : public nn::Module {
         dropout_(c.hidden_dropout_prob) {}
 
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual) {
-    return norm_->forward(Dropout(dense_->forward(x), dropout_, is_training()) + residual);
+    return norm_->forward(Dropout(Dense(dense_, x), dropout_, is_training()) + residual);
   }
 
  private:
@@ -89,7 +91,7 @@ class Intermediate final : public nn::Module {
  public:
   explicit Intermediate(const BertConfig& c)
       : dense_(register_module("dense", nn::Linear(c.hidden_size, c.intermediate_size))) {}
-  torch::Tensor forward(const torch::Tensor& h) { return torch::gelu(dense_->forward(h)); }  // exact (erf) GELU
+  torch::Tensor forward(const torch::Tensor& h) { return torch::gelu(Dense(dense_, h)); }  // exact (erf) GELU
 
  private:
   nn::Linear dense_;

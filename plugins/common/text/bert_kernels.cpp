@@ -8,6 +8,7 @@
 #include <cmath>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "sluice/stage.hpp"
 
@@ -84,13 +85,52 @@ struct DropoutFunction : torch::autograd::Function<DropoutFunction> {
   }
 };
 
-// C[m, n] = alpha * op(A) op(B), row-major, through oneDNN's sgemm (one thread inside a
+// C[m, n] = alpha * op(A) op(B) + beta * C, row-major, through oneDNN's sgemm (one thread inside a
 // parallel region).
 void Gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
-          int64_t ldb, float* c, int64_t ldc) {
-  const dnnl_status_t s = dnnl_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc);
+          int64_t ldb, float* c, int64_t ldc, float beta = 0.0f) {
+  const dnnl_status_t s = dnnl_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   if (s != dnnl_success) throw StageError("oneDNN's sgemm failed (status " + std::to_string(s) + ")");
 }
+
+// y = x W^T + b over the last dimension, with its backward pass, as three oneDNN sgemms.
+struct LinearFunction : torch::autograd::Function<LinearFunction> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& weight,
+                               const torch::Tensor& bias) {
+    const int64_t in = weight.size(1), out = weight.size(0);
+    torch::Tensor rows = x.reshape({-1, in}).contiguous(), w = weight.contiguous();
+    const int64_t m = rows.size(0);
+    // The bias first, then the product added to it (beta = 1): one pass over y fewer.
+    torch::Tensor y = bias.unsqueeze(0).expand({m, out}).contiguous();
+    Gemm('N', 'T', m, out, in, 1.0f, rows.data_ptr<float>(), in, w.data_ptr<float>(), in, y.data_ptr<float>(), out,
+         1.0f);
+    ctx->save_for_backward({rows, w});
+    std::vector<int64_t> shape = x.sizes().vec();
+    shape.back() = out;
+    return y.view(shape);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    const variable_list saved = ctx->get_saved_variables();
+    const torch::Tensor &rows = saved[0], &w = saved[1];
+    const int64_t m = rows.size(0), in = w.size(1), out = w.size(0);
+    torch::Tensor g = grad[0].reshape({m, out}).contiguous();
+    torch::Tensor dx, dw, db;
+    if (ctx->needs_input_grad(0)) {
+      dx = torch::empty({m, in}, g.options());
+      Gemm('N', 'N', m, in, out, 1.0f, g.data_ptr<float>(), out, w.data_ptr<float>(), in, dx.data_ptr<float>(), in);
+      std::vector<int64_t> shape = grad[0].sizes().vec();
+      shape.back() = in;
+      dx = dx.view(shape);
+    }
+    if (ctx->needs_input_grad(1)) {
+      dw = torch::empty({out, in}, g.options());
+      Gemm('T', 'N', out, in, m, 1.0f, g.data_ptr<float>(), out, rows.data_ptr<float>(), in, dw.data_ptr<float>(), in);
+    }
+    if (ctx->needs_input_grad(2)) db = g.sum(0);
+    return {dx, dw, db};
+  }
+};
 
 // Runs f(b, h) for every sequence and head, in parallel.
 template <class F>
@@ -185,6 +225,14 @@ torch::Tensor Dropout(const torch::Tensor& x, double p, bool training) {
   if (!Fast(x)) return torch::dropout(x, p, training);
   if (!torch::GradMode::is_enabled() || !x.requires_grad()) return Masked(x, NextKey(), p);
   return DropoutFunction::apply(x, p);
+}
+
+torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  const bool grad = torch::GradMode::is_enabled() &&
+                    (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
+  // (LibTorch 1.13's custom functions take no undefined input: without a bias, its linear.)
+  if (!grad || !bias.defined() || !Fast(x) || !Fast(weight) || !Fast(bias)) return torch::linear(x, weight, bias);
+  return LinearFunction::apply(x, weight, bias);
 }
 
 torch::Tensor Attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,

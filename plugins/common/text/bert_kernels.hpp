@@ -7,6 +7,8 @@
 //   state govern it, the answer does not depend on the number of threads, and the backward
 //   pass recomputes the mask instead of reading one (bernoulli_ drew one float per element:
 //   a sixth of a MiniLM training step here).
+// - Linear layers as oneDNN's sgemm, forward and backward (10% faster than LibTorch's
+//   OpenBLAS products on this CPU at BERT's shapes, measured).
 // - The attention core, softmax(Q K^T / sqrt(d) + padding) with dropout, then times V, as one
 //   oneDNN matrix product per sequence and head read in place from the [B, L, H] projections
 //   and written in place into the [B, L, H] context (LibTorch's batched product over the
@@ -17,6 +19,9 @@
 #include <torch/types.h>
 
 namespace sluice::text {
+
+// x W^T + b over x's last dimension (b may be undefined).
+torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
 
 // x with each element zeroed with probability p and the others scaled by 1 / (1 - p); x itself
 // when not training or p is 0.

@@ -48,6 +48,35 @@ TEST(BertKernels, AttentionEqualsLibTorchsOperatorsWithTheirGradients) {
   EXPECT_LT(MaxDiff(Attention(a.q, a.k, v2, a.bias, 4, 0.0, false), fast), 1e-6);
 }
 
+TEST(BertKernels, LinearEqualsLibTorchsWithItsGradients) {
+  torch::manual_seed(4);
+  torch::Tensor x = torch::randn({3, 5, 24}), w = torch::randn({40, 24}), b = torch::randn({40}),
+                g = torch::randn({3, 5, 40});
+  for (const bool frozen : {false, true}) {
+    for (const bool with_bias : {true, false}) {
+      SCOPED_TRACE(std::string(frozen ? "frozen weights" : "trained weights") + (with_bias ? ", bias" : ", no bias"));
+      torch::Tensor x1 = x.clone().requires_grad_(), w1 = w.clone().requires_grad_(!frozen),
+                    b1 = b.clone().requires_grad_();
+      torch::Tensor x2 = x.clone().requires_grad_(), w2 = w.clone().requires_grad_(!frozen),
+                    b2 = b.clone().requires_grad_();
+      torch::Tensor fast = Linear(x1, w1, with_bias ? b1 : torch::Tensor());
+      torch::Tensor slow = torch::linear(x2, w2, with_bias ? b2 : torch::Tensor());
+      ASSERT_EQ(fast.sizes(), slow.sizes());
+      EXPECT_LT(MaxDiff(fast, slow), 1e-4) << "output";
+      fast.mul(g).sum().backward();
+      slow.mul(g).sum().backward();
+      EXPECT_LT(MaxDiff(x1.grad(), x2.grad()), 1e-4) << "gradient of the input";
+      EXPECT_EQ(w1.grad().defined(), !frozen);
+      if (!frozen) {
+        EXPECT_LT(MaxDiff(w1.grad(), w2.grad()), 1e-4) << "gradient of the weights";
+      }
+      if (with_bias) {
+        EXPECT_LT(MaxDiff(b1.grad(), b2.grad()), 1e-4) << "gradient of the bias";
+      }
+    }
+  }
+}
+
 // With dropout the backward pass must use the forward's mask: the gradient along a direction
 // equals the change of the output (same seed each time), to float32's finite differences.
 // (The kernel runs where gradients are wanted: every evaluation here records them.)
