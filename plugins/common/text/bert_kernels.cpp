@@ -93,6 +93,19 @@ void Gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha, const 
   if (s != dnnl_success) throw StageError("oneDNN's sgemm failed (status " + std::to_string(s) + ")");
 }
 
+// Whether oneDNN's sgemm answers here. In a process with PyPI's LibTorch 2 (which carries its
+// own oneDNN and OpenMP runtime) Debian's libdnnl answers "unimplemented" (cause not found);
+// then the layers take LibTorch's operators, as on a GPU.
+bool GemmWorks() {
+  static const bool works = [] {
+    const float a[4] = {1, 2, 3, 4}, b[4] = {0, 1, 1, 0};
+    float c[4] = {};
+    return dnnl_sgemm('N', 'N', 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2) == dnnl_success && c[0] == 2 && c[1] == 1 &&
+           c[2] == 4 && c[3] == 3;
+  }();
+  return works;
+}
+
 // y = x W^T + b over the last dimension, with its backward pass, as three oneDNN sgemms.
 struct LinearFunction : torch::autograd::Function<LinearFunction> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& weight,
@@ -231,7 +244,9 @@ torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const 
   const bool grad = torch::GradMode::is_enabled() &&
                     (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
   // (LibTorch 1.13's custom functions take no undefined input: without a bias, its linear.)
-  if (!grad || !bias.defined() || !Fast(x) || !Fast(weight) || !Fast(bias)) return torch::linear(x, weight, bias);
+  if (!grad || !bias.defined() || !Fast(x) || !Fast(weight) || !Fast(bias) || !GemmWorks()) {
+    return torch::linear(x, weight, bias);
+  }
   return LinearFunction::apply(x, weight, bias);
 }
 
@@ -240,7 +255,7 @@ torch::Tensor Attention(const torch::Tensor& q, const torch::Tensor& k, const to
   // Inference keeps LibTorch's operators: forward alone, the kernel gains 5% and its first
   // call in a process spends 40 ms preparing oneDNN's code, more than one text's answer.
   const bool grad = torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
-  if (!grad || !Fast(q) || !Fast(k) || !Fast(v) || !Fast(bias)) {
+  if (!grad || !Fast(q) || !Fast(k) || !Fast(v) || !Fast(bias) || !GemmWorks()) {
     return AttentionReference(q, k, v, bias, heads, p, training);
   }
   return AttentionFunction::apply(q.contiguous(), k.contiguous(), v.contiguous(), bias.contiguous(), heads,

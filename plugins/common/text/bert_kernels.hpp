@@ -1,6 +1,7 @@
 // The two parts of BERT's training step that LibTorch's CPU operators run slowly, written for
 // the CPU (float32, contiguous) with their own backward passes; any other tensor (CUDA, bf16)
-// takes LibTorch's operators, which remain the reference the tests compare these with.
+// takes LibTorch's operators, which remain the reference the tests compare these with, and so
+// do the products wherever oneDNN's sgemm does not answer (beside PyPI's LibTorch 2).
 //
 // - Dropout without a mask in memory: whether element i is kept is a hash of i and a 64-bit
 //   key drawn from LibTorch's default generator, so manual_seed and a checkpoint's generator
