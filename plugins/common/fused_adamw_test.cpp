@@ -55,7 +55,9 @@ TEST(FusedAdamW, StepsAsLibTorchsAdamW) {
   Train(reference, *ref_opt, 20);
   Train(fused, *fused_opt, 20);
   EXPECT_GT(reference.a->weight.abs().sum().item<double>(), 0.0);
+  // Bit for bit with Debian's LibTorch 1.13; other builds' kernels may round otherwise.
   EXPECT_LT(MaxDiff(reference, fused), 1e-6) << "parameters after 20 steps";
+  std::printf("largest difference from LibTorch's AdamW after 20 steps: %g\n", MaxDiff(reference, fused));
 
   // A checkpoint of the fused optimizer resumes in LibTorch's, and the two stay together.
   std::stringstream saved;
