@@ -6,6 +6,7 @@
 #include <torch/autograd.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -161,36 +162,29 @@ struct Shape {
   int64_t Square(int64_t bi, int64_t hi) const { return (bi * heads + hi) * l * l; }  // in [B, heads, L, L]
 };
 
-// Returns the probabilities before dropout (for the backward pass) and the context.
-std::pair<torch::Tensor, torch::Tensor> AttentionForward(const torch::Tensor& q, const torch::Tensor& k,
-                                                         const torch::Tensor& v, const torch::Tensor& bias,
-                                                         const Shape& s, double p, uint64_t key) {
-  const auto scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.d)));
-  torch::Tensor scores = torch::empty({s.b, s.heads, s.l, s.l}, q.options());
-  const float *qp = q.data_ptr<float>(), *kp = k.data_ptr<float>(), *vp = v.data_ptr<float>();
-  float* sp = scores.data_ptr<float>();
-  EachHead(s.b, s.heads, [&](int64_t b, int64_t h) {
-    Gemm('N', 'T', s.l, s.l, s.d, scale, qp + s.Head(b, h), s.width, kp + s.Head(b, h), s.width, sp + s.Square(b, h),
-         s.l);
-  });
-  torch::Tensor probs = torch::softmax(scores.add_(bias.view({s.b, 1, 1, s.l})), -1);
-  torch::Tensor dropped = p > 0.0 ? Masked(probs, key, p) : probs;
-  torch::Tensor context = torch::empty_like(q);
-  const float* pp = dropped.data_ptr<float>();
-  float* cp = context.data_ptr<float>();
-  EachHead(s.b, s.heads, [&](int64_t b, int64_t h) {
-    Gemm('N', 'N', s.l, s.d, s.l, 1.0f, pp + s.Square(b, h), s.l, vp + s.Head(b, h), s.width, cp + s.Head(b, h),
-         s.width);
-  });
-  return {probs, context};
-}
-
 struct AttentionFunction : torch::autograd::Function<AttentionFunction> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, const torch::Tensor& bias, int64_t heads, double p) {
     const uint64_t key = p > 0.0 ? NextKey() : 0;
-    auto [probs, context] = AttentionForward(q, k, v, bias, Shape(q, heads), p, key);
-    ctx->save_for_backward({q, k, v, probs});
+    const Shape s(q, heads);
+    const auto scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.d)));
+    torch::Tensor scores = torch::empty({s.b, s.heads, s.l, s.l}, q.options());
+    const float *qp = q.data_ptr<float>(), *kp = k.data_ptr<float>(), *vp = v.data_ptr<float>();
+    float* sp = scores.data_ptr<float>();
+    EachHead(s.b, s.heads, [&](int64_t b, int64_t h) {
+      Gemm('N', 'T', s.l, s.l, s.d, scale, qp + s.Head(b, h), s.width, kp + s.Head(b, h), s.width, sp + s.Square(b, h),
+           s.l);
+    });
+    torch::Tensor probs = torch::softmax(scores.add_(bias.view({s.b, 1, 1, s.l})), -1);
+    torch::Tensor dropped = p > 0.0 ? Masked(probs, key, p) : probs;
+    torch::Tensor context = torch::empty_like(q);
+    const float* pp = dropped.data_ptr<float>();
+    float* cp = context.data_ptr<float>();
+    EachHead(s.b, s.heads, [&](int64_t b, int64_t h) {
+      Gemm('N', 'N', s.l, s.d, s.l, 1.0f, pp + s.Square(b, h), s.l, vp + s.Head(b, h), s.width, cp + s.Head(b, h),
+           s.width);
+    });
+    ctx->save_for_backward({q, k, v, probs});  // the probabilities before dropout
     ctx->saved_data["heads"] = heads;
     ctx->saved_data["key"] = static_cast<int64_t>(key);
     ctx->saved_data["p"] = p;
@@ -231,6 +225,19 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction> {
   }
 };
 
+// Whether a product takes the kernels here: gradients wanted (inference keeps LibTorch's
+// operators: forward alone, the kernels gain 5% and the first sgemm in a process spends 40 ms
+// preparing oneDNN's code, more than one text's answer), float32 CPU tensors, oneDNN answering.
+bool UseKernels(std::initializer_list<torch::Tensor> inputs) {
+  if (!torch::GradMode::is_enabled()) return false;
+  bool grad = false;
+  for (const torch::Tensor& x : inputs) {
+    if (!Fast(x)) return false;
+    grad = grad || x.requires_grad();
+  }
+  return grad && GemmWorks();
+}
+
 }  // namespace
 
 torch::Tensor Dropout(const torch::Tensor& x, double p, bool training) {
@@ -241,10 +248,8 @@ torch::Tensor Dropout(const torch::Tensor& x, double p, bool training) {
 }
 
 torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
-  const bool grad = torch::GradMode::is_enabled() &&
-                    (x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
   // (LibTorch 1.13's custom functions take no undefined input: without a bias, its linear.)
-  if (!grad || !bias.defined() || !Fast(x) || !Fast(weight) || !Fast(bias) || !GemmWorks()) {
+  if (!bias.defined() || !UseKernels({x, weight, bias})) {
     return torch::linear(x, weight, bias);
   }
   return LinearFunction::apply(x, weight, bias);
@@ -252,10 +257,7 @@ torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const 
 
 torch::Tensor Attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& bias, int64_t heads, double p, bool training) {
-  // Inference keeps LibTorch's operators: forward alone, the kernel gains 5% and its first
-  // call in a process spends 40 ms preparing oneDNN's code, more than one text's answer.
-  const bool grad = torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
-  if (!grad || !Fast(q) || !Fast(k) || !Fast(v) || !Fast(bias) || !GemmWorks()) {
+  if (!Fast(bias) || !UseKernels({q, k, v})) {
     return AttentionReference(q, k, v, bias, heads, p, training);
   }
   return AttentionFunction::apply(q.contiguous(), k.contiguous(), v.contiguous(), bias.contiguous(), heads,
