@@ -31,6 +31,11 @@ namespace {
 
 const sluice::In<sluice::TensorDataset> kDataIn{"data", "texts (labels, if any, are not used)"};
 const sluice::In<sluice::ModelSpec> kModelIn{"model", "a transformer with head = \"none\""};
+const sluice::In<sluice::TrainedModel> kInitIn{
+    "init",
+    "an encoder pre-trained before (an earlier mlm stage's model) to go on from: pre-training in phases, a larger "
+    "general corpus first, then the task's own texts",
+    true};
 const sluice::Out<sluice::TrainedModel> kModelOut{"model", "the pre-trained encoder"};
 
 const sluice::Param<std::string> kDeviceParam{"device"};
@@ -85,6 +90,7 @@ class Mlm final : public sluice::Stage {
         .doc("Pre-trains a transformer encoder with BERT's masked-language-model objective")
         .input(kDataIn)
         .input(kModelIn)
+        .input(kInitIn)
         .output(kModelOut)
         .param(kDeviceParam.Default("auto").format(sluice::StringFormat::kDevice).doc("where to train"))
         .param(kEpochsParam.Default(3).range(1, 100000).doc("passes over the training texts"))
@@ -133,6 +139,14 @@ class Mlm final : public sluice::Stage {
     auto net = std::make_shared<sluice::text::MlmNetwork>(config);
     const std::string init = sluice::InitializeNetwork(*net->encoder(), *spec);
     if (!init.empty()) ctx.Info(init);
+    if (auto earlier = kInitIn.Get(ctx)) {
+      if (!spec->init_weights.empty()) {
+        return Status::InvalidArgument("give the model stage's init_from or this stage's init input, not both");
+      }
+      SLUICE_RETURN_IF_ERROR(GoOnFrom(*earlier, json::parse(data->preprocessing), *net->encoder()));
+      ctx.Info("starting from the init input's encoder (" + std::to_string(net->encoder()->parameters().size()) +
+               " tensors) with a fresh MLM head");
+    }
     net->to(device);
 
     // AdamW, without decay for biases and LayerNorm weights.
@@ -268,6 +282,36 @@ class Mlm final : public sluice::Stage {
   }
 
  private:
+  // Copies an earlier phase's encoder into `encoder`: the same tokenizer, and every
+  // parameter and buffer by name and shape (the MLM head starts afresh).
+  static Status GoOnFrom(const sluice::TrainedModel& earlier, const json& preprocessing, torch::nn::Module& encoder) {
+    const json theirs = json::parse(earlier.preprocessing, nullptr, false);
+    if (theirs.is_discarded() || !theirs.contains("tokenizer") || theirs["tokenizer"] != preprocessing["tokenizer"]) {
+      return Status::InvalidArgument(
+          "init: that encoder was pre-trained with another tokenizer than this data's; tokenize every phase's "
+          "corpus with the same vocab (or tokenizer)");
+    }
+    auto from = earlier.network->named_parameters();
+    auto from_buffers = earlier.network->named_buffers();
+    torch::NoGradGuard no_grad;
+    auto copy = [](const std::string& name, torch::Tensor& to, const torch::Tensor* source) -> Status {
+      if (source == nullptr) return Status::InvalidArgument("init: that encoder has no tensor " + name);
+      if (!source->sizes().equals(to.sizes())) {
+        return Status::InvalidArgument("init: " + name + " is " + c10::str(source->sizes()) + " there and " +
+                                       c10::str(to.sizes()) + " here: give both phases' model the same sizes");
+      }
+      to.copy_(*source);
+      return Status::Ok();
+    };
+    for (auto& named : encoder.named_parameters()) {
+      SLUICE_RETURN_IF_ERROR(copy(named.key(), named.value(), from.find(named.key())));
+    }
+    for (auto& named : encoder.named_buffers()) {
+      SLUICE_RETURN_IF_ERROR(copy(named.key(), named.value(), from_buffers.find(named.key())));
+    }
+    return Status::Ok();
+  }
+
   // Validation: the same tokens masked every epoch (a generator seeded afresh), so epochs
   // compare.
   static void Validate(sluice::text::MlmNetwork& net, const sluice::TensorDataset& data,

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -367,6 +368,40 @@ TEST_F(TextTest, PreTrainingResumesBitExactlyAndRegistersAnEncoderToFineTuneFrom
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.err.find("the trainer needs labels; this data is an unlabeled corpus (pre-train an encoder on it "
                              "with mlm)"),
+            std::string::npos)
+      << refused.err;
+}
+
+// Pre-training in phases: a second mlm stage goes on from the first's encoder (its `init`
+// input). With a learning rate so small that AdamW's steps vanish in float32, the second
+// phase's encoder is the first's, byte for byte; another tokenizer is refused by name.
+TEST_F(TextTest, ASecondPreTrainingPhaseGoesOnFromTheFirstsEncoder) {
+  const std::string again =
+      "\n[stages.again]\nplugin = \"mlm\"\ninputs = { data = \"corpus\", model = \"model\", init = \"pretrain\" "
+      "}\nepochs = 1\nbatch_size = 16\nlr = 1e-30\n";
+  std::ofstream(dir_ / "phases.toml") << PretrainPipeline() << again;
+  const json run = SluiceJson({"run", dir_ / "phases.toml"});
+  ASSERT_EQ(run["status"], "succeeded") << run.dump();
+  std::map<std::string, std::string> encoders;
+  const json shown = SluiceJson({"runs", "show", run["id"]});
+  for (const auto& a : shown["artifacts"]) {
+    if (a["name"] == "encoder") encoders[a["stage"]] = a["sha256"];
+  }
+  ASSERT_EQ(encoders.size(), 2u) << "an encoder from each phase";
+  EXPECT_EQ(encoders["again"], encoders["pretrain"]) << "the second phase did not start from the first's weights";
+
+  std::string other = PretrainPipeline() + again;
+  other.replace(other.find("data = \"corpus\", model = \"model\", init"), 15, "data = \"other\"");
+  other +=
+      "\n[stages.other]\nplugin = \"text\"\nfile = \"weka/examples/ReutersGrain-train.arff\"\n"
+      "text_column = \"Text\"\nlabel_column = \"none\"\ntrain_tokenizer = \"wordpiece\"\nvocab_size = 500\n"
+      "max_length = 32\ntrain_examples = 160\n";
+  std::ofstream(dir_ / "other.toml") << other;
+  const ProcessResult refused = Sluice({"run", dir_ / "other.toml"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_NE(refused.err.find("again failed in"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("s: init: that encoder was pre-trained with another tokenizer than this data's; "
+                             "tokenize every phase's corpus with the same vocab (or tokenizer)"),
             std::string::npos)
       << refused.err;
 }
