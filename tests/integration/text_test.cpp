@@ -374,7 +374,7 @@ TEST_F(TextTest, PreTrainingResumesBitExactlyAndRegistersAnEncoderToFineTuneFrom
 
 // Pre-training in phases: a second mlm stage goes on from the first's encoder (its `init`
 // input). With a learning rate so small that AdamW's steps vanish in float32, the second
-// phase's encoder is the first's, byte for byte; another tokenizer is refused by name.
+// phase's encoder is the first's, byte for byte; another tokenizer or another size is refused.
 TEST_F(TextTest, ASecondPreTrainingPhaseGoesOnFromTheFirstsEncoder) {
   const std::string again =
       "\n[stages.again]\nplugin = \"mlm\"\ninputs = { data = \"corpus\", model = \"model\", init = \"pretrain\" "
@@ -404,6 +404,20 @@ TEST_F(TextTest, ASecondPreTrainingPhaseGoesOnFromTheFirstsEncoder) {
                              "tokenize every phase's corpus with the same vocab (or tokenizer)"),
             std::string::npos)
       << refused.err;
+
+  // A second phase's model of another size is refused, naming the first tensor that differs.
+  std::string resized = PretrainPipeline() + again;
+  resized.replace(resized.find("model = \"model\", init"), 15, "model = \"small\"");
+  resized +=
+      "\n[stages.small]\nplugin = \"transformer\"\nhead = \"none\"\nhidden_size = 16\nnum_hidden_layers = 1\n"
+      "num_attention_heads = 2\nintermediate_size = 64\nmax_position_embeddings = 32\n";
+  std::ofstream(dir_ / "resized.toml") << resized;
+  const ProcessResult mismatched = Sluice({"run", dir_ / "resized.toml"});
+  EXPECT_EQ(mismatched.exit_code, 1) << mismatched.err;
+  EXPECT_NE(mismatched.err.find("s: init: bert.embeddings.word_embeddings.weight is [30522, 32] there and [30522, 16] "
+                                "here: give both phases' model the same sizes"),
+            std::string::npos)
+      << mismatched.err;
 }
 
 }  // namespace
