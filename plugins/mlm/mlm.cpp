@@ -123,7 +123,20 @@ class Mlm final : public sluice::Stage {
       return Status::InvalidArgument("mlm pre-trains on text data (e.g. from the text plugin)");
     if (data->train.size() == 0) return Status::InvalidArgument("the training split is empty");
     sluice::text::TextPreprocessing pre;
-    SLUICE_RETURN_IF_ERROR(sluice::text::TextPreprocessing::FromJson(json::parse(data->preprocessing), pre));
+    const json preprocessing = json::parse(data->preprocessing);
+    SLUICE_RETURN_IF_ERROR(sluice::text::TextPreprocessing::FromJson(preprocessing, pre));
+    auto earlier = kInitIn.Get(ctx);
+    if (earlier) {
+      if (!spec->init_weights.empty()) {
+        return Status::InvalidArgument("give the model stage's init_from or this stage's init input, not both");
+      }
+      const json theirs = json::parse(earlier->preprocessing, nullptr, false);
+      if (theirs.is_discarded() || !theirs.contains("tokenizer") || theirs["tokenizer"] != preprocessing["tokenizer"]) {
+        return Status::InvalidArgument(
+            "init: that encoder was pre-trained with another tokenizer than this data's; tokenize every phase's "
+            "corpus with the same vocab (or tokenizer)");
+      }
+    }
     sluice::text::Masking masking;
     masking.probability = kMaskProbabilityParam.Get(p);
     const sluice::text::Tokenizer& tokenizer = *pre.tokenizer;
@@ -139,11 +152,8 @@ class Mlm final : public sluice::Stage {
     auto net = std::make_shared<sluice::text::MlmNetwork>(config);
     const std::string init = sluice::InitializeNetwork(*net->encoder(), *spec);
     if (!init.empty()) ctx.Info(init);
-    if (auto earlier = kInitIn.Get(ctx)) {
-      if (!spec->init_weights.empty()) {
-        return Status::InvalidArgument("give the model stage's init_from or this stage's init input, not both");
-      }
-      SLUICE_RETURN_IF_ERROR(GoOnFrom(*earlier, json::parse(data->preprocessing), *net->encoder()));
+    if (earlier) {
+      SLUICE_RETURN_IF_ERROR(GoOnFrom(*earlier, *net->encoder()));
       ctx.Info("starting from the init input's encoder (" + std::to_string(net->encoder()->parameters().size()) +
                " tensors) with a fresh MLM head");
     }
@@ -282,15 +292,9 @@ class Mlm final : public sluice::Stage {
   }
 
  private:
-  // Copies an earlier phase's encoder into `encoder`: the same tokenizer, and every
-  // parameter and buffer by name and shape (the MLM head starts afresh).
-  static Status GoOnFrom(const sluice::TrainedModel& earlier, const json& preprocessing, torch::nn::Module& encoder) {
-    const json theirs = json::parse(earlier.preprocessing, nullptr, false);
-    if (theirs.is_discarded() || !theirs.contains("tokenizer") || theirs["tokenizer"] != preprocessing["tokenizer"]) {
-      return Status::InvalidArgument(
-          "init: that encoder was pre-trained with another tokenizer than this data's; tokenize every phase's "
-          "corpus with the same vocab (or tokenizer)");
-    }
+  // Copies an earlier phase's encoder into `encoder`, every parameter and buffer by name
+  // and shape (the MLM head starts afresh). As sluice::LoadWeights does from a file.
+  static Status GoOnFrom(const sluice::TrainedModel& earlier, torch::nn::Module& encoder) {
     auto from = earlier.network->named_parameters();
     auto from_buffers = earlier.network->named_buffers();
     torch::NoGradGuard no_grad;
