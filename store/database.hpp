@@ -44,6 +44,13 @@ class StatementBackend {
   virtual void BindText(int index, std::string_view value) = 0;
   virtual void BindNull(int index) = 0;
   virtual bool Step() = 0;
+  // Runs a statement whose rows and change count nobody reads (see Statement::Queue),
+  // and leaves it ready to be bound and run again.
+  virtual void Queue() {
+    while (Step()) {
+    }
+    Reset();
+  }
   virtual void Reset() = 0;
   virtual void ClearBindings() = 0;
   virtual bool IsNull(int column) const = 0;
@@ -86,6 +93,11 @@ class Statement {
     while (Step()) {
     }
   }
+  // Runs a write whose rows and change count are not read. Inside a write transaction
+  // the engine may send it with the transaction's next statement or its commit instead of
+  // waiting for it here (PostgreSQL: libpq's pipeline mode, one round trip for all), so
+  // its error, with the same message, comes from there. Outside one it runs now.
+  void Queue() { backend_->Queue(); }
   // Makes the statement runnable again; bindings are kept.
   void Reset() { backend_->Reset(); }
   void ClearBindings() { backend_->ClearBindings(); }
@@ -159,21 +171,32 @@ class Database {
 
   // Runs `body` inside a write transaction (see DatabaseBackend::BeginWrite), rolling
   // back if it throws. A transaction the engine aborted for a conflict (RetryableError)
-  // runs again, with backoff, until `kWriteDeadlineSeconds`.
+  // runs again, with backoff, until `kWriteDeadlineSeconds`: `body` may run more than
+  // once, so it must not consume what it writes before the commit.
+  //
+  // A write transaction or a Write begun inside `body` joins this one: its statements
+  // commit with it, and a retry runs the whole of this `body` again. Writes of one run
+  // done together (the run's row and its stages; a stage's end and its environment) take
+  // one transaction and one round trip to a server instead of one each.
   template <class F>
   void WriteTransaction(F&& body) {
+    if (writing_) return body();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kWriteDeadlineSeconds);
     auto pause = std::chrono::milliseconds(1);
     for (;;) {
       backend_->BeginWrite();
+      writing_ = true;
       try {
         body();
+        writing_ = false;
         backend_->Commit();
         return;
       } catch (const RetryableError&) {
+        writing_ = false;
         backend_->Rollback();
         if (std::chrono::steady_clock::now() > deadline) throw;
       } catch (...) {
+        writing_ = false;
         backend_->Rollback();
         throw;
       }
@@ -184,10 +207,11 @@ class Database {
 
   // A write of one statement, which is atomic by itself: on PostgreSQL it runs without a
   // transaction of its own or the store's write lock (two round trips fewer), with the
-  // same retries; on SQLite it is a WriteTransaction.
+  // same retries; on SQLite it is a WriteTransaction. Inside a write transaction it is
+  // part of that.
   template <class F>
   void Write(F&& body) {
-    if (dialect() != Dialect::kPostgres) return WriteTransaction(std::forward<F>(body));
+    if (writing_ || dialect() != Dialect::kPostgres) return WriteTransaction(std::forward<F>(body));
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kWriteDeadlineSeconds);
     auto pause = std::chrono::milliseconds(1);
     for (;;) {
@@ -208,6 +232,7 @@ class Database {
   std::unique_ptr<DatabaseBackend> backend_;
   std::string path_;
   Mode mode_;
+  bool writing_ = false;  // inside a write transaction
   std::map<std::string, std::unique_ptr<Statement>, std::less<>> cache_;
 };
 

@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "database.hpp"
@@ -72,13 +75,78 @@ void Check(PGconn* conn, PGresult* result, const std::string& what) {
   throw StoreError(what + ": " + message);
 }
 
+// One connection and the statements queued on it (Statement::Queue): inside a write
+// transaction, writes whose results nobody reads go out in libpq's pipeline mode and are
+// collected, with their errors, when the next statement needs an answer or at the commit.
+class PgConnection {
+ public:
+  explicit PgConnection(PGconn* conn) : conn_(conn) {}
+  ~PgConnection() { PQfinish(conn_); }
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  PGconn* get() const { return conn_; }
+  int64_t changes = 0;
+  bool in_write = false;  // between BeginWrite and Commit or Rollback
+
+  // Sends a statement without waiting for its result; `what` prefixes its error.
+  void Send(const char* prepared, const char* sql, int n, const char* const* values, std::string what) {
+    if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) != 1) {
+      throw StoreError(what + ": " + Trimmed(PQerrorMessage(conn_)));
+    }
+    const int sent = prepared ? PQsendQueryPrepared(conn_, prepared, n, values, nullptr, nullptr, 0)
+                              : PQsendQueryParams(conn_, sql, n, nullptr, values, nullptr, nullptr, 0);
+    if (sent != 1) throw StoreError(what + ": " + Trimmed(PQerrorMessage(conn_)));
+    pending_.push_back(std::move(what));
+  }
+
+  // Waits for every statement sent and leaves pipeline mode, throwing the first error
+  // (the statements after a failed one were skipped by the server).
+  void Drain() {
+    if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) return;
+    std::vector<std::string> pending = std::move(pending_);
+    pending_.clear();
+    std::exception_ptr error;
+    const auto fail = [&](const std::string& what) {
+      if (!error) error = std::make_exception_ptr(StoreError(what + ": " + Trimmed(PQerrorMessage(conn_))));
+    };
+    if (PQpipelineSync(conn_) != 1) fail("store: cannot send to the server");
+    for (const std::string& what : pending) {
+      // A statement's results, then a null.
+      while (PGresult* r = PQgetResult(conn_)) {
+        if (error || PQresultStatus(r) == PGRES_PIPELINE_ABORTED) {
+          PQclear(r);
+          continue;
+        }
+        try {
+          Check(conn_, r, what);
+          PQclear(r);
+        } catch (...) {
+          error = std::current_exception();
+        }
+      }
+      if (PQstatus(conn_) == CONNECTION_BAD) break;
+    }
+    PGresult* sync = PQstatus(conn_) == CONNECTION_BAD ? nullptr : PQgetResult(conn_);
+    const bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!synced || PQexitPipelineMode(conn_) != 1) fail("store: the server's answers went astray");
+    if (error) std::rethrow_exception(error);
+  }
+
+ private:
+  PGconn* conn_;
+  std::vector<std::string> pending_;  // what each statement sent and not yet answered is
+};
+
 class PgStatement final : public StatementBackend {
  public:
-  PgStatement(PGconn* conn, std::string_view sql, std::string prepared, int64_t* changes)
-      : conn_(conn), sql_(Translate(sql)), prepared_(std::move(prepared)), changes_(changes) {
+  PgStatement(PgConnection& pg, std::string_view sql, std::string prepared)
+      : pg_(pg), sql_(Translate(sql)), prepared_(std::move(prepared)) {
     if (!prepared_.empty()) {
-      PGresult* r = PQprepare(conn_, prepared_.c_str(), sql_.c_str(), 0, nullptr);
-      Check(conn_, r, "cannot prepare '" + sql_.substr(0, 60) + "'");
+      pg_.Drain();
+      PGresult* r = PQprepare(pg_.get(), prepared_.c_str(), sql_.c_str(), 0, nullptr);
+      Check(pg_.get(), r, "cannot prepare '" + sql_.substr(0, 60) + "'");
       PQclear(r);
     }
   }
@@ -101,6 +169,16 @@ class PgStatement final : public StatementBackend {
   bool Step() override {
     if (!result_) Execute();
     return ++row_ < PQntuples(result_);
+  }
+  void Queue() override {
+    Reset();
+    if (!pg_.in_write) {
+      Execute();
+      return;
+    }
+    const std::vector<const char*> values = Values();
+    pg_.Send(prepared_.empty() ? nullptr : prepared_.c_str(), sql_.c_str(), static_cast<int>(values.size()),
+             values.data(), "cannot execute '" + sql_.substr(0, 60) + "'");
   }
   void Reset() override {
     PQclear(result_);
@@ -133,80 +211,116 @@ class PgStatement final : public StatementBackend {
     Grow(index);
     params_[static_cast<size_t>(index - 1)] = std::move(value);
   }
-  void Execute() {
+  std::vector<const char*> Values() const {
     std::vector<const char*> values;
     values.reserve(params_.size());
     for (const auto& p : params_) values.push_back(p ? p->c_str() : nullptr);
+    return values;
+  }
+  void Execute() {
+    pg_.Drain();
+    const std::vector<const char*> values = Values();
     const int n = static_cast<int>(values.size());
-    PGresult* r = prepared_.empty() ? PQexecParams(conn_, sql_.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0)
-                                    : PQexecPrepared(conn_, prepared_.c_str(), n, values.data(), nullptr, nullptr, 0);
-    Check(conn_, r, "cannot execute '" + sql_.substr(0, 60) + "'");
+    PGconn* conn = pg_.get();
+    PGresult* r = prepared_.empty() ? PQexecParams(conn, sql_.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0)
+                                    : PQexecPrepared(conn, prepared_.c_str(), n, values.data(), nullptr, nullptr, 0);
+    Check(conn, r, "cannot execute '" + sql_.substr(0, 60) + "'");
     result_ = r;
     row_ = -1;
     const char* tuples = PQcmdTuples(r);
-    *changes_ = tuples && *tuples ? std::strtoll(tuples, nullptr, 10) : 0;
+    pg_.changes = tuples && *tuples ? std::strtoll(tuples, nullptr, 10) : 0;
   }
 
-  PGconn* conn_;
+  PgConnection& pg_;
   std::string sql_;
   std::string prepared_;  // the server-side prepared statement's name, or empty
-  int64_t* changes_;
   std::vector<std::optional<std::string>> params_;
   PGresult* result_ = nullptr;
   int row_ = -1;
 };
 
+PGconn* Connect(const std::string& url) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  if (!conn || PQstatus(conn) != CONNECTION_OK) {
+    const std::string message = Trimmed(conn ? PQerrorMessage(conn) : "out of memory");
+    PQfinish(conn);
+    throw StoreError("cannot connect to the store " + RedactUrl(url) + ": " + message);
+  }
+  return conn;
+}
+
 class PgDatabase final : public DatabaseBackend {
  public:
-  PgDatabase(const std::string& url, Database::Mode mode) {
-    conn_ = PQconnectdb(url.c_str());
-    if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
-      const std::string message = Trimmed(conn_ ? PQerrorMessage(conn_) : "out of memory");
-      PQfinish(conn_);
-      conn_ = nullptr;
-      throw StoreError("cannot connect to the store " + RedactUrl(url) + ": " + message);
-    }
+  PgDatabase(const std::string& url, Database::Mode mode) : pg_(Connect(url)) {
     PQsetNoticeProcessor(
-        conn_, [](void*, const char*) {}, nullptr);
+        pg_.get(), [](void*, const char*) {}, nullptr);
     Exec("SET client_min_messages = warning");
     if (mode == Database::Mode::kReadOnly) Exec("SET default_transaction_read_only = on");
   }
-  ~PgDatabase() override { PQfinish(conn_); }
 
   Dialect dialect() const override { return Dialect::kPostgres; }
 
   void Exec(std::string_view sql) override {
+    pg_.Drain();
     const std::string text(sql);
-    PGresult* r = PQexec(conn_, text.c_str());
-    Check(conn_, r, "store: cannot run '" + text.substr(0, 60) + "'");
+    PGresult* r = PQexec(pg_.get(), text.c_str());
+    Check(pg_.get(), r, "store: cannot run '" + text.substr(0, 60) + "'");
     const char* tuples = PQcmdTuples(r);
-    changes_ = tuples && *tuples ? std::strtoll(tuples, nullptr, 10) : 0;
+    pg_.changes = tuples && *tuples ? std::strtoll(tuples, nullptr, 10) : 0;
     PQclear(r);
   }
 
   std::unique_ptr<StatementBackend> Prepare(std::string_view sql, bool reused) override {
-    return std::make_unique<PgStatement>(conn_, sql, reused ? "sluice_" + std::to_string(++prepared_) : "", &changes_);
+    return std::make_unique<PgStatement>(pg_, sql, reused ? "sluice_" + std::to_string(++prepared_) : "");
   }
-  int64_t Changes() const override { return changes_; }
+  int64_t Changes() const override { return pg_.changes; }
 
   // Writers take turns on one transaction-scoped advisory lock (the store's key:
   // 0x736c75696365, "sluice"), as SQLite's writers do on its file lock: what a write
-  // transaction reads is what it writes over.
+  // transaction reads is what it writes over. BEGIN and the lock go out with the
+  // transaction's first statement that waits for an answer, or with its commit.
   void BeginWrite() override {
     try {
-      Exec("BEGIN; SELECT pg_advisory_xact_lock(126896037454693)");  // one round trip
+      if (!transaction_prepared_) {  // parsed once per connection, as the store's own statements
+        for (const auto& [name, sql] : kTransactionStatements) {
+          pg_.Drain();
+          PGresult* r = PQprepare(pg_.get(), name, sql, 0, nullptr);
+          Check(pg_.get(), r, std::string("cannot prepare '") + sql + "'");
+          PQclear(r);
+        }
+        transaction_prepared_ = true;
+      }
+      pg_.Send("sluice_begin", nullptr, 0, nullptr, "store: cannot begin a transaction");
+      pg_.Send("sluice_lock", nullptr, 0, nullptr, "store: cannot take the store's write lock");
+      pg_.in_write = true;
     } catch (...) {
       Rollback();
       throw;
     }
   }
-  void Commit() override { Exec("COMMIT"); }
-  void Rollback() noexcept override { PQclear(PQexec(conn_, "ROLLBACK")); }
+  void Commit() override {
+    pg_.Send("sluice_commit", nullptr, 0, nullptr, "store: cannot commit");
+    pg_.in_write = false;
+    pg_.Drain();
+  }
+  void Rollback() noexcept override {
+    pg_.in_write = false;
+    try {
+      pg_.Drain();
+    } catch (...) {  // the error is the one being handled, or its consequence
+    }
+    PQclear(PQexec(pg_.get(), "ROLLBACK"));
+  }
 
  private:
-  PGconn* conn_ = nullptr;
-  int64_t changes_ = 0;
+  static constexpr std::pair<const char*, const char*> kTransactionStatements[] = {
+      {"sluice_begin", "BEGIN"},
+      {"sluice_lock", "SELECT pg_advisory_xact_lock(126896037454693)"},
+      {"sluice_commit", "COMMIT"}};
+
+  PgConnection pg_;
   int prepared_ = 0;
+  bool transaction_prepared_ = false;
 };
 
 }  // namespace

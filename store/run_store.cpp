@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <cerrno>
 
@@ -32,8 +33,7 @@ namespace fs = std::filesystem;
 
 std::string NewRunId() {
   uint64_t bits = 0;
-  std::ifstream urandom("/dev/urandom", std::ios::binary);
-  if (!urandom.read(reinterpret_cast<char*>(&bits), sizeof bits)) {
+  if (getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits)) {
     std::random_device rd;
     bits = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
            static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
@@ -390,7 +390,7 @@ void InsertKeyValues(Database& db, const char* table, const char* on_conflict, c
     for (size_t i = 0; i < n; ++i, ++it, index += 3) {
       q.Bind(index, run_id).Bind(index + 1, it->first).Bind(index + 2, it->second);
     }
-    q.Run();
+    q.Queue();
   }
 }
 
@@ -415,7 +415,7 @@ void RunStore::CreateRun(const RunRecord& run, const std::map<std::string, std::
         .Bind(12, run.study_id)
         .Bind(13, run.trial)
         .Bind(14, UnixNow())
-        .Run();
+        .Queue();
     InsertKeyValues(*db_, "params", "", run.id, params_json);
   });
 }
@@ -445,7 +445,7 @@ void RunStore::UpsertStage(const std::string& run_id, const StageRecord& st) {
     } else {
       s.BindNull(10);
     }
-    s.Bind(11, st.cached ? 1 : 0).Bind(12, Bounded(st.error)).Bind(13, st.plugin_build).Run();
+    s.Bind(11, st.cached ? 1 : 0).Bind(12, Bounded(st.error)).Bind(13, st.plugin_build).Queue();
   });
 }
 
@@ -472,7 +472,7 @@ void RunStore::FinishRun(const std::string& run_id, RunStatus status, const std:
         .Bind(2, Bounded(error))
         .Bind(3, IsoTime(UnixNow()))
         .Bind(4, run_id)
-        .Run();
+        .Queue();
   });
 }
 
@@ -965,69 +965,104 @@ void MetricWriter::Log(std::string_view key, int64_t step, double value) {
 }
 
 void MetricWriter::InsertPoints(Database& db) {
-  constexpr size_t kRowsPerStatement = 250;  // 1,000 bound values
+  constexpr size_t kRowsPerStatement = 250;  // 750 bound values
   // Within one statement a (series, step) may appear once: a step logged twice in the
   // buffer keeps its last value, as the row-by-row upsert does.
-  std::vector<const Point*> points;
-  points.reserve(buffer_.size());
+  std::vector<std::vector<const Point*>> by_key(keys_.size());
+  std::vector<const Point*> last(keys_.size(), nullptr);
   std::map<std::pair<uint32_t, int64_t>, size_t> seen;
   for (const Point& p : buffer_) {
-    auto [it, fresh] = seen.try_emplace({p.key, p.step}, points.size());
+    last[p.key] = &p;
+    auto [it, fresh] = seen.try_emplace({p.key, p.step}, by_key[p.key].size());
     if (fresh) {
-      points.push_back(&p);
+      by_key[p.key].push_back(&p);
     } else {
-      points[it->second] = &p;
+      by_key[p.key][it->second] = &p;
     }
   }
-  for (size_t begin = 0; begin < points.size(); begin += kRowsPerStatement) {
-    const size_t n = std::min(kRowsPerStatement, points.size() - begin);
-    std::string sql = "INSERT INTO metric_points (series_id, step, value, logged_at) VALUES ";
-    for (size_t i = 0; i < n; ++i) sql += i ? ", (?, ?, ?, ?)" : "(?, ?, ?, ?)";
-    sql += " ON CONFLICT (series_id, step) DO UPDATE SET value = excluded.value, logged_at = excluded.logged_at";
-    Statement& q = db.Cached(sql);
-    int index = 1;
-    for (size_t i = 0; i < n; ++i, index += 4) {
-      const Point& p = *points[begin + i];
-      q.Bind(index, series_[p.key]).Bind(index + 1, p.step);
-      if (std::isnan(p.value)) {
-        q.BindNull(index + 2);
-      } else {
-        q.Bind(index + 2, p.value);
+  // Per series, one statement that makes or finds it, moves its newest point (the last
+  // one logged, unless the stored one has a later step) and adds the points: nothing to
+  // wait for, so the whole flush is one round trip.
+  for (uint32_t key = 0; key < by_key.size(); ++key) {
+    const std::vector<const Point*>& points = by_key[key];
+    for (size_t begin = 0; begin < points.size(); begin += kRowsPerStatement) {
+      const size_t n = std::min(kRowsPerStatement, points.size() - begin);
+      std::string sql =
+          "WITH s AS (INSERT INTO metric_series (run_id, key, last_step, last_value) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (run_id, key) DO UPDATE SET "
+          "last_step = CASE WHEN metric_series.last_step IS NULL OR metric_series.last_step <= excluded.last_step "
+          "THEN excluded.last_step ELSE metric_series.last_step END, "
+          "last_value = CASE WHEN metric_series.last_step IS NULL OR metric_series.last_step <= excluded.last_step "
+          "THEN excluded.last_value ELSE metric_series.last_value END RETURNING id) "
+          "INSERT INTO metric_points (series_id, step, value, logged_at) SELECT s.id, v.step, v.value, v.logged_at "
+          "FROM s, (VALUES ";
+      for (size_t i = 0; i < n; ++i) {
+        const size_t at = 5 + 3 * i;
+        sql += (i ? ", (?" : "(?") + std::to_string(at) + "::bigint, ?" + std::to_string(at + 1) + "::float8, ?" +
+               std::to_string(at + 2) + "::float8)";
       }
-      q.Bind(index + 3, p.logged_at);
+      sql +=
+          ") AS v (step, value, logged_at) "
+          "ON CONFLICT (series_id, step) DO UPDATE SET value = excluded.value, logged_at = excluded.logged_at";
+      Statement& q = db.Cached(sql);
+      const Point& newest = *last[key];
+      q.Bind(1, run_id_).Bind(2, keys_[key]).Bind(3, newest.step);
+      if (std::isnan(newest.value)) {
+        q.BindNull(4);
+      } else {
+        q.Bind(4, newest.value);
+      }
+      int index = 5;
+      for (size_t i = 0; i < n; ++i, index += 3) {
+        const Point& p = *points[begin + i];
+        q.Bind(index, p.step);
+        if (std::isnan(p.value)) {
+          q.BindNull(index + 1);
+        } else {
+          q.Bind(index + 1, p.value);
+        }
+        q.Bind(index + 2, p.logged_at);
+      }
+      q.Queue();
     }
-    q.Run();
   }
 }
 
-void MetricWriter::Flush() {
+void MetricWriter::Flush(const std::function<void()>& also) {
   last_flush_ = UnixNow();
-  if (buffer_.empty()) return;
+  if (buffer_.empty()) {
+    if (also) store_.Together(also);
+    return;
+  }
   Database& db = store_.db();
-  db.WriteTransaction([&] {
+  // The series ids committed before: a transaction rolled back takes the series it made
+  // with it.
+  const std::vector<int64_t> known = series_;
+  const auto write = [&] {
+    if (db.dialect() == Dialect::kPostgres) {
+      // A server: many points per statement, every statement sent at once, where SQLite
+      // takes each point in a microsecond.
+      InsertPoints(db);
+      if (also) also();
+      return;
+    }
+    series_ = known;
     for (const Point& p : buffer_) SeriesId(p.key);
     std::vector<const Point*> last(keys_.size(), nullptr);
-    if (db.dialect() == Dialect::kPostgres) {
-      // A server: many points per statement (a round trip each), where SQLite takes each
-      // point in a microsecond.
-      InsertPoints(db);
-      for (const Point& p : buffer_) last[p.key] = &p;
-    } else {
-      Statement& insert = db.Cached(
-          "INSERT INTO metric_points (series_id, step, value, logged_at) VALUES (?1, ?2, ?3, ?4) "
-          "ON CONFLICT (series_id, step) DO UPDATE SET value = excluded.value, logged_at = excluded.logged_at");
-      for (const Point& p : buffer_) {
-        insert.Bind(1, series_[p.key]).Bind(2, p.step);
-        if (std::isnan(p.value)) {
-          insert.BindNull(3);
-        } else {
-          insert.Bind(3, p.value);
-        }
-        insert.Bind(4, p.logged_at);
-        insert.Step();
-        insert.Reset();
-        last[p.key] = &p;
+    Statement& insert = db.Cached(
+        "INSERT INTO metric_points (series_id, step, value, logged_at) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (series_id, step) DO UPDATE SET value = excluded.value, logged_at = excluded.logged_at");
+    for (const Point& p : buffer_) {
+      insert.Bind(1, series_[p.key]).Bind(2, p.step);
+      if (std::isnan(p.value)) {
+        insert.BindNull(3);
+      } else {
+        insert.Bind(3, p.value);
       }
+      insert.Bind(4, p.logged_at);
+      insert.Step();
+      insert.Reset();
+      last[p.key] = &p;
     }
     // The series' newest point: the last one logged, unless an older step came last.
     Statement& latest = db.Cached(
@@ -1041,11 +1076,24 @@ void MetricWriter::Flush() {
       } else {
         latest.Bind(3, p->value);
       }
-      latest.Run();
-      latest.Reset();
+      latest.Queue();
     }
-  });
+    if (also) also();
+  };
+  try {
+    db.WriteTransaction(write);
+  } catch (...) {
+    series_ = known;
+    throw;
+  }
   written_ += static_cast<int64_t>(buffer_.size());
+  std::vector<const Point*> last(keys_.size(), nullptr);
+  for (const Point& p : buffer_) last[p.key] = &p;
+  for (const Point* p : last) {
+    if (!p) continue;
+    auto [it, fresh] = latest_.try_emplace(keys_[p->key], LatestMetric{keys_[p->key], p->step, p->value});
+    if (!fresh && it->second.step <= p->step) it->second = {keys_[p->key], p->step, p->value};
+  }
   buffer_.clear();
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -142,6 +143,13 @@ class RunStore {
   static constexpr size_t kMaxErrorBytes = 4000;
 
   // --- Writing a run (the executor) ---
+  // Runs the writes in `body` as one transaction (Database::WriteTransaction): on a
+  // server, one round trip instead of one per write. `body` may run again after a
+  // conflict, so it may only write.
+  template <class F>
+  void Together(F&& body) {
+    db_->WriteTransaction(std::forward<F>(body));
+  }
   void CreateRun(const RunRecord& run, const std::map<std::string, std::string>& params_json);
   void SetEnvironment(const std::string& run_id, const std::map<std::string, std::string>& env);
   void UpsertStage(const std::string& run_id, const StageRecord& stage);
@@ -245,8 +253,15 @@ class MetricWriter {
   MetricWriter& operator=(const MetricWriter&) = delete;
 
   void Log(std::string_view key, int64_t step, double value);
-  void Flush();
+  // Writes the buffered points; `also`, when given, writes in the same transaction (a
+  // stage's end with its last points). Not inside RunStore::Together: the points leave
+  // the buffer before that transaction commits.
+  void Flush(const std::function<void()>& also = {});
   int64_t points_written() const { return written_; }
+  // The newest point of each series this writer committed, by the store's rule (the last
+  // logged, unless a later step was written before): what LatestMetrics reads back, for
+  // a run only this writer logged to, without asking the store.
+  const std::map<std::string, LatestMetric>& Latest() const { return latest_; }
 
  private:
   struct Point {
@@ -268,6 +283,7 @@ class MetricWriter {
   std::vector<int64_t> series_;  // metric_series.id per key, 0 until created
   std::vector<Point> buffer_;
   int64_t written_ = 0;
+  std::map<std::string, LatestMetric> latest_;
 };
 
 // --- Small shared helpers ---

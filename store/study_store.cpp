@@ -56,7 +56,7 @@ void InsertTrial(Database& db, const std::string& study_id, const TrialRecord& t
       .Bind(8, t.worker)
       .Bind(9, t.started_at)
       .Bind(10, t.ended_at)
-      .Run();
+      .Queue();
 }
 
 }  // namespace
@@ -141,9 +141,11 @@ void StudyStore::SetStudyStatus(const std::string& study_id, StudyStatus status)
 }
 
 std::optional<TrialRecord> StudyStore::ClaimTrial(const std::string& study_id, const std::string& worker,
-                                                  const Chooser& choose) {
+                                                  const Chooser& choose, const std::function<void()>& first) {
   std::optional<TrialRecord> claimed;
   db_.WriteTransaction([&] {
+    claimed.reset();  // a transaction run again claims afresh
+    if (first) first();
     const std::vector<TrialRecord>& trials = Refresh(study_id);
     int64_t number = 0;
     for (const TrialRecord& t : trials) number = std::max(number, t.number + 1);
@@ -175,7 +177,7 @@ void StudyStore::FinishTrial(const std::string& study_id, int64_t number, TrialS
         .Bind(5, IsoTime(UnixNow()))
         .Bind(6, number)
         .Bind(7, run_id)
-        .Run();
+        .Queue();
   });
 }
 

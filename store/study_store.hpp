@@ -70,9 +70,12 @@ class StudyStore {
 
   // In one write transaction: reads the study's trials, asks `choose` for the parameters
   // of trial `number` (the next free one) and records it as running. `choose` returns
-  // nothing when the study has no trial left to give; so does ClaimTrial then.
+  // nothing when the study has no trial left to give; so does ClaimTrial then. `first`,
+  // when given, writes before the trials are read, in the same transaction: the worker's
+  // previous trial's end (FinishTrial), one round trip fewer on a server.
   using Chooser = std::function<std::optional<std::string>(const std::vector<TrialRecord>& trials, int64_t number)>;
-  std::optional<TrialRecord> ClaimTrial(const std::string& study_id, const std::string& worker, const Chooser& choose);
+  std::optional<TrialRecord> ClaimTrial(const std::string& study_id, const std::string& worker, const Chooser& choose,
+                                        const std::function<void()>& first = {});
   // Records how trial `number` ended. While it runs, its run is found through the run's
   // own study and trial columns.
   void FinishTrial(const std::string& study_id, int64_t number, TrialState state,

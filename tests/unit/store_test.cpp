@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 
 #include "artifact_store.hpp"
 #include "engine_store.hpp"
@@ -154,6 +155,64 @@ TEST_P(EngineTest, MetricWriterKeepsHistoryAndLatestValue) {
   EXPECT_TRUE(std::isnan(latest[1].value));
   EXPECT_EQ(latest[2].key, "train.loss");
   EXPECT_EQ(latest[2].step, 100);
+
+  {
+    MetricWriter writer(*store, "0000000000000001", /*batch_size=*/1000, /*flush_interval_ms=*/60'000);
+    for (int step = 0; step < 600; ++step) writer.Log("big", step, step);  // more than a statement's rows
+    writer.Log("big", 7, -1.0);                                            // a step again: the last value wins
+    writer.Log("train.loss", 50, 7.0);  // an older step, logged last: history changes, the newest stays
+  }
+  history = store->MetricHistory("0000000000000001", "big");
+  ASSERT_EQ(history.size(), 600u);
+  EXPECT_EQ(history[7].value, -1.0);
+  EXPECT_EQ(history[599].value, 599.0);
+  EXPECT_EQ(store->MetricHistory("0000000000000001", "train.loss")[49].value, 7.0);
+  latest = store->LatestMetrics("0000000000000001");
+  ASSERT_EQ(latest.size(), 4u);
+  EXPECT_EQ(latest[0].key, "big");
+  EXPECT_EQ(latest[0].step, 7) << "the last point logged is the series' newest";
+  EXPECT_EQ(latest[3].key, "train.loss");
+  EXPECT_EQ(latest[3].step, 100) << "an older step logged later does not replace the newest";
+  EXPECT_DOUBLE_EQ(latest[3].value, 0.01);
+}
+
+// RunStore::Together: the writes in it commit at once or not at all; a statement that
+// fails is reported by its own message, though on a server it went out without waiting.
+TEST_P(EngineTest, WritesDoneTogetherCommitTogetherOrNotAtAll) {
+  store->CreateRun(NewRun("00000000000000a1"), {});
+  StageRecord st;
+  st.name = "train";
+  st.plugin = "trainer";
+  st.status = sluice::store::StageStatus::kPending;
+  const auto writes = [&](bool twice) {
+    store->Together([&] {
+      store->CreateRun(NewRun("00000000000000b2"), {{"train.lr", "0.1"}});
+      store->UpsertStage("00000000000000b2", st);
+      if (twice) store->CreateRun(NewRun("00000000000000a1"), {});  // recorded already
+      store->SetEnvironment("00000000000000b2", {{"host", "h"}});
+    });
+  };
+  try {
+    writes(true);
+    FAIL() << "a run recorded twice went through";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("INSERT INTO runs"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(store->FindRun("00000000000000b2"), StoreError) << "a write of the failed transaction was kept";
+
+  // A body that throws rolls back what it wrote before.
+  EXPECT_THROW(store->Together([&] {
+    store->CreateRun(NewRun("00000000000000b2"), {});
+    throw std::runtime_error("the caller's own failure");
+  }),
+               std::runtime_error);
+  EXPECT_THROW(store->FindRun("00000000000000b2"), StoreError);
+
+  // The connection goes on: the same writes without the duplicate all commit.
+  writes(false);
+  EXPECT_EQ(store->Params("00000000000000b2").at("train.lr"), "0.1");
+  EXPECT_EQ(store->Stages("00000000000000b2").size(), 1u);
+  EXPECT_EQ(store->Environment("00000000000000b2").at("host"), "h");
 }
 
 TEST_P(EngineTest, ListFiltersByPipelineAndStatusNewestFirst) {
