@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -43,44 +45,79 @@ std::map<std::string, int> CountReaders(const pipeline::ResolvedPipeline& p) {
 }
 
 // While a run executes on a PostgreSQL store (shared by hosts, whose processes cannot see
-// each other's locks), a thread of its own records every HeartbeatSeconds() that the run
-// is alive, through a connection of its own. A run whose heartbeats stop is taken for
-// dead by the other hosts (RunStore::MarkSilentRuns).
-class Heartbeat {
+// each other's locks), a thread records every HeartbeatSeconds() that the run is alive,
+// through a connection of its own. A run whose heartbeats stop is taken for dead by the
+// other hosts (RunStore::MarkSilentRuns). One thread serves all the runs of a process
+// (a sweep runs hundreds in turn, --jobs several at once), started with the first.
+class Heartbeats {
  public:
-  Heartbeat(const store::RunStore& store, const std::string& run_id) {
-    if (store.in_memory() || !store::Database::IsUrl(store.location())) return;
-    thread_ = std::thread([this, location = store.location(), run_id] {
-      std::unique_ptr<store::Database> db;
-      const auto interval = std::chrono::duration<double>(store::HeartbeatSeconds());
-      std::unique_lock<std::mutex> lock(mutex_);
-      while (!done_.wait_for(lock, interval, [this] { return stop_; })) {
-        try {
-          if (!db) db = std::make_unique<store::Database>(location);
-          store::WriteHeartbeat(*db, run_id);
-        } catch (const std::exception&) {
-          db.reset();  // the server went away for a moment: connect again next time
-        }
-      }
-    });
+  static Heartbeats& Get() {
+    static Heartbeats heartbeats;
+    return heartbeats;
   }
-  ~Heartbeat() {
-    if (!thread_.joinable()) return;
+  void Add(const std::string& location, const std::string& run_id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    runs_[run_id] = location;
+    if (!thread_.joinable()) thread_ = std::thread([this] { Beat(); });
+  }
+  void Remove(const std::string& run_id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    runs_.erase(run_id);
+  }
+  ~Heartbeats() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stop_ = true;
     }
-    done_.notify_all();
-    thread_.join();
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  Heartbeats() = default;
+  void Beat() {
+    std::map<std::string, std::unique_ptr<store::Database>> connections;  // by store
+    const auto interval = std::chrono::duration<double>(store::HeartbeatSeconds());
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, interval, [this] { return stop_; })) {
+      const std::map<std::string, std::string> runs = runs_;
+      lock.unlock();  // a run may end meanwhile: the beat of a finished run changes nothing
+      for (const auto& [run_id, location] : runs) {
+        try {
+          std::unique_ptr<store::Database>& db = connections[location];
+          if (!db) db = std::make_unique<store::Database>(location);
+          store::WriteHeartbeat(*db, run_id);
+        } catch (const std::exception&) {
+          connections.erase(location);  // the server went away for a moment: connect again next time
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::map<std::string, std::string> runs_;  // run id -> store
+  std::thread thread_;
+};
+
+// A run's heartbeats, from its start to its end.
+class Heartbeat {
+ public:
+  Heartbeat(const store::RunStore& store, const std::string& run_id) {
+    if (store.in_memory() || !store::Database::IsUrl(store.location())) return;
+    run_id_ = run_id;
+    Heartbeats::Get().Add(store.location(), run_id);
+  }
+  ~Heartbeat() {
+    if (!run_id_.empty()) Heartbeats::Get().Remove(run_id_);
   }
   Heartbeat(const Heartbeat&) = delete;
   Heartbeat& operator=(const Heartbeat&) = delete;
 
  private:
-  std::mutex mutex_;
-  std::condition_variable done_;
-  bool stop_ = false;
-  std::thread thread_;
+  std::string run_id_;
 };
 
 }  // namespace
@@ -110,16 +147,6 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
   run.spec = pipeline.ToJson();
   run.study_id = options.study_id;
   run.trial = options.trial;
-  if (resuming) {
-    store.ReopenRun(run_id, run.pid, run.host, command_line);
-  } else {
-    store.CreateRun(run, pipeline.ParamsJson());
-  }
-  MarkPhase("recorded");
-  Heartbeat heartbeat(store, run_id);
-  if (options.on_recorded) options.on_recorded(run_id);
-  if (!store.in_memory()) SetActiveRun(store.location(), run_id);
-
   std::vector<StageRun> stages;
   int position = 0;
   for (const pipeline::ResolvedStage& s : pipeline.stages) {
@@ -131,20 +158,46 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     r.record.plugin_file = s.plugin->path;
     r.record.plugin_build = plugin::BuildId(s.plugin->path);  // read here, not on every scan
     r.record.status = store::StageStatus::kPending;
-    store.UpsertStage(run_id, r.record);
     stages.push_back(std::move(r));
   }
+  // The run and its stages, pending, in one transaction.
+  store.Together([&] {
+    if (resuming) {
+      store.ReopenRun(run_id, run.pid, run.host, command_line);
+    } else {
+      store.CreateRun(run, pipeline.ParamsJson());
+    }
+    for (const StageRun& r : stages) store.UpsertStage(run_id, r.record);
+  });
+  MarkPhase("recorded");
+  Heartbeat heartbeat(store, run_id);
+  if (options.on_recorded) options.on_recorded(run_id);
+  if (!store.in_memory()) SetActiveRun(store.location(), run_id);
+  // The host's environment, once known, goes out with the run's next write.
+  std::optional<std::map<std::string, std::string>> unwritten_env;
+  const auto write_env = [&] {
+    if (unwritten_env) store.SetEnvironment(run_id, *unwritten_env);
+  };
   view.Line(std::string("sluice: ") + (resuming ? "resuming run " : "run ") + run_id + " of " + pipeline.name + " (" +
             std::to_string(stages.size()) + " stages)");
 
+  store::MetricWriter metrics(store, run_id);
   auto finish = [&](store::RunStatus status, std::optional<std::string> error) {
     for (StageRun& r : stages) {
-      if (r.record.status == store::StageStatus::kPending) {
-        r.record.status = store::StageStatus::kSkipped;
-        store.UpsertStage(run_id, r.record);
-      }
+      if (r.record.status == store::StageStatus::kPending) r.record.status = store::StageStatus::kSkipped;
     }
-    store.FinishRun(run_id, status, error);
+    const auto write = [&] {
+      write_env();
+      for (const StageRun& r : stages) {
+        if (r.record.status == store::StageStatus::kSkipped) store.UpsertStage(run_id, r.record);
+      }
+      store.FinishRun(run_id, status, error);
+    };
+    const bool alone = !unwritten_env && std::none_of(stages.begin(), stages.end(), [](const StageRun& r) {
+      return r.record.status == store::StageStatus::kSkipped;
+    });
+    alone ? write() : store.Together(write);  // one statement needs no transaction of its own
+    unwritten_env.reset();
     SetActiveRun("", "");
     std::error_code ec;
     if (!store.in_memory()) {
@@ -154,6 +207,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     }
     outcome.status = status;
     outcome.error = std::move(error);
+    for (const auto& [key, latest] : metrics.Latest()) outcome.metrics[key] = latest.value;
     outcome.seconds = Seconds(started);
     return outcome;
   };
@@ -175,9 +229,8 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
                       : options.default_threads > 0          ? options.default_threads
                                                              : static_cast<int>(std::thread::hardware_concurrency());
   AddTorchEnvironment(env, threads);
-  store.SetEnvironment(run_id, env);
+  unwritten_env = std::move(env);
 
-  store::MetricWriter metrics(store, run_id);
   PortValues values;
   std::map<std::string, int> readers = CountReaders(pipeline);
   int index = 0;
@@ -192,7 +245,11 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
               s.plugin->name + " " + s.plugin->version + ")");
     r.record.status = store::StageStatus::kRunning;
     r.record.started_at = store::IsoTime(store::UnixNow());
-    store.UpsertStage(run_id, r.record);
+    store.Together([&] {
+      write_env();
+      store.UpsertStage(run_id, r.record);
+    });
+    unwritten_env.reset();
 
     const auto stage_started = std::chrono::steady_clock::now();
     if (index == 1) {
@@ -214,13 +271,6 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     }
     if (ctx.host_error()) status = Status::IoError(*ctx.host_error());
     view.EndStage();
-    std::optional<std::string> flush_error;
-    try {
-      metrics.Flush();
-    } catch (const std::exception& e) {
-      flush_error = std::string("cannot write metrics to the store: ") + e.what();
-    }
-    if (status.ok() && flush_error) status = Status::IoError(*flush_error);
     if (status.ok()) {
       for (const PortSpec& out : s.plugin->contract.outputs()) {
         if (!values.count(s.name + "." + out.name) && readers.count(s.name + "." + out.name)) {
@@ -228,17 +278,29 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
         }
       }
     }
-
-    r.record.seconds = Seconds(stage_started);
-    r.record.ended_at = store::IsoTime(store::UnixNow());
-    const bool interrupted = status.IsCancelled() && StopRequested();
-    const bool pruned = !status.ok() && !interrupted && ctx.pruned_at().has_value();
-    r.record.status = status.ok()   ? store::StageStatus::kSucceeded
-                      : interrupted ? store::StageStatus::kInterrupted
-                      : pruned      ? store::StageStatus::kPruned
-                                    : store::StageStatus::kFailed;
-    if (!status.ok()) r.record.error = status.message();
-    store.UpsertStage(run_id, r.record);
+    bool interrupted = false;
+    bool pruned = false;
+    const auto settle = [&] {
+      interrupted = status.IsCancelled() && StopRequested();
+      pruned = !status.ok() && !interrupted && ctx.pruned_at().has_value();
+      r.record.status = status.ok()   ? store::StageStatus::kSucceeded
+                        : interrupted ? store::StageStatus::kInterrupted
+                        : pruned      ? store::StageStatus::kPruned
+                                      : store::StageStatus::kFailed;
+      if (!status.ok()) r.record.error = status.message();
+    };
+    settle();
+    // The stage's last points and its end, in one transaction; a stage whose points could
+    // not be written has failed.
+    try {
+      r.record.seconds = Seconds(stage_started);
+      r.record.ended_at = store::IsoTime(store::UnixNow());
+      metrics.Flush([&] { store.UpsertStage(run_id, r.record); });
+    } catch (const std::exception& e) {
+      if (status.ok()) status = Status::IoError(std::string("cannot write metrics to the store: ") + e.what());
+      settle();
+      store.UpsertStage(run_id, r.record);
+    }
     view.Line("      " + s.name + " " + store::Name(r.record.status) + " in " + FormatSeconds(*r.record.seconds) +
               (status.ok() ? "" : ": " + status.message()));
     if (pruned) {

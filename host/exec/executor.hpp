@@ -3,6 +3,7 @@
 #define SLUICE_HOST_EXEC_EXECUTOR_HPP_
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -19,6 +20,9 @@ struct RunOutcome {
   std::optional<int64_t> pruned_at;                      // pruned: the step at which the watch stopped it
   std::optional<std::string> error;
   double seconds = 0;
+  // The newest value of each metric the run logged, as RunStore::LatestMetrics would
+  // read them back (a resumed run's earlier attempts not included).
+  std::map<std::string, double> metrics;
 };
 
 struct ExecuteOptions {

@@ -1,10 +1,13 @@
 #include "elf_section.hpp"
 
 #include <elf.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <vector>
 
 #include "sluice/digest.hpp"
@@ -66,7 +69,9 @@ ElfReadResult ReadElfSection(const std::string& path, const std::string& section
   return ElfReadResult::kNoSection;
 }
 
-std::string BuildId(const std::string& path) {
+namespace {
+
+std::string ReadBuildId(const std::string& path) {
   std::string note, error;
   if (ReadElfSection(path, ".note.gnu.build-id", note, error) == ElfReadResult::kFound && note.size() > 16) {
     // Elf64_Nhdr (name size, descriptor size, type), the name "GNU\0", then the id.
@@ -86,6 +91,36 @@ std::string BuildId(const std::string& path) {
   }
   std::string digest;
   return Sha256File(path, digest).ok() ? "sha256:" + digest : "";
+}
+
+}  // namespace
+
+std::string BuildId(const std::string& path) {
+  // A sweep records the same plugins for every trial: read once per file as it is (a
+  // rebuilt or replaced library is another inode, size or time, and read again).
+  struct Known {
+    dev_t device;
+    ino_t inode;
+    off_t size;
+    timespec modified;
+    std::string id;
+  };
+  static std::mutex mutex;
+  static std::map<std::string, Known> known;
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return ReadBuildId(path);
+  const auto same = [&](const Known& k) {
+    return k.device == st.st_dev && k.inode == st.st_ino && k.size == st.st_size &&
+           k.modified.tv_sec == st.st_mtim.tv_sec && k.modified.tv_nsec == st.st_mtim.tv_nsec;
+  };
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = known.find(path); it != known.end() && same(it->second)) return it->second.id;
+  }
+  std::string id = ReadBuildId(path);
+  std::lock_guard<std::mutex> lock(mutex);
+  known[path] = Known{st.st_dev, st.st_ino, st.st_size, st.st_mtim, id};
+  return id;
 }
 
 }  // namespace sluice::plugin

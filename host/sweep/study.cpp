@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <utility>
 
 #include "exec/executor.hpp"
 #include "exec/interrupt.hpp"
@@ -154,6 +155,20 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
   exec::ProgressView& view = options.trial_view ? *options.trial_view : quiet;
   Chooser chooser(sweep);
   double last_liveness_check = -INFINITY;
+  // How the last trial ended, written with the next claim (one transaction for both), or
+  // after the last; if the loop is left by an exception, on the way out.
+  std::function<void()> unwritten_end;
+  struct WriteOnExit {
+    std::function<void()>& end;
+    ~WriteOnExit() {
+      if (!end) return;
+      try {
+        end();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "sluice: cannot record a trial's end: %s\n", e.what());
+      }
+    }
+  } write_on_exit{unwritten_end};
 
   while (true) {
     if (exec::StopRequested()) {
@@ -167,7 +182,8 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
       store.MarkCrashedRuns();
       last_liveness_check = now;
     }
-    std::optional<store::TrialRecord> trial = studies.ClaimTrial(study.id, worker, std::ref(chooser));
+    std::optional<store::TrialRecord> trial = studies.ClaimTrial(study.id, worker, std::ref(chooser), unwritten_end);
+    unwritten_end = nullptr;
     if (!trial) break;
     ++result.trials;
     const json params = json::parse(trial->params);
@@ -215,9 +231,7 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
     std::optional<int64_t> step;
     std::string note;
     if (outcome.status == store::RunStatus::kSucceeded) {
-      for (const store::LatestMetric& m : store.LatestMetrics(outcome.run_id)) {
-        if (m.key == sweep.metric) value = m.value;
-      }
+      if (auto it = outcome.metrics.find(sweep.metric); it != outcome.metrics.end()) value = it->second;
       if (value && std::isfinite(*value)) {
         state = store::TrialState::kComplete;
       } else {
@@ -235,7 +249,9 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
       state = store::TrialState::kFailed;
       note = outcome.error.value_or("");
     }
-    studies.FinishTrial(study.id, trial->number, state, outcome.run_id, value, step);
+    unwritten_end = [&studies, &study, number = trial->number, state, run_id = outcome.run_id, value, step] {
+      studies.FinishTrial(study.id, number, state, run_id, value, step);
+    };
     if (options.log) {
       std::string line = "trial " + std::to_string(trial->number) + " " + store::Name(state);
       if (value) {
@@ -262,6 +278,7 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
       break;
     }
   }
+  if (unwritten_end) std::exchange(unwritten_end, nullptr)();
   return result;
 }
 
