@@ -182,21 +182,26 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
             std::to_string(stages.size()) + " stages)");
 
   store::MetricWriter metrics(store, run_id);
-  auto finish = [&](store::RunStatus status, std::optional<std::string> error) {
+  // The run's end in the store: the stages never started are skipped.
+  const auto write_end = [&](store::RunStatus status, const std::optional<std::string>& error) {
+    write_env();
     for (StageRun& r : stages) {
-      if (r.record.status == store::StageStatus::kPending) r.record.status = store::StageStatus::kSkipped;
+      // (skipped already: this transaction runs again, or one rolled back did)
+      if (r.record.status != store::StageStatus::kPending && r.record.status != store::StageStatus::kSkipped) continue;
+      r.record.status = store::StageStatus::kSkipped;
+      store.UpsertStage(run_id, r.record);
     }
-    const auto write = [&] {
-      write_env();
-      for (const StageRun& r : stages) {
-        if (r.record.status == store::StageStatus::kSkipped) store.UpsertStage(run_id, r.record);
-      }
-      store.FinishRun(run_id, status, error);
-    };
-    const bool alone = !unwritten_env && std::none_of(stages.begin(), stages.end(), [](const StageRun& r) {
-      return r.record.status == store::StageStatus::kSkipped;
-    });
-    alone ? write() : store.Together(write);  // one statement needs no transaction of its own
+    store.FinishRun(run_id, status, error);
+  };
+  bool end_written = false;  // with the last stage's end
+  auto finish = [&](store::RunStatus status, std::optional<std::string> error) {
+    if (!end_written) {
+      const bool alone = !unwritten_env && std::none_of(stages.begin(), stages.end(), [](const StageRun& r) {
+        return r.record.status == store::StageStatus::kPending || r.record.status == store::StageStatus::kSkipped;
+      });
+      // One statement needs no transaction of its own.
+      alone ? write_end(status, error) : store.Together([&] { write_end(status, error); });
+    }
     unwritten_env.reset();
     SetActiveRun("", "");
     std::error_code ec;
@@ -280,6 +285,9 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     }
     bool interrupted = false;
     bool pruned = false;
+    // How the run ends, if it ends with this stage.
+    std::optional<store::RunStatus> run_end;
+    std::optional<std::string> run_error;
     const auto settle = [&] {
       interrupted = status.IsCancelled() && StopRequested();
       pruned = !status.ok() && !interrupted && ctx.pruned_at().has_value();
@@ -288,14 +296,29 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
                         : pruned      ? store::StageStatus::kPruned
                                       : store::StageStatus::kFailed;
       if (!status.ok()) r.record.error = status.message();
+      run_end.reset();
+      run_error.reset();
+      if (pruned) {
+        run_end = store::RunStatus::kPruned;
+        run_error = "stage '" + s.name + "': pruned at step " + std::to_string(*ctx.pruned_at());
+      } else if (!status.ok()) {
+        run_end = interrupted ? store::RunStatus::kInterrupted : store::RunStatus::kFailed;
+        run_error = "stage '" + s.name + "': " + status.message();
+      } else if (index == static_cast<int>(stages.size())) {
+        run_end = store::RunStatus::kSucceeded;
+      }
     };
     settle();
-    // The stage's last points and its end, in one transaction; a stage whose points could
-    // not be written has failed.
+    // The stage's last points and its end, and the run's end if this is it, in one
+    // transaction; a stage whose points could not be written has failed.
     try {
       r.record.seconds = Seconds(stage_started);
       r.record.ended_at = store::IsoTime(store::UnixNow());
-      metrics.Flush([&] { store.UpsertStage(run_id, r.record); });
+      metrics.Flush([&] {
+        store.UpsertStage(run_id, r.record);
+        if (run_end) write_end(*run_end, run_error);
+      });
+      end_written = run_end.has_value();
     } catch (const std::exception& e) {
       if (status.ok()) status = Status::IoError(std::string("cannot write metrics to the store: ") + e.what());
       settle();
@@ -303,15 +326,8 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     }
     view.Line("      " + s.name + " " + store::Name(r.record.status) + " in " + FormatSeconds(*r.record.seconds) +
               (status.ok() ? "" : ": " + status.message()));
-    if (pruned) {
-      outcome.pruned_at = ctx.pruned_at();
-      return finish(store::RunStatus::kPruned,
-                    "stage '" + s.name + "': pruned at step " + std::to_string(*ctx.pruned_at()));
-    }
-    if (!status.ok()) {
-      return finish(interrupted ? store::RunStatus::kInterrupted : store::RunStatus::kFailed,
-                    "stage '" + s.name + "': " + status.message());
-    }
+    if (pruned) outcome.pruned_at = ctx.pruned_at();
+    if (run_end) return finish(*run_end, run_error);
     // Release values no later stage reads.
     for (const pipeline::ResolvedInput& in : s.inputs) {
       if (--readers[in.from_stage + "." + in.from_port] == 0) values.erase(in.from_stage + "." + in.from_port);
@@ -320,7 +336,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
       it = readers[it->first] > 0 ? std::next(it) : values.erase(it);
     }
   }
-  return finish(store::RunStatus::kSucceeded, std::nullopt);
+  return finish(store::RunStatus::kSucceeded, std::nullopt);  // a pipeline of no stages
 }
 
 }  // namespace sluice::exec
