@@ -11,6 +11,8 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -95,6 +97,36 @@ TEST_F(SdkInstallTest, ExamplePluginBuildsAgainstTheInstalledSdkAndRuns) {
 // What the guide promises a third party: a data plugin of their own whose models bundle
 // and predict. sdk/example's JSON Lines plugin reads Fisher's iris (converted from Weka's
 // ARFF by the example's script); the bundle then predicts the ARFF's rows.
+// The dynamic loader reads an empty RUNPATH entry as the current directory: a binary
+// with one (CMake pads a build RPATH that install rewrites) loads a libpq.so.5 or
+// libsluice_sdk.so.1 from wherever the user stands. Neither the build tree's binaries
+// nor the installed ones may have one.
+TEST_F(SdkInstallTest, NoBinarySearchesTheCurrentDirectoryForLibraries) {
+  std::vector<std::string> files;
+  for (const std::string& root : {std::string(SLUICE_TEST_BUILD_DIR), Prefix()}) {
+    files.push_back(root + "/bin/sluice");
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(root + "/lib")) {
+      const std::string name = entry.path().filename().string();
+      if (entry.is_regular_file() && name.find(".so") != std::string::npos) files.push_back(entry.path().string());
+    }
+  }
+  ASSERT_GT(files.size(), 20u) << "the plugins and libraries were not found";
+  int with_path = 0;
+  for (const std::string& file : files) {
+    ProcessResult r = RunProcess({"/usr/bin/readelf", "-d", file});
+    ASSERT_EQ(r.exit_code, 0) << file << ": " << r.err;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("(RUNPATH)") == std::string::npos && line.find("(RPATH)") == std::string::npos) continue;
+      ++with_path;
+      const std::string path = line.substr(line.find('[') + 1, line.rfind(']') - line.find('[') - 1);
+      EXPECT_EQ(("" + std::string(":") + path + ":").find("::"), std::string::npos)
+          << file << " has an empty entry in its library path '" << path << "'";
+    }
+  }
+  EXPECT_GT(with_path, 20) << "no binary has a library path: the check saw nothing";
+}
+
 TEST_F(SdkInstallTest, AThirdPartyDataPluginsModelsBundleAndPredict) {
   BuildExample();
   const std::string sluice = Prefix() + "/bin/sluice";
