@@ -14,6 +14,11 @@
 
 namespace sluice::exec {
 
+unsigned HardwareThreads() {
+  static const unsigned threads = std::thread::hardware_concurrency();
+  return threads;
+}
+
 std::map<std::string, std::string> HostEnvironment() {
   // The same for every run of this process (a sweep records it per trial): read it once.
   static const std::map<std::string, std::string> cached = [] {
@@ -28,7 +33,7 @@ std::map<std::string, std::string> HostEnvironment() {
 #endif
     env["libtorch"] = SLUICE_TORCH_VERSION;  // what the SDK was built with; refined at run time
     env["host"] = store::HostName();
-    env["cores"] = std::to_string(std::thread::hardware_concurrency());
+    env["cores"] = std::to_string(HardwareThreads());
     utsname u{};
     if (uname(&u) == 0) env["os"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
     std::ifstream cpuinfo("/proc/cpuinfo");

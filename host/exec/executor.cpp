@@ -160,6 +160,38 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     r.record.status = store::StageStatus::kPending;
     stages.push_back(std::move(r));
   }
+  // The host's environment, once known, goes out with the run's next write.
+  std::optional<std::map<std::string, std::string>> unwritten_env;
+  const auto write_env = [&] {
+    if (unwritten_env) store.SetEnvironment(run_id, *unwritten_env);
+  };
+  const auto know_env = [&] {
+    std::map<std::string, std::string> env = HostEnvironment();
+    const int threads = static_cast<int>(pipeline.threads) > 0 ? static_cast<int>(pipeline.threads)
+                        : options.default_threads > 0          ? options.default_threads
+                                                               : static_cast<int>(HardwareThreads());
+    AddTorchEnvironment(env, threads);
+    unwritten_env = std::move(env);
+  };
+  // Where this process has loaded every plugin of the pipeline before (a sweep, from its
+  // second trial), loading them again cannot fail or crash: they are loaded before the run
+  // is recorded, and the run goes to the store with its environment and its first stage
+  // started, one transaction where there would be two.
+  bool resident = std::all_of(stages.begin(), stages.end(),
+                              [](const StageRun& r) { return plugin::IsLoaded(r.stage->plugin->path); });
+  for (StageRun& r : stages) {
+    if (!resident) break;
+    std::string error;
+    r.info = plugin::LoadPlugin(*r.stage->plugin, error);
+    resident = r.info != nullptr;  // a check failed: recorded as the failed load below
+  }
+  if (resident) {
+    know_env();
+    if (!stages.empty()) {
+      stages[0].record.status = store::StageStatus::kRunning;
+      stages[0].record.started_at = store::IsoTime(store::UnixNow());
+    }
+  }
   // The run and its stages, pending, in one transaction.
   store.Together([&] {
     if (resuming) {
@@ -168,16 +200,13 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
       store.CreateRun(run, pipeline.ParamsJson());
     }
     for (const StageRun& r : stages) store.UpsertStage(run_id, r.record);
+    write_env();
   });
+  unwritten_env.reset();
   MarkPhase("recorded");
   Heartbeat heartbeat(store, run_id);
   if (options.on_recorded) options.on_recorded(run_id);
   if (!store.in_memory()) SetActiveRun(store.location(), run_id);
-  // The host's environment, once known, goes out with the run's next write.
-  std::optional<std::map<std::string, std::string>> unwritten_env;
-  const auto write_env = [&] {
-    if (unwritten_env) store.SetEnvironment(run_id, *unwritten_env);
-  };
   view.Line(std::string("sluice: ") + (resuming ? "resuming run " : "run ") + run_id + " of " + pipeline.name + " (" +
             std::to_string(stages.size()) + " stages)");
 
@@ -218,23 +247,20 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
   };
 
   // Load every plugin before running anything: a bad library fails the run up front.
-  for (StageRun& r : stages) {
-    std::string error;
-    r.info = plugin::LoadPlugin(*r.stage->plugin, error);
-    if (!r.info) {
-      r.record.status = store::StageStatus::kFailed;
-      r.record.error = error;
-      store.UpsertStage(run_id, r.record);
-      return finish(store::RunStatus::kFailed, "stage '" + r.stage->name + "': " + error);
+  if (!resident) {
+    for (StageRun& r : stages) {
+      std::string error;
+      r.info = plugin::LoadPlugin(*r.stage->plugin, error);
+      if (!r.info) {
+        r.record.status = store::StageStatus::kFailed;
+        r.record.error = error;
+        store.UpsertStage(run_id, r.record);
+        return finish(store::RunStatus::kFailed, "stage '" + r.stage->name + "': " + error);
+      }
     }
+    know_env();
   }
   MarkPhase("plugins_loaded");
-  std::map<std::string, std::string> env = HostEnvironment();
-  const int threads = static_cast<int>(pipeline.threads) > 0 ? static_cast<int>(pipeline.threads)
-                      : options.default_threads > 0          ? options.default_threads
-                                                             : static_cast<int>(std::thread::hardware_concurrency());
-  AddTorchEnvironment(env, threads);
-  unwritten_env = std::move(env);
 
   PortValues values;
   std::map<std::string, int> readers = CountReaders(pipeline);
@@ -243,18 +269,21 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     ++index;
     const pipeline::ResolvedStage& s = *r.stage;
     if (StopRequested()) {
+      if (r.record.status == store::StageStatus::kRunning) r.record.status = store::StageStatus::kPending;  // never ran
       metrics.Flush();
       return finish(store::RunStatus::kInterrupted, "interrupted before stage '" + s.name + "'");
     }
     view.Line("[" + std::to_string(index) + "/" + std::to_string(stages.size()) + "] " + s.name + " (" +
               s.plugin->name + " " + s.plugin->version + ")");
-    r.record.status = store::StageStatus::kRunning;
-    r.record.started_at = store::IsoTime(store::UnixNow());
-    store.Together([&] {
-      write_env();
-      store.UpsertStage(run_id, r.record);
-    });
-    unwritten_env.reset();
+    if (r.record.status != store::StageStatus::kRunning) {  // (the first, recorded started with the run)
+      r.record.status = store::StageStatus::kRunning;
+      r.record.started_at = store::IsoTime(store::UnixNow());
+      store.Together([&] {
+        write_env();
+        store.UpsertStage(run_id, r.record);
+      });
+      unwritten_env.reset();
+    }
 
     const auto stage_started = std::chrono::steady_clock::now();
     if (index == 1) {

@@ -5,6 +5,8 @@
 
 #include <boost/dll/shared_library.hpp>
 #include <cstddef>
+#include <map>
+#include <mutex>
 #include <vector>
 
 namespace sluice::plugin {
@@ -15,6 +17,19 @@ namespace {
 std::vector<boost::dll::shared_library>& Resident() {
   static auto* resident = new std::vector<boost::dll::shared_library>();
   return *resident;
+}
+
+// The plugins loaded so far, by path: loading one again (a sweep's every trial) looks it
+// up here instead of asking the dynamic loader, which would return the same library.
+struct Loaded {
+  std::mutex mutex;
+  std::map<std::string, const SluicePluginInfo*> infos;
+  bool torch_looked_for = false;  // since the last plugin was loaded
+  void* torch = nullptr;          // libsluice_torch, once a plugin brought it in
+};
+Loaded& LoadedPlugins() {
+  static auto* loaded = new Loaded();
+  return *loaded;
 }
 
 std::string DlError(const std::string& what) {
@@ -29,7 +44,18 @@ std::string DlError(const std::string& what) {
 
 }  // namespace
 
+bool IsLoaded(const std::string& path) {
+  Loaded& loaded = LoadedPlugins();
+  std::lock_guard<std::mutex> lock(loaded.mutex);
+  return loaded.infos.count(path) > 0;
+}
+
 const SluicePluginInfo* LoadPluginInfo(const std::string& path, std::string& error) {
+  Loaded& loaded = LoadedPlugins();
+  {
+    std::lock_guard<std::mutex> lock(loaded.mutex);
+    if (auto it = loaded.infos.find(path); it != loaded.infos.end()) return it->second;
+  }
   try {
     boost::dll::shared_library library(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
     if (!library.has(SLUICE_PLUGIN_ENTRY)) {
@@ -46,7 +72,11 @@ const SluicePluginInfo* LoadPluginInfo(const std::string& path, std::string& err
     if (!info) {
       const char* reason = why ? why() : nullptr;
       error = path + ": " + (reason && *reason ? reason : "the plugin could not describe itself");
+      return nullptr;
     }
+    std::lock_guard<std::mutex> lock(loaded.mutex);
+    loaded.infos.emplace(path, info);
+    loaded.torch_looked_for = false;
     return info;
   } catch (const std::exception& e) {
     error = path + ": cannot load: " + DlError(e.what());
@@ -86,12 +116,20 @@ const SluicePluginInfo* LoadPlugin(const PluginDescriptor& plugin, std::string& 
 std::string TorchRuntime(int threads) {
 #ifdef SLUICE_TORCH_SONAME
   // Only if a plugin already brought libsluice_torch in: never load LibTorch for this.
-  void* handle = dlopen(SLUICE_TORCH_SONAME, RTLD_NOW | RTLD_NOLOAD);
+  // Looked for again only after another plugin was loaded (the loader opens the file).
+  void* handle = nullptr;
+  {
+    Loaded& loaded = LoadedPlugins();
+    std::lock_guard<std::mutex> lock(loaded.mutex);
+    if (!loaded.torch && !loaded.torch_looked_for) {
+      loaded.torch = dlopen(SLUICE_TORCH_SONAME, RTLD_NOW | RTLD_NOLOAD);  // kept: plugins are never unloaded
+      loaded.torch_looked_for = true;
+    }
+    handle = loaded.torch;
+  }
   if (!handle) return "";
   auto runtime = reinterpret_cast<const char* (*)(int)>(dlsym(handle, "sluice_torch_runtime"));
-  std::string json = runtime ? runtime(threads) : "";
-  dlclose(handle);  // drops only the reference NOLOAD added
-  return json;
+  return runtime ? runtime(threads) : "";
 #else
   (void)threads;
   return "";

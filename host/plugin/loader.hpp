@@ -16,6 +16,8 @@ namespace sluice::plugin {
 // Loads `path` and returns its info from the C entry point, without checking it. Null
 // on failure with `error` set ("cannot load ...", "no entry point ...").
 const SluicePluginInfo* LoadPluginInfo(const std::string& path, std::string& error);
+// Whether this process has loaded `path` already (loading it again cannot fail or crash).
+bool IsLoaded(const std::string& path);
 
 // Loads the plugin described by `plugin` and checks, before any C++ call: struct size,
 // ABI version, toolchain key, and that the library reports the contract its section
