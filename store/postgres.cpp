@@ -101,17 +101,19 @@ class PgConnection {
   }
 
   // Waits for every statement sent and leaves pipeline mode, throwing the first error
-  // (the statements after a failed one were skipped by the server).
-  void Drain() {
-    if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) return;
+  // (the statements after a failed one were skipped by the server). With `keep_last`,
+  // returns the last statement's result, for the caller to clear.
+  PGresult* Drain(bool keep_last = false) {
+    if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) return nullptr;
     std::vector<std::string> pending = std::move(pending_);
     pending_.clear();
     std::exception_ptr error;
+    PGresult* kept = nullptr;
     const auto fail = [&](const std::string& what) {
       if (!error) error = std::make_exception_ptr(StoreError(what + ": " + Trimmed(PQerrorMessage(conn_))));
     };
     if (PQpipelineSync(conn_) != 1) fail("store: cannot send to the server");
-    for (const std::string& what : pending) {
+    for (size_t i = 0; i < pending.size(); ++i) {
       // A statement's results, then a null.
       while (PGresult* r = PQgetResult(conn_)) {
         if (error || PQresultStatus(r) == PGRES_PIPELINE_ABORTED) {
@@ -119,8 +121,12 @@ class PgConnection {
           continue;
         }
         try {
-          Check(conn_, r, what);
-          PQclear(r);
+          Check(conn_, r, pending[i]);
+          if (keep_last && i + 1 == pending.size() && !kept) {
+            kept = r;
+          } else {
+            PQclear(r);
+          }
         } catch (...) {
           error = std::current_exception();
         }
@@ -131,7 +137,12 @@ class PgConnection {
     const bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
     PQclear(sync);
     if (!synced || PQexitPipelineMode(conn_) != 1) fail("store: the server's answers went astray");
-    if (error) std::rethrow_exception(error);
+    if (keep_last && !kept) fail("store: the server did not answer");
+    if (error) {
+      PQclear(kept);
+      std::rethrow_exception(error);
+    }
+    return kept;
   }
 
  private:
@@ -218,13 +229,20 @@ class PgStatement final : public StatementBackend {
     return values;
   }
   void Execute() {
-    pg_.Drain();
     const std::vector<const char*> values = Values();
     const int n = static_cast<int>(values.size());
     PGconn* conn = pg_.get();
-    PGresult* r = prepared_.empty() ? PQexecParams(conn, sql_.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0)
-                                    : PQexecPrepared(conn, prepared_.c_str(), n, values.data(), nullptr, nullptr, 0);
-    Check(conn, r, "cannot execute '" + sql_.substr(0, 60) + "'");
+    const std::string what = "cannot execute '" + sql_.substr(0, 60) + "'";
+    PGresult* r = nullptr;
+    if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF) {
+      // Statements are waiting to go: this one goes with them, one round trip for all.
+      pg_.Send(prepared_.empty() ? nullptr : prepared_.c_str(), sql_.c_str(), n, values.data(), what);
+      r = pg_.Drain(/*keep_last=*/true);
+    } else {
+      r = prepared_.empty() ? PQexecParams(conn, sql_.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0)
+                            : PQexecPrepared(conn, prepared_.c_str(), n, values.data(), nullptr, nullptr, 0);
+      Check(conn, r, what);
+    }
     result_ = r;
     row_ = -1;
     const char* tuples = PQcmdTuples(r);
