@@ -52,8 +52,10 @@ std::map<std::string, int> CountReaders(const pipeline::ResolvedPipeline& p) {
 class Heartbeats {
  public:
   static Heartbeats& Get() {
-    static Heartbeats heartbeats;
-    return heartbeats;
+    // Never destroyed: at exit the thread may be waiting on a server, and nothing is left
+    // to beat for.
+    static auto* heartbeats = new Heartbeats();
+    return *heartbeats;
   }
   void Add(const std::string& location, const std::string& run_id) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -64,14 +66,6 @@ class Heartbeats {
     std::lock_guard<std::mutex> lock(mutex_);
     runs_.erase(run_id);
   }
-  ~Heartbeats() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
 
  private:
   Heartbeats() = default;
@@ -79,7 +73,8 @@ class Heartbeats {
     std::map<std::string, std::unique_ptr<store::Database>> connections;  // by store
     const auto interval = std::chrono::duration<double>(store::HeartbeatSeconds());
     std::unique_lock<std::mutex> lock(mutex_);
-    while (!wake_.wait_for(lock, interval, [this] { return stop_; })) {
+    for (;;) {
+      wake_.wait_for(lock, interval);
       const std::map<std::string, std::string> runs = runs_;
       lock.unlock();  // a run may end meanwhile: the beat of a finished run changes nothing
       for (const auto& [run_id, location] : runs) {
@@ -96,8 +91,7 @@ class Heartbeats {
   }
 
   std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
+  std::condition_variable wake_;             // never notified: the beats keep their time
   std::map<std::string, std::string> runs_;  // run id -> store
   std::thread thread_;
 };

@@ -5,12 +5,18 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
+#include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
+#include <string>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "data_files.hpp"
+#include "database.hpp"
 #include "engine_store.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
@@ -159,6 +165,48 @@ TEST_F(PostgresTest, AKilledWorkersTrialIsLostAndItsGridPointRunAgain) {
   const json crashed = Json({"runs", "list", "--status", "crashed"});
   ASSERT_EQ(crashed.size(), 1u);
   EXPECT_TRUE(Contains(crashed[0]["error"], "ended without recording a result")) << crashed[0].dump();
+}
+
+// While a run executes on a server, its process records that it is alive every
+// SLUICE_HEARTBEAT_SECONDS (what other hosts go by to find a dead one): one thread beats
+// for the runs of a sweep, one after the other.
+TEST_F(PostgresTest, EachRunningTrialsHeartbeatAdvances) {
+  // Two grid points, each hanging while its own file exists.
+  const std::string a = dir_ / "a", b = dir_ / "b";
+  dir_.Write("beat.toml",
+             "[pipeline]\nname = \"beat\"\nseed = 3\n\n[stages.f]\nplugin = \"test-objective\"\n\n[sweep]\n"
+             "metric = \"f.value\"\ndirection = \"minimize\"\nsampler = \"grid\"\n\n[sweep.space]\n"
+             "\"f.hang_while\" = { choice = [\"" +
+                 a + "\", \"" + b + "\"] }\n");
+  dir_.Write("a", "");
+  dir_.Write("b", "");
+  ProcessOptions options = Options();
+  options.env["SLUICE_HEARTBEAT_SECONDS"] = "0.05";
+  Child sweep({SluiceBinary(), "sweep", "beat.toml", "--verbose"}, options);
+  store::Database db(store_->location(), store::Database::Mode::kReadOnly);
+  // The running run's heartbeat, until it has moved `beats` times (or 60 s passed).
+  const auto beats_seen = [&](int beats) {
+    std::optional<double> last;
+    int moved = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (moved < beats && std::chrono::steady_clock::now() < deadline) {
+      store::Statement q = db.Prepare("SELECT heartbeat_at FROM runs WHERE status = 'running'");
+      if (q.Step()) {
+        const double at = q.Double(0);
+        if (last && at > *last) ++moved;
+        last = at;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling the server, not timing
+    }
+    return moved;
+  };
+  for (const std::string& flag : std::vector<std::string>{a, b}) {
+    ASSERT_TRUE(sweep.WaitForLine([&](const std::string& l) { return Contains(l, "hanging while " + flag); }));
+    EXPECT_EQ(beats_seen(2), 2) << "the run hanging on " << flag << " recorded no heartbeats";
+    std::filesystem::remove(flag);
+  }
+  const ProcessResult done = sweep.Wait();
+  ASSERT_EQ(done.exit_code, 0) << done.err;
 }
 
 TEST_F(PostgresTest, WarmStartsAndResumeWorkAsOnSqlite) {
