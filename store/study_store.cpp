@@ -166,7 +166,11 @@ std::optional<TrialRecord> StudyStore::ClaimTrial(const std::string& study_id, c
 void StudyStore::FinishTrial(const std::string& study_id, int64_t number, TrialState state,
                              const std::optional<std::string>& run_id, std::optional<double> value,
                              std::optional<int64_t> step) {
-  db_.Write([&] {
+  // Under the store's lock, as every write of a trial: the study's next revision is read
+  // and taken in one turn (two workers ending trials at once would otherwise take the same
+  // number, and a reader between them would miss the second). Inside a claim it is part of
+  // the claim's transaction.
+  db_.WriteTransaction([&] {
     db_.Cached(std::string("UPDATE trials SET state = ?2, value = ?3, step = ?4, ended_at = ?5, run_id = ?7, "
                            "revision = ") +
                kNextRevision + " WHERE study_id = ?1 AND number = ?6")
