@@ -140,9 +140,10 @@ DataParallel::DataParallel(const DistributedV1& dist, const std::string& stage, 
   for (Impl::Bucket& b : m.buckets) {
     int64_t numel = 0;
     for (size_t k : b.parameters) numel += m.parameters[k].numel();
-    // The last bucket carries one more element: the step's value (the loss), summed with
-    // the gradients rather than by a collective of its own.
-    if (&b == &m.buckets.back()) ++numel;
+    // The last bucket carries two more elements, summed with the gradients rather than by
+    // collectives of their own: the step's value (the loss) and how many ranks asked to
+    // stop.
+    if (&b == &m.buckets.back()) numel += 2;
     b.flat = torch::zeros({numel}, m.parameters[b.parameters[0]].options().requires_grad(false));
   }
   for (size_t k = 0; k < n; ++k) {
@@ -158,10 +159,11 @@ DataParallel::~DataParallel() {
 
 const char* DataParallel::backend() const { return "gloo"; }
 
-void DataParallel::BeginStep(double value) {
+void DataParallel::BeginStep(double value, bool stop) {
   Impl& m = *impl_;
   torch::Tensor& last = m.buckets.back().flat;
-  last[last.numel() - 1].fill_(value);
+  last[last.numel() - 2].fill_(value);
+  last[last.numel() - 1].fill_(stop ? 1.0 : 0.0);
   std::fill(m.ready.begin(), m.ready.end(), false);
   for (Impl::Bucket& b : m.buckets) {
     b.pending = b.parameters.size();
@@ -196,7 +198,8 @@ double DataParallel::FinishStep() {
     }
   }
   const torch::Tensor& last = m.buckets.back().flat;
-  return last[last.numel() - 1].item<double>();
+  stop_agreed_ = last[last.numel() - 1].item<double>() > 0;
+  return last[last.numel() - 2].item<double>();
 }
 
 double DataParallel::SumAcrossRanks(double value) {

@@ -36,9 +36,13 @@ class DataParallel {
   // Around each backward pass: BeginStep() before it, FinishStep() after it, which
   // leaves in each parameter's .grad the sum of every rank's gradient. A rank with no
   // examples in a step skips its backward pass but still calls both. `value` (the rank's
-  // share of the loss) travels with the gradients; FinishStep returns its sum.
-  void BeginStep(double value = 0);
+  // share of the loss) travels with the gradients; FinishStep returns its sum. `stop`
+  // (this rank was asked to stop: Ctrl-C reaches the ranks at slightly different steps)
+  // travels too: after FinishStep, StopAgreed() says whether any rank asked, so every
+  // rank stops after the same step instead of leaving the others in a collective.
+  void BeginStep(double value = 0, bool stop = false);
   double FinishStep();
+  bool StopAgreed() const { return stop_agreed_; }
 
   // The sum of `value` over the ranks.
   double SumAcrossRanks(double value);
@@ -51,6 +55,7 @@ class DataParallel {
   struct Impl;  // the process group and the buckets (c10d stays out of this header)
   std::unique_ptr<Impl> impl_;
   int rank_ = 0, world_ = 1;
+  bool stop_agreed_ = false;
 };
 
 }  // namespace sluice::trainer

@@ -445,10 +445,13 @@ class Trainer final : public sluice::Stage {
           },
           0, steps, static_cast<int>(kPrefetchParam.Get(p)));
       for (int64_t step = 0; step < steps; ++step) {
-        if (ctx.StopRequested()) {
+        const auto stopped = [&] {
           return Status::Cancelled("stopped in epoch " + std::to_string(epoch) + " at step " + std::to_string(step) +
                                    " of " + std::to_string(steps));
-        }
+        };
+        // Data-parallel ranks stop together, after the step in which one of them was asked.
+        const bool stop = ctx.StopRequested();
+        if (stop && !dp) return stopped();
         Batch b = batches.Next();
         const sluice::Inputs x = b.x.To(device, pin);
         const torch::Tensor y = b.y.to(device, pin);
@@ -475,9 +478,12 @@ class Trainer final : public sluice::Stage {
         }
         // Data-parallel: the global batch's loss is summed with the gradients.
         double global_loss = 0;
-        if (dp) dp->BeginStep(rows ? loss.item<double>() : 0.0);
+        if (dp) dp->BeginStep(rows ? loss.item<double>() : 0.0, stop);
         if (rows) scaler.Scale(loss).backward();
-        if (dp) global_loss = dp->FinishStep();
+        if (dp) {
+          global_loss = dp->FinishStep();
+          if (dp->StopAgreed()) return stopped();
+        }
         if (scaler.Unscale(parameters)) {
           if (kGradClipParam.Get(p) > 0) torch::nn::utils::clip_grad_norm_(parameters, kGradClipParam.Get(p));
           optimizer->step();
