@@ -964,15 +964,13 @@ void MetricWriter::Log(std::string_view key, int64_t step, double value) {
   if (buffer_.size() >= batch_size_ || now - last_flush_ >= flush_interval_s_) Flush();
 }
 
-void MetricWriter::InsertPoints(Database& db) {
+void MetricWriter::InsertPoints(Database& db, const std::vector<const Point*>& last) {
   constexpr size_t kRowsPerStatement = 250;  // 750 bound values
   // Within one statement a (series, step) may appear once: a step logged twice in the
   // buffer keeps its last value, as the row-by-row upsert does.
   std::vector<std::vector<const Point*>> by_key(keys_.size());
-  std::vector<const Point*> last(keys_.size(), nullptr);
   std::map<std::pair<uint32_t, int64_t>, size_t> seen;
   for (const Point& p : buffer_) {
-    last[p.key] = &p;
     auto [it, fresh] = seen.try_emplace({p.key, p.step}, by_key[p.key].size());
     if (fresh) {
       by_key[p.key].push_back(&p);
@@ -1038,17 +1036,18 @@ void MetricWriter::Flush(const std::function<void()>& also) {
   // The series ids committed before: a transaction rolled back takes the series it made
   // with it.
   const std::vector<int64_t> known = series_;
+  std::vector<const Point*> last(keys_.size(), nullptr);  // each series' last point logged
+  for (const Point& p : buffer_) last[p.key] = &p;
   const auto write = [&] {
     if (db.dialect() == Dialect::kPostgres) {
       // A server: many points per statement, every statement sent at once, where SQLite
       // takes each point in a microsecond.
-      InsertPoints(db);
+      InsertPoints(db, last);
       if (also) also();
       return;
     }
     series_ = known;
     for (const Point& p : buffer_) SeriesId(p.key);
-    std::vector<const Point*> last(keys_.size(), nullptr);
     Statement& insert = db.Cached(
         "INSERT INTO metric_points (series_id, step, value, logged_at) VALUES (?1, ?2, ?3, ?4) "
         "ON CONFLICT (series_id, step) DO UPDATE SET value = excluded.value, logged_at = excluded.logged_at");
@@ -1062,7 +1061,6 @@ void MetricWriter::Flush(const std::function<void()>& also) {
       insert.Bind(4, p.logged_at);
       insert.Step();
       insert.Reset();
-      last[p.key] = &p;
     }
     // The series' newest point: the last one logged, unless an older step came last.
     Statement& latest = db.Cached(
@@ -1087,8 +1085,6 @@ void MetricWriter::Flush(const std::function<void()>& also) {
     throw;
   }
   written_ += static_cast<int64_t>(buffer_.size());
-  std::vector<const Point*> last(keys_.size(), nullptr);
-  for (const Point& p : buffer_) last[p.key] = &p;
   for (const Point* p : last) {
     if (!p) continue;
     auto [it, fresh] = latest_.try_emplace(keys_[p->key], LatestMetric{keys_[p->key], p->step, p->value});

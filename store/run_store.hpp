@@ -271,8 +271,9 @@ class MetricWriter {
     double logged_at;
   };
   uint32_t Intern(std::string_view key);
-  int64_t SeriesId(uint32_t key);   // creates the series row on first use
-  void InsertPoints(Database& db);  // the buffer, many rows per statement (PostgreSQL)
+  int64_t SeriesId(uint32_t key);  // creates the series row on first use
+  // The buffer, one statement per series (PostgreSQL); `last`: each series' last point.
+  void InsertPoints(Database& db, const std::vector<const Point*>& last);
 
   RunStore& store_;
   std::string run_id_;

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -72,11 +71,13 @@ class Heartbeats {
   void Beat() {
     std::map<std::string, std::unique_ptr<store::Database>> connections;  // by store
     const auto interval = std::chrono::duration<double>(store::HeartbeatSeconds());
-    std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      wake_.wait_for(lock, interval);
-      const std::map<std::string, std::string> runs = runs_;
-      lock.unlock();  // a run may end meanwhile: the beat of a finished run changes nothing
+      std::this_thread::sleep_for(interval);
+      std::map<std::string, std::string> runs;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        runs = runs_;  // a run may end meanwhile: the beat of a finished run changes nothing
+      }
       for (const auto& [run_id, location] : runs) {
         try {
           std::unique_ptr<store::Database>& db = connections[location];
@@ -86,12 +87,10 @@ class Heartbeats {
           connections.erase(location);  // the server went away for a moment: connect again next time
         }
       }
-      lock.lock();
     }
   }
 
   std::mutex mutex_;
-  std::condition_variable wake_;             // never notified: the beats keep their time
   std::map<std::string, std::string> runs_;  // run id -> store
   std::thread thread_;
 };
@@ -186,7 +185,8 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
       stages[0].record.started_at = store::IsoTime(store::UnixNow());
     }
   }
-  // The run and its stages, pending, in one transaction.
+  // The run and its stages (the first started, with the environment, where resident), in
+  // one transaction.
   store.Together([&] {
     if (resuming) {
       store.ReopenRun(run_id, run.pid, run.host, command_line);
@@ -218,13 +218,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
   };
   bool end_written = false;  // with the last stage's end
   auto finish = [&](store::RunStatus status, std::optional<std::string> error) {
-    if (!end_written) {
-      const bool alone = !unwritten_env && std::none_of(stages.begin(), stages.end(), [](const StageRun& r) {
-        return r.record.status == store::StageStatus::kPending || r.record.status == store::StageStatus::kSkipped;
-      });
-      // One statement needs no transaction of its own.
-      alone ? write_end(status, error) : store.Together([&] { write_end(status, error); });
-    }
+    if (!end_written) store.Together([&] { write_end(status, error); });
     unwritten_env.reset();
     SetActiveRun("", "");
     std::error_code ec;

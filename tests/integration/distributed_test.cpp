@@ -99,6 +99,20 @@ class DistributedTest : public StoreCliTest {
     }
     return -1;
   }
+  // Once the launcher prints `line`, sends `signal` to rank 1 and waits (two minutes at
+  // most) for the launcher to end: nothing when it did not.
+  static std::optional<ProcessResult> SignalRank1After(Child& launcher, const std::string& line, int signal) {
+    if (!launcher.WaitForLine([&](const std::string& l) { return Contains(l, line); })) {
+      ADD_FAILURE() << "the launcher never printed '" << line << "'";
+      return std::nullopt;
+    }
+    const pid_t rank1 = RankPid(launcher.pid(), 1);
+    if (rank1 <= 0 || kill(rank1, signal) != 0) {
+      ADD_FAILURE() << "rank 1 not found among the launcher's children";
+      return std::nullopt;
+    }
+    return launcher.WaitAtMost(120);
+  }
 };
 
 TEST_F(DistributedTest, TwoRanksTrainAsOneProcessWithTheSameGlobalBatchAndRecordOneRun) {
@@ -165,11 +179,7 @@ TEST_F(DistributedTest, TwoNodesOverLoopbackRecordOneRunInNodeZerosStore) {
 TEST_F(DistributedTest, ADeadRankFailsTheRunAndStopsTheOthers) {
   WriteCreditPipeline("credit.toml", 16, 100000);
   auto launcher = Start({"run", "credit.toml", "--nproc", "2", "--json"}, Options());
-  ASSERT_TRUE(launcher->WaitForLine([](const std::string& l) { return Contains(l, "data-parallel over 2 ranks"); }));
-  const pid_t rank1 = RankPid(launcher->pid(), 1);
-  ASSERT_GT(rank1, 0) << "rank 1 not found among the launcher's children";
-  ASSERT_EQ(kill(rank1, SIGKILL), 0);
-  const std::optional<ProcessResult> r = launcher->WaitAtMost(120);
+  const std::optional<ProcessResult> r = SignalRank1After(*launcher, "data-parallel over 2 ranks", SIGKILL);
   ASSERT_TRUE(r.has_value()) << "the launcher did not stop after rank 1 died";
   EXPECT_EQ(r->exit_code, 1) << r->err;
   EXPECT_TRUE(Contains(r->err, "rank 1 was killed by signal 9")) << r->err;
@@ -185,11 +195,7 @@ TEST_F(DistributedTest, ADeadRankFailsTheRunAndStopsTheOthers) {
 TEST_F(DistributedTest, ARankAskedToStopStopsEveryRankAfterTheSameStep) {
   WriteFashionPipeline("fashion.toml", 3);
   auto launcher = Start({"run", "fashion.toml", "--nproc", "2", "--json"}, Options());
-  ASSERT_TRUE(launcher->WaitForLine([](const std::string& l) { return Contains(l, "epoch 1/3: loss"); }));
-  const pid_t rank1 = RankPid(launcher->pid(), 1);
-  ASSERT_GT(rank1, 0) << "rank 1 not found among the launcher's children";
-  ASSERT_EQ(kill(rank1, SIGINT), 0);
-  const std::optional<ProcessResult> r = launcher->WaitAtMost(120);
+  const std::optional<ProcessResult> r = SignalRank1After(*launcher, "epoch 1/3: loss", SIGINT);
   ASSERT_TRUE(r.has_value()) << "the ranks did not stop";
   const json run = json::parse(r->out);
   EXPECT_NE(run["status"], "succeeded") << run.dump();
