@@ -224,6 +224,7 @@ int RunCommand(const Args& args, const std::string& command_line) {
   exec::HostDistributed distributed(rank.value_or(exec::RankInfo{}));
   if (rank) {
     if (!resume) execute.run_id = rank->run_id;
+    execute.data_parallel = true;
     execute.default_threads =
         std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, rank->local_world_size));
     execute.extra_services = [&distributed](std::string_view name, uint32_t version) -> void* {

@@ -306,7 +306,7 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     std::optional<store::RunStatus> run_end;
     std::optional<std::string> run_error;
     const auto settle = [&] {
-      interrupted = status.IsCancelled() && StopRequested();
+      interrupted = status.IsCancelled() && (StopRequested() || options.data_parallel);
       pruned = !status.ok() && !interrupted && ctx.pruned_at().has_value();
       r.record.status = status.ok()   ? store::StageStatus::kSucceeded
                         : interrupted ? store::StageStatus::kInterrupted

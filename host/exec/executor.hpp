@@ -44,6 +44,10 @@ struct ExecuteOptions {
   std::optional<std::string> run_id;
   std::optional<std::filesystem::path> checkpoint_root;
   bool checkpoints_resuming = false;
+  // A data-parallel rank: a stage that returns Cancelled stopped because some rank was
+  // asked to stop (the ranks agree on stopping; see DistributedV1), so the run is
+  // interrupted even when this rank's process was not asked.
+  bool data_parallel = false;
   // LibTorch's threads when the pipeline does not set pipeline.threads (0: every core).
   int default_threads = 0;
 };

@@ -102,6 +102,10 @@ class SLUICE_API ModelRegistryV1 {
 // master_address():master_port() (rank 0 serves it) and a process group over it.
 // CheckpointsV1::Dir() is rank 0's folder on every rank (across hosts: a shared
 // filesystem): the other ranks read it when resuming; only rank 0 writes it.
+// Stopping: a rank asked to stop (StageContext::StopRequested) must not simply leave the
+// others waiting in a collective. The ranks agree (the trainer sums a flag with its
+// gradients) and every rank returns Status::Cancelled after the same step; the run is
+// then recorded interrupted, whichever rank was asked.
 class SLUICE_API DistributedV1 {
  public:
   static constexpr const char* kName = "distributed";
