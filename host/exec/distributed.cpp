@@ -78,11 +78,14 @@ int FreeLoopbackPort() {
   return port;
 }
 
+// A rank's `sluice run` exits with 130 (cli::kExitInterrupted) when its run was interrupted.
+bool Interrupted(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 130; }
+
 std::string Describe(int rank, int status) {
   if (WIFSIGNALED(status))
     return "rank " + std::to_string(rank) + " was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
            strsignal(WTERMSIG(status)) + ")";
-  if (WEXITSTATUS(status) == 130) return "rank " + std::to_string(rank) + " was interrupted";  // `sluice run`'s code
+  if (Interrupted(status)) return "rank " + std::to_string(rank) + " was interrupted";
   return "rank " + std::to_string(rank) + " exited with status " + std::to_string(WEXITSTATUS(status));
 }
 
@@ -209,9 +212,9 @@ int LaunchRanks(const LaunchOptions& options) {
     if (Failed(status) && first_failure.empty()) {
       first_failure = Describe(rank, status);
       if (!ranks.empty() && !StopRequested()) {
-        const bool interrupted = WIFEXITED(status) && WEXITSTATUS(status) == 130;
         std::cerr << "sluice: " << first_failure
-                  << (interrupted ? "; the other ranks stop after the same step\n" : "; stopping the other ranks\n");
+                  << (Interrupted(status) ? "; the other ranks stop after the same step\n"
+                                          : "; stopping the other ranks\n");
         reaper = std::thread([&, grace = options.grace_seconds] {
           std::unique_lock<std::mutex> lock(mutex);
           if (done.wait_for(lock, std::chrono::duration<double>(grace), [&] { return all_exited; })) return;
