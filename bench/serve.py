@@ -125,7 +125,8 @@ def run_model(title, model, servers, body, levels, args, work):
     for _ in range(args.rounds):
         for name, (command, env) in servers.items():
             port = free_port()
-            proc = subprocess.Popen(command(port), env=env, cwd=HERE, stdout=subprocess.DEVNULL,
+            # In the scratch folder: MLflow's server writes an mlruns/ folder where it starts.
+            proc = subprocess.Popen(command(port), env=env, cwd=work, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL, start_new_session=True)
             try:
                 wait_until_up(port, proc)
@@ -191,7 +192,7 @@ def main():
     def servers(model, path, kind):
         mlflow_model = os.path.join(work, f"mlflow-{kind}")
         subprocess.run([f"{VENV}/bin/python", os.path.join(HERE, "serve_peer.py"), "save-mlflow", path, kind,
-                        mlflow_model], check=True, capture_output=True, env=peer_env)
+                        mlflow_model], check=True, capture_output=True, env=peer_env, cwd=work)
         ours = {"sluice": (lambda port: [sluice, "serve", model, "--port", str(port)], env)}
         if kind == "text":  # where compute dominates, the reduced precision too
             ours["sluice-bf16"] = (lambda port: [sluice, "serve", model, "--port", str(port), "--precision", "bf16"],
