@@ -8,6 +8,7 @@
 
 #include "sluice/bundle.hpp"
 #include "sluice/digest.hpp"
+#include "sluice/excerpt.hpp"
 
 namespace sluice::store {
 
@@ -52,7 +53,7 @@ Status VerifyBundleFolder(const std::string& folder) {
   try {
     manifest = nlohmann::json::parse(in);
   } catch (const nlohmann::json::exception& e) {
-    return Status::InvalidArgument(manifest_path.string() + " is malformed: " + e.what());
+    return Status::InvalidArgument(manifest_path.string() + " is malformed: " + MessageExcerpt(e));
   }
   const auto files = manifest.find("files");
   if (files == manifest.end() || !files->is_object()) return Status::Ok();  // format 1: no digests

@@ -793,7 +793,7 @@ ModelRecord RunStore::RegisterModel(const std::string& name, const std::optional
   try {
     manifest = nlohmann::ordered_json::parse(manifest_text);
   } catch (const nlohmann::json::exception& e) {
-    throw StoreError(bundle_dir.string() + "/manifest.json: " + e.what());
+    throw StoreError(bundle_dir.string() + "/manifest.json: " + MessageExcerpt(e));
   }
   // The slow part (copying and digesting the weights) happens before the write lock is
   // taken, in a staging folder: sweep workers writing metrics are not held up by it.

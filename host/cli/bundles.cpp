@@ -44,7 +44,7 @@ json ReadManifest(const fs::path& bundle, const std::string& label) {
   try {
     manifest = json::parse(in);
   } catch (const json::exception& e) {
-    throw store::StoreError(label + ": manifest.json is malformed: " + e.what());
+    throw store::StoreError(label + ": manifest.json is malformed: " + MessageExcerpt(e));
   }
   if (manifest.value("format", "") != bundle::kFormatName) throw store::StoreError(label + " is not a Sluice bundle");
   const int format = manifest.value("format_version", 0);

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sluice/excerpt.hpp"
+
 namespace sluice::pipeline {
 
 namespace {
@@ -28,7 +30,7 @@ std::optional<PipelineBuilder> StoredPipeline(const std::string& spec_json, cons
     b.File(j.value("file", origin));
     return b;
   } catch (const json::exception& e) {
-    diag.Error(SourceLoc{origin, 0, 0, 1}, std::string("the stored pipeline is unreadable: ") + e.what());
+    diag.Error(SourceLoc{origin, 0, 0, 1}, std::string("the stored pipeline is unreadable: ") + MessageExcerpt(e));
     return std::nullopt;
   }
 }

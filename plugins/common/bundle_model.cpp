@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "sluice/bundle.hpp"
+#include "sluice/excerpt.hpp"
 
 namespace sluice::inference {
 
@@ -33,7 +34,7 @@ Status ReadJson(const fs::path& path, json& out) {
   try {
     out = json::parse(in);
   } catch (const json::exception& e) {
-    return Status::InvalidArgument(path.string() + ": " + e.what());
+    return Status::InvalidArgument(path.string() + ": " + MessageExcerpt(e));
   }
   return Status::Ok();
 }
@@ -99,7 +100,7 @@ Status BundleModel::Load(const fs::path& bundle, const ModelSpec& spec, const to
     m.target_shift_ = m.manifest_.value("target_shift", 0.0);
     m.target_scale_ = m.manifest_.value("target_scale", 1.0);
   } catch (const json::exception& e) {
-    return Status::InvalidArgument((bundle / bundle::kManifestFile).string() + ": " + e.what());
+    return Status::InvalidArgument((bundle / bundle::kManifestFile).string() + ": " + MessageExcerpt(e));
   }
   if (Status checked = CheckPreprocessing(m.pre_.dump(), m.schema_.sample_shape); !checked.ok()) {
     return Status::InvalidArgument((bundle / bundle::kPreprocessingFile).string() + ": " + checked.message());

@@ -7,6 +7,7 @@
 
 #include "hf_checkpoint.hpp"
 #include "sluice/bundle.hpp"
+#include "sluice/excerpt.hpp"
 #include "sluice/plugin.hpp"
 #include "sluice/torch.hpp"
 
@@ -52,7 +53,7 @@ class HfExport final : public sluice::Stage {
                                                     s.at("categorical_cardinality").at(0).get<int64_t>(),
                                                     s.at("num_outputs").get<int64_t>());
     } catch (const json::exception& e) {
-      return Status::InvalidArgument(bundle.string() + "/manifest.json: " + e.what());
+      return Status::InvalidArgument(bundle.string() + "/manifest.json: " + sluice::MessageExcerpt(e));
     }
     auto bert = std::make_shared<sluice::text::BertNetwork>(c);
     sluice::LoadWeights(*bert, (bundle / sluice::bundle::kWeightsFile).string());

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sluice/excerpt.hpp"
 #include "sluice/plugin.hpp"  // internal::DescribeError
 
 namespace sluice {
@@ -487,7 +488,7 @@ Contract Contract::FromJson(std::string_view text) {
     }
     return c;
   } catch (const json::exception& e) {
-    throw std::runtime_error(std::string("malformed plugin contract: ") + e.what());
+    throw std::runtime_error(std::string("malformed plugin contract: ") + MessageExcerpt(e));
   }
 }
 

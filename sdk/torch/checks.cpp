@@ -2,6 +2,7 @@
 // the preprocessing formats.
 #include <nlohmann/json.hpp>
 
+#include "sluice/excerpt.hpp"
 #include "sluice/torch.hpp"
 
 namespace sluice {
@@ -135,7 +136,7 @@ Status CheckPreprocessing(const std::string& text, const std::vector<int64_t>& s
   try {
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    return Status::InvalidArgument(std::string("the preprocessing is not JSON: ") + e.what());
+    return Status::InvalidArgument(std::string("the preprocessing is not JSON: ") + MessageExcerpt(e));
   }
   if (!j.is_object() || !j.contains("kind") || !j["kind"].is_string()) {
     return Status::InvalidArgument("the preprocessing has no \"kind\" (\"image\" or \"table\")");
@@ -181,7 +182,7 @@ Status CheckPreprocessing(const std::string& text, const std::vector<int64_t>& s
       return Status::Ok();
     }
   } catch (const nlohmann::json::exception& e) {
-    return Status::InvalidArgument("the " + kind + " preprocessing is malformed: " + e.what());
+    return Status::InvalidArgument("the " + kind + " preprocessing is malformed: " + MessageExcerpt(e));
   }
   return Status::InvalidArgument("unknown preprocessing kind '" + kind + "' (known: image, table, text)");
 }

@@ -1,6 +1,7 @@
 // Quoting input in messages (sluice/excerpt.hpp): bounded, escaped, whole characters.
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 
 #include "sluice/excerpt.hpp"
@@ -21,6 +22,15 @@ TEST(ExcerptTest, EscapesControlBytesAndBrokenUtf8AndNeverSplitsACharacter) {
   EXPECT_EQ(Excerpt("\xC3\xB6\xC3\xB6\xC3\xB6", 5), "\xC3\xB6\xC3\xB6... (6 bytes)");
   EXPECT_EQ(Excerpt("\xE0\x80\xAF"), "\\xe0\\x80\\xaf");  // an overlong '/'
   EXPECT_EQ(Excerpt("\xED\xA0\x80"), "\\xed\\xa0\\x80");  // a UTF-16 surrogate
+}
+
+TEST(ExcerptTest, AParsersMessageKeepsItsWordsAndLosesMostOfTheTokenItQuotes) {
+  const std::string message = "parse error at line 1: invalid string; last read: '\"" + std::string(1u << 20, 'x');
+  const std::string cut = MessageExcerpt(std::runtime_error(message));
+  EXPECT_EQ(cut.substr(0, 52), message.substr(0, 52));
+  EXPECT_EQ(cut.size(), 300u + std::string("... (1048629 bytes)").size()) << cut;
+  EXPECT_EQ(MessageExcerpt(std::runtime_error("type must be string, but is number")),
+            "type must be string, but is number");
 }
 
 TEST(ExcerptTest, FindsTheFirstByteThatIsNotUtf8) {

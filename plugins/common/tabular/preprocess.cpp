@@ -1,10 +1,11 @@
 #include "preprocess.hpp"
-#include "sluice/excerpt.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
+
+#include "sluice/excerpt.hpp"
 
 namespace sluice::tabular {
 
@@ -360,7 +361,7 @@ Status Preprocessor::FromJson(const nlohmann::json& j, Preprocessor& out) {
     }
     return Status::Ok();
   } catch (const nlohmann::json::exception& e) {
-    return Status::InvalidArgument(std::string("malformed table preprocessing: ") + e.what());
+    return Status::InvalidArgument(std::string("malformed table preprocessing: ") + MessageExcerpt(e));
   }
 }
 

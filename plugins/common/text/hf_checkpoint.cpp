@@ -19,7 +19,7 @@ Status ReadJsonFile(const fs::path& path, json& out) {
   try {
     out = json::parse(in);
   } catch (const json::exception& e) {
-    return Status::InvalidArgument(path.string() + ": not JSON (truncated?): " + e.what());
+    return Status::InvalidArgument(path.string() + ": not JSON (truncated?): " + MessageExcerpt(e));
   }
   return Status::Ok();
 }

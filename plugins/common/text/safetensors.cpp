@@ -54,7 +54,7 @@ Status ReadSafetensors(const std::string& path, std::map<std::string, torch::Ten
   try {
     header = nlohmann::json::parse(header_text);
   } catch (const nlohmann::json::exception& e) {
-    return Status::InvalidArgument(path + ": the header is not JSON: " + e.what());
+    return Status::InvalidArgument(path + ": the header is not JSON: " + MessageExcerpt(e));
   }
   if (!header.is_object()) return Status::InvalidArgument(path + ": the header is not a JSON object");
   const uint64_t data_size = file_size - 8 - header_size;
@@ -90,7 +90,7 @@ Status ReadSafetensors(const std::string& path, std::map<std::string, torch::Ten
           type == torch::kFloat32 || type == torch::kFloat16 || type == torch::kBFloat16 || type == torch::kFloat64;
       tensors[name] = t.to(floating ? torch::kFloat32 : torch::kInt64);
     } catch (const nlohmann::json::exception& e) {
-      return Status::InvalidArgument(where + " is described wrongly in the header: " + e.what());
+      return Status::InvalidArgument(where + " is described wrongly in the header: " + MessageExcerpt(e));
     }
   }
   return Status::Ok();

@@ -174,7 +174,7 @@ Status SentencePiece::FromJson(const nlohmann::json& j, std::shared_ptr<const Se
     sp->model_type_ = j.value("model_type", "unigram");
     sp->lowercase_ = j.value("lowercase", true);
   } catch (const nlohmann::json::exception& e) {
-    return Status::InvalidArgument(std::string("the SentencePiece tokenizer is malformed: ") + e.what());
+    return Status::InvalidArgument(std::string("the SentencePiece tokenizer is malformed: ") + MessageExcerpt(e));
   }
   SLUICE_RETURN_IF_ERROR(sp->Load());
   const Shim& shim = GetShim();

@@ -1,5 +1,6 @@
 #include "text_encoding.hpp"
 
+#include "sluice/excerpt.hpp"
 #include "sluice/torch.hpp"
 
 namespace sluice::text {
@@ -47,7 +48,7 @@ Status TextPreprocessing::FromJson(const nlohmann::json& j, TextPreprocessing& o
     out.max_length = j.at("max_length").get<int64_t>();
     return Tokenizer::FromJson(j.at("tokenizer"), out.tokenizer);
   } catch (const nlohmann::json::exception& e) {
-    return Status::InvalidArgument(std::string("the text preprocessing is malformed: ") + e.what());
+    return Status::InvalidArgument(std::string("the text preprocessing is malformed: ") + MessageExcerpt(e));
   }
 }
 

@@ -53,7 +53,7 @@ Status FromJsonLines(const std::string& path, const std::string& text_column, co
     try {
       row = nlohmann::json::parse(line);
     } catch (const nlohmann::json::exception& e) {
-      return Status::InvalidArgument(path + ":" + std::to_string(number) + ": not a JSON object: " + e.what());
+      return Status::InvalidArgument(path + ":" + std::to_string(number) + ": not a JSON object: " + MessageExcerpt(e));
     }
     if (!row.is_object()) return Status::InvalidArgument(path + ":" + std::to_string(number) + ": not a JSON object");
     std::vector<std::string> keys;

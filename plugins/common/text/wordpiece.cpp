@@ -257,7 +257,7 @@ Status WordPiece::FromJson(const nlohmann::json& j, WordPiece& out) {
     o.mask = j.value("mask_token", o.mask);
     return FromVocab(j.at("vocab").get<std::vector<std::string>>(), o, out);
   } catch (const nlohmann::json::exception& e) {
-    return Status::InvalidArgument(std::string("the tokenizer is malformed: ") + e.what());
+    return Status::InvalidArgument(std::string("the tokenizer is malformed: ") + MessageExcerpt(e));
   }
 }
 
@@ -385,7 +385,7 @@ Status LoadHuggingFaceTokenizer(const std::string& path, WordPiece& out) {
       token("pad_token", o.pad);
       token("mask_token", o.mask);
     } catch (const nlohmann::json::exception& e) {
-      return Status::InvalidArgument(config.string() + ": " + e.what());
+      return Status::InvalidArgument(config.string() + ": " + MessageExcerpt(e));
     }
   }
   return WordPiece::FromVocabFile(vocab.string(), o, out);

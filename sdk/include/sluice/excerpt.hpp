@@ -4,6 +4,7 @@
 #define SLUICE_EXCERPT_HPP_
 
 #include <cstddef>
+#include <exception>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,14 @@ namespace sluice {
 // written as \xNN escapes and never a UTF-8 character cut in half; longer text ends in
 // "... (N bytes)". Returns a new string the caller owns.
 SLUICE_API std::string Excerpt(std::string_view text, size_t max_bytes = 40);
+
+// What a library's exception says (`e.what()`), cut to `max_bytes`. A parser's message may
+// quote the input it stopped in: nlohmann::json's quotes the whole string or number token
+// it was reading, so a 100 MB string would become a 100 MB message. Its own words come
+// first and are kept. Inline: a plugin that calls it runs in every 1.x host.
+inline std::string MessageExcerpt(const std::exception& e, size_t max_bytes = 300) {
+  return Excerpt(e.what(), max_bytes);
+}
 
 // The length of the valid UTF-8 character starting at text[i], or 0 if the bytes there
 // are not one.
