@@ -244,11 +244,44 @@ Status FromCsv(const std::string& body, const ServedModelInfo& info, Rows& rows)
   return Status::Ok();
 }
 
+// Deeper than any request body needs (an image tensor nests five levels inside its
+// request). The parser itself does not recurse, but printing a value and walking a
+// tensor do: a client's 1 MB of '[' would overflow the stack.
+constexpr int kMaxJsonDepth = 64;
+
+// Whether `text`'s arrays and objects nest deeper than `limit` (brackets inside strings
+// do not count). One pass over the bytes, before anything is parsed.
+bool NestsDeeperThan(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 Status ParseJson(const std::string& body, json& out) {
+  if (NestsDeeperThan(body, kMaxJsonDepth)) {
+    return Status::InvalidArgument("the JSON nests arrays and objects deeper than " + std::to_string(kMaxJsonDepth) +
+                                   " levels");
+  }
   try {
     out = json::parse(body);
-  } catch (const json::parse_error& e) {
-    return Status::InvalidArgument(std::string("malformed JSON: ") + e.what());
+  } catch (const json::exception& e) {  // a syntax error, or a number past a double's range (1e400)
+    return Status::InvalidArgument("malformed JSON: " + MessageExcerpt(e));
   }
   if (!out.is_object()) return Status::InvalidArgument("the body must be a JSON object");
   return Status::Ok();
@@ -364,8 +397,13 @@ Status ParseInfer(const std::string& body, const ServedModelInfo& info, Rows& ro
     if (shape.empty()) return Status::InvalidArgument("input '" + Excerpt(names[k]) + "': shape is empty");
     if (map[k] < 0) continue;
     const ServedInput& model_input = info.inputs[static_cast<size_t>(map[k])];
-    int64_t per_row = 1;
-    for (size_t d = 1; d < shape.size(); ++d) per_row *= shape[d];
+    int64_t per_row = 1, values = 0;
+    bool overflow = false;
+    for (size_t d = 1; d < shape.size(); ++d) overflow |= __builtin_mul_overflow(per_row, shape[d], &per_row);
+    overflow |= __builtin_mul_overflow(shape[0], per_row, &values);
+    if (overflow)
+      return Status::InvalidArgument("input '" + Excerpt(names[k]) + "': shape " + Excerpt(input["shape"].dump()) +
+                                     " has too many values");
     const int64_t want = IsTensor(model_input) ? Elements(model_input) : 1;
     if (per_row != want) {
       return Status::InvalidArgument("input '" + Excerpt(names[k]) + "': shape [" + std::to_string(shape[0]) +
@@ -387,9 +425,12 @@ Status ParseInfer(const std::string& body, const ServedModelInfo& info, Rows& ro
       }
     };
     walk(input["data"]);
-    if (static_cast<int64_t>(order.size()) != shape[0] * per_row) {
+    if (static_cast<int64_t>(order.size()) != values) {
       return Status::InvalidArgument("input '" + Excerpt(names[k]) + "': " + std::to_string(order.size()) +
                                      " values for shape " + input["shape"].dump());
+    }
+    if (input.contains("datatype") && !input["datatype"].is_string()) {
+      return Status::InvalidArgument("input '" + Excerpt(names[k]) + "': datatype must be a string (FP32, BYTES, ...)");
     }
     const std::string datatype = input.value("datatype", "");
     const bool bytes = datatype == "BYTES";

@@ -346,9 +346,22 @@ TEST_F(ServeTest, BadRequestsAreTheClientsErrorAndTheServerStaysUp) {
     int status;
     std::string error;  // exact, or a prefix when it ends with "..."
   };
+  // The parser's message quotes the 100,000-byte string it stopped in: cut to 300 bytes.
+  const std::string long_string_error =
+      "[json.exception.parse_error.101] parse error at line 1, column 100025: syntax error while parsing value - "
+      "invalid string: control character U+0001 (SOH) must be escaped to \\u0001; last read: '\"";
   const std::vector<Case> cases = {
       {"malformed JSON", bhttp::verb::post, "/invocations", "{\"instances\": [", "application/json", 400,
        "malformed JSON: [json.exception.parse_error.101] parse error at line 1, column 16: ..."},
+      {"a number past a double", bhttp::verb::post, "/invocations", R"({"instances": [{"age": 1e400}]})",
+       "application/json", 400, "malformed JSON: [json.exception.out_of_range.406] number overflow parsing '1e400'"},
+      {"a bad character at the end of a long string", bhttp::verb::post, "/invocations",
+       "{\"instances\": [{\"job\": \"" + std::string(100000, 'x') + "\x01\"}]}", "application/json", 400,
+       "malformed JSON: " + long_string_error + std::string(300 - long_string_error.size(), 'x') +
+           "... (100202 bytes)"},
+      {"a million arrays deep (printing or walking it would overflow the stack)", bhttp::verb::post, "/invocations",
+       R"({"instances": [{"age": )" + std::string(1000000, '[') + std::string(1000000, ']') + "}]}", "application/json",
+       400, "the JSON nests arrays and objects deeper than 64 levels"},
       {"not an object", bhttp::verb::post, "/invocations", "[1, 2]", "application/json", 400,
        "the body must be a JSON object"},
       {"no known key", bhttp::verb::post, "/invocations", "{\"rows\": []}", "application/json", 400,
@@ -380,6 +393,16 @@ TEST_F(ServeTest, BadRequestsAreTheClientsErrorAndTheServerStaysUp) {
       {"v2 shape against data", bhttp::verb::post, "/v2/models/credit-risk/infer",
        R"({"inputs": [{"name": "duration", "shape": [2], "datatype": "FP64", "data": [1]}]})", "application/json", 400,
        "input 'duration': 1 values for shape [2]"},
+      {"v2 data a million arrays deep", bhttp::verb::post, "/v2/models/credit-risk/infer",
+       R"({"inputs": [{"name": "duration", "shape": [1], "datatype": "FP64", "data": )" + std::string(1000000, '[') +
+           "1" + std::string(1000000, ']') + "}]}",
+       "application/json", 400, "the JSON nests arrays and objects deeper than 64 levels"},
+      {"v2 datatype not a string", bhttp::verb::post, "/v2/models/credit-risk/infer",
+       R"({"inputs": [{"name": "duration", "shape": [1], "datatype": 7, "data": [1]}]})", "application/json", 400,
+       "input 'duration': datatype must be a string (FP32, BYTES, ...)"},
+      {"v2 shape past int64", bhttp::verb::post, "/v2/models/credit-risk/infer",
+       R"({"inputs": [{"name": "duration", "shape": [4611686018427387904, 4], "datatype": "FP64", "data": []}]})",
+       "application/json", 400, "input 'duration': shape [4611686018427387904,4] has too many values"},
       {"v2 text in a number tensor", bhttp::verb::post, "/v2/models/credit-risk/infer",
        R"({"inputs": [{"name": "duration", "shape": [1], "datatype": "FP64", "data": ["x"]}]})", "application/json",
        400, "row 1, column 'duration': datatype FP64, but \"x\" is not a number"},
@@ -401,7 +424,7 @@ TEST_F(ServeTest, BadRequestsAreTheClientsErrorAndTheServerStaysUp) {
   Reply good = client.Post("/invocations", SplitBody(arff, 0, 5).dump());
   EXPECT_EQ(good.status, 200) << good.body;
   const std::string metrics = client.Get("/metrics").body;
-  EXPECT_NE(metrics.find("sluice_requests_total{model=\"credit-risk\",route=\"invocations\",code=\"400\"} 9"),
+  EXPECT_NE(metrics.find("sluice_requests_total{model=\"credit-risk\",route=\"invocations\",code=\"400\"} 12"),
             std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("sluice_requests_total{model=\"credit-risk\",route=\"invocations\",code=\"200\"} 1"),
