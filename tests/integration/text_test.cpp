@@ -158,6 +158,17 @@ TEST_F(TextTest, BrokenCheckpointsAreRefusedByFileAndTensorAndRegisterNothing) {
       {"truncated", "model.safetensors: tensor",
        [](const fs::path& d) { fs::resize_file(d / "model.safetensors", 5000000); }, true},
       {"no-vocab", "vocab.txt: no vocabulary", [](const fs::path& d) { fs::remove(d / "vocab.txt"); }},
+      {"a-shape-past-64-bits",
+       "model.safetensors: tensor 'embeddings.word_embeddings.weight' has a shape of more than 2^64 values",
+       [](const fs::path& d) {
+         fs::remove(d / "model.safetensors");
+         const std::string header =
+             R"({"embeddings.word_embeddings.weight": {"dtype": "F32", "shape": [8589934592, 2147483648], )"
+             R"("data_offsets": [0, 0]}})";
+         std::string length(8, '\0');
+         for (size_t i = 0; i < 8; ++i) length[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+         std::ofstream(d / "model.safetensors", std::ios::binary) << length << header;
+       }},
       {"cut-in-a-long-string",  // the parser's message quotes the 1 MB it read: cut short
        "config.json: not JSON (truncated?): [json.exception.parse_error.101] parse error at line 1, column 1048593",
        [](const fs::path& d) {

@@ -74,13 +74,19 @@ Status ReadSafetensors(const std::string& path, std::map<std::string, torch::Ten
       uint64_t count = 1;
       for (int64_t d : shape) {
         if (d < 0) return Status::InvalidArgument(where + " has a negative dimension");
-        count *= static_cast<uint64_t>(d);
+        if (__builtin_mul_overflow(count, static_cast<uint64_t>(d), &count)) {
+          return Status::InvalidArgument(where + " has a shape of more than 2^64 values");
+        }
+      }
+      uint64_t bytes = 0;
+      if (__builtin_mul_overflow(count, static_cast<uint64_t>(item), &bytes)) {
+        return Status::InvalidArgument(where + " has a shape of more than 2^64 bytes");
       }
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size) {
         return Status::InvalidArgument(where + " lies outside the file's " + std::to_string(data_size) +
                                        " data bytes (truncated?)");
       }
-      if (offsets[1] - offsets[0] != count * static_cast<uint64_t>(item)) {
+      if (offsets[1] - offsets[0] != bytes) {
         return Status::InvalidArgument(where + " has " + std::to_string(offsets[1] - offsets[0]) + " bytes for " +
                                        std::to_string(count) + " " + dtype + " values");
       }
