@@ -14,6 +14,7 @@
 #include "interrupt.hpp"
 #include "plugin/elf_section.hpp"
 #include "plugin/loader.hpp"
+#include "sluice/excerpt.hpp"
 #include "stage_context.hpp"
 #include "timings.hpp"
 
@@ -286,9 +287,11 @@ RunOutcome ExecutePipeline(const pipeline::ResolvedPipeline& pipeline, store::Ru
     Status status = Status::Ok();
     if (c_status) {
       // A plugin's message may quote a whole input: the terminal gets what the store
-      // keeps, with room for the run's "stage 'NAME': " before it.
+      // keeps, with room for the run's "stage 'NAME': " before it. One that passed on a
+      // LibTorch error as it came loses the error's backtrace.
       status = Status(static_cast<Status::Code>(sluice_status_code(c_status)),
-                      store::BoundedError(sluice_status_message(c_status), store::RunStore::kMaxErrorBytes - 200));
+                      store::BoundedError(std::string(WithoutBacktrace(sluice_status_message(c_status))),
+                                          store::RunStore::kMaxErrorBytes - 200));
       sluice_status_free(c_status);
     }
     if (ctx.host_error()) status = Status::IoError(*ctx.host_error());

@@ -102,7 +102,7 @@ class Served final : public sluice::ServedModel {
       out.assign(y.data_ptr<double>(), y.data_ptr<double>() + y.numel());
       return Status::Ok();
     } catch (const std::exception& e) {
-      return Status::Internal(std::string("inference failed: ") + e.what());
+      return Status::Internal("inference failed: " + sluice::MessageExcerpt(e, 1000));
     }
   }
 

@@ -413,6 +413,19 @@ TEST_F(CliTest, AFlawedDatasetFailsTheStageThatPublishedIt) {
   EXPECT_EQ(good.exit_code, 0) << good.err;
 }
 
+// LibTorch's errors end in a C++ backtrace; the run records and shows the message alone.
+TEST_F(CliTest, ALibTorchErrorAPluginThrowsIsRecordedWithoutItsBacktrace) {
+  dir_.Write("torch.toml", "[stages.data]\nplugin = \"test-bad-data\"\nflaw = \"torch-error\"\n");
+  ProcessResult r = Sluice({"run", "torch.toml", "--json"},
+                           {{"SLUICE_PLUGIN_PATH", std::string(SLUICE_TEST_PLUGIN_DIR) + "/bad-data"}});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const std::string error = json::parse(r.out)["error"];
+  EXPECT_EQ(error.rfind("stage 'data': ", 0), 0u) << error;
+  EXPECT_NE(error.find("cannot be multiplied (2x3 and 4x5)"), std::string::npos) << error;
+  EXPECT_EQ(error.find("Exception raised from"), std::string::npos) << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+}
+
 // A pipeline names its data relative to the data path, so one file runs wherever the data
 // is installed; ./ and ../ mean the pipeline's folder only.
 TEST_F(CliTest, RelativeDataIsFoundInThePipelinesFolderThenAlongTheDataPath) {

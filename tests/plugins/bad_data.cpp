@@ -20,7 +20,7 @@ class BadData final : public sluice::Stage {
         .output("data", sluice::ports::kDataset, "the flawed dataset")
         .param(sluice::ChoiceParam("flaw", "none",
                                    {"none", "int32-targets", "no-class-names", "class-out-of-range", "wrong-type",
-                                    "no-preprocessing", "wrong-shape"})
+                                    "no-preprocessing", "wrong-shape", "torch-error"})
                    .doc("what to get wrong"));
   }
 
@@ -29,6 +29,9 @@ class BadData final : public sluice::Stage {
     if (flaw == "wrong-type") {
       ctx.SetOutput("data", std::make_shared<Blob>());
       return Status::Ok();
+    }
+    if (flaw == "torch-error") {  // thrown through the SDK's wrapper, backtrace and all
+      torch::mm(torch::ones({2, 3}), torch::ones({4, 5}));
     }
     auto ds = std::make_shared<sluice::TensorDataset>();
     torch::manual_seed(1);

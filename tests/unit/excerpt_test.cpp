@@ -33,6 +33,15 @@ TEST(ExcerptTest, AParsersMessageKeepsItsWordsAndLosesMostOfTheTokenItQuotes) {
             "type must be string, but is number");
 }
 
+TEST(ExcerptTest, ALibTorchErrorLosesItsBacktrace) {
+  const std::string what =
+      "mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)\nException raised from meta at "
+      "aten/src/ATen/native/LinearAlgebra.cpp:190 (most recent call first):\nframe #0: c10::Error::Error(...)";
+  EXPECT_EQ(WithoutBacktrace(what), "mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)");
+  EXPECT_EQ(MessageExcerpt(std::runtime_error(what)), "mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)");
+  EXPECT_EQ(WithoutBacktrace("two\nlines"), "two\nlines");
+}
+
 TEST(ExcerptTest, FindsTheFirstByteThatIsNotUtf8) {
   EXPECT_EQ(FirstInvalidUtf8("plain ascii"), std::string_view::npos);
   EXPECT_EQ(FirstInvalidUtf8("caf\xC3\xA9"), std::string_view::npos);

@@ -17,12 +17,19 @@ namespace sluice {
 // "... (N bytes)". Returns a new string the caller owns.
 SLUICE_API std::string Excerpt(std::string_view text, size_t max_bytes = 40);
 
-// What a library's exception says (`e.what()`), cut to `max_bytes`. A parser's message may
-// quote the input it stopped in: nlohmann::json's quotes the whole string or number token
-// it was reading, so a 100 MB string would become a 100 MB message. Its own words come
-// first and are kept. Inline: a plugin that calls it runs in every 1.x host.
+// `message` without the C++ backtrace LibTorch's errors (c10::Error) end in, from
+// "Exception raised from" on: addresses and mangled frames, of no use to a user.
+inline std::string_view WithoutBacktrace(std::string_view message) {
+  return message.substr(0, message.find("\nException raised from "));
+}
+
+// What a library's exception says (`e.what()`), without a LibTorch backtrace and cut to
+// `max_bytes`. A parser's message may quote the input it stopped in: nlohmann::json's
+// quotes the whole string or number token it was reading, so a 100 MB string would become
+// a 100 MB message. Its own words come first and are kept. Inline: a plugin that calls it
+// runs in every 1.x host.
 inline std::string MessageExcerpt(const std::exception& e, size_t max_bytes = 300) {
-  return Excerpt(e.what(), max_bytes);
+  return Excerpt(WithoutBacktrace(e.what()), max_bytes);
 }
 
 // The length of the valid UTF-8 character starting at text[i], or 0 if the bytes there
