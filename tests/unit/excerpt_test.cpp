@@ -39,6 +39,9 @@ TEST(ExcerptTest, ALibTorchErrorLosesItsBacktrace) {
       "aten/src/ATen/native/LinearAlgebra.cpp:190 (most recent call first):\nframe #0: c10::Error::Error(...)";
   EXPECT_EQ(WithoutBacktrace(what), "mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)");
   EXPECT_EQ(MessageExcerpt(std::runtime_error(what)), "mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)");
+  EXPECT_EQ(WithoutBacktrace("[enforce fail at alloc_cpu.cpp:75] err == 0. DefaultCPUAllocator: can't allocate "
+                             "memory\nframe #0: <unknown function> + 0x4c062"),
+            "[enforce fail at alloc_cpu.cpp:75] err == 0. DefaultCPUAllocator: can't allocate memory");
   EXPECT_EQ(WithoutBacktrace("two\nlines"), "two\nlines");
 }
 

@@ -3,6 +3,7 @@
 #ifndef SLUICE_EXCERPT_HPP_
 #define SLUICE_EXCERPT_HPP_
 
+#include <algorithm>
 #include <cstddef>
 #include <exception>
 #include <string>
@@ -18,9 +19,10 @@ namespace sluice {
 SLUICE_API std::string Excerpt(std::string_view text, size_t max_bytes = 40);
 
 // `message` without the C++ backtrace LibTorch's errors (c10::Error) end in, from
-// "Exception raised from" on: addresses and mangled frames, of no use to a user.
+// "Exception raised from" or the first "frame #0:" on: addresses and mangled frames, of
+// no use to a user.
 inline std::string_view WithoutBacktrace(std::string_view message) {
-  return message.substr(0, message.find("\nException raised from "));
+  return message.substr(0, std::min(message.find("\nException raised from "), message.find("\nframe #0: ")));
 }
 
 // What a library's exception says (`e.what()`), without a LibTorch backtrace and cut to
