@@ -158,6 +158,22 @@ TEST_F(TextTest, BrokenCheckpointsAreRefusedByFileAndTensorAndRegisterNothing) {
       {"truncated", "model.safetensors: tensor",
        [](const fs::path& d) { fs::resize_file(d / "model.safetensors", 5000000); }, true},
       {"no-vocab", "vocab.txt: no vocabulary", [](const fs::path& d) { fs::remove(d / "vocab.txt"); }},
+      {"petabytes", "config.json: the configuration describes a network of about 7.38e+17 parameters",
+       [&](const fs::path& d) { edit_config(d, [](json& c) { c["intermediate_size"] = 159999999999936; }); }},
+      {"billions-of-labels", "config.json: num_labels 99999999999 (from 1 to 1000000)",
+       [&](const fs::path& d) {
+         edit_config(d, [](json& c) {
+           c["architectures"] = {"BertForSequenceClassification"};
+           c["num_labels"] = 99999999999;
+         });
+       }},
+      {"label-not-a-number", "config.json: id2label's key 'first' is not a class number",
+       [&](const fs::path& d) {
+         edit_config(d, [](json& c) {
+           c["architectures"] = {"BertForSequenceClassification"};
+           c["id2label"] = {{"first", "a"}, {"1", "b"}};
+         });
+       }},
       {"a-shape-past-64-bits",
        "model.safetensors: tensor 'embeddings.word_embeddings.weight' has a shape of more than 2^64 values",
        [](const fs::path& d) {

@@ -2,7 +2,10 @@
 
 #include "bert_kernels.hpp"
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 namespace sluice::text {
@@ -166,6 +169,29 @@ void CheckConfig(const BertConfig& c) {
                      std::to_string(c.num_attention_heads));
   }
   if (c.pooling != "cls" && c.pooling != "mean") throw StageError("pooling must be cls or mean, not " + c.pooling);
+  // A configuration read from a file may describe a network no machine holds: refused
+  // here, before LibTorch asks for petabytes (or the kernel's OOM killer ends the process
+  // while the weights are first written).
+  const double parameters = ParameterCount(c), bytes = parameters * sizeof(float);
+  const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (memory > 0 && bytes > memory) {
+    char text[160];
+    std::snprintf(text, sizeof text,
+                  "about %.3g parameters (%.3g GB of float32 weights), more than this machine's %.3g GB", parameters,
+                  bytes / 1e9, memory / 1e9);
+    throw StageError("the configuration describes a network of " + std::string(text));
+  }
+}
+
+double ParameterCount(const BertConfig& c) {
+  const double h = static_cast<double>(c.hidden_size), i = static_cast<double>(c.intermediate_size);
+  const double rows = static_cast<double>(c.vocab_size) + static_cast<double>(c.max_position_embeddings) +
+                      static_cast<double>(c.type_vocab_size);
+  const double embeddings = rows * h + 2 * h;
+  const double layer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h;
+  const double pooler = h * h + h;
+  const double head = static_cast<double>(c.num_labels) * (h + 1);
+  return embeddings + static_cast<double>(c.num_hidden_layers) * layer + pooler + head;
 }
 
 BertNetwork::BertNetwork(const BertConfig& config) : config_(config) {

@@ -30,8 +30,13 @@ struct BertConfig {
   bool normalize = false;       // without a head: scale embeddings to unit length
 };
 
-// Throws StageError naming the first inconsistency (heads not dividing the width, ...).
+// Throws StageError naming the first inconsistency (heads not dividing the width, ...),
+// or a network larger than this machine's memory.
 void CheckConfig(const BertConfig& config);
+
+// The parameters of the network `config` describes, as a double: a hostile configuration
+// overflows no integer.
+double ParameterCount(const BertConfig& config);
 
 class BertNetwork final : public Network {
  public:

@@ -1,5 +1,6 @@
 #include "hf_checkpoint.hpp"
 
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -12,6 +13,9 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
+
+// More classes than any labelled task has; a hostile num_labels would name billions.
+constexpr int64_t kMaxLabels = 1000000;
 
 Status ReadJsonFile(const fs::path& path, json& out) {
   std::ifstream in(path);
@@ -122,18 +126,26 @@ Status ReadHfCheckpoint(const std::string& dir_text, HfCheckpoint& out) {
       if (config.contains("id2label") && config["id2label"].is_object()) {
         out.labels.assign(config["id2label"].size(), "");
         for (const auto& [id, label] : config["id2label"].items()) {
-          const size_t i = std::stoul(id);
+          size_t i = 0;
+          const auto [end, error] = std::from_chars(id.data(), id.data() + id.size(), i);
+          if (error != std::errc() || end != id.data() + id.size()) {
+            return Status::InvalidArgument(where + ": id2label's key '" + Excerpt(id) + "' is not a class number");
+          }
           if (i >= out.labels.size()) return Status::InvalidArgument(where + ": id2label skips ids");
           out.labels[i] = label.get<std::string>();
         }
       } else {
         const int64_t n = config.value("num_labels", int64_t{2});
+        if (n < 1 || n > kMaxLabels) {
+          return Status::InvalidArgument(where + ": num_labels " + std::to_string(n) + " (from 1 to " +
+                                         std::to_string(kMaxLabels) + ")");
+        }
         for (int64_t i = 0; i < n; ++i) out.labels.push_back("LABEL_" + std::to_string(i));
       }
       c.num_labels = static_cast<int64_t>(out.labels.size());
     }
   } catch (const std::exception& e) {
-    return Status::InvalidArgument(where + ": " + e.what());
+    return Status::InvalidArgument(where + ": " + MessageExcerpt(e));
   }
   try {
     CheckConfig(out.config);
