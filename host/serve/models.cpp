@@ -124,15 +124,21 @@ void ModelSlot::Work() {
       if (queue_.empty()) return;  // stopping, and everything answered
       const std::chrono::steady_clock::time_point deadline = queue_.front()->arrived + options_.max_delay;
       const LoadedModel* model = queue_.front()->model.get();
+      const int64_t chunk = Chunk(*model);
+      const auto left = [](const Job& job) { return static_cast<int64_t>(job.rows.size() - job.next); };
+      // A request of more rows than a batch (and what is left of one) goes alone, to
+      // RunPart; others share a forward pass.
+      const auto alone = [&](const Job& job) { return job.next > 0 || left(job) > chunk; };
       int64_t rows = 0;
       for (;;) {
         while (!queue_.empty() && queue_.front()->model.get() == model &&
-               (batch.empty() || rows + static_cast<int64_t>(queue_.front()->rows.size()) <= options_.max_batch)) {
-          rows += static_cast<int64_t>(queue_.front()->rows.size());
+               (batch.empty() || (!alone(*batch.front()) && !alone(*queue_.front()) &&
+                                  rows + left(*queue_.front()) <= options_.max_batch))) {
+          rows += left(*queue_.front());
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
-        if (rows >= options_.max_batch || !queue_.empty() || stopping_ ||
+        if (rows >= options_.max_batch || alone(*batch.front()) || !queue_.empty() || stopping_ ||
             std::chrono::steady_clock::now() >= deadline) {
           break;
         }
@@ -141,54 +147,85 @@ void ModelSlot::Work() {
       queued_rows_ -= rows;
       metrics_.QueueDepth(name_, queued_rows_);
     }
-    RunBatch(batch);
+    if (batch.size() == 1 &&
+        (batch[0]->next > 0 || static_cast<int64_t>(batch[0]->rows.size()) > Chunk(*batch[0]->model))) {
+      RunPart(std::move(batch[0]));
+    } else {
+      RunBatch(batch);
+    }
     batch.clear();
   }
 }
 
+int64_t ModelSlot::Chunk(const LoadedModel& model) const {
+  return std::max<int64_t>(1, std::min(options_.max_batch, model.model().info().max_batch));
+}
+
+void ModelSlot::RunPart(std::unique_ptr<Job> job) {
+  const size_t end = std::min(job->rows.size(), job->next + static_cast<size_t>(Chunk(*job->model)));
+  Rows part(std::make_move_iterator(job->rows.begin() + static_cast<std::ptrdiff_t>(job->next)),
+            std::make_move_iterator(job->rows.begin() + static_cast<std::ptrdiff_t>(end)));
+  std::vector<double> out;
+  const Status status = Predict(*job->model, part, job->next, out);
+  job->next = end;
+  job->out.insert(job->out.end(), out.begin(), out.end());
+  if (!status.ok() || job->next == job->rows.size()) {
+    const std::shared_ptr<LoadedModel> model = std::move(job->model);
+    job->done(status, *model, status.ok() ? job->out : out);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  queued_rows_ += static_cast<int64_t>(job->rows.size() - job->next);
+  queue_.push_back(std::move(job));
+  metrics_.QueueDepth(name_, queued_rows_);
+  queued_.notify_one();
+}
+
+Status ModelSlot::Predict(const LoadedModel& model, Rows& rows, size_t first, std::vector<double>& out) {
+  ServedModel& served = model.model();
+  const auto width = static_cast<size_t>(served.info().output_width);
+  const auto chunk = static_cast<size_t>(Chunk(model));
+  // The error of the first chunk that fails.
+  out.clear();
+  out.reserve(rows.size() * width);
+  Rows part;
+  std::vector<double> part_out;
+  for (size_t begin = 0; begin < rows.size(); begin += chunk) {
+    const size_t end = std::min(rows.size(), begin + chunk);
+    const Rows* input = &rows;
+    if (begin != 0 || end != rows.size()) {
+      part.assign(std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(begin)),
+                  std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(end)));
+      input = &part;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    Status status = served.Predict(*input, part_out);
+    metrics_.Batch(name_, static_cast<int64_t>(end - begin),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    if (input == &part) {
+      std::move(part.begin(), part.end(), rows.begin() + static_cast<std::ptrdiff_t>(begin));
+    }
+    if (!status.ok()) {
+      if (status.code() == Status::Code::kInvalidArgument && first + begin != 0) {
+        // Name the rows as the client counts them.
+        return Status::InvalidArgument("(rows " + std::to_string(first + begin + 1) + "-" +
+                                       std::to_string(first + end) + ") " + status.message());
+      }
+      return status;
+    }
+    if (part_out.size() != (end - begin) * width) {
+      return Status::Internal("the model answered " + std::to_string(part_out.size()) + " values for " +
+                              std::to_string(end - begin) + " rows of " + std::to_string(width));
+    }
+    out.insert(out.end(), part_out.begin(), part_out.end());
+  }
+  return Status::Ok();
+}
+
 void ModelSlot::RunBatch(std::vector<std::unique_ptr<Job>>& jobs) {
   const std::shared_ptr<LoadedModel> model = jobs.front()->model;
-  ServedModel& served = model->model();
-  const ServedModelInfo& info = served.info();
-  const auto width = static_cast<size_t>(info.output_width);
-  const int64_t chunk = std::max<int64_t>(1, std::min(options_.max_batch, info.max_batch));
-  // Runs `rows` in chunks the model takes; the error of the first chunk that fails.
-  auto predict = [&](Rows& rows, std::vector<double>& out) -> Status {
-    out.clear();
-    out.reserve(rows.size() * width);
-    Rows part;
-    std::vector<double> part_out;
-    for (size_t begin = 0; begin < rows.size(); begin += static_cast<size_t>(chunk)) {
-      const size_t end = std::min(rows.size(), begin + static_cast<size_t>(chunk));
-      const Rows* input = &rows;
-      if (begin != 0 || end != rows.size()) {
-        part.assign(std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(begin)),
-                    std::make_move_iterator(rows.begin() + static_cast<std::ptrdiff_t>(end)));
-        input = &part;
-      }
-      const auto t0 = std::chrono::steady_clock::now();
-      Status status = served.Predict(*input, part_out);
-      metrics_.Batch(name_, static_cast<int64_t>(end - begin),
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      if (input == &part) {
-        std::move(part.begin(), part.end(), rows.begin() + static_cast<std::ptrdiff_t>(begin));
-      }
-      if (!status.ok()) {
-        if (status.code() == Status::Code::kInvalidArgument && begin != 0) {
-          // Name the row as the client counts it.
-          return Status::InvalidArgument("(rows " + std::to_string(begin + 1) + "-" + std::to_string(end) + ") " +
-                                         status.message());
-        }
-        return status;
-      }
-      if (part_out.size() != (end - begin) * width) {
-        return Status::Internal("the model answered " + std::to_string(part_out.size()) + " values for " +
-                                std::to_string(end - begin) + " rows of " + std::to_string(width));
-      }
-      out.insert(out.end(), part_out.begin(), part_out.end());
-    }
-    return Status::Ok();
-  };
+  const auto width = static_cast<size_t>(model->model().info().output_width);
+  auto predict = [&](Rows& rows, std::vector<double>& out) { return Predict(*model, rows, 0, out); };
 
   std::vector<double> out;
   if (jobs.size() == 1) {

@@ -67,6 +67,10 @@ struct Job {
   std::chrono::steady_clock::time_point arrived;
   // The predictions (rows x output width), or why there are none.
   std::function<void(const Status& status, const LoadedModel& model, std::vector<double>& out)> done;
+  // A request of more rows than a batch runs a batch at a time, in turn with the others:
+  // the rows answered so far, and their predictions.
+  size_t next = 0;
+  std::vector<double> out;
 };
 
 class ModelSlot {
@@ -91,6 +95,14 @@ class ModelSlot {
  private:
   void Work();
   void RunBatch(std::vector<std::unique_ptr<Job>>& jobs);
+  // Runs the next batch of a request larger than one, then queues it again behind the
+  // others (or answers it, after its last batch or a failed one).
+  void RunPart(std::unique_ptr<Job> job);
+  // The rows one forward pass of `model` takes.
+  int64_t Chunk(const LoadedModel& model) const;
+  // Predicts `rows`, a forward pass per Chunk(); `first` is rows[0]'s index in the
+  // client's request, to name the rows of an error as the client counts them.
+  Status Predict(const LoadedModel& model, Rows& rows, size_t first, std::vector<double>& out);
 
   const std::string name_, reference_;
   const bool follows_;

@@ -504,6 +504,53 @@ TEST_F(ServeTest, LimitsStopOversizedSlowAndTooManyClientsWithoutStoppingOthers)
   }
 }
 
+// A request larger than a batch runs a batch at a time, in turn with the others: one row
+// sent while another client's 20,000 are being predicted is answered before them, and
+// the big answer comes whole and in order.
+TEST_F(ServeTest, ABigRequestDoesNotHoldUpSmallOnes) {
+  TrainCreditRisk();
+  const std::string input = WekaExample("credit-g.arff");
+  const auto predicted = Predicted("credit-risk", input);
+  const Arff arff = ReadArff(input);
+  Server server = Serve({"credit-risk", "--max-batch", "1"});  // 20,000 forward passes
+  json big = SplitBody(arff, 0, 1000);
+  json& data = big["dataframe_split"]["data"];
+  for (int copy = 1; copy < 20; ++copy) {
+    for (size_t r = 0; r < 1000; ++r) data.push_back(data[r]);
+  }
+  std::atomic<bool> big_answered{false};
+  Reply big_reply;
+  std::thread big_client([&] {
+    Client client(server.port);
+    big_reply = client.Post("/invocations", big.dump());
+    big_answered = true;
+  });
+  // Once the big request's first 100 rows have gone through (the batch histogram says so),
+  // one row more.
+  Client client(server.port);
+  const std::string started = "sluice_batch_rows_count{model=\"credit-risk\"} ";
+  for (;;) {
+    const std::string metrics = client.Get("/metrics").body;
+    const size_t at = metrics.find(started);
+    ASSERT_NE(at, std::string::npos) << metrics;
+    if (std::stoll(metrics.substr(at + started.size())) >= 100) break;
+    ASSERT_FALSE(big_answered) << "the big request ended before the test could send its small one";
+  }
+  Reply small = client.Post("/invocations", SplitBody(arff, 5, 6).dump());
+  ASSERT_EQ(small.status, 200) << small.body << small.error;
+  EXPECT_FALSE(big_answered) << "the one-row request waited for the 20,000-row one";
+  ExpectSameAsPredicted(small.Json()["predictions"], predicted, 5, "the small request");
+  big_client.join();
+  ASSERT_EQ(big_reply.status, 200) << big_reply.error;
+  const json predictions = big_reply.Json()["predictions"];
+  ASSERT_EQ(predictions.size(), 20000u);
+  for (const size_t copy : {0, 7, 19}) {
+    ExpectSameAsPredicted(
+        json(std::vector<json>(predictions.begin() + copy * 1000, predictions.begin() + copy * 1000 + 1000)), predicted,
+        0, "copy " + std::to_string(copy));
+  }
+}
+
 TEST_F(ServeTest, ConcurrentClientsAllGetTheirOwnRowsAnswered) {
   TrainCreditRisk();
   const std::string input = WekaExample("credit-g.arff");
