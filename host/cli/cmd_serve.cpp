@@ -345,6 +345,8 @@ int ServeCommand(const Args& args) {
       ("no-auth", po::bool_switch(), "allow listening beyond loopback without --token-file")                   //
       ("max-body-mb", po::value<double>()->default_value(16.0), "largest request body, MB")                    //
       ("max-connections", po::value<int>()->default_value(256), "open connections at most")                    //
+      ("max-in-flight-mb", po::value<double>()->default_value(64.0),
+       "request bodies being answered at once, MB (more: 503, try again)")  //
       ("request-timeout-s", po::value<double>()->default_value(30.0),
        "seconds to read a request or write an answer; idle connections close after it")  //
       ("drain-timeout-s", po::value<double>()->default_value(30.0),
@@ -363,6 +365,7 @@ int ServeCommand(const Args& args) {
   positive("threads", vm["threads"].as<int>());
   positive("io-threads", vm["io-threads"].as<int>());
   positive("max-body-mb", vm["max-body-mb"].as<double>());
+  positive("max-in-flight-mb", vm["max-in-flight-mb"].as<double>());
   positive("max-connections", vm["max-connections"].as<int>());
   positive("request-timeout-s", vm["request-timeout-s"].as<double>());
   positive("poll-ms", vm["poll-ms"].as<int>());
@@ -433,6 +436,7 @@ int ServeCommand(const Args& args) {
   server_options.host = host;
   server_options.port = static_cast<uint16_t>(port);
   server_options.max_body_bytes = static_cast<uint64_t>(vm["max-body-mb"].as<double>() * 1024 * 1024);
+  server_options.max_in_flight_bytes = static_cast<uint64_t>(vm["max-in-flight-mb"].as<double>() * 1024 * 1024);
   server_options.max_connections = vm["max-connections"].as<int>();
   server_options.request_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(vm["request-timeout-s"].as<double>() * 1000));

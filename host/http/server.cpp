@@ -1,6 +1,7 @@
 #include "http/server.hpp"
 
 #include <condition_variable>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -42,6 +43,23 @@ bool IsLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "::1" || host.rfind("127.", 0) == 0 || host == "localhost";
 }
 
+namespace {
+
+// A size in bytes, KB or MB, as a message says it.
+std::string Size(uint64_t bytes) {
+  char text[32];
+  if (bytes < 10000) {
+    std::snprintf(text, sizeof text, "%llu bytes", static_cast<unsigned long long>(bytes));
+  } else if (bytes < (1 << 20)) {
+    std::snprintf(text, sizeof text, "%.1f KB", static_cast<double>(bytes) / (1 << 10));
+  } else {
+    std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / (1 << 20));
+  }
+  return text;
+}
+
+}  // namespace
+
 Response ErrorResponse(StatusCode status, const std::string& message) {
   return MakeResponse(
       status, nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
@@ -55,6 +73,7 @@ struct Server::State {
   ServerOptions options;
   Handler handler;
   std::atomic<int64_t> connections{0}, in_flight{0};
+  std::atomic<uint64_t> in_flight_bytes{0};  // the bodies of the requests in_flight
   std::atomic<bool> draining{false};
   std::mutex mutex;
   std::condition_variable answered;  // in_flight went down
@@ -140,6 +159,19 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = request.keep_alive();
     head_ = request.method() == bhttp::verb::head;
     busy_ = true;
+    body_bytes_ = request.body().size();
+    const uint64_t before = state_->in_flight_bytes.fetch_add(body_bytes_);
+    if (body_bytes_ > 0 && before > 0 && before + body_bytes_ > state_->options.max_in_flight_bytes) {
+      state_->in_flight_bytes.fetch_sub(body_bytes_);
+      body_bytes_ = 0;
+      keep_alive_ = false;
+      Response busy = ErrorResponse(StatusCode::service_unavailable,
+                                    "the server is answering " + Size(before) + " of requests; this one's " +
+                                        Size(request.body().size()) + " more would pass --max-in-flight-mb (" +
+                                        Size(state_->options.max_in_flight_bytes) + "); try again");
+      busy.set(bhttp::field::retry_after, "1");
+      return Write(std::move(busy), false);
+    }
     state_->in_flight.fetch_add(1);
     stream_.expires_never();  // the handler may take its time (a batch of inference)
     auto self = shared_from_this();
@@ -171,6 +203,8 @@ class Session : public std::enable_shared_from_this<Session> {
       self->busy_ = false;
       if (counted) {
         std::lock_guard<std::mutex> lock(self->state_->mutex);
+        self->state_->in_flight_bytes.fetch_sub(self->body_bytes_);
+        self->body_bytes_ = 0;
         self->state_->in_flight.fetch_sub(1);
         self->state_->answered.notify_all();
       }
@@ -193,7 +227,8 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool head_ = false;
-  bool busy_ = false;  // a request read and not yet answered
+  bool busy_ = false;        // a request read and not yet answered
+  uint64_t body_bytes_ = 0;  // its body's share of in_flight_bytes
 };
 
 void Server::State::Accept() {

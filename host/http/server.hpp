@@ -40,6 +40,11 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: any free port (see Server::port())
   uint64_t max_body_bytes = 16 << 20;
+  // The bodies of the requests being answered, together, at most (a JSON body takes tens
+  // of times its size once parsed: 256 clients sending 16 MB each would exhaust the
+  // memory). A request past it is answered 503; one alone, and one without a body (a
+  // health check, /metrics), is always taken.
+  uint64_t max_in_flight_bytes = 64 << 20;
   uint32_t max_header_bytes = 16 << 10;
   int max_connections = 256;
   // To read a whole request once its first byte came, or to write an answer; an idle

@@ -504,6 +504,29 @@ TEST_F(ServeTest, LimitsStopOversizedSlowAndTooManyClientsWithoutStoppingOthers)
   }
 }
 
+// credit-g's 1,000 rows `copies` times over, as one dataframe_split body.
+json RepeatedBody(const Arff& arff, int copies) {
+  json body = SplitBody(arff, 0, 1000);
+  json& data = body["dataframe_split"]["data"];
+  for (int copy = 1; copy < copies; ++copy) {
+    for (size_t r = 0; r < 1000; ++r) data.push_back(data[r]);
+  }
+  return body;
+}
+
+// Returns once the server has run `batches` forward passes of credit-risk (its batch
+// histogram says so), failing if `ended` first.
+void WaitForBatches(Client& client, int64_t batches, const std::atomic<bool>& ended) {
+  const std::string count = "sluice_batch_rows_count{model=\"credit-risk\"} ";
+  for (;;) {
+    const std::string metrics = client.Get("/metrics").body;
+    const size_t at = metrics.find(count);
+    ASSERT_NE(at, std::string::npos) << metrics;
+    if (std::stoll(metrics.substr(at + count.size())) >= batches) return;
+    ASSERT_FALSE(ended) << "the big request ended before the test could send another";
+  }
+}
+
 // A request larger than a batch runs a batch at a time, in turn with the others: one row
 // sent while another client's 20,000 are being predicted is answered before them, and
 // the big answer comes whole and in order.
@@ -513,11 +536,7 @@ TEST_F(ServeTest, ABigRequestDoesNotHoldUpSmallOnes) {
   const auto predicted = Predicted("credit-risk", input);
   const Arff arff = ReadArff(input);
   Server server = Serve({"credit-risk", "--max-batch", "1"});  // 20,000 forward passes
-  json big = SplitBody(arff, 0, 1000);
-  json& data = big["dataframe_split"]["data"];
-  for (int copy = 1; copy < 20; ++copy) {
-    for (size_t r = 0; r < 1000; ++r) data.push_back(data[r]);
-  }
+  const json big = RepeatedBody(arff, 20);
   std::atomic<bool> big_answered{false};
   Reply big_reply;
   std::thread big_client([&] {
@@ -525,17 +544,8 @@ TEST_F(ServeTest, ABigRequestDoesNotHoldUpSmallOnes) {
     big_reply = client.Post("/invocations", big.dump());
     big_answered = true;
   });
-  // Once the big request's first 100 rows have gone through (the batch histogram says so),
-  // one row more.
   Client client(server.port);
-  const std::string started = "sluice_batch_rows_count{model=\"credit-risk\"} ";
-  for (;;) {
-    const std::string metrics = client.Get("/metrics").body;
-    const size_t at = metrics.find(started);
-    ASSERT_NE(at, std::string::npos) << metrics;
-    if (std::stoll(metrics.substr(at + started.size())) >= 100) break;
-    ASSERT_FALSE(big_answered) << "the big request ended before the test could send its small one";
-  }
+  WaitForBatches(client, 100, big_answered);
   Reply small = client.Post("/invocations", SplitBody(arff, 5, 6).dump());
   ASSERT_EQ(small.status, 200) << small.body << small.error;
   EXPECT_FALSE(big_answered) << "the one-row request waited for the 20,000-row one";
@@ -549,6 +559,38 @@ TEST_F(ServeTest, ABigRequestDoesNotHoldUpSmallOnes) {
         json(std::vector<json>(predictions.begin() + copy * 1000, predictions.begin() + copy * 1000 + 1000)), predicted,
         0, "copy " + std::to_string(copy));
   }
+}
+
+// The bodies being answered are bounded together (a parsed JSON body takes tens of times
+// its size): past --max-in-flight-mb a request is told to try again, and is taken once
+// the others are answered.
+TEST_F(ServeTest, RequestBodiesInFlightAreBoundedTogether) {
+  TrainCreditRisk();
+  const Arff arff = ReadArff(WekaExample("credit-g.arff"));
+  Server server = Serve({"credit-risk", "--max-batch", "1", "--max-in-flight-mb", "1"});
+  const std::string big = RepeatedBody(arff, 20).dump();  // over 1 MB: taken, being alone
+  std::atomic<bool> big_answered{false};
+  Reply big_reply;
+  std::thread big_client([&] {
+    Client client(server.port);
+    big_reply = client.Post("/invocations", big);
+    big_answered = true;
+  });
+  Client client(server.port);
+  WaitForBatches(client, 100, big_answered);
+  const std::string small = SplitBody(arff, 5, 6).dump();
+  Reply busy = Client(server.port).Post("/invocations", small);
+  EXPECT_FALSE(big_answered);
+  EXPECT_EQ(busy.status, 503) << busy.body << busy.error;
+  char expected[200];
+  std::snprintf(expected, sizeof expected,
+                "the server is answering %.1f MB of requests; this one's %zu bytes more would pass "
+                "--max-in-flight-mb (1.0 MB); try again",
+                static_cast<double>(big.size()) / (1 << 20), small.size());
+  EXPECT_EQ(busy.Json()["error"], expected);
+  big_client.join();
+  ASSERT_EQ(big_reply.status, 200) << big_reply.error;
+  EXPECT_EQ(Client(server.port).Post("/invocations", small).status, 200) << "taken once the big one was answered";
 }
 
 TEST_F(ServeTest, ConcurrentClientsAllGetTheirOwnRowsAnswered) {
