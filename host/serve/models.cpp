@@ -118,6 +118,7 @@ void ModelSlot::Stop() {
 void ModelSlot::Work() {
   std::vector<std::unique_ptr<Job>> batch;
   for (;;) {
+    bool part = false;  // one request, larger than a batch or begun: RunPart
     {
       std::unique_lock<std::mutex> lock(mutex_);
       queued_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -144,11 +145,11 @@ void ModelSlot::Work() {
         }
         queued_.wait_until(lock, deadline);
       }
+      part = alone(*batch.front());
       queued_rows_ -= rows;
       metrics_.QueueDepth(name_, queued_rows_);
     }
-    if (batch.size() == 1 &&
-        (batch[0]->next > 0 || static_cast<int64_t>(batch[0]->rows.size()) > Chunk(*batch[0]->model))) {
+    if (part) {
       RunPart(std::move(batch[0]));
     } else {
       RunBatch(batch);
@@ -171,7 +172,7 @@ void ModelSlot::RunPart(std::unique_ptr<Job> job) {
   job->out.insert(job->out.end(), out.begin(), out.end());
   if (!status.ok() || job->next == job->rows.size()) {
     const std::shared_ptr<LoadedModel> model = std::move(job->model);
-    job->done(status, *model, status.ok() ? job->out : out);
+    job->done(status, *model, job->out);
     return;
   }
   std::lock_guard<std::mutex> lock(mutex_);

@@ -401,9 +401,10 @@ Status ParseInfer(const std::string& body, const ServedModelInfo& info, Rows& ro
     bool overflow = false;
     for (size_t d = 1; d < shape.size(); ++d) overflow |= __builtin_mul_overflow(per_row, shape[d], &per_row);
     overflow |= __builtin_mul_overflow(shape[0], per_row, &values);
-    if (overflow)
+    if (overflow) {
       return Status::InvalidArgument("input '" + Excerpt(names[k]) + "': shape " + Excerpt(input["shape"].dump()) +
                                      " has too many values");
+    }
     const int64_t want = IsTensor(model_input) ? Elements(model_input) : 1;
     if (per_row != want) {
       return Status::InvalidArgument("input '" + Excerpt(names[k]) + "': shape [" + std::to_string(shape[0]) +

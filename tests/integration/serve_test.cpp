@@ -514,18 +514,42 @@ json RepeatedBody(const Arff& arff, int copies) {
   return body;
 }
 
-// Returns once the server has run `batches` forward passes of credit-risk (its batch
-// histogram says so), failing if `ended` first.
-void WaitForBatches(Client& client, int64_t batches, const std::atomic<bool>& ended) {
-  const std::string count = "sluice_batch_rows_count{model=\"credit-risk\"} ";
-  for (;;) {
-    const std::string metrics = client.Get("/metrics").body;
-    const size_t at = metrics.find(count);
-    ASSERT_NE(at, std::string::npos) << metrics;
-    if (std::stoll(metrics.substr(at + count.size())) >= batches) return;
-    ASSERT_FALSE(ended) << "the big request ended before the test could send another";
+// credit-risk's big request, posted from a thread of its own; Started() returns once the
+// server has run `batches` forward passes (its batch histogram says so), failing if the
+// request was answered first.
+class BigRequest {
+ public:
+  BigRequest(int port, std::string body)
+      : thread_([this, port, body = std::move(body)] {
+          Client client(port);
+          reply_ = client.Post("/invocations", body);
+          answered_ = true;
+        }) {}
+  ~BigRequest() {
+    if (thread_.joinable()) thread_.join();
   }
-}
+
+  void Started(Client& client, int64_t batches) const {
+    const std::string count = "sluice_batch_rows_count{model=\"credit-risk\"} ";
+    for (;;) {
+      const std::string metrics = client.Get("/metrics").body;
+      const size_t at = metrics.find(count);
+      ASSERT_NE(at, std::string::npos) << metrics;
+      if (std::stoll(metrics.substr(at + count.size())) >= batches) return;
+      ASSERT_FALSE(answered_) << "the big request ended before the test could send another";
+    }
+  }
+  bool answered() const { return answered_; }
+  const Reply& Wait() {
+    thread_.join();
+    return reply_;
+  }
+
+ private:
+  Reply reply_;
+  std::atomic<bool> answered_{false};
+  std::thread thread_;
+};
 
 // A request larger than a batch runs a batch at a time, in turn with the others: one row
 // sent while another client's 20,000 are being predicted is answered before them, and
@@ -536,21 +560,14 @@ TEST_F(ServeTest, ABigRequestDoesNotHoldUpSmallOnes) {
   const auto predicted = Predicted("credit-risk", input);
   const Arff arff = ReadArff(input);
   Server server = Serve({"credit-risk", "--max-batch", "1"});  // 20,000 forward passes
-  const json big = RepeatedBody(arff, 20);
-  std::atomic<bool> big_answered{false};
-  Reply big_reply;
-  std::thread big_client([&] {
-    Client client(server.port);
-    big_reply = client.Post("/invocations", big.dump());
-    big_answered = true;
-  });
+  BigRequest big(server.port, RepeatedBody(arff, 20).dump());
   Client client(server.port);
-  WaitForBatches(client, 100, big_answered);
+  big.Started(client, 100);
   Reply small = client.Post("/invocations", SplitBody(arff, 5, 6).dump());
   ASSERT_EQ(small.status, 200) << small.body << small.error;
-  EXPECT_FALSE(big_answered) << "the one-row request waited for the 20,000-row one";
+  EXPECT_FALSE(big.answered()) << "the one-row request waited for the 20,000-row one";
   ExpectSameAsPredicted(small.Json()["predictions"], predicted, 5, "the small request");
-  big_client.join();
+  const Reply& big_reply = big.Wait();
   ASSERT_EQ(big_reply.status, 200) << big_reply.error;
   const json predictions = big_reply.Json()["predictions"];
   ASSERT_EQ(predictions.size(), 20000u);
@@ -568,27 +585,21 @@ TEST_F(ServeTest, RequestBodiesInFlightAreBoundedTogether) {
   TrainCreditRisk();
   const Arff arff = ReadArff(WekaExample("credit-g.arff"));
   Server server = Serve({"credit-risk", "--max-batch", "1", "--max-in-flight-mb", "1"});
-  const std::string big = RepeatedBody(arff, 20).dump();  // over 1 MB: taken, being alone
-  std::atomic<bool> big_answered{false};
-  Reply big_reply;
-  std::thread big_client([&] {
-    Client client(server.port);
-    big_reply = client.Post("/invocations", big);
-    big_answered = true;
-  });
+  const std::string body = RepeatedBody(arff, 20).dump();  // over 1 MB: taken, being alone
+  BigRequest big(server.port, body);
   Client client(server.port);
-  WaitForBatches(client, 100, big_answered);
+  big.Started(client, 100);
   const std::string small = SplitBody(arff, 5, 6).dump();
   Reply busy = Client(server.port).Post("/invocations", small);
-  EXPECT_FALSE(big_answered);
+  EXPECT_FALSE(big.answered());
   EXPECT_EQ(busy.status, 503) << busy.body << busy.error;
   char expected[200];
   std::snprintf(expected, sizeof expected,
                 "the server is answering %.1f MB of requests; this one's %zu bytes more would pass "
                 "--max-in-flight-mb (1.0 MB); try again",
-                static_cast<double>(big.size()) / (1 << 20), small.size());
+                static_cast<double>(body.size()) / (1 << 20), small.size());
   EXPECT_EQ(busy.Json()["error"], expected);
-  big_client.join();
+  const Reply& big_reply = big.Wait();
   ASSERT_EQ(big_reply.status, 200) << big_reply.error;
   EXPECT_EQ(Client(server.port).Post("/invocations", small).status, 200) << "taken once the big one was answered";
 }

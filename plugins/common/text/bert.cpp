@@ -151,6 +151,19 @@ class Model final : public nn::Module {
   std::shared_ptr<Pooler> pooler;
 };
 
+// The parameters of the network `c` describes, as a double: a hostile configuration
+// overflows no integer.
+double ParameterCount(const BertConfig& c) {
+  const double h = static_cast<double>(c.hidden_size), i = static_cast<double>(c.intermediate_size);
+  const double rows = static_cast<double>(c.vocab_size) + static_cast<double>(c.max_position_embeddings) +
+                      static_cast<double>(c.type_vocab_size);
+  const double embeddings = rows * h + 2 * h;
+  const double layer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h;
+  const double pooler = h * h + h;
+  const double head = static_cast<double>(c.num_labels) * (h + 1);
+  return embeddings + static_cast<double>(c.num_hidden_layers) * layer + pooler + head;
+}
+
 }  // namespace
 
 void CheckConfig(const BertConfig& c) {
@@ -181,17 +194,6 @@ void CheckConfig(const BertConfig& c) {
                   bytes / 1e9, memory / 1e9);
     throw StageError("the configuration describes a network of " + std::string(text));
   }
-}
-
-double ParameterCount(const BertConfig& c) {
-  const double h = static_cast<double>(c.hidden_size), i = static_cast<double>(c.intermediate_size);
-  const double rows = static_cast<double>(c.vocab_size) + static_cast<double>(c.max_position_embeddings) +
-                      static_cast<double>(c.type_vocab_size);
-  const double embeddings = rows * h + 2 * h;
-  const double layer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h;
-  const double pooler = h * h + h;
-  const double head = static_cast<double>(c.num_labels) * (h + 1);
-  return embeddings + static_cast<double>(c.num_hidden_layers) * layer + pooler + head;
 }
 
 BertNetwork::BertNetwork(const BertConfig& config) : config_(config) {

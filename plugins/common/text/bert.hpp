@@ -34,10 +34,6 @@ struct BertConfig {
 // or a network larger than this machine's memory.
 void CheckConfig(const BertConfig& config);
 
-// The parameters of the network `config` describes, as a double: a hostile configuration
-// overflows no integer.
-double ParameterCount(const BertConfig& config);
-
 class BertNetwork final : public Network {
  public:
   explicit BertNetwork(const BertConfig& config);
