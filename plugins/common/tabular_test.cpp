@@ -1,4 +1,4 @@
-// CSV and ARFF reading and the preprocessing fitted on training rows (no LibTorch).
+// CSV, JSON Lines and ARFF reading and the preprocessing fitted on training rows (no LibTorch).
 #include <gtest/gtest.h>
 
 #include "data_files.hpp"
@@ -133,6 +133,73 @@ TEST(CsvTest, AHugeCellIsQuotedAsAShortExcerpt) {
   EXPECT_NOT_OK(s);
   EXPECT_LT(s.message().size(), 600u) << s.message().substr(0, 600);
   EXPECT_NE(s.message().find("7777... (5242881 bytes)"), std::string::npos) << s.message().substr(0, 600);
+}
+
+TEST(JsonLinesTest, KeysAreColumnsAndNullOrAbsentKeysAreMissing) {
+  TempDir dir;
+  const std::string path =
+      dir.Write("t.JSONL",
+                "{\"age\": 31, \"city\": \"Berlin\", \"member\": true}\n"
+                "\n"
+                "{\"city\": \"Paris\", \"age\": null, \"since\": \"?\"}\r\n"
+                "{\"age\": 42.5, \"city\": \"Oslo, Norway\", \"since\": 2019, \"member\": false}\n");
+  Table t;
+  ASSERT_OK(ReadTable(path, ReadOptions(), t));
+  ASSERT_EQ(t.columns.size(), 4u);
+  EXPECT_EQ(t.columns[0].name, "age");
+  EXPECT_EQ(t.columns[1].name, "city");
+  EXPECT_EQ(t.columns[2].name, "member");
+  EXPECT_EQ(t.columns[3].name, "since");
+  EXPECT_EQ(t.columns[0].type, ColumnType::kNumeric);
+  EXPECT_EQ(t.columns[1].type, ColumnType::kNominal);
+  EXPECT_EQ(t.columns[3].type, ColumnType::kNumeric);
+  ASSERT_EQ(t.rows.size(), 3u);
+  EXPECT_EQ(t.lines, (std::vector<int64_t>{1, 3, 4}));
+  EXPECT_DOUBLE_EQ(t.rows[0][0].number, 31);
+  EXPECT_TRUE(t.rows[0][3].missing) << "a key the row lacks";
+  EXPECT_TRUE(t.rows[1][0].missing) << "null";
+  EXPECT_TRUE(t.rows[1][2].missing) << "a key the row lacks";
+  EXPECT_TRUE(t.rows[1][3].missing) << "'?' is among na_values";
+  EXPECT_EQ(t.rows[2][1].text, "Oslo, Norway");
+  EXPECT_EQ(t.rows[2][2].text, "false");
+  EXPECT_DOUBLE_EQ(t.rows[2][3].number, 2019);
+  EXPECT_EQ(t.columns[2].values, (std::vector<std::string>{"false", "true"}));
+}
+
+TEST(JsonLinesTest, EachBadLineIsNamedWithWhatIsWrong) {
+  TempDir dir;
+  Table t;
+  const auto error = [&](const std::string& name, const std::string& text) {
+    const std::string path = dir.Write(name, text);
+    const Status s = ReadTable(path, ReadOptions(), t);
+    EXPECT_FALSE(s.ok()) << name;
+    return s.message().substr(std::min(s.message().size(), path.size()));
+  };
+  EXPECT_EQ(error("array.jsonl", "{\"a\": 1}\n[1, 2]\n"), ":2: not a JSON object");
+  EXPECT_EQ(error("nested.jsonl", "{\"a\": 1}\n{\"a\": 2, \"b\": {\"c\": 3}}\n"),
+            ":2: 'b' holds an object, not one value");
+  EXPECT_EQ(error("list.ndjson", "{\"a\": [1]}\n"), ":1: 'a' holds an array, not one value");
+  EXPECT_EQ(error("empty.jsonl", "\n \n"), ": the file holds no rows");
+  const std::string cut = error("cut.jsonl", "{\"a\": 1}\n{\"a\": \"" + std::string(100000, 'x') + "\n");
+  EXPECT_EQ(cut.rfind(":2: not a JSON object: ", 0), 0u) << cut.substr(0, 300);
+  EXPECT_LT(cut.size(), 600u) << "the message quotes the line whole";
+  // A word where the model reads a number, as in CSV.
+  ReadOptions known;
+  Column age;
+  age.name = "age";
+  known.known_columns = {age};
+  const std::string word = dir.Write("word.jsonl", "{\"age\": 3}\n{\"age\": \"three\"}\n");
+  EXPECT_EQ(ReadTable(word, known, t).message(), word + ":2: column 'age': 'three' is not a finite number");
+}
+
+TEST(ReadTableTest, TabSeparatedFilesAreReadByTheirExtension) {
+  TempDir dir;
+  const std::string path = dir.Write("t.TSV", "x\ty, z\n1\tBerlin, Mitte\n2\tParis\n");
+  Table t;
+  ASSERT_OK(ReadTable(path, ReadOptions(), t));
+  ASSERT_EQ(t.columns.size(), 2u);
+  EXPECT_EQ(t.columns[1].name, "y, z");
+  EXPECT_EQ(t.rows[0][1].text, "Berlin, Mitte");
 }
 
 constexpr const char* kArff = R"(% a comment

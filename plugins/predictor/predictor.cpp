@@ -53,7 +53,7 @@ Status ImageInputs(const std::string& path, const BundleModel& model, sluice::In
   return Status::Ok();
 }
 
-// Rows of a CSV or ARFF file, with the columns the model was trained on.
+// Rows of a CSV, TSV, JSON Lines or ARFF file, with the columns the model was trained on.
 Status TableInputs(const std::string& path, sluice::tabular::Encoding encoding, const BundleModel& model,
                    sluice::Inputs& out, std::vector<std::string>& notes) {
   sluice::tabular::ReadOptions options;
@@ -90,7 +90,7 @@ class Predictor final : public sluice::Stage {
         .param(kBundleParam.Required().format(sluice::StringFormat::kDirectory).doc("the bundle folder"))
         .param(kInputParam.Required()
                    .format(sluice::StringFormat::kFile)
-                   .doc("rows to predict: .csv, .arff, or IDX images"))
+                   .doc("rows to predict: .csv, .tsv, .jsonl, .arff, or IDX images"))
         .param(kOutputParam.Required().doc("where to write index,pred,p_0.. rows"))
         .param(kDeviceParam.Default("cpu").format(sluice::StringFormat::kDevice).doc("where to run"))
         .param(

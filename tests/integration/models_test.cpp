@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -115,6 +116,36 @@ TEST_F(ModelsTest, CreditRiskBundlesRegistersAndPredictsWhatTheEvaluationPredict
   const ProcessResult by_path = Sluice({"predict", shown["path"], "--input", rows, "--output", dir_ / "again.csv"});
   EXPECT_EQ(by_path.exit_code, 0) << by_path.err;
   EXPECT_EQ(ReadFile(dir_ / "again.csv"), ReadFile(out));
+
+  // The same rows as TSV, and as JSON Lines (numbers as numbers, the rest as strings, the
+  // keys of each object in another order): the same numbers.
+  std::ifstream csv(rows);
+  std::string header_line;
+  std::getline(csv, header_line);
+  std::vector<std::string> header;
+  std::stringstream split(header_line);
+  for (std::string name; std::getline(split, name, ',');) header.push_back(name);
+  std::string tsv = header_line, jsonl;
+  std::replace(tsv.begin(), tsv.end(), ',', '\t');
+  for (const auto& cells : Rows(rows)) {
+    std::string line;
+    json object = json::object();
+    for (size_t c = cells.size(); c-- > 0;) {
+      line = cells[c] + (c + 1 < cells.size() ? "\t" + line : "");
+      char* end = nullptr;
+      const double number = std::strtod(cells[c].c_str(), &end);
+      object[header[c]] = *end == 0 && !cells[c].empty() ? json(number) : json(cells[c]);
+    }
+    tsv += "\n" + line;
+    jsonl += object.dump() + "\n";
+  }
+  for (const std::string name : {"rows.tsv", "rows.jsonl"}) {
+    const std::string input = dir_.Write(name, name == "rows.tsv" ? tsv : jsonl);
+    const ProcessResult other =
+        Sluice({"predict", "credit-risk", "--input", input, "--output", dir_ / (name + ".out")});
+    EXPECT_EQ(other.exit_code, 0) << name << ": " << other.err;
+    EXPECT_EQ(ReadFile(dir_ / (name + ".out")), ReadFile(out)) << name;
+  }
 }
 
 TEST_F(ModelsTest, PredictRefusesInputAndBundlesThatDoNotFit) {

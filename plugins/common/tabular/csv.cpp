@@ -1,10 +1,14 @@
-// CSV (RFC 4180: quoted fields, "" inside quotes, line breaks inside quotes).
+// CSV (RFC 4180: quoted fields, "" inside quotes, line breaks inside quotes) and JSON Lines
+// (one object per line), into the same Table.
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "sluice/excerpt.hpp"
 #include "table.hpp"
@@ -14,6 +18,7 @@ namespace {
 
 struct Record {
   std::vector<std::string> fields;
+  std::vector<bool> absent;  // JSON Lines: null, or no such key in the object (missing)
   int64_t line = 0;
   bool blank = false;  // an empty line
 };
@@ -88,17 +93,55 @@ Status Split(const std::string& path, const std::string& text, char delimiter, s
   return Status::Ok();
 }
 
-}  // namespace
-
-Status ReadCsv(const std::string& path, const ReadOptions& options, Table& out) {
-  std::string text;
-  SLUICE_RETURN_IF_ERROR(ReadText(path, options.encoding, text));
-  return ParseCsv(path, text, options, out);
+// JSON Lines into records: the first names the columns (every key, in the order first
+// seen), the others hold each row's values in that order. Strings are read as written,
+// numbers and booleans as JSON writes them; null and an absent key are missing.
+Status SplitJsonLines(const std::string& path, const std::string& text, std::vector<Record>& records) {
+  records.assign(1, Record());
+  std::vector<std::string> keys;
+  std::map<std::string, size_t, std::less<>> index;
+  std::istringstream in(text);
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(number);
+    nlohmann::json row;
+    try {
+      row = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      return Status::InvalidArgument(where + ": not a JSON object: " + MessageExcerpt(e));
+    }
+    if (!row.is_object()) return Status::InvalidArgument(where + ": not a JSON object");
+    Record r;
+    r.line = number;
+    for (const auto& [key, value] : row.items()) {
+      auto [at, added] = index.emplace(key, keys.size());
+      if (added) keys.push_back(key);
+      if (r.fields.size() <= at->second) {
+        r.fields.resize(at->second + 1);
+        r.absent.resize(at->second + 1, true);
+      }
+      if (value.is_structured()) {
+        return Status::InvalidArgument(where + ": '" + Excerpt(key) + "' holds " +
+                                       (value.is_array() ? "an array" : "an object") + ", not one value");
+      }
+      r.absent[at->second] = value.is_null();
+      r.fields[at->second] = value.is_string() ? value.get<std::string>() : value.is_null() ? "" : value.dump();
+    }
+    records.push_back(std::move(r));
+  }
+  if (records.size() == 1) records.clear();
+  for (size_t i = 1; i < records.size(); ++i) {  // rows without the keys later rows brought
+    records[i].fields.resize(keys.size());
+    records[i].absent.resize(keys.size(), true);
+  }
+  if (!records.empty()) records[0].fields = std::move(keys);
+  return Status::Ok();
 }
 
-Status ParseCsv(const std::string& path, const std::string& text, const ReadOptions& options, Table& out) {
-  std::vector<Record> records;
-  SLUICE_RETURN_IF_ERROR(Split(path, text, options.delimiter, records));
+// Records (the first the header, where options say so) into a table, typed as the options
+// say or as the values suggest.
+Status FromRecords(const std::string& path, std::vector<Record>& records, const ReadOptions& options, Table& out) {
   records.erase(std::remove_if(records.begin(), records.end(), [](const Record& r) { return r.blank; }), records.end());
   if (records.empty()) return Status::InvalidArgument(path + ": the file holds no rows");
 
@@ -121,8 +164,9 @@ Status ParseCsv(const std::string& path, const std::string& text, const ReadOpti
 
   std::set<std::string> na(options.na_values.begin(), options.na_values.end());
   std::vector<std::vector<std::string>> raw;
+  std::vector<std::vector<bool>> absent;
   for (size_t r = first; r < records.size(); ++r) {
-    const Record& rec = records[r];
+    Record& rec = records[r];
     if (rec.fields.size() != width) {
       const std::string message = path + ":" + std::to_string(rec.line) + ": expected " + std::to_string(width) +
                                   " fields, found " + std::to_string(rec.fields.size());
@@ -130,9 +174,11 @@ Status ParseCsv(const std::string& path, const std::string& text, const ReadOpti
       out.skipped.push_back(message);
       continue;
     }
-    raw.push_back(rec.fields);
+    raw.push_back(std::move(rec.fields));
+    absent.push_back(std::move(rec.absent));
     out.lines.push_back(rec.line);
   }
+  const auto missing = [&](size_t r, size_t c) { return (!absent[r].empty() && absent[r][c]) || na.count(raw[r][c]); };
 
   // Types: as known (a model's schema) or asked for (categorical), else inferred.
   std::vector<bool> numeric(width, true);
@@ -160,7 +206,7 @@ Status ParseCsv(const std::string& path, const std::string& text, const ReadOpti
     size_t numbers = 0, texts = 0, first_text = 0;
     double ignored;
     for (size_t r = 0; r < raw.size(); ++r) {
-      if (na.count(raw[r][c])) continue;
+      if (missing(r, c)) continue;
       if (ParseNumber(raw[r][c], ignored)) {
         ++numbers;
       } else if (texts++ == 0) {
@@ -191,8 +237,8 @@ Status ParseCsv(const std::string& path, const std::string& text, const ReadOpti
     std::string problem;
     for (size_t c = 0; c < width && problem.empty(); ++c) {
       Cell& cell = row[c];
+      cell.missing = missing(r, c);
       cell.text = raw[r][c];
-      cell.missing = na.count(cell.text) > 0;
       if (cell.missing) continue;
       if (numeric[c]) {
         if (!ParseNumber(cell.text, cell.number)) {
@@ -216,6 +262,30 @@ Status ParseCsv(const std::string& path, const std::string& text, const ReadOpti
     if (!numeric[c]) out.columns[c].values.assign(seen[c].begin(), seen[c].end());
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status ReadCsv(const std::string& path, const ReadOptions& options, Table& out) {
+  std::string text;
+  SLUICE_RETURN_IF_ERROR(ReadText(path, options.encoding, text));
+  return ParseCsv(path, text, options, out);
+}
+
+Status ParseCsv(const std::string& path, const std::string& text, const ReadOptions& options, Table& out) {
+  std::vector<Record> records;
+  SLUICE_RETURN_IF_ERROR(Split(path, text, options.delimiter, records));
+  return FromRecords(path, records, options, out);
+}
+
+Status ReadJsonLines(const std::string& path, const ReadOptions& options, Table& out) {
+  std::string text;
+  SLUICE_RETURN_IF_ERROR(ReadText(path, options.encoding, text));
+  std::vector<Record> records;
+  SLUICE_RETURN_IF_ERROR(SplitJsonLines(path, text, records));
+  ReadOptions json_options = options;
+  json_options.header = true;
+  return FromRecords(path, records, json_options, out);
 }
 
 }  // namespace sluice::tabular

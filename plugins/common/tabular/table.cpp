@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -170,8 +171,14 @@ Status ReadText(const std::string& path, Encoding encoding, std::string& text) {
 }
 
 Status ReadTable(const std::string& path, const ReadOptions& options, Table& out) {
-  const bool arff = path.size() >= 5 && path.compare(path.size() - 5, 5, ".arff") == 0;
-  return arff ? ReadArff(path, options, out) : ReadCsv(path, options, out);
+  std::string extension = std::filesystem::path(path).extension().string();
+  for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (extension == ".arff") return ReadArff(path, options, out);
+  if (extension == ".jsonl" || extension == ".ndjson" || extension == ".json") return ReadJsonLines(path, options, out);
+  if (extension != ".tsv") return ReadCsv(path, options, out);
+  ReadOptions tabs = options;
+  tabs.delimiter = '\t';
+  return ReadCsv(path, tabs, out);
 }
 
 }  // namespace sluice::tabular

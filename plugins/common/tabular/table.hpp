@@ -1,4 +1,4 @@
-// Tables read from CSV and ARFF files, cell by cell as written, with the line each row
+// Tables read from CSV, JSON Lines and ARFF files, cell by cell as written, with the line each row
 // came from. No LibTorch: preprocessing turns a Table into numbers (preprocess.hpp).
 #ifndef SLUICE_PLUGINS_COMMON_TABULAR_TABLE_HPP_
 #define SLUICE_PLUGINS_COMMON_TABULAR_TABLE_HPP_
@@ -50,12 +50,12 @@ struct ReadOptions {
   // UTF-8 (a byte-order mark is dropped; invalid bytes are an error naming the line), or
   // Latin-1 (ISO-8859-1), converted to UTF-8.
   Encoding encoding = Encoding::kUtf8;
-  // CSV only: columns read as categorical even where their values are numbers.
+  // CSV and JSON Lines: columns read as categorical even where their values are numbers.
   std::vector<std::string> categorical;
   char delimiter = ',';  // CSV only
   bool header = true;    // CSV only: the first record names the columns
-  std::vector<std::string> na_values = {"", "?", "NA", "N/A", "NaN", "nan", "null", "NULL"};  // CSV only
-  // CSV only: columns whose types are already known (from a model's schema), by name;
+  std::vector<std::string> na_values = {"", "?", "NA", "N/A", "NaN", "nan", "null", "NULL"};  // CSV, JSON Lines
+  // CSV and JSON Lines: columns whose types are already known (from a model's schema), by name;
   // other columns are inferred: numeric if every present value is a finite number,
   // categorical if at most half of them are; a column of numbers with a few cells of
   // text is an error naming the first such cell (or, with skip_bad_rows, its rows are
@@ -76,7 +76,13 @@ Status ReadCsv(const std::string& path, const ReadOptions& options, Table& out);
 // CSV already in memory as UTF-8 (`source` names it in messages, as a path would).
 Status ParseCsv(const std::string& source, const std::string& text, const ReadOptions& options, Table& out);
 Status ReadArff(const std::string& path, const ReadOptions& options, Table& out);
-// By extension: .arff is ARFF, anything else CSV.
+// JSON Lines: one object per line, its keys the columns (every key any row has, in the
+// order first seen). Strings are cells as written, numbers and booleans as JSON writes
+// them; null, an absent key and the na_values are missing; an array or object is an
+// error naming the line. Types as for CSV.
+Status ReadJsonLines(const std::string& path, const ReadOptions& options, Table& out);
+// By extension, in any case: .arff is ARFF, .jsonl, .ndjson and .json JSON Lines, .tsv
+// CSV separated by tabs, anything else CSV as the options say.
 Status ReadTable(const std::string& path, const ReadOptions& options, Table& out);
 
 // Parses a number the way both formats write them ("3", "-2.5e-3", "inf" is refused).
