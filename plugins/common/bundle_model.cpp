@@ -165,9 +165,12 @@ Status BundleModel::TableInputs(const tabular::Table& table, Inputs& out, std::v
     for (const auto& column : table.columns) {
       const bool used = std::any_of(preprocessor.inputs.begin(), preprocessor.inputs.end(),
                                     [&](const auto& c) { return c.name == column.name; });
-      if (!used && column.name != preprocessor.target) ignored += (ignored.empty() ? "" : ", ") + column.name;
+      if (!used && column.name != preprocessor.target) {
+        ignored += (ignored.empty() ? "'" : ", '") + Excerpt(column.name) + "'";
+      }
     }
-    if (!ignored.empty()) notes->push_back("ignoring columns the model does not read: " + ignored);
+    // (Names from the file: each cut short, and the list.)
+    if (!ignored.empty()) notes->push_back("ignoring columns the model does not read: " + Excerpt(ignored, 300));
   }
   std::vector<size_t> rows(table.rows.size());
   for (size_t i = 0; i < rows.size(); ++i) rows[i] = i;

@@ -146,6 +146,25 @@ TEST_F(ModelsTest, CreditRiskBundlesRegistersAndPredictsWhatTheEvaluationPredict
     EXPECT_EQ(other.exit_code, 0) << name << ": " << other.err;
     EXPECT_EQ(ReadFile(dir_ / (name + ".out")), ReadFile(out)) << name;
   }
+  // Columns the model does not read are named on stderr, each cut short, and the list too.
+  std::string wide = header_line + "," + std::string(100000, 'x');
+  for (int c = 0; c < 500; ++c) wide += ",extra_column_" + std::to_string(c);
+  std::ifstream again(rows);
+  std::getline(again, header_line);
+  for (std::string line; std::getline(again, line);) {
+    wide += "\n" + line + ",1";
+    for (int c = 0; c < 500; ++c) wide += ",0";
+  }
+  const ProcessResult extra =
+      Sluice({"predict", "credit-risk", "--input", dir_.Write("wide.csv", wide), "--output", dir_ / "wide.out"});
+  EXPECT_EQ(extra.exit_code, 0) << extra.err.substr(0, 2000);
+  EXPECT_LT(extra.err.size(), 1000u) << extra.err.substr(0, 2000);
+  EXPECT_NE(extra.err.find("ignoring columns the model does not read: '" + std::string(40, 'x') +
+                           "... (100000 bytes)', "
+                           "'extra_column_0', 'extra_column_1'"),
+            std::string::npos)
+      << extra.err.substr(0, 2000);
+  EXPECT_EQ(ReadFile(dir_ / "wide.out"), ReadFile(out));
 }
 
 TEST_F(ModelsTest, PredictRefusesInputAndBundlesThatDoNotFit) {
