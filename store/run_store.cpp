@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -135,6 +137,7 @@ std::unique_ptr<RunStore> RunStore::Open(const fs::path& location) {
   std::unique_ptr<RunStore> store(new RunStore(fs::absolute(dir).lexically_normal(), std::move(db)));
   store->location_ = database;
   store->MarkCrashedRuns();
+  store->RemoveLeftovers();
   return store;
 }
 
@@ -323,6 +326,38 @@ int RunStore::MarkCrashedRuns() {
     }
   }
   return marked + silent;
+}
+
+void RunStore::RemoveLeftovers() {
+  std::map<std::string, bool> ended;  // by run id, once asked
+  const auto is_ended = [&](const std::string& id) {
+    const bool hex = id.size() == 16 && std::all_of(id.begin(), id.end(), [](char c) {
+                       return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+                     });
+    if (!hex) return false;
+    auto [at, added] = ended.emplace(id, false);
+    if (added) {
+      Statement& q = db_->Cached("SELECT status FROM runs WHERE id = ?");
+      q.Bind(1, id);
+      at->second = q.Step() && q.Text(0) != Name(RunStatus::kRunning);
+      q.Reset();
+    }
+    return at->second;
+  };
+  std::vector<fs::path> leftovers;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir_ / "tmp", ec)) {
+    if (is_ended(entry.path().filename().string())) leftovers.push_back(entry.path());
+  }
+  const std::string incoming = ".incoming-";
+  for (const fs::directory_entry& model : fs::directory_iterator(dir_ / "models", ec)) {
+    std::error_code inner;
+    for (const fs::directory_entry& entry : fs::directory_iterator(model.path(), inner)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind(incoming, 0) == 0 && is_ended(name.substr(incoming.size(), 16))) leftovers.push_back(entry.path());
+    }
+  }
+  for (const fs::path& path : leftovers) fs::remove_all(path, ec);
 }
 
 std::string BoundedError(std::string message, size_t limit) {
@@ -797,7 +832,8 @@ ModelRecord RunStore::RegisterModel(const std::string& name, const std::optional
   }
   // The slow part (copying and digesting the weights) happens before the write lock is
   // taken, in a staging folder: sweep workers writing metrics are not held up by it.
-  const fs::path staging = dir_ / "models" / name / (".incoming-" + NewRunId());
+  // (Named after the run, whose end tells that the copy is a leftover: RemoveLeftovers.)
+  const fs::path staging = dir_ / "models" / name / (".incoming-" + (run_id ? *run_id + "-" : "") + NewRunId());
   std::error_code ec;
   fs::create_directories(staging.parent_path(), ec);
   fs::copy(bundle_dir, staging, fs::copy_options::recursive, ec);

@@ -218,6 +218,11 @@ class RunStore {
 
  private:
   RunStore(std::filesystem::path dir, std::unique_ptr<Database> db);
+  // Removes what runs that ended unfinished (crashed, or killed by a second Ctrl-C) left
+  // in the store's folder: their scratch folder tmp/RUN, and the copy of a model
+  // registration they had under way, models/NAME/.incoming-RUN-*. Only for runs this
+  // store records as ended: the artifact root may be shared with other stores.
+  void RemoveLeftovers();
 
   std::filesystem::path dir_;
   std::string location_;

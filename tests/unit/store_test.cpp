@@ -261,6 +261,38 @@ TEST_P(EngineTest, MarksRunsOfDeadProcessesCrashedOnOpen) {
   }
 }
 
+// A process killed mid-run leaves its scratch folder and, if it was registering a model,
+// the copy of the bundle (an imported BERT: 90 MB each). The next command that writes the
+// store removes those of runs it records as ended, and nothing else.
+TEST_P(EngineTest, LeftoversOfRunsThatEndedUnfinishedAreRemovedOnOpen) {
+  namespace fs = std::filesystem;
+  const auto leave = [&](const fs::path& folder) {
+    fs::create_directories(folder);
+    std::ofstream(folder / "weights.bin") << "partial";
+    return folder;
+  };
+  const fs::path dir = store->dir();
+  RunLock alive(store->LockPath("1111111111111111"));
+  store->CreateRun(NewRun("1111111111111111"), {});  // running, its process alive
+  store->CreateRun(NewRun("2222222222222222"), {});  // running, its process gone
+  store->CreateRun(NewRun("3333333333333333"), {});  // ended by a second Ctrl-C
+  store->FinishRun("3333333333333333", RunStatus::kInterrupted, "interrupted again");
+  const std::vector<fs::path> kept = {leave(dir / "tmp/1111111111111111"),
+                                      leave(dir / "models/m/.incoming-1111111111111111-00000000000000aa"),
+                                      leave(dir / "tmp/4444444444444444"),  // a run this store does not know
+                                      leave(dir / "models/m/.incoming-00000000000000bb"),  // an older sluice's name
+                                      leave(dir / "tmp/notes")};
+  const std::vector<fs::path> removed = {
+      leave(dir / "tmp/2222222222222222"), leave(dir / "models/m/.incoming-2222222222222222-00000000000000cc"),
+      leave(dir / "tmp/3333333333333333"), leave(dir / "models/n/.incoming-3333333333333333-00000000000000dd")};
+
+  auto reopened = store.Reopen();
+  EXPECT_EQ(Name(reopened->FindRun("2222").status), "crashed");
+  for (const fs::path& path : kept) EXPECT_TRUE(fs::exists(path / "weights.bin")) << path << " was removed";
+  for (const fs::path& path : removed) EXPECT_FALSE(fs::exists(path)) << path << " was left";
+  EXPECT_TRUE(fs::is_directory(dir / "models/n")) << "the model's folder stays";
+}
+
 TEST_P(EngineTest, ArtifactsAreStoredByContentOnce) {
   const TempDir& dir = store.dir();
   const std::string a = dir.Write("a/predictions.csv", "index,label\n0,1\n");
