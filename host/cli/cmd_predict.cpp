@@ -4,14 +4,18 @@
 // bundle's model plugin rebuilds the architecture from the parameters in its manifest,
 // then the predictor plugin loads the weights and applies the bundle's preprocessing to
 // the input. Both run as a two-stage pipeline in a throwaway in-memory store.
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "bundles.hpp"
 #include "commands.hpp"
@@ -43,6 +47,31 @@ std::optional<fs::path> EnclosingStore(fs::path path) {
     if (path == path.root_path()) break;
   }
   return std::nullopt;
+}
+
+// The temporary file a prediction into `output` writes, renamed over it when complete.
+fs::path PartialOutput(const fs::path& output, pid_t pid) {
+  return output.parent_path() / ("." + output.filename().string() + ".sluice-" + std::to_string(pid) + ".partial");
+}
+
+// Removes the temporary files of earlier predictions into `output` whose process was
+// killed before it could (SIGKILL, the OOM killer): hidden files beside the user's own.
+void RemoveKilledPartials(const fs::path& output) {
+  const std::string prefix = "." + output.filename().string() + ".sluice-", suffix = ".partial";
+  std::error_code ec;
+  std::vector<fs::path> dead;
+  for (const fs::directory_entry& entry : fs::directory_iterator(output.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      continue;
+    }
+    const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) dead.push_back(entry.path());
+  }
+  for (const fs::path& path : dead) fs::remove(path, ec);
 }
 
 // Refuses an --output that would destroy something: a file inside a Sluice store (its
@@ -131,9 +160,8 @@ int PredictCommand(const Args& args) {
   } else {
     final_output = fs::absolute(vm["output"].as<std::string>()).lexically_normal();
     CheckOutput(final_output, input, bundle, vm["force"].as<bool>());
-    output = (final_output.parent_path() /
-              ("." + final_output.filename().string() + ".sluice-" + std::to_string(getpid()) + ".partial"))
-                 .string();
+    RemoveKilledPartials(final_output);
+    output = PartialOutput(final_output, getpid()).string();
   }
   struct RemoveOnExit {
     std::string path;

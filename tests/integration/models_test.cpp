@@ -3,6 +3,8 @@
 // resuming an interrupted run, fine-tuning from a run.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -255,9 +257,24 @@ TEST_F(ModelsTest, PredictNeverWritesIntoAStoreOverItsInputOrOverAFileUnlessForc
   EXPECT_NE(kept.err.find("--output " + existing + " exists; pass --force to replace it"), std::string::npos)
       << kept.err;
   EXPECT_EQ(ReadFile(existing), "keep me\n");
+  // The temporary file of a prediction into scores.csv whose process was killed (this
+  // child's pid: it has exited) goes with the next prediction there; one of a live
+  // process (this one), and one of another output, stay.
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  const std::string killed = dir_.Write(".scores.csv.sluice-" + std::to_string(child) + ".partial", "index,pr");
+  const std::string live = dir_.Write(".scores.csv.sluice-" + std::to_string(getpid()) + ".partial", "index");
+  const std::string other = dir_.Write(".other.csv.sluice-" + std::to_string(child) + ".partial", "index");
   ProcessResult forced = Sluice({"predict", "credit-risk", "--input", input, "--output", existing, "--force"});
   EXPECT_EQ(forced.exit_code, 0) << forced.err;
   EXPECT_EQ(ReadFile(existing).rfind("index,pred,p_0,p_1\n", 0), 0u);
+  EXPECT_FALSE(fs::exists(killed)) << "a killed prediction's temporary file was left";
+  EXPECT_TRUE(fs::exists(live)) << "a live process's temporary file was removed";
+  EXPECT_TRUE(fs::exists(other)) << "another output's temporary file was removed";
+  fs::remove(live);
+  fs::remove(other);
   for (const auto& entry : fs::directory_iterator(dir_.path())) {
     EXPECT_EQ(entry.path().string().find(".partial"), std::string::npos) << "left behind: " << entry.path();
   }
