@@ -5,6 +5,8 @@
 // and from scratch) is bundled and predicts new texts.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -127,6 +129,24 @@ TEST_F(TextTest, ExportThenImportLosesNothing) {
   const ProcessResult again = Sluice({"models", "export", "minilm", "--format", "hf", "--output", dir_ / "hf"});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.err.find("exists and is not an empty folder"), std::string::npos) << again.err;
+
+  // An export is written whole or not at all: into a hidden folder renamed at the end. What
+  // a killed export left there (its process, this reaped child, is gone) goes with the next
+  // export to the same folder, which may exist empty.
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  const fs::path killed = dir_ / (".empty.sluice-" + std::to_string(child) + ".partial");
+  dir_.Write(".empty.sluice-" + std::to_string(child) + ".partial/config.json", "{}");
+  fs::create_directory(dir_ / "empty");
+  const ProcessResult into_empty = Sluice({"models", "export", "minilm", "--format", "hf", "--output", dir_ / "empty"});
+  ASSERT_EQ(into_empty.exit_code, 0) << into_empty.err;
+  EXPECT_FALSE(fs::exists(killed)) << "a killed export's folder was left";
+  EXPECT_EQ(ReadFile(dir_ / "empty/model.safetensors"), ReadFile(dir_ / "hf/model.safetensors"));
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
+    EXPECT_EQ(entry.path().string().find(".partial"), std::string::npos) << "left behind: " << entry.path();
+  }
 }
 
 TEST_F(TextTest, BrokenCheckpointsAreRefusedByFileAndTensorAndRegisterNothing) {

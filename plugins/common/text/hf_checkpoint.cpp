@@ -1,5 +1,9 @@
 #include "hf_checkpoint.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -225,8 +229,10 @@ Status ReadHfCheckpoint(const std::string& dir_text, HfCheckpoint& out) {
   return Status::Ok();
 }
 
-Status WriteHfCheckpoint(const std::string& dir_text, BertNetwork& network, const TextPreprocessing& pre) {
-  const fs::path dir(dir_text);
+namespace {
+
+// The files of the checkpoint, into the folder `dir` (which exists).
+Status WriteHfFiles(const fs::path& dir, BertNetwork& network, const TextPreprocessing& pre) {
   const auto* wordpiece = dynamic_cast<const WordPiece*>(pre.tokenizer.get());
   if (!wordpiece) {
     return Status::InvalidArgument("the model's tokenizer is " +
@@ -234,8 +240,6 @@ Status WriteHfCheckpoint(const std::string& dir_text, BertNetwork& network, cons
                                    "; the Hugging Face BERT layout holds a WordPiece vocabulary");
   }
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Status::IoError("cannot create " + dir_text + ": " + ec.message());
   const BertConfig& c = network.config();
   const bool head = c.num_labels > 0;
   json config = {{"architectures", {head ? "BertForSequenceClassification" : "BertModel"}},
@@ -313,6 +317,51 @@ Status WriteHfCheckpoint(const std::string& dir_text, BertNetwork& network, cons
     tensors.emplace_back(head ? p.key() : p.key().substr(5), p.value());
   }
   return WriteSafetensors((dir / "model.safetensors").string(), tensors, {{"format", "pt"}});
+}
+
+// The hidden folder the writer of `dir` whose process id is `pid` fills before renaming it.
+fs::path Staging(const fs::path& dir, pid_t pid) {
+  return dir.parent_path() / ("." + dir.filename().string() + ".sluice-" + std::to_string(pid) + ".partial");
+}
+
+// Removes the staging folders of writers of `dir` that were killed (their process is gone).
+void RemoveAbandoned(const fs::path& dir) {
+  const std::string before = "." + dir.filename().string() + ".sluice-", after = ".partial";
+  std::vector<fs::path> abandoned;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool staged = name.size() > before.size() + after.size() && name.rfind(before, 0) == 0 &&
+                        name.compare(name.size() - after.size(), after.size(), after) == 0;
+    const std::string pid = staged ? name.substr(before.size(), name.size() - before.size() - after.size()) : "";
+    if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH) abandoned.push_back(entry.path());
+  }
+  for (const fs::path& path : abandoned) fs::remove_all(path, ec);
+}
+
+}  // namespace
+
+Status WriteHfCheckpoint(const std::string& dir_text, BertNetwork& network, const TextPreprocessing& pre) {
+  // Whole or not at all: the files go to a hidden folder beside `dir`, renamed to it once
+  // complete (over an empty folder too), so a killed export leaves no checkpoint without
+  // its weights; the next export there removes what it left.
+  const fs::path dir = fs::absolute(dir_text).lexically_normal();
+  std::error_code ec;
+  fs::create_directories(dir.parent_path(), ec);
+  if (ec) return Status::IoError("cannot create " + dir.parent_path().string() + ": " + ec.message());
+  RemoveAbandoned(dir);
+  const fs::path staging = Staging(dir, ::getpid());
+  fs::remove_all(staging, ec);
+  fs::create_directory(staging, ec);
+  if (ec) return Status::IoError("cannot create " + staging.string() + ": " + ec.message());
+  Status written = WriteHfFiles(staging, network, pre);
+  if (written.ok()) {
+    fs::rename(staging, dir, ec);
+    if (ec) written = Status::IoError("cannot write " + dir.string() + ": " + ec.message());
+  }
+  if (!written.ok()) fs::remove_all(staging, ec);
+  return written;
 }
 
 }  // namespace sluice::text
