@@ -24,9 +24,7 @@ std::string_view SourceTexts::Line(const std::string& file, int line) const {
 
 void Diagnostics::Error(SourceLoc loc, std::string message) {
   // One mistake reached twice (a misspelt key checked for each of its values) is one error.
-  for (const Diagnostic& d : errors_) {
-    if (d.message == message && d.loc.file == loc.file && d.loc.line == loc.line && d.loc.column == loc.column) return;
-  }
+  if (!seen_.emplace(loc.file, loc.line, loc.column, message).second) return;
   errors_.push_back({std::move(loc), std::move(message)});
 }
 
@@ -44,7 +42,9 @@ std::vector<Diagnostic> Diagnostics::Sorted() const {
 
 std::string Diagnostics::Render(const SourceTexts& texts) const {
   std::string out;
-  for (const Diagnostic& d : Sorted()) {
+  const std::vector<Diagnostic> sorted = Sorted();
+  for (size_t shown = 0; shown < sorted.size() && shown < kMaxRendered; ++shown) {
+    const Diagnostic& d = sorted[shown];
     out += d.loc.file;
     if (d.loc.line > 0) out += ":" + std::to_string(d.loc.line) + ":" + std::to_string(std::max(d.loc.column, 1));
     out += ": error: " + d.message + "\n";
@@ -61,6 +61,9 @@ std::string Diagnostics::Render(const SourceTexts& texts) const {
     const int room = static_cast<int>(line.size()) - std::max(d.loc.column, 1) + 1;
     const int length = std::max(1, std::min(d.loc.length, std::max(room, 1)));
     out += gutter + " | " + pad + "^" + std::string(static_cast<size_t>(length - 1), '~') + "\n";
+  }
+  if (errors_.size() > kMaxRendered) {
+    out += "(" + std::to_string(errors_.size() - kMaxRendered) + " more errors not shown)\n";
   }
   if (!errors_.empty()) {
     out += std::to_string(errors_.size()) + (errors_.size() == 1 ? " error" : " errors") + "\n";

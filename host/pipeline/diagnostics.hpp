@@ -7,8 +7,10 @@
 #define SLUICE_HOST_PIPELINE_DIAGNOSTICS_HPP_
 
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 namespace sluice::pipeline {
@@ -38,16 +40,20 @@ class SourceTexts {
 
 class Diagnostics {
  public:
+  // The errors Render quotes; past them it says how many more there are.
+  static constexpr size_t kMaxRendered = 100;
+
   void Error(SourceLoc loc, std::string message);
   bool empty() const { return errors_.empty(); }
   size_t size() const { return errors_.size(); }
   // Errors ordered by file position (stable for equal positions).
   std::vector<Diagnostic> Sorted() const;
-  // Every error with its quoted line and caret, then a count line.
+  // The first kMaxRendered errors with their quoted lines and carets, then a count line.
   std::string Render(const SourceTexts& texts) const;
 
  private:
   std::vector<Diagnostic> errors_;
+  std::set<std::tuple<std::string, int, int, std::string>> seen_;  // (file, line, column, message)
 };
 
 // Closest candidate to `name` within a small edit distance, or "" (for "did you mean").

@@ -483,35 +483,42 @@ void OrderStages(Validation& v) {
   Diagnostics& diag = v.diag;
   auto& upstream = v.upstream;
   std::vector<std::string>& order = v.order;
-  std::map<std::string, int> pending;
-  for (const StageSpec& s : spec.stages) {
+  // Kahn's algorithm, taking of the stages ready the first declared: a stage runs after
+  // all it reads from, otherwise in the file's order.
+  const size_t n = spec.stages.size();
+  std::map<std::string, size_t> position;
+  for (size_t i = 0; i < n; ++i) position.emplace(spec.stages[i].name, i);
+  std::vector<size_t> pending(n);
+  std::vector<std::vector<size_t>> readers(n);
+  std::set<size_t> ready;
+  for (size_t i = 0; i < n; ++i) {
     std::set<std::string> deps;
-    for (const auto& [dep, loc] : upstream[s.name]) deps.insert(dep);
-    pending[s.name] = static_cast<int>(deps.size());
-  }
-  std::set<std::string> done;
-  while (order.size() < spec.stages.size()) {
-    const StageSpec* next = nullptr;
-    for (const StageSpec& s : spec.stages) {
-      if (!done.count(s.name) && pending[s.name] == 0) {
-        next = &s;
-        break;
-      }
+    for (const auto& [dep, loc] : upstream[spec.stages[i].name]) deps.insert(dep);
+    pending[i] = deps.size();
+    for (const std::string& dep : deps) {
+      if (auto at = position.find(dep); at != position.end()) readers[at->second].push_back(i);
     }
-    if (!next) break;
-    done.insert(next->name);
-    order.push_back(next->name);
-    for (const StageSpec& s : spec.stages) {
-      std::set<std::string> deps;
-      for (const auto& [dep, loc] : upstream[s.name]) deps.insert(dep);
-      if (deps.count(next->name)) --pending[s.name];
+    if (pending[i] == 0) ready.insert(i);
+  }
+  std::vector<bool> ordered(n, false);
+  while (!ready.empty()) {
+    const size_t next = *ready.begin();
+    ready.erase(ready.begin());
+    ordered[next] = true;
+    order.push_back(spec.stages[next].name);
+    for (size_t reader : readers[next]) {
+      if (--pending[reader] == 0) ready.insert(reader);
     }
   }
+  const auto done = [&](const std::string& name) {
+    const auto at = position.find(name);
+    return at != position.end() && ordered[at->second];
+  };
   if (order.size() < spec.stages.size()) {
     // Walk upstream edges from a stuck stage until one repeats: that loop is the cycle.
     std::string at;
     for (const StageSpec& s : spec.stages) {
-      if (!done.count(s.name)) {
+      if (!done(s.name)) {
         at = s.name;
         break;
       }
@@ -521,7 +528,7 @@ void OrderStages(Validation& v) {
     while (std::find(path.begin(), path.end(), at) == path.end()) {
       path.push_back(at);
       for (const auto& [dep, loc] : upstream[at]) {
-        if (!done.count(dep)) {
+        if (!done(dep)) {
           where.push_back(loc);
           at = dep;
           break;

@@ -221,6 +221,33 @@ inputs = { in = "b" }
   EXPECT_NE(c.errors.find("error: the stages form a cycle: a -> b -> c -> a"), std::string::npos) << c.errors;
 }
 
+// A pipeline of thousands of stages (generated, or garbage) once took minutes to order
+// (every pick rescanned every stage) and printed every one of its errors.
+TEST(PipelineTest, ThousandsOfStagesAreOrderedAndTheirErrorsCountedNotAllQuoted) {
+  const int n = 3000;
+  std::string chain, wrong;
+  for (int i = 0; i < n; ++i) {  // s0 reads s1, which reads s2, ...: declared against the flow
+    chain += "[stages.s" + std::to_string(i) + "]\nplugin = \"relay\"\n";
+    if (i + 1 < n) chain += "inputs = { in = \"s" + std::to_string(i + 1) + "\" }\n";
+    wrong += "[stages.s" + std::to_string(i) + "]\nplugin = \"relay\"\nspeed = " + std::to_string(i) + "\n";
+  }
+  Checked ordered = Check(chain);
+  ASSERT_TRUE(ordered.pipeline) << ordered.errors.substr(0, 2000);
+  ASSERT_EQ(ordered.pipeline->stages.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) EXPECT_EQ(ordered.pipeline->stages[i].name, "s" + std::to_string(n - 1 - i));
+
+  Checked bad = Check(wrong);
+  EXPECT_FALSE(bad.pipeline);
+  size_t quoted = 0;
+  for (size_t at = 0; (at = bad.errors.find(": error: ", at)) != std::string::npos; ++at) ++quoted;
+  EXPECT_EQ(quoted, Diagnostics::kMaxRendered);
+  EXPECT_NE(bad.errors.find("p.toml:3:1: error: unknown parameter 'speed' of stage 's0'"), std::string::npos);
+  const std::string tail = "(" + std::to_string(n - Diagnostics::kMaxRendered) + " more errors not shown)\n" +
+                           std::to_string(n) + " errors\n";
+  ASSERT_GE(bad.errors.size(), tail.size());
+  EXPECT_EQ(bad.errors.substr(bad.errors.size() - tail.size()), tail);
+}
+
 TEST(PipelineTest, RejectsAStageReadingItself) {
   Checked c = Check("[stages.a]\nplugin = \"relay\"\ninputs = { in = \"a\" }\n");
   EXPECT_NE(c.errors.find("cycle: a -> a"), std::string::npos) << c.errors;
