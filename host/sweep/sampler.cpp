@@ -350,13 +350,11 @@ int64_t GridSize(const Sweep& sweep) {
   return total;
 }
 
-std::optional<json> SampleGrid(const Sweep& sweep, const std::vector<json>& taken) {
-  std::set<std::string> used;
-  for (const json& t : taken) used.insert(t.dump());
+std::optional<json> SampleGrid(const Sweep& sweep, const std::set<std::string>& used, int64_t& next) {
   const int64_t size = GridSize(sweep);
-  for (int64_t index = 0; index < size; ++index) {
+  for (; next < size; ++next) {
     json point = json::object();
-    int64_t rest = index;
+    int64_t rest = next;
     for (size_t i = sweep.space.size(); i-- > 0;) {  // the last dimension varies fastest
       const Dimension& d = sweep.space[i];
       point[d.key] = d.ValueAt(rest % d.Cardinality());

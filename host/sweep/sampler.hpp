@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "space.hpp"
@@ -36,9 +37,11 @@ struct TpeOptions {
   double min_bandwidth = 0.01;  // multivariate: the narrowest kernel, as a share of the range
 };
 
-// The grid point after the ones in `taken` (each an object keyed like params), or nothing
-// when every point is taken. Points go in row-major order over the dimensions.
-std::optional<json> SampleGrid(const Sweep& sweep, const std::vector<json>& taken);
+// The first grid point, from the `next`-th on, that is not in `used` (points as
+// json::dump() writes them), or nothing when every point is taken. Points go in row-major
+// order over the dimensions. `next` moves past the used points skipped, so a caller that
+// keeps it (and sets it back to 0 when a point is freed) does not walk them again.
+std::optional<json> SampleGrid(const Sweep& sweep, const std::set<std::string>& used, int64_t& next);
 // Total number of grid points (saturating at INT64_MAX).
 int64_t GridSize(const Sweep& sweep);
 

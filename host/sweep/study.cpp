@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "exec/executor.hpp"
@@ -60,12 +61,11 @@ class Chooser {
     }
     if (sweep_.trials && own >= *sweep_.trials) return std::nullopt;
     if (sweep_.sampler == "grid") {
-      std::vector<json> taken;
       for (const store::TrialRecord& t : trials) {
         const bool counts = t.state != store::TrialState::kInterrupted && t.state != store::TrialState::kLost;
-        if (t.number >= 0 && counts) taken.push_back(json::parse(t.params));
+        if (t.number >= 0) Hold(t.number, counts ? &t.params : nullptr);
       }
-      std::optional<json> point = SampleGrid(sweep_, taken);
+      std::optional<json> point = SampleGrid(sweep_, grid_used_, grid_next_);
       return point ? std::optional<std::string>(point->dump()) : std::nullopt;
     }
     std::mt19937_64 rng = TrialRng(sweep_.seed, number);
@@ -86,9 +86,31 @@ class Chooser {
   }
 
  private:
+  // Grid: trial `number` holds the point `params` (null: none, it was interrupted or lost).
+  // Each trial's parameters are read once, however many claims follow.
+  void Hold(int64_t number, const std::string* params) {
+    auto held = grid_held_.find(number);
+    if (params && held == grid_held_.end()) {
+      const std::string point = json::parse(*params).dump();
+      grid_held_.emplace(number, point);
+      if (++grid_holders_[point] == 1) grid_used_.insert(point);
+    } else if (!params && held != grid_held_.end()) {
+      if (--grid_holders_[held->second] == 0) {
+        grid_holders_.erase(held->second);
+        grid_used_.erase(held->second);
+        grid_next_ = 0;  // a point before the last one given may be free again
+      }
+      grid_held_.erase(held);
+    }
+  }
+
   const Sweep& sweep_;
-  std::vector<int64_t> numbers_;      // of history_, ascending
-  std::vector<Observation> history_;  // finished trials and warm-start runs, in trial order
+  std::vector<int64_t> numbers_;              // of history_, ascending
+  std::vector<Observation> history_;          // finished trials and warm-start runs, in trial order
+  std::map<int64_t, std::string> grid_held_;  // trial number -> its point
+  std::map<std::string, int> grid_holders_;   // point -> how many trials hold it
+  std::set<std::string> grid_used_;           // the points held
+  int64_t grid_next_ = 0;                     // every grid point before it is held
 };
 
 }  // namespace

@@ -191,14 +191,21 @@ TEST(SamplerTest, GridVisitsEveryPointOnceThenStops) {
   Sweep s = *r.sweep;
   s.space.erase(s.space.begin());  // lr is continuous
   EXPECT_EQ(GridSize(s), 6 * 8 * 2);
-  std::vector<json> taken;
-  std::set<std::string> seen;
-  while (std::optional<json> p = SampleGrid(s, taken)) {
-    EXPECT_TRUE(seen.insert(p->dump()).second) << p->dump();
+  std::set<std::string> used;
+  int64_t next = 0;
+  while (std::optional<json> p = SampleGrid(s, used, next)) {
+    EXPECT_TRUE(used.insert(p->dump()).second) << p->dump();
     for (const Dimension& d : s.space) EXPECT_TRUE(d.Contains(p->at(d.key))) << p->dump();
-    taken.push_back(*p);
   }
-  EXPECT_EQ(seen.size(), 96u);
+  EXPECT_EQ(used.size(), 96u);
+  // A point freed (its trial interrupted) is given again once the caller starts over.
+  const std::string freed = *used.begin();
+  used.erase(freed);
+  EXPECT_FALSE(SampleGrid(s, used, next)) << "a caller that keeps `next` is not sent back";
+  next = 0;
+  std::optional<json> again = SampleGrid(s, used, next);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->dump(), freed);
 }
 
 TEST(SamplerTest, RandomStaysInTheSpaceAndRepeatsForTheSameTrial) {
