@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <fstream>
 #include <limits>
+#include <set>
 
 #include "sluice/bundle.hpp"
 #include "sluice/excerpt.hpp"
@@ -154,18 +155,19 @@ Status BundleModel::TableInputs(const tabular::Table& table, Inputs& out, std::v
   const tabular::Preprocessor& preprocessor = *table_;
   // Every column the model reads must be there; say all that are missing at once.
   std::string missing;
+  const auto positions = table.Index();
   for (const auto& column : preprocessor.inputs) {
-    if (!table.Find(column.name)) missing += (missing.empty() ? "'" : ", '") + column.name + "'";
+    if (!positions.count(column.name)) missing += (missing.empty() ? "'" : ", '") + column.name + "'";
   }
   if (!missing.empty()) {
     return Status::InvalidArgument(table.source + ": the model reads columns this file lacks: " + missing);
   }
   if (notes) {
     std::string ignored;
+    std::set<std::string, std::less<>> read;
+    for (const auto& c : preprocessor.inputs) read.insert(c.name);
     for (const auto& column : table.columns) {
-      const bool used = std::any_of(preprocessor.inputs.begin(), preprocessor.inputs.end(),
-                                    [&](const auto& c) { return c.name == column.name; });
-      if (!used && column.name != preprocessor.target) {
+      if (!read.count(column.name) && column.name != preprocessor.target) {
         ignored += (ignored.empty() ? "'" : ", '") + Excerpt(column.name) + "'";
       }
     }

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <sstream>
 
 #include "sluice/excerpt.hpp"
@@ -94,6 +95,7 @@ Status ReadArff(const std::string& path, const ReadOptions& options, Table& out)
   std::string line;
   int64_t number = 0;
   bool data = false;
+  std::set<std::string> declared;  // attribute names
   auto fail = [&](const std::string& what) {
     return Status::InvalidArgument(path + ":" + std::to_string(number) + ": " + what);
   };
@@ -121,7 +123,7 @@ Status ReadArff(const std::string& path, const ReadOptions& options, Table& out)
       Column col;
       bool quoted;
       if (!ReadToken(line, i, " \t{", col.name, quoted) || col.name.empty()) return fail("an attribute needs a name");
-      if (out.Find(col.name)) return fail("attribute '" + Excerpt(col.name) + "' is declared twice");
+      if (!declared.insert(col.name).second) return fail("attribute '" + Excerpt(col.name) + "' is declared twice");
       SkipSpace(line, i);
       if (i < line.size() && line[i] == '{') {
         col.type = ColumnType::kNominal;

@@ -181,18 +181,18 @@ Status FromRecords(const std::string& path, std::vector<Record>& records, const 
   const auto missing = [&](size_t r, size_t c) { return (!absent[r].empty() && absent[r][c]) || na.count(raw[r][c]); };
 
   // Types: as known (a model's schema) or asked for (categorical), else inferred.
+  std::map<std::string, ColumnType, std::less<>> known_types;
+  for (const Column& k : options.known_columns) known_types.emplace(k.name, k.type);
+  const std::set<std::string, std::less<>> categorical(options.categorical.begin(), options.categorical.end());
   std::vector<bool> numeric(width, true);
   for (size_t c = 0; c < width; ++c) {
     Column& column = out.columns[c];
-    auto known = std::find_if(options.known_columns.begin(), options.known_columns.end(),
-                              [&](const Column& k) { return k.name == column.name; });
-    if (known != options.known_columns.end()) {
-      column.type = known->type == ColumnType::kNumeric ? ColumnType::kNumeric : ColumnType::kNominal;
+    if (auto known = known_types.find(column.name); known != known_types.end()) {
+      column.type = known->second == ColumnType::kNumeric ? ColumnType::kNumeric : ColumnType::kNominal;
       numeric[c] = column.type == ColumnType::kNumeric;
       continue;
     }
-    const bool asked =
-        std::find(options.categorical.begin(), options.categorical.end(), column.name) != options.categorical.end();
+    const bool asked = categorical.count(column.name) > 0;
     // Predicting: the model's columns are known; any other (the target, extra columns) is
     // read as text and left alone.
     if (asked || !options.known_columns.empty()) {

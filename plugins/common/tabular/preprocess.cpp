@@ -199,13 +199,16 @@ Status Preprocessor::Transform(const Table& table, const std::vector<size_t>& ro
                                std::vector<int64_t>& codes) const {
   std::vector<size_t> source;
   std::vector<const Column*> expected;
+  const auto positions = table.Index();
+  std::map<std::string, const Column*, std::less<>> schema;
+  for (const Column& col : inputs) schema.emplace(col.name, &col);
   for (const Feature& f : features) {
-    auto c = table.Find(f.column);
-    if (!c)
+    auto c = positions.find(f.column);
+    if (c == positions.end())
       return Status::InvalidArgument(table.source + ": no column '" + Excerpt(f.column) + "', which the model reads");
-    source.push_back(*c);
-    auto in = std::find_if(inputs.begin(), inputs.end(), [&](const Column& col) { return col.name == f.column; });
-    expected.push_back(in == inputs.end() ? nullptr : &*in);
+    source.push_back(c->second);
+    auto in = schema.find(f.column);
+    expected.push_back(in == schema.end() ? nullptr : in->second);
   }
   // Category lookup per categorical feature.
   std::vector<std::map<std::string, int64_t>> lookup(features.size());

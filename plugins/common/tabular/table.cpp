@@ -36,6 +36,12 @@ std::optional<size_t> Table::Find(const std::string& name) const {
   return std::nullopt;
 }
 
+std::map<std::string, size_t, std::less<>> Table::Index() const {
+  std::map<std::string, size_t, std::less<>> index;
+  for (size_t i = 0; i < columns.size(); ++i) index.emplace(columns[i].name, i);
+  return index;
+}
+
 bool ParseNumber(const std::string& text, double& out) {
   size_t begin = 0, end = text.size();
   while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;

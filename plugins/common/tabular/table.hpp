@@ -4,6 +4,7 @@
 #define SLUICE_PLUGINS_COMMON_TABULAR_TABLE_HPP_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +44,9 @@ struct Table {
 
   // Index of the column named `name`, if any.
   std::optional<size_t> Find(const std::string& name) const;
+  // Every column's index by name, for lookups in a loop (a table may have 100,000
+  // columns, and Find looks through them all).
+  std::map<std::string, size_t, std::less<>> Index() const;
 };
 
 struct ReadOptions {
