@@ -93,24 +93,21 @@ class Chooser {
     if (params && held == grid_held_.end()) {
       const std::string point = json::parse(*params).dump();
       grid_held_.emplace(number, point);
-      if (++grid_holders_[point] == 1) grid_used_.insert(point);
+      grid_used_.insert(point);
     } else if (!params && held != grid_held_.end()) {
-      if (--grid_holders_[held->second] == 0) {
-        grid_holders_.erase(held->second);
-        grid_used_.erase(held->second);
-        grid_next_ = 0;  // a point before the last one given may be free again
-      }
+      grid_used_.erase(held->second);
+      grid_next_ = 0;  // a point before the last one given may be free again
       grid_held_.erase(held);
     }
   }
 
   const Sweep& sweep_;
-  std::vector<int64_t> numbers_;              // of history_, ascending
-  std::vector<Observation> history_;          // finished trials and warm-start runs, in trial order
-  std::map<int64_t, std::string> grid_held_;  // trial number -> its point
-  std::map<std::string, int> grid_holders_;   // point -> how many trials hold it
-  std::set<std::string> grid_used_;           // the points held
-  int64_t grid_next_ = 0;                     // every grid point before it is held
+  std::vector<int64_t> numbers_;      // of history_, ascending
+  std::vector<Observation> history_;  // finished trials and warm-start runs, in trial order
+  // Trial number -> its point: one trial a point, since claims take turns under the lock.
+  std::map<int64_t, std::string> grid_held_;
+  std::set<std::string> grid_used_;  // the points held
+  int64_t grid_next_ = 0;            // every grid point before it is held
 };
 
 }  // namespace

@@ -100,18 +100,7 @@ Status SplitJsonLines(const std::string& path, const std::string& text, std::vec
   records.assign(1, Record());
   std::vector<std::string> keys;
   std::map<std::string, size_t, std::less<>> index;
-  std::istringstream in(text);
-  std::string line;
-  for (int64_t number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = path + ":" + std::to_string(number);
-    nlohmann::json row;
-    try {
-      row = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      return Status::InvalidArgument(where + ": not a JSON object: " + MessageExcerpt(e));
-    }
-    if (!row.is_object()) return Status::InvalidArgument(where + ": not a JSON object");
+  SLUICE_RETURN_IF_ERROR(ForEachJsonObject(path, text, [&](int64_t number, const nlohmann::json& row) {
     Record r;
     r.line = number;
     for (const auto& [key, value] : row.items()) {
@@ -122,14 +111,15 @@ Status SplitJsonLines(const std::string& path, const std::string& text, std::vec
         r.absent.resize(at->second + 1, true);
       }
       if (value.is_structured()) {
-        return Status::InvalidArgument(where + ": '" + Excerpt(key) + "' holds " +
+        return Status::InvalidArgument(path + ":" + std::to_string(number) + ": '" + Excerpt(key) + "' holds " +
                                        (value.is_array() ? "an array" : "an object") + ", not one value");
       }
       r.absent[at->second] = value.is_null();
       r.fields[at->second] = value.is_string() ? value.get<std::string>() : value.is_null() ? "" : value.dump();
     }
     records.push_back(std::move(r));
-  }
+    return Status::Ok();
+  }));
   if (records.size() == 1) records.clear();
   for (size_t i = 1; i < records.size(); ++i) {  // rows without the keys later rows brought
     records[i].fields.resize(keys.size());
@@ -265,6 +255,25 @@ Status FromRecords(const std::string& path, std::vector<Record>& records, const 
 }
 
 }  // namespace
+
+Status ForEachJsonObject(const std::string& source, const std::string& text,
+                         const std::function<Status(int64_t line, const nlohmann::json& object)>& each) {
+  std::istringstream in(text);
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = source + ":" + std::to_string(number);
+    nlohmann::json object;
+    try {
+      object = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      return Status::InvalidArgument(where + ": not a JSON object: " + MessageExcerpt(e));
+    }
+    if (!object.is_object()) return Status::InvalidArgument(where + ": not a JSON object");
+    SLUICE_RETURN_IF_ERROR(each(number, object));
+  }
+  return Status::Ok();
+}
 
 Status ReadCsv(const std::string& path, const ReadOptions& options, Table& out) {
   std::string text;

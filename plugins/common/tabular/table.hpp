@@ -4,10 +4,13 @@
 #define SLUICE_PLUGINS_COMMON_TABULAR_TABLE_HPP_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "sluice/status.hpp"
 
@@ -85,6 +88,11 @@ Status ReadArff(const std::string& path, const ReadOptions& options, Table& out)
 // them; null, an absent key and the na_values are missing; an array or object is an
 // error naming the line. Types as for CSV.
 Status ReadJsonLines(const std::string& path, const ReadOptions& options, Table& out);
+// Calls `each` with every object of JSON Lines `text` (UTF-8, from ReadText) and its line
+// number, blank lines skipped; a line that is not a JSON object is an error naming it
+// ("SOURCE:LINE: not a JSON object", with an excerpt of the parser's message).
+Status ForEachJsonObject(const std::string& source, const std::string& text,
+                         const std::function<Status(int64_t line, const nlohmann::json& object)>& each);
 // By extension, in any case: .arff is ARFF, .jsonl, .ndjson and .json JSON Lines, .tsv
 // CSV separated by tabs, anything else CSV as the options say.
 Status ReadTable(const std::string& path, const ReadOptions& options, Table& out);

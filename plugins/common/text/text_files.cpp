@@ -42,20 +42,8 @@ Status FromJsonLines(const std::string& path, const std::string& text_column, co
                      tabular::Encoding encoding, Texts& out) {
   std::string content;
   SLUICE_RETURN_IF_ERROR(tabular::ReadText(path, encoding, content));
-  std::istringstream in(content);
-  std::string line;
-  int64_t number = 0;
   std::string label_key = label_column;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json row;
-    try {
-      row = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      return Status::InvalidArgument(path + ":" + std::to_string(number) + ": not a JSON object: " + MessageExcerpt(e));
-    }
-    if (!row.is_object()) return Status::InvalidArgument(path + ":" + std::to_string(number) + ": not a JSON object");
+  return tabular::ForEachJsonObject(path, content, [&](int64_t number, const nlohmann::json& row) {
     std::vector<std::string> keys;
     for (const auto& item : row.items()) keys.push_back(item.key());
     const auto text = FindColumn(keys, text_column);
@@ -85,8 +73,8 @@ Status FromJsonLines(const std::string& path, const std::string& text_column, co
       out.label_column = keys[*label];
       out.labels.push_back(l.is_string() ? l.get<std::string>() : l.dump());
     }
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 }  // namespace
