@@ -132,8 +132,13 @@ class DatabaseBackend {
   // IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock), so writers take turns
   // as they do on SQLite, whichever engine.
   virtual void BeginWrite() = 0;
-  virtual void Commit() = 0;
+  // With `confirm` false, the engine may send the commit and return before the server
+  // answers: the answer is read with the next statement that waits for one, or by
+  // Confirm() (see Database::ConfirmLater).
+  virtual void Commit(bool confirm) = 0;
   virtual void Rollback() noexcept = 0;
+  // Waits for every commit sent and not yet answered; throws the first error among them.
+  virtual void Confirm() {}
 };
 
 class Database {
@@ -189,7 +194,7 @@ class Database {
       try {
         body();
         writing_ = false;
-        backend_->Commit();
+        backend_->Commit(confirm_);
         return;
       } catch (const RetryableError&) {
         writing_ = false;
@@ -228,11 +233,41 @@ class Database {
 
   static constexpr int kWriteDeadlineSeconds = 120;
 
+  // While one lives, write transactions on PostgreSQL are committed without waiting for
+  // the server's answer: the commit goes out at once (the server applies it and frees the
+  // store's lock as usual), and its answer is read with the next statement that waits for
+  // one on this connection, or at the latest when the scope ends. A process that loops
+  // on short transactions (a sweep's trials) saves a round trip each. An error of such a
+  // commit comes from that later statement, naming the write that failed, and is never
+  // retried there (the body that wrote it is gone); the statements sent after it are not
+  // applied. SQLite commits as always.
+  class ConfirmLater {
+   public:
+    explicit ConfirmLater(Database& db) : db_(db), outer_(db.confirm_) { db.confirm_ = false; }
+    ~ConfirmLater() {
+      db_.confirm_ = outer_;
+      try {
+        db_.backend_->Confirm();
+      } catch (...) {  // the scope is left by an error already, or Confirm() was called
+      }
+    }
+    ConfirmLater(const ConfirmLater&) = delete;
+    ConfirmLater& operator=(const ConfirmLater&) = delete;
+
+    // Waits for the commits sent so far; throws the first error among them.
+    void Confirm() { db_.backend_->Confirm(); }
+
+   private:
+    Database& db_;
+    bool outer_;
+  };
+
  private:
   std::unique_ptr<DatabaseBackend> backend_;
   std::string path_;
   Mode mode_;
   bool writing_ = false;  // inside a write transaction
+  bool confirm_ = true;   // false inside a ConfirmLater
   std::map<std::string, std::unique_ptr<Statement>, std::less<>> cache_;
 };
 

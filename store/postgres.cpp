@@ -77,11 +77,19 @@ void Check(PGconn* conn, PGresult* result, const std::string& what) {
 
 // One connection and the statements queued on it (Statement::Queue): inside a write
 // transaction, writes whose results nobody reads go out in libpq's pipeline mode and are
-// collected, with their errors, when the next statement needs an answer or at the commit.
+// collected, with their errors, when the next statement needs an answer or at the commit
+// (or later, for a commit not confirmed at once: Database::ConfirmLater).
 class PgConnection {
  public:
   explicit PgConnection(PGconn* conn) : conn_(conn) {}
-  ~PgConnection() { PQfinish(conn_); }
+  ~PgConnection() {
+    try {
+      Drain();  // the server has them all; this only reads what it answered
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "sluice: %s\n", e.what());
+    }
+    PQfinish(conn_);
+  }
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
 
@@ -100,13 +108,31 @@ class PgConnection {
     pending_.push_back(std::move(what));
   }
 
+  // The last Drain's error, where it came from a commit not waited for.
+  std::optional<std::string> unconfirmed_error;
+  // Such an error, found while rolling back another transaction: thrown by the next
+  // Drain, so that it is not lost.
+  std::optional<std::string> held_error;
+
+  // Sends what is queued, a transaction's commit last, without waiting for the answers:
+  // they are read by the next Drain. An error among them is then not retryable.
+  void SendUnconfirmed() {
+    committed_ = pending_.size();
+    if (PQflush(conn_) != 0) throw StoreError("store: cannot send to the server: " + Trimmed(PQerrorMessage(conn_)));
+  }
+
   // Waits for every statement sent and leaves pipeline mode, throwing the first error
   // (the statements after a failed one were skipped by the server). With `keep_last`,
   // returns the last statement's result, for the caller to clear.
   PGresult* Drain(bool keep_last = false) {
-    if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) return nullptr;
+    if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) {
+      if (held_error) throw StoreError(*std::exchange(held_error, std::nullopt));
+      return nullptr;
+    }
     std::vector<std::string> pending = std::move(pending_);
     pending_.clear();
+    const size_t committed = std::exchange(committed_, 0);
+    unconfirmed_error.reset();
     std::exception_ptr error;
     PGresult* kept = nullptr;
     const auto fail = [&](const std::string& what) {
@@ -127,6 +153,10 @@ class PgConnection {
           } else {
             PQclear(r);
           }
+        } catch (const StoreError& e) {
+          // One of a commit not waited for: its body is gone, and cannot run again.
+          if (i < committed) unconfirmed_error = e.what();
+          error = i < committed ? std::make_exception_ptr(StoreError(e.what())) : std::current_exception();
         } catch (...) {
           error = std::current_exception();
         }
@@ -138,6 +168,10 @@ class PgConnection {
     PQclear(sync);
     if (!synced || PQexitPipelineMode(conn_) != 1) fail("store: the server's answers went astray");
     if (keep_last && !kept) fail("store: the server did not answer");
+    if (!error && held_error) error = std::make_exception_ptr(StoreError(*std::exchange(held_error, std::nullopt)));
+    // A transaction of a commit not waited for failed, and no write transaction of this
+    // connection is left open to roll it back.
+    if (error && !in_write && PQtransactionStatus(conn_) == PQTRANS_INERROR) PQclear(PQexec(conn_, "ROLLBACK"));
     if (error) {
       PQclear(kept);
       std::rethrow_exception(error);
@@ -148,6 +182,7 @@ class PgConnection {
  private:
   PGconn* conn_;
   std::vector<std::string> pending_;  // what each statement sent and not yet answered is
+  size_t committed_ = 0;              // how many of them a commit not waited for ends
 };
 
 class PgStatement final : public StatementBackend {
@@ -239,6 +274,7 @@ class PgStatement final : public StatementBackend {
       pg_.Send(prepared_.empty() ? nullptr : prepared_.c_str(), sql_.c_str(), n, values.data(), what);
       r = pg_.Drain(/*keep_last=*/true);
     } else {
+      pg_.Drain();  // (nothing to wait for, but an error held back: Rollback)
       r = prepared_.empty() ? PQexecParams(conn, sql_.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0)
                             : PQexecPrepared(conn, prepared_.c_str(), n, values.data(), nullptr, nullptr, 0);
       Check(conn, r, what);
@@ -316,19 +352,26 @@ class PgDatabase final : public DatabaseBackend {
       throw;
     }
   }
-  void Commit() override {
+  void Commit(bool confirm) override {
     pg_.Send("sluice_commit", nullptr, 0, nullptr, "store: cannot commit");
     pg_.in_write = false;
-    pg_.Drain();
+    if (confirm) {
+      pg_.Drain();
+    } else {
+      pg_.SendUnconfirmed();
+    }
   }
   void Rollback() noexcept override {
     pg_.in_write = false;
     try {
       pg_.Drain();
-    } catch (...) {  // the error is the one being handled, or its consequence
+    } catch (...) {  // the error is the one being handled, or its consequence,
+      // unless an earlier transaction's commit failed: that one is told next
+      if (pg_.unconfirmed_error) pg_.held_error = pg_.unconfirmed_error;
     }
     PQclear(PQexec(pg_.get(), "ROLLBACK"));
   }
+  void Confirm() override { pg_.Drain(); }
 
  private:
   static constexpr std::pair<const char*, const char*> kTransactionStatements[] = {

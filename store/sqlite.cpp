@@ -153,7 +153,7 @@ class SqliteDatabase final : public DatabaseBackend {
   int64_t Changes() const override { return sqlite3_changes(db_); }
 
   void BeginWrite() override { Exec("BEGIN IMMEDIATE"); }
-  void Commit() override { Exec("COMMIT"); }
+  void Commit(bool /*confirm*/) override { Exec("COMMIT"); }
   void Rollback() noexcept override { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
 
  private:

@@ -215,6 +215,59 @@ TEST_P(EngineTest, WritesDoneTogetherCommitTogetherOrNotAtAll) {
   EXPECT_EQ(store->Environment("00000000000000b2").at("host"), "h");
 }
 
+// A sweep's worker commits without waiting for the server (Database::ConfirmLater): what
+// it wrote is all there once confirmed, and a write that failed is reported by the next
+// statement that waits, never dropped, and never mistaken for that statement's own.
+TEST_P(EngineTest, CommitsConfirmedLaterAreAllKeptAndAFailedOneIsReportedNext) {
+  const bool server = GetParam() == "postgresql";
+  store->CreateRun(NewRun("00000000000000a1"), {});
+  {
+    sluice::store::Database::ConfirmLater later(store->db());
+    for (const char* id : {"00000000000000b1", "00000000000000b2", "00000000000000b3"}) {
+      store->Together([&] { store->CreateRun(NewRun(id), {{"train.lr", "0.1"}}); });
+    }
+    store->Together([&] { store->FinishRun("00000000000000b2", sluice::store::RunStatus::kSucceeded, std::nullopt); });
+    later.Confirm();
+    auto other = store.Reopen();  // another connection sees every commit
+    EXPECT_EQ(other->FindRun("00000000000000b3").id, "00000000000000b3");
+    EXPECT_EQ(other->FindRun("00000000000000b2").status, sluice::store::RunStatus::kSucceeded);
+    EXPECT_EQ(other->Params("00000000000000b1").at("train.lr"), "0.1");
+
+    // A run recorded twice: on a server the commit goes out unanswered, and the error
+    // comes from the next read, naming the write; the write sent after it is not applied.
+    const auto twice = [&] { store->Together([&] { store->CreateRun(NewRun("00000000000000a1"), {}); }); };
+    if (!server) {
+      EXPECT_THROW(twice(), StoreError) << "SQLite commits as always";
+      return;
+    }
+    twice();
+    store->Together([&] { store->CreateRun(NewRun("00000000000000c1"), {}); });
+    try {
+      store->FindRun("00000000000000a1");
+      FAIL() << "the failed commit was not reported";
+    } catch (const StoreError& e) {
+      EXPECT_NE(std::string(e.what()).find("INSERT INTO runs"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("duplicate key"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(store->FindRun("00000000000000c1"), StoreError) << "a write after the failed one was applied";
+
+    // Found while another transaction rolls back (its body failed before any read): told
+    // by the next statement, not lost with the rollback.
+    twice();
+    EXPECT_THROW(store->Together([&] {
+      store->CreateRun(NewRun("00000000000000c2"), {});
+      throw std::runtime_error("the caller's own failure");
+    }),
+                 std::runtime_error);
+    EXPECT_THROW(store->FindRun("00000000000000a1"), StoreError) << "the failed commit was lost in a rollback";
+  }
+  // The connection goes on, and commits wait for their answer again.
+  EXPECT_THROW(store->CreateRun(NewRun("00000000000000a1"), {}), StoreError);
+  store->CreateRun(NewRun("00000000000000c1"), {});
+  EXPECT_EQ(store.Reopen()->FindRun("00000000000000c1").id, "00000000000000c1");
+  EXPECT_THROW(store->FindRun("00000000000000c2"), StoreError) << "a rolled back run was kept";
+}
+
 TEST_P(EngineTest, ListFiltersByPipelineAndStatusNewestFirst) {
   RunRecord a = NewRun("000000000000000a", "alpha");
   a.started_at = "2026-01-01T00:00:00.000Z";
