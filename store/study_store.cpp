@@ -195,9 +195,24 @@ void MarkTrialOfCrashedRun(Database& db, const std::string& run_id, const std::s
       .Run();
 }
 
-int StudyStore::ReleaseAbandonedTrials(const std::string& study_id) {
-  int released = 0;
+StudyStore::Released StudyStore::ReleaseAbandonedTrials(const std::string& study_id) {
+  Released released;
+  // The trial's run, if it succeeded, and its value of the study's metric, if finite
+  // (NaN and the infinities are outside: a trial that logged them failed).
+  const std::string value =
+      "(SELECT s.last_value FROM runs r JOIN metric_series s ON s.run_id = r.id AND s.key = (SELECT metric FROM "
+      "studies WHERE id = ?1) WHERE r.study_id = trials.study_id AND r.trial = trials.number AND r.status = "
+      "'succeeded' AND s.last_value BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308)";
   db_.WriteTransaction([&] {
+    released = {};
+    db_.Cached("UPDATE trials SET state = 'complete', ended_at = ?2, value = " + value +
+               ", run_id = (SELECT r.id FROM runs r WHERE r.study_id = trials.study_id AND r.trial = trials.number), "
+               "revision = " +
+               kNextRevision + " WHERE study_id = ?1 AND state = 'running' AND " + value + " IS NOT NULL")
+        .Bind(1, study_id)
+        .Bind(2, IsoTime(UnixNow()))
+        .Run();
+    released.completed = static_cast<int>(db_.Changes());
     db_.Cached(std::string("UPDATE trials SET state = 'interrupted', ended_at = ?2, run_id = (SELECT r.id FROM runs r "
                            "WHERE r.study_id = trials.study_id AND r.trial = trials.number), revision = ") +
                kNextRevision +
@@ -206,7 +221,7 @@ int StudyStore::ReleaseAbandonedTrials(const std::string& study_id) {
         .Bind(1, study_id)
         .Bind(2, IsoTime(UnixNow()))
         .Run();
-    released = static_cast<int>(db_.Changes());
+    released.again = static_cast<int>(db_.Changes());
   });
   return released;
 }

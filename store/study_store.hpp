@@ -80,9 +80,15 @@ class StudyStore {
   // own study and trial columns.
   void FinishTrial(const std::string& study_id, int64_t number, TrialState state,
                    const std::optional<std::string>& run_id, std::optional<double> value, std::optional<int64_t> step);
-  // Trials left 'running' by workers that are gone (their run is not running) become
-  // 'interrupted', so a resumed study runs them again. Returns how many.
-  int ReleaseAbandonedTrials(const std::string& study_id);
+  // Trials left 'running' by workers that are gone (their run is not running): those
+  // whose run succeeded and logged the study's metric (the worker died between the run's
+  // end and the trial's) become 'complete' with it; the others 'interrupted', so a
+  // resumed study runs them again.
+  struct Released {
+    int completed = 0;  // recorded from their runs
+    int again = 0;      // to run again
+  };
+  Released ReleaseAbandonedTrials(const std::string& study_id);
 
   // Values of metric `key` logged at `step` by runs other than `exclude_run`: with
   // `finished_only`, those of complete trials and warm-start runs; otherwise every run of

@@ -206,11 +206,15 @@ int SweepCommand(const Args& args, const std::string& command_line) {
     store::StudyStore studies(*store);
     store::StudyRecord study = studies.FindStudy(vm["resume"].as<std::string>());
     study_id = study.id;
-    const int released = studies.ReleaseAbandonedTrials(study.id);
+    const store::StudyStore::Released released = studies.ReleaseAbandonedTrials(study.id);
     studies.SetStudyStatus(study.id, store::StudyStatus::kRunning);
     timeout = sweep::Sweep::FromJson(sweep::json::parse(study.sweep)).timeout_seconds;
     std::cerr << "sluice: resuming study " << study.id << " of " << study.pipeline;
-    if (released) std::cerr << " (" << released << " unfinished trials to run again)";
+    if (released.completed) {
+      std::cerr << " (" << released.completed << (released.completed == 1 ? " finished trial" : " finished trials")
+                << " recorded from " << (released.completed == 1 ? "its run)" : "their runs)");
+    }
+    if (released.again) std::cerr << " (" << released.again << " unfinished trials to run again)";
     std::cerr << "\n";
   } else {
     const std::string file = vm["file"].as<std::string>();

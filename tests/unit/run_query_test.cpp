@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "engine_store.hpp"
 #include "migrations.hpp"
 #include "run_query.hpp"
 #include "run_store.hpp"
@@ -199,8 +200,14 @@ TEST_F(QueryTest, TheLargestExpressionsAllowedRunInSqlite) {
   EXPECT_THROW(CompileWhere(wide + " or id = \"a000000000000003\""), QueryError);
 }
 
-TEST(StudyStoreTest, ClaimsNumberedTrialsAndFindsValuesAtAStep) {
-  auto store = RunStore::OpenInMemory();
+class StudyStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  testing::EngineStore store{GetParam()};
+};
+INSTANTIATE_TEST_SUITE_P(Engines, StudyStoreTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& engine) { return engine.param; });
+
+TEST_P(StudyStoreTest, ClaimsNumberedTrialsAndFindsValuesAtAStep) {
   StudyStore studies(*store);
   StudyRecord s;
   s.id = "5000000000000001";
@@ -251,10 +258,20 @@ TEST(StudyStoreTest, ClaimsNumberedTrialsAndFindsValuesAtAStep) {
   std::sort(all.begin(), all.end());
   EXPECT_EQ(all, (std::vector<double>{0.0, 0.1}));
   // Trials 1 and 2 are 'running' with runs that are 'running': not abandoned.
-  EXPECT_EQ(studies.ReleaseAbandonedTrials(s.id), 0);
+  EXPECT_EQ(studies.ReleaseAbandonedTrials(s.id).again, 0);
+  // Trial 1's worker died during its run; trial 2's between its run's end and the
+  // trial's: that trial is finished, with the value its run logged.
   store->FinishRun("c000000000000001", store::RunStatus::kCrashed, std::string("gone"));
-  EXPECT_EQ(studies.ReleaseAbandonedTrials(s.id), 1);
-  EXPECT_EQ(store::Name(studies.Trials(s.id)[2].state), "interrupted");  // [0] is the warm one
+  MetricWriter(*store, "c000000000000002").Log("eval.accuracy", 1, 0.9);
+  store->FinishRun("c000000000000002", store::RunStatus::kSucceeded, std::nullopt);
+  const StudyStore::Released released = studies.ReleaseAbandonedTrials(s.id);
+  EXPECT_EQ(released.again, 1);
+  EXPECT_EQ(released.completed, 1);
+  const std::vector<TrialRecord> trials = studies.Trials(s.id);  // [0] is the warm one
+  EXPECT_EQ(store::Name(trials[2].state), "interrupted");
+  EXPECT_EQ(store::Name(trials[3].state), "complete");
+  EXPECT_EQ(trials[3].value, 0.9);
+  EXPECT_EQ(trials[3].run_id, "c000000000000002");
   RunFilter by_study;
   by_study.study_id = s.id;
   EXPECT_EQ(store->ListRuns(by_study).size(), 3u);
