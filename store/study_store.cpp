@@ -195,35 +195,66 @@ void MarkTrialOfCrashedRun(Database& db, const std::string& run_id, const std::s
       .Run();
 }
 
+namespace {
+
+// In a statement on `trials`: the trial's run (the run of its study and number).
+constexpr const char* kTrialRun = "FROM runs r WHERE r.study_id = trials.study_id AND r.trial = trials.number";
+
+// Trials of study ?1 left 'running' whose run ended before ?3 (an ISO time), succeeded,
+// and logged a finite value of the study's metric (NaN and the infinities are outside: a
+// trial that logged them failed) become 'complete' with it, ended at ?2. Returns how many.
+int CompleteFromRuns(Database& db, const std::string& study_id, const std::string& now, const std::string& before) {
+  const std::string value = std::string(
+      "(SELECT s.last_value FROM runs r JOIN metric_series s ON s.run_id = r.id AND s.key = (SELECT "
+      "metric FROM studies WHERE id = ?1) WHERE r.study_id = trials.study_id AND r.trial = "
+      "trials.number AND r.status = 'succeeded' AND r.ended_at < ?3 AND s.last_value BETWEEN "
+      "-1.7976931348623157e308 AND 1.7976931348623157e308)");
+  db.Cached("UPDATE trials SET state = 'complete', ended_at = ?2, value = " + value + ", run_id = (SELECT r.id " +
+            kTrialRun + "), revision = " + kNextRevision + " WHERE study_id = ?1 AND state = 'running' AND " + value +
+            " IS NOT NULL")
+      .Bind(1, study_id)
+      .Bind(2, now)
+      .Bind(3, before)
+      .Run();
+  return static_cast<int>(db.Changes());
+}
+
+}  // namespace
+
 StudyStore::Released StudyStore::ReleaseAbandonedTrials(const std::string& study_id) {
   Released released;
-  // The trial's run, if it succeeded, and its value of the study's metric, if finite
-  // (NaN and the infinities are outside: a trial that logged them failed).
-  const std::string value =
-      "(SELECT s.last_value FROM runs r JOIN metric_series s ON s.run_id = r.id AND s.key = (SELECT metric FROM "
-      "studies WHERE id = ?1) WHERE r.study_id = trials.study_id AND r.trial = trials.number AND r.status = "
-      "'succeeded' AND s.last_value BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308)";
   db_.WriteTransaction([&] {
-    released = {};
-    db_.Cached("UPDATE trials SET state = 'complete', ended_at = ?2, value = " + value +
-               ", run_id = (SELECT r.id FROM runs r WHERE r.study_id = trials.study_id AND r.trial = trials.number), "
-               "revision = " +
-               kNextRevision + " WHERE study_id = ?1 AND state = 'running' AND " + value + " IS NOT NULL")
+    const std::string now = IsoTime(UnixNow());
+    released.completed = CompleteFromRuns(db_, study_id, now, "9");  // every ISO time is before "9"
+    db_.Cached("UPDATE trials SET state = 'interrupted', ended_at = ?2, run_id = (SELECT r.id " +
+               std::string(kTrialRun) + "), revision = " + kNextRevision +
+               " WHERE study_id = ?1 AND state = 'running' AND NOT EXISTS (SELECT 1 " + kTrialRun +
+               " AND r.status = 'running')")
         .Bind(1, study_id)
-        .Bind(2, IsoTime(UnixNow()))
-        .Run();
-    released.completed = static_cast<int>(db_.Changes());
-    db_.Cached(std::string("UPDATE trials SET state = 'interrupted', ended_at = ?2, run_id = (SELECT r.id FROM runs r "
-                           "WHERE r.study_id = trials.study_id AND r.trial = trials.number), revision = ") +
-               kNextRevision +
-               " WHERE study_id = ?1 AND state = 'running' AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.study_id = "
-               "trials.study_id AND r.trial = trials.number AND r.status = 'running')")
-        .Bind(1, study_id)
-        .Bind(2, IsoTime(UnixNow()))
+        .Bind(2, now)
         .Run();
     released.again = static_cast<int>(db_.Changes());
   });
   return released;
+}
+
+int StudyStore::SettleOrphanedTrials(const std::string& study_id, double before) {
+  int settled = 0;
+  db_.WriteTransaction([&] {
+    const std::string now = IsoTime(UnixNow()), cutoff = IsoTime(before);
+    settled = CompleteFromRuns(db_, study_id, now, cutoff);
+    db_.Cached("UPDATE trials SET state = 'lost', ended_at = ?2, run_id = (SELECT r.id " + std::string(kTrialRun) +
+               "), revision = " + kNextRevision + " WHERE study_id = ?1 AND state = 'running' AND (EXISTS (SELECT 1 " +
+               kTrialRun +
+               " AND r.status <> 'running' AND r.ended_at < ?3) OR (started_at < ?3 AND NOT EXISTS (SELECT 1 " +
+               kTrialRun + ")))")
+        .Bind(1, study_id)
+        .Bind(2, now)
+        .Bind(3, cutoff)
+        .Run();
+    settled += static_cast<int>(db_.Changes());
+  });
+  return settled;
 }
 
 std::vector<double> StudyStore::ValuesAtStep(const std::string& study_id, const std::string& key, int64_t step,

@@ -89,6 +89,12 @@ class StudyStore {
     int again = 0;      // to run again
   };
   Released ReleaseAbandonedTrials(const std::string& study_id);
+  // While a study runs: trials left 'running' by a worker that died after its run ended
+  // (the trial's end goes with the worker's next claim) or before its run began, where
+  // that was before `before` (Unix seconds). Those whose run succeeded with a value of the
+  // study's metric become 'complete' with it, the others 'lost', which frees their place
+  // in the budget (as for a trial whose run was marked crashed). Returns how many.
+  int SettleOrphanedTrials(const std::string& study_id, double before);
 
   // Values of metric `key` logged at `step` by runs other than `exclude_run`: with
   // `finished_only`, those of complete trials and warm-start runs; otherwise every run of

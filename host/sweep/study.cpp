@@ -203,6 +203,11 @@ WorkerResult RunWorker(store::RunStore& store, const std::string& study_id, cons
     // is lost, and frees its place for a trial claimed next: looked for once a heartbeat.
     if (const double now = store::UnixNow(); now - last_liveness_check >= store::HeartbeatSeconds()) {
       store.MarkCrashedRuns();
+      // So is one whose worker died just before its run began or just after it ended: once
+      // no live worker could still be about to write it (a writer waits for the store's
+      // lock for up to its deadline).
+      studies.SettleOrphanedTrials(study.id, now - store::RunStore::kLostHeartbeats * store::HeartbeatSeconds() -
+                                                 store::Database::kWriteDeadlineSeconds);
       last_liveness_check = now;
     }
     std::optional<store::TrialRecord> trial = studies.ClaimTrial(study.id, worker, std::ref(chooser), unwritten_end);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
+
 #include "engine_store.hpp"
 #include "migrations.hpp"
 #include "run_query.hpp"
@@ -276,6 +278,58 @@ TEST_P(StudyStoreTest, ClaimsNumberedTrialsAndFindsValuesAtAStep) {
   by_study.study_id = s.id;
   EXPECT_EQ(store->ListRuns(by_study).size(), 3u);
   EXPECT_EQ(store->FindRun("c000000000000002").trial, 2);
+}
+
+// A worker that died just before a trial's run began, or just after it ended, left the
+// trial 'running' with no live run: once that is old enough, a live worker settles it
+// from what its run recorded.
+TEST_P(StudyStoreTest, TrialsOfADeadWorkerAreSettledFromTheirRuns) {
+  StudyStore studies(*store);
+  StudyRecord s;
+  s.id = "5000000000000002";
+  s.pipeline = "p";
+  s.spec = s.sweep = "{}";
+  s.space_key = "[]";
+  s.metric = "eval.accuracy";
+  s.direction = "maximize";
+  s.status = store::StudyStatus::kRunning;
+  s.created_at = IsoTime(UnixNow());
+  studies.CreateStudy(s, {});
+  // Trial 0: its run succeeded; 1: its run failed; 2: no run began; 3: its run runs;
+  // 4: its run succeeded with NaN (the trial failed).
+  const auto run_of = [](int64_t number) { return "d00000000000000" + std::to_string(number); };
+  for (int64_t i = 0; i < 5; ++i) {
+    ASSERT_TRUE(studies.ClaimTrial(s.id, "1@gone", [](auto&, int64_t) { return std::optional<std::string>("{}"); }));
+    if (i == 2) continue;
+    RunRecord r;
+    r.id = run_of(i);
+    r.pipeline = "p";
+    r.status = store::RunStatus::kRunning;
+    r.started_at = s.created_at;
+    r.host = "h";
+    r.spec = "{}";
+    r.study_id = s.id;
+    r.trial = i;
+    store->CreateRun(r, {});
+    MetricWriter(*store, r.id).Log("eval.accuracy", 1, i == 4 ? std::nan("") : 0.5 + 0.1 * static_cast<double>(i));
+    if (i == 0 || i == 4) store->FinishRun(r.id, store::RunStatus::kSucceeded, std::nullopt);
+    if (i == 1) store->FinishRun(r.id, store::RunStatus::kFailed, std::string("boom"));
+  }
+  // Too recent: a live worker may still be about to record them.
+  EXPECT_EQ(studies.SettleOrphanedTrials(s.id, UnixNow() - 3600), 0);
+  EXPECT_EQ(studies.SettleOrphanedTrials(s.id, UnixNow() + 3600), 4);
+  const std::vector<TrialRecord> trials = studies.Trials(s.id);
+  ASSERT_EQ(trials.size(), 5u);
+  EXPECT_EQ(store::Name(trials[0].state), "complete");
+  EXPECT_EQ(trials[0].value, 0.5);
+  EXPECT_EQ(trials[0].run_id, run_of(0));
+  EXPECT_EQ(store::Name(trials[1].state), "lost");
+  EXPECT_EQ(trials[1].run_id, run_of(1));
+  EXPECT_EQ(store::Name(trials[2].state), "lost");
+  EXPECT_FALSE(trials[2].run_id);
+  EXPECT_EQ(store::Name(trials[3].state), "running") << "a trial whose run runs was settled";
+  EXPECT_EQ(store::Name(trials[4].state), "lost");
+  EXPECT_EQ(studies.SettleOrphanedTrials(s.id, UnixNow() + 3600), 0) << "settled twice";
 }
 
 TEST(StoreUpgradeTest, AStoreFromBeforeSweepsGainsStudiesAndThePrunedStatus) {
