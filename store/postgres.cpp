@@ -83,10 +83,14 @@ class PgConnection {
  public:
   explicit PgConnection(PGconn* conn) : conn_(conn) {}
   ~PgConnection() {
-    try {
-      Drain();  // the server has them all; this only reads what it answered
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "sluice: %s\n", e.what());
+    // Commits not waited for (a ConfirmLater left by an error) are told if they failed;
+    // the rest was an aborted transaction's, reported already.
+    if ((committed_ > 0 || held_error) && PQstatus(conn_) == CONNECTION_OK) {
+      try {
+        Drain();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "sluice: %s\n", e.what());
+      }
     }
     PQfinish(conn_);
   }
