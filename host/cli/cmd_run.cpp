@@ -264,7 +264,9 @@ int RunCommand(const Args& args, const std::string& command_line) {
   } else {
     std::cout << "run " << outcome.run_id << " " << store::Name(outcome.status) << " in "
               << exec::FormatSeconds(outcome.seconds) << "\n";
-    if (outcome.error) std::cout << "  error: " << *outcome.error << "\n";
+    // Why it failed goes where errors go, so that `--quiet` or a redirected stdout still
+    // shows it (the progress shows it too, as the stage's end).
+    if (outcome.error) std::cerr << "sluice run: error: " << *outcome.error << "\n";
     Table table({"", ""}, "  ");
     for (const auto& metric : metrics) table.Row({metric.key, HumanNumber(metric.value)});
     std::cout << table.Render();

@@ -171,6 +171,13 @@ TEST_F(CliTest, APluginThatFailsOrThrowsFailsItsStageNotTheHost) {
     json show = SluiceJson({"runs", "show", out["id"]});
     EXPECT_EQ(show["stages"][0]["status"], "failed");
     EXPECT_EQ(show["stages"][1]["status"], "skipped");
+    // Without progress, and with stdout taken by a script, the error still reaches the
+    // terminal.
+    ProcessResult quiet = Sluice({"run", "p.toml", "--quiet"});
+    EXPECT_EQ(quiet.exit_code, 1) << quiet.err;
+    EXPECT_EQ(quiet.err, std::string("sluice run: error: ") + c.error + "\n");
+    EXPECT_EQ(quiet.out.rfind("run ", 0), 0u) << quiet.out;
+    EXPECT_NE(quiet.out.find(" failed in "), std::string::npos) << quiet.out;
   }
 }
 

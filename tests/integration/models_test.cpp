@@ -447,7 +447,8 @@ TEST_F(ModelsTest, AModelStartsFromAnotherRunsWeights) {
       << tuned.err;
   ProcessResult bad = with("ffffff");
   EXPECT_EQ(bad.exit_code, 1) << bad.err;
-  EXPECT_NE(bad.out.find("error: stage 'model': init_from: no run matches 'ffffff'"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.err.find("sluice run: error: stage 'model': init_from: no run matches 'ffffff'"), std::string::npos)
+      << bad.err;
 }
 
 TEST_F(ModelsTest, ARegressionPipelineReportsErrorsInTheTargetsUnits) {
