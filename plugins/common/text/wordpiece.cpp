@@ -6,6 +6,7 @@
 #include <unicode/unistr.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -217,6 +218,14 @@ Status WordPiece::FromVocabFile(const std::string& path, const WordPieceOptions&
   std::string line;
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    // Tokens are matched against UTF-8 text, and recorded in JSON with the model.
+    if (const size_t bad = FirstInvalidUtf8(line); bad != std::string::npos) {
+      char byte[8];
+      std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(line[bad]));
+      return Status::InvalidArgument(path + ":" + std::to_string(vocab.size() + 1) + ": byte " +
+                                     std::to_string(bad + 1) + " of the token is not UTF-8 (" + byte +
+                                     "); a BERT vocabulary is UTF-8 text, one token a line");
+    }
     vocab.push_back(line);
   }
   if (in.bad()) return Status::IoError(path + ": read failed");

@@ -54,6 +54,18 @@ TEST(WordPieceTest, RefusesAVocabularyWithoutSpecialTokensOrWithPaddingElsewhere
   EXPECT_EQ(s.message(), "the vocabulary's padding token [PAD] is id 1; Sluice needs it at id 0");
 }
 
+// A vocabulary file that is not UTF-8 (a damaged download) is refused where it is damaged,
+// not when the tokenizer is later recorded as JSON.
+TEST(WordPieceTest, AVocabularyFileThatIsNotUtf8IsRefusedAtItsLine) {
+  const std::string path = ::testing::TempDir() + "/wordpiece_not_utf8_vocab.txt";
+  std::ofstream(path, std::ios::binary) << "[PAD]\n[UNK]\nab\x99"
+                                           "cd\n[CLS]\n[SEP]\n[MASK]\n";
+  WordPiece w;
+  const Status s = WordPiece::FromVocabFile(path, WordPieceOptions(), w);
+  EXPECT_EQ(s.message(), path + ":3: byte 3 of the token is not UTF-8 (0x99); a BERT vocabulary is UTF-8 text, " +
+                             "one token a line");
+}
+
 TEST(WordPieceTest, TravelsAsJsonUnchanged) {
   const WordPiece w = Tiny();
   WordPiece back;
