@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "sluice/excerpt.hpp"
+
 namespace sluice::pipeline {
 
 void SourceTexts::Add(std::string file, std::string text) {
@@ -40,6 +42,59 @@ std::vector<Diagnostic> Diagnostics::Sorted() const {
   return sorted;
 }
 
+namespace {
+
+// A message quotes what the file says (a key, a value): a word of it longer than this is
+// quoted in part, and the message as a whole is cut at kMaxMessage bytes.
+constexpr size_t kMaxWord = 80;
+constexpr size_t kMaxMessage = 2000;
+// A source line longer than this is quoted around the error's column.
+constexpr size_t kMaxQuotedLine = 160;
+
+std::string Shortened(const std::string& message) {
+  std::string out;
+  size_t i = 0;
+  while (i < message.size() && out.size() < kMaxMessage) {
+    const size_t word_end = std::min(message.find_first_of(" \n", i), message.size());
+    if (word_end == i) {
+      out += message[i++];
+      continue;
+    }
+    std::string_view word = std::string_view(message).substr(i, word_end - i);
+    i = word_end;
+    if (word.size() <= kMaxWord) {
+      out += word;
+      continue;
+    }
+    // The quotes and punctuation around a quoted key or value stay.
+    size_t open = 0, close = 0;
+    while (open < 3 && std::string_view("'\"([{").find(word[open]) != std::string_view::npos) ++open;
+    while (close < 3 && std::string_view("'\")]},;:.").find(word[word.size() - 1 - close]) != std::string_view::npos) {
+      ++close;
+    }
+    out += std::string(word.substr(0, open)) + Excerpt(word.substr(open, word.size() - open - close), kMaxWord / 2) +
+           std::string(word.substr(word.size() - close));
+  }
+  if (i < message.size()) out += "... (message cut: " + std::to_string(message.size()) + " bytes)";
+  return out;
+}
+
+// A byte of a quoted source line as printed: control characters and bytes that are not
+// UTF-8 become '?' (one column each, so the caret still lines up); tabs are kept.
+bool Printable(std::string_view line, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(line[i]);
+  if (c == '\t' || (c >= 0x20 && c < 0x7f)) return true;
+  if (c < 0x80) return false;
+  for (size_t back = 0; back < 4 && back <= i; ++back) {  // inside a valid character?
+    const size_t length = Utf8CharLength(line, i - back);
+    if (length > back) return true;
+    if ((static_cast<unsigned char>(line[i - back]) & 0xc0) != 0x80) break;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::string Diagnostics::Render(const SourceTexts& texts) const {
   std::string out;
   const std::vector<Diagnostic> sorted = Sorted();
@@ -47,20 +102,32 @@ std::string Diagnostics::Render(const SourceTexts& texts) const {
     const Diagnostic& d = sorted[shown];
     out += d.loc.file;
     if (d.loc.line > 0) out += ":" + std::to_string(d.loc.line) + ":" + std::to_string(std::max(d.loc.column, 1));
-    out += ": error: " + d.message + "\n";
+    out += ": error: " + Shortened(d.message) + "\n";
     std::string_view line = texts.Line(d.loc.file, d.loc.line);
     if (line.empty()) continue;
+    // The part of the line quoted: all of it, or a window around the column.
+    const size_t at = std::min(static_cast<size_t>(std::max(d.loc.column, 1) - 1), line.size());
+    size_t begin = 0, end = line.size();
+    if (line.size() > kMaxQuotedLine) {
+      begin = at > kMaxQuotedLine / 4 ? at - kMaxQuotedLine / 4 : 0;
+      end = std::min(line.size(), begin + kMaxQuotedLine);
+      begin = end - std::min(end, kMaxQuotedLine);
+      while (begin > 0 && begin < at && (static_cast<unsigned char>(line[begin]) & 0xc0) == 0x80) ++begin;
+      while (end < line.size() && end > at && (static_cast<unsigned char>(line[end]) & 0xc0) == 0x80) --end;
+    }
+    const std::string lead = begin > 0 ? "..." : "";
+    std::string quoted = lead;
+    for (size_t i = begin; i < end; ++i) quoted += Printable(line, i) ? line[i] : '?';
+    if (end < line.size()) quoted += "...";
     const std::string number = std::to_string(d.loc.line);
     const std::string gutter(std::max<size_t>(number.size(), 4), ' ');
-    out += gutter.substr(number.size()) + number + " | " + std::string(line) + "\n";
-    // Underline within the line; tabs are kept so the caret lines up.
-    std::string pad;
-    for (int i = 1; i < d.loc.column && static_cast<size_t>(i - 1) < line.size(); ++i) {
-      pad += line[static_cast<size_t>(i - 1)] == '\t' ? '\t' : ' ';
-    }
-    const int room = static_cast<int>(line.size()) - std::max(d.loc.column, 1) + 1;
-    const int length = std::max(1, std::min(d.loc.length, std::max(room, 1)));
-    out += gutter + " | " + pad + "^" + std::string(static_cast<size_t>(length - 1), '~') + "\n";
+    out += gutter.substr(number.size()) + number + " | " + quoted + "\n";
+    // Underline within the quoted part; tabs are kept so the caret lines up.
+    std::string pad(lead.size(), ' ');
+    for (size_t i = begin; i < at && i < end; ++i) pad += line[i] == '\t' ? '\t' : ' ';
+    const size_t room = end > at ? end - at : 1;
+    const size_t length = std::max<size_t>(1, std::min(static_cast<size_t>(std::max(d.loc.length, 1)), room));
+    out += gutter + " | " + pad + "^" + std::string(length - 1, '~') + "\n";
   }
   if (errors_.size() > kMaxRendered) {
     out += "(" + std::to_string(errors_.size() - kMaxRendered) + " more errors not shown)\n";

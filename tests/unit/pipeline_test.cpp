@@ -248,6 +248,29 @@ TEST(PipelineTest, ThousandsOfStagesAreOrderedAndTheirErrorsCountedNotAllQuoted)
   EXPECT_EQ(bad.errors.substr(bad.errors.size() - tail.size()), tail);
 }
 
+// A mistake in a huge line, or a huge misspelt key, is quoted in part: the message and the
+// line around the column, with the caret still under the mistake; a control character in
+// the file is not printed as it is.
+TEST(PipelineTest, ErrorsInHugeLinesQuoteAnExcerptWithTheCaretInPlace) {
+  const std::string key(20000, 'z');
+  Checked c = Check("[stages.x]\nplugin = \"relay\"\n" + key + " = 1\n");
+  EXPECT_LT(c.errors.size(), 1000u) << c.errors.substr(0, 3000);
+  EXPECT_NE(c.errors.find("unknown parameter '" + std::string(40, 'z') + "... (20000 bytes)'"), std::string::npos)
+      << c.errors;
+
+  const std::string far = "[pipeline]\nname = \"" + std::string(50000, 'a') + "\" \x01 = 2\n";
+  c = Check(far);
+  EXPECT_LT(c.errors.size(), 1000u) << c.errors.substr(0, 3000);
+  const size_t quoted = c.errors.find("   2 | ...");
+  ASSERT_NE(quoted, std::string::npos) << c.errors;
+  const std::string line = c.errors.substr(quoted, c.errors.find('\n', quoted) - quoted);
+  const std::string caret = c.errors.substr(quoted + line.size() + 1,
+                                            c.errors.find('\n', quoted + line.size() + 1) - quoted - line.size() - 1);
+  EXPECT_EQ(line.find('\x01'), std::string::npos) << "a control character was printed";
+  ASSERT_NE(caret.find('^'), std::string::npos) << c.errors;
+  EXPECT_EQ(line[caret.find('^')], '?') << "the caret is not under the mistake:\n" << line << "\n" << caret;
+}
+
 TEST(PipelineTest, RejectsAStageReadingItself) {
   Checked c = Check("[stages.a]\nplugin = \"relay\"\ninputs = { in = \"a\" }\n");
   EXPECT_NE(c.errors.find("cycle: a -> a"), std::string::npos) << c.errors;
