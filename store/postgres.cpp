@@ -119,8 +119,15 @@ class PgConnection {
   std::optional<std::string> held_error;
 
   // Sends what is queued, a transaction's commit last, without waiting for the answers:
-  // they are read by the next Drain. An error among them is then not retryable.
+  // they are read by the next Drain. An error among them is then not retryable. Every
+  // kMaxUnconfirmed-th commit waits all the same: a connection that never reads (a long
+  // trial committing its metrics) learns of a failure within a few commits, and does not
+  // keep every answer in memory.
   void SendUnconfirmed() {
+    if (++unconfirmed_commits_ >= kMaxUnconfirmed) {
+      Drain();
+      return;
+    }
     committed_ = pending_.size();
     if (PQflush(conn_) != 0) throw StoreError("store: cannot send to the server: " + Trimmed(PQerrorMessage(conn_)));
   }
@@ -136,6 +143,7 @@ class PgConnection {
     std::vector<std::string> pending = std::move(pending_);
     pending_.clear();
     const size_t committed = std::exchange(committed_, 0);
+    unconfirmed_commits_ = 0;
     unconfirmed_error.reset();
     std::exception_ptr error;
     PGresult* kept = nullptr;
@@ -187,6 +195,8 @@ class PgConnection {
   PGconn* conn_;
   std::vector<std::string> pending_;  // what each statement sent and not yet answered is
   size_t committed_ = 0;              // how many of them a commit not waited for ends
+  static constexpr int kMaxUnconfirmed = 8;
+  int unconfirmed_commits_ = 0;  // since the last Drain
 };
 
 class PgStatement final : public StatementBackend {

@@ -268,6 +268,30 @@ TEST_P(EngineTest, CommitsConfirmedLaterAreAllKeptAndAFailedOneIsReportedNext) {
   EXPECT_THROW(store->FindRun("00000000000000c2"), StoreError) << "a rolled back run was kept";
 }
 
+// A long trial commits its metric points twice a second and reads nothing for hours: its
+// commits are still confirmed every few, so a failed one is told within seconds, not at
+// the trial's end, and answers do not pile up in memory meanwhile.
+TEST_P(EngineTest, CommitsConfirmedLaterAreConfirmedEveryFewEvenWithoutARead) {
+  store->CreateRun(NewRun("00000000000000a1"), {});
+  sluice::store::Database::ConfirmLater later(store->db());
+  const auto twice = [&] { store->Together([&] { store->CreateRun(NewRun("00000000000000a1"), {}); }); };
+  if (GetParam() != "postgresql") {
+    EXPECT_THROW(twice(), StoreError) << "SQLite commits as always";
+    return;
+  }
+  twice();  // fails, unanswered
+  int commits = 0;
+  try {
+    for (; commits < 100; ++commits) {
+      store->Together([&] { store->SetEnvironment("00000000000000a1", {{"k", std::to_string(commits)}}); });
+    }
+    FAIL() << "100 commits went out and the failed one was not told";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("INSERT INTO runs"), std::string::npos) << e.what();
+  }
+  EXPECT_LE(commits, 16);
+}
+
 TEST_P(EngineTest, ListFiltersByPipelineAndStatusNewestFirst) {
   RunRecord a = NewRun("000000000000000a", "alpha");
   a.started_at = "2026-01-01T00:00:00.000Z";
