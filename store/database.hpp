@@ -25,6 +25,13 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The database file is damaged (SQLite: not a database, or a malformed page): nothing
+// this process does will mend it, and the message says what the user can do.
+class DamagedStoreError : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
 // A conflict between concurrent transactions that the engine resolved by aborting one of
 // them (PostgreSQL: a deadlock or a serialization failure): running the transaction
 // again is the cure. WriteTransaction does.

@@ -9,8 +9,20 @@
 namespace sluice::store {
 namespace {
 
+// Throws `message` as the error `rc` is: a damaged file says what to do about it.
+[[noreturn]] void Throw(int rc, const std::string& file, std::string message) {
+  if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
+    throw DamagedStoreError(message + " (the file is damaged: copy it aside as it is, then restore the store from a " +
+                            "backup, or salvage what can still be read with `sqlite3 " + file +
+                            " .recover > recovered.sql` (Debian's sqlite3))");
+  }
+  throw StoreError(std::move(message));
+}
+
 [[noreturn]] void Fail(sqlite3* db, const std::string& what) {
-  throw StoreError(what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+  if (!db) throw StoreError(what + ": out of memory");
+  const char* file = sqlite3_db_filename(db, "main");
+  Throw(sqlite3_extended_errcode(db), file ? file : "", what + ": " + sqlite3_errmsg(db));
 }
 
 bool IsBusy(int rc) { return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED; }
@@ -143,7 +155,7 @@ class SqliteDatabase final : public DatabaseBackend {
     if (rc != SQLITE_OK) {
       std::string message = error ? error : sqlite3_errmsg(db_);
       sqlite3_free(error);
-      throw StoreError("store " + path_ + ": " + message + " (in '" + text.substr(0, 60) + "')");
+      Throw(rc, path_, "store " + path_ + ": " + message + " (in '" + text.substr(0, 60) + "')");
     }
   }
 
@@ -178,7 +190,7 @@ class SqliteDatabase final : public DatabaseBackend {
       db_ = nullptr;
       const bool cannot_open = (rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY;
       if (!cannot_open || std::string(query) == "immutable=1") {
-        throw StoreError("cannot read store database " + path_ + ": " + message);
+        Throw(rc, path_, "cannot read store database " + path_ + ": " + message);
       }
     }
   }

@@ -24,8 +24,20 @@ int StoreCommand(const Args& args) {
   po::variables_map vm = ParseOptions(args, options, {"action"});
   const std::string action = vm["action"].as<std::string>();
   if (action != "check") throw po::error("unknown action '" + action + "' (expected check)");
-  auto store = OpenExistingStore(vm["store"].as<std::string>());
-  const store::StoreCheck check = store::CheckStore(*store);
+  std::unique_ptr<store::RunStore> store;
+  store::StoreCheck check;
+  try {
+    store = OpenExistingStore(vm["store"].as<std::string>());
+    check = store::CheckStore(*store);
+  } catch (const store::DamagedStoreError& e) {
+    // What the check is for: a finding, not a failure of the check.
+    if (vm["json"].as<bool>()) {
+      std::cout << Dump(json{{"ok", false}, {"problems", {{{"what", "database"}, {"problem", e.what()}}}}}) << "\n";
+    } else {
+      std::cout << "problem: " << e.what() << "\nstore: the database cannot be read: 1 problem(s)\n";
+    }
+    return kExitFailed;
+  }
   if (vm["json"].as<bool>()) {
     json problems = json::array();
     for (const store::StoreProblem& p : check.problems) problems.push_back({{"what", p.what}, {"problem", p.message}});

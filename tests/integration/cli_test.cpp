@@ -272,6 +272,38 @@ void SetWritable(const std::filesystem::path& root, bool writable) {
   }
 }
 
+// A store whose database file was damaged (a disk error, a bad copy) is refused by every
+// command with a message that says so and what to do, and `store check` reports it as its
+// finding; nothing writes to the file.
+TEST_F(CliTest, ADamagedStoreDatabaseIsReportedWithWhatToDo) {
+  dir_.Write("echo.toml", kEcho);
+  ASSERT_EQ(SluiceJson({"run", "echo.toml"})["status"], "succeeded");
+  const std::filesystem::path db = dir_.path() / "store" / "runs.db";
+  {
+    std::fstream file(db, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(0);
+    file << std::string(100, 'x');  // the header: "file is not a database"
+  }
+  const std::string damaged = ReadFile(db.string());
+  for (const std::vector<std::string>& command :
+       std::vector<std::vector<std::string>>{{"runs", "list"}, {"run", "echo.toml"}, {"studies", "list"}}) {
+    SCOPED_TRACE(command[0]);
+    ProcessResult r = Sluice(command);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("file is not a database"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("(the file is damaged: copy it aside as it is"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("`sqlite3 " + db.string() + " .recover > recovered.sql`"), std::string::npos) << r.err;
+  }
+  ProcessResult check = Sluice({"store", "check"});
+  EXPECT_EQ(check.exit_code, 1) << check.err;
+  EXPECT_EQ(check.out.rfind("problem: cannot read store database " + db.string() + ": file is not a database", 0), 0u)
+      << check.out;
+  ProcessResult as_json = Sluice({"store", "check", "--json"});
+  EXPECT_EQ(as_json.exit_code, 1);
+  EXPECT_EQ(json::parse(as_json.out)["ok"], false) << as_json.out;
+  EXPECT_EQ(ReadFile(db.string()), damaged) << "a command wrote to the damaged file";
+}
+
 // "runs list as another user failed with 'attempt to write a readonly database'". A store
 // this process may not write (another user's, a read-only mount) is read without writing.
 // As root, which permissions do not stop, the commands run without capabilities.
