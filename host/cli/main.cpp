@@ -137,8 +137,9 @@ int main(int argc, char** argv) {
   }
   if (command == "run" || command == "sweep" || command == "serve" || command == "ui")
     sluice::exec::InstallInterruptWatcher();  // before any other thread
+  // As recorded with the run: a store URL's password is not.
   std::string command_line = "sluice";
-  for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
+  for (int i = 1; i < argc; ++i) command_line += " " + sluice::store::RedactUrl(argv[i]);
   try {
     if (command == "run") return RunCommand(args, command_line);
     if (command == "validate") return ValidateCommand(args);

@@ -85,12 +85,19 @@ TEST_F(PostgresTest, RunsAreRecordedQueriedAndCheckedThroughTheCli) {
                  "[stages.eval]\nplugin = \"classification-metrics\"\ninputs = { data = \"data\", model = \"train\" }\n"
                  "\n[stages.bundle]\nplugin = \"bundle\"\ninputs = { model = \"train\" }\nname = \"credit\"\n");
   const json a = Json({"run", "credit.toml", "--set", "train.lr=0.001"});
-  const json b = Json({"run", "credit.toml", "--set", "train.lr=0.01"});
+  // A password in the store's URL (the test server trusts any) is not recorded with the
+  // run's command line.
+  std::string with_password = store_->location();
+  with_password.insert(with_password.find('@'), ":hunter2");
+  const json b = Json({"run", "credit.toml", "--set", "train.lr=0.01", "--store", with_password});
   ASSERT_EQ(a["status"], "succeeded") << a.dump();
   ASSERT_EQ(b["status"], "succeeded") << b.dump();
   const json listed = Json({"runs", "list", "--where", "params.train.lr > 0.005", "--order-by", "params.train.lr"});
   ASSERT_EQ(listed.size(), 1u) << listed.dump();
   EXPECT_EQ(listed[0]["id"], b["id"]);
+  const ProcessResult shown_b = Sluice({"runs", "show", b["id"]});
+  EXPECT_FALSE(Contains(shown_b.out, "hunter2")) << shown_b.out;
+  EXPECT_TRUE(Contains(shown_b.out, "--store postgresql://sluice:***@127.0.0.1")) << shown_b.out;
   const json shown = Json({"runs", "show", a["id"]});
   EXPECT_EQ(shown["params"]["train.lr"], 0.001);
   const json loss = Json({"runs", "metrics", a["id"], "train.loss"});
