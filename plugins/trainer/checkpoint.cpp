@@ -3,8 +3,10 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/serialize.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -42,14 +44,30 @@ void SaveCheckpoint(const std::string& path, Network& network, torch::optim::Opt
       {"masking", masking.str()},       {"best_value", number(state.best_value)}, {"best_epoch", state.best_epoch},
       {"bad_epochs", state.bad_epochs}, {"loss_scale", state.loss_scale},         {"history", history}};
   archive.write("state", c10::IValue(j.dump()));
-  SaveWithDigest(path, [&](const std::string& temporary) { archive.save_to(temporary); });
+  SaveWithDigest(path, [&](const std::string& temporary) {
+    // Into memory first (as SaveWeights does): LibTorch writing to a file that fails (a
+    // full disk) throws again from its writer's destructor, and the process aborts.
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    const std::string data = bytes.str();
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    out.close();
+    if (!out) throw StageError("cannot write the checkpoint " + temporary + ": " + std::strerror(errno ? errno : EIO));
+  });
 }
 
 void SaveWithDigest(const std::string& path, const std::function<void(const std::string&)>& save) {
   namespace fs = std::filesystem;
   const std::string temporary = path + ".partial";
   const std::string digest_file = path + ".sha256";
-  save(temporary);
+  try {
+    save(temporary);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);
+    throw;
+  }
   std::string digest;
   if (Status s = Sha256File(temporary, digest); !s.ok()) throw StageError(s.message());
   {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include "batching.hpp"
@@ -291,6 +292,21 @@ TEST(TrainerTest, StartsFromGivenWeightsAndKeepsFrozenOnesFixed) {
   auto before = trained->network->named_parameters(), after = tuned->network->named_parameters();
   EXPECT_TRUE(torch::equal(before["layers.0.weight"], after["layers.0.weight"]));
   EXPECT_FALSE(torch::equal(before["layers.2.weight"], after["layers.2.weight"]));
+}
+
+// Weights that cannot be written (a full disk: /dev/full) fail with a message naming the
+// file; LibTorch's own save aborted the process.
+TEST(TrainerTest, WeightsThatCannotBeWrittenFailWithTheFileNotAnAbort) {
+  StageHarness trainer("trainer");
+  trainer.Input("data", testing::Blobs(100)).Input("model", Spec({4}, 0.0)).Set("epochs", int64_t{1});
+  ASSERT_OK(trainer.Run());
+  try {
+    SaveWeights(*trainer.Output<TrainedModel>("model")->network, "/dev/full");
+    FAIL() << "writing to a full device went through";
+  } catch (const StageError& e) {
+    EXPECT_EQ(std::string(e.what()), "cannot write the weights to /dev/full: No space left on device");
+  }
+  EXPECT_TRUE(std::filesystem::exists("/dev/full")) << "the device was removed as a partial file";
 }
 
 // A host newer than the plugin offers services it never asks for; an older one may lack a

@@ -1,8 +1,12 @@
 // Weights on disk, and starting a network from another run's or a registered model's.
 #include <torch/serialize.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "sluice/excerpt.hpp"
 #include "sluice/torch.hpp"
@@ -15,7 +19,21 @@ void SaveWeights(Network& network, const std::string& path) {
   torch::serialize::OutputArchive archive;
   for (const auto& p : network.named_parameters()) archive.write(p.key(), p.value().detach().cpu());
   for (const auto& b : network.named_buffers()) archive.write(b.key(), b.value().detach().cpu(), /*is_buffer=*/true);
-  archive.save_to(path);
+  // Into memory first, then to the file with each step checked: LibTorch writing to a file
+  // that fails (a full disk) throws again from its writer's destructor, and the process
+  // aborts.
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  const std::string data = bytes.str();
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  out.close();
+  if (!out) {
+    const int error = errno;
+    std::error_code ignored;
+    if (std::filesystem::is_regular_file(path, ignored)) std::filesystem::remove(path, ignored);
+    throw StageError("cannot write the weights to " + path + ": " + std::strerror(error ? error : EIO));
+  }
 }
 
 namespace {
