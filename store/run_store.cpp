@@ -171,9 +171,21 @@ std::unique_ptr<RunStore> RunStore::OpenReadOnly(const fs::path& location) {
     throw StoreError("no run store at " + name + " (runs are recorded by `sluice run --store URL`)");
   }
   const bool stale = version < newest;
-  if ((stale || !store->DeadRuns().empty()) && (server || Writable(folder))) {
+  const size_t dead = store->DeadRuns().size();
+  if ((stale || dead > 0) && (server || Writable(folder))) {
     store.reset();
-    Open(location);  // migrates, marks dead runs crashed
+    try {
+      Open(location);  // migrates, marks dead runs crashed
+    } catch (const DamagedStoreError&) {
+      throw;
+    } catch (const StoreError& e) {
+      if (stale) throw;
+      // A full disk, say: reading needs no write, so the reader goes on without it.
+      std::fprintf(stderr,
+                   "sluice: note: %zu run%s whose process is gone could not be marked crashed (%s); shown as "
+                   "running until a command can write the store\n",
+                   dead, dead == 1 ? "" : "s", e.what());
+    }
     store = open();
   } else if (stale) {
     throw StoreError("store " + folder.string() + " has schema version " + std::to_string(version) +

@@ -208,6 +208,24 @@ TEST_F(CliTest, ARunWhoseProcessDiedIsMarkedCrashedOnNextOpen) {
   EXPECT_EQ(SluiceJson({"runs", "show", runs[0]["id"]})["stages"][0]["status"], "crashed");
 }
 
+// Reading needs no write: on a store that cannot be written (a full disk; here writes
+// past 40 KB fail, as prlimit's file-size limit makes them), a run whose process died is
+// shown as running, with a note, where `runs list` used to fail for want of marking it
+// crashed.
+TEST_F(CliTest, AStoreThatCannotBeWrittenIsStillReadWithItsDeadRunsNotMarked) {
+  dir_.Write("crash.toml", "[stages.x]\nplugin = \"test-echo\"\nbehavior = \"crash\"\n");
+  ASSERT_EQ(Sluice({"run", "crash.toml"}).exit_code, 128 + SIGABRT);
+  ASSERT_GT(std::filesystem::file_size(dir_ / "store/runs.db-wal"), 40000u) << "writes would not be refused";
+  const std::string limited = "trap '' XFSZ; exec prlimit --fsize=40000 " + SluiceBinary() + " runs list --json";
+  ProcessResult r = RunProcess({"/bin/sh", "-c", limited},
+                               ProcessOptions{dir_.path().string(), {{"SLUICE_STORE", dir_ / "store"}}, {}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)[0]["status"], "running") << r.out;
+  EXPECT_NE(r.err.find("sluice: note: 1 run whose process is gone could not be marked crashed"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(SluiceJson({"runs", "list"})[0]["status"], "crashed");
+}
+
 TEST_F(CliTest, PluginsAreDescribedWithoutRunningThem) {
   json list = SluiceJson({"plugins", "list"});
   std::vector<std::string> names;
