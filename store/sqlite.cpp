@@ -16,6 +16,10 @@ namespace {
                             "backup, or salvage what can still be read with `sqlite3 " + file +
                             " .recover > recovered.sql` (Debian's sqlite3))");
   }
+  if ((rc & 0xff) == SQLITE_FULL) {
+    throw StoreError(message + " (the disk holding " + file + " is full: free some space; what was written before " +
+                     "is kept)");
+  }
   throw StoreError(std::move(message));
 }
 

@@ -473,6 +473,29 @@ TEST_P(EngineTest, ErrorMessagesAreKeptShort) {
 
 // Reading writes nothing: no folder is created, the database is not changed. (SQLite may
 // create its -wal and -shm files beside it, in a folder this process may write.)
+// A full disk (here SQLite's page limit, which fails the same way) says so, and what to
+// do; the write fails as a whole.
+TEST(StoreTest, AFullDiskIsNamedAsSuch) {
+  TempDir dir;
+  auto store = RunStore::Open(dir.path() / "s");
+  store->CreateRun(NewRun("00000000000000a1"), {});
+  Statement pages = store->db().Prepare("PRAGMA page_count");
+  ASSERT_TRUE(pages.Step());
+  store->db().Exec("PRAGMA max_page_count = " + std::to_string(pages.Int(0)));
+  pages.Reset();
+  try {
+    store->CreateRun(NewRun("00000000000000b2"), {{"big", std::string(1 << 20, 'x')}});
+    FAIL() << "a write past the limit went through";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("database or disk is full"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("is full: free some space; what was written before is kept"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(store->FindRun("00000000000000b2"), StoreError);
+  EXPECT_EQ(store->FindRun("00000000000000a1").id, "00000000000000a1");
+}
+
 TEST(StoreTest, ReadingOnlyCreatesAndChangesNothing) {
   TempDir dir;
   {
