@@ -2,8 +2,10 @@
 // the bundle's own preprocessing. `sluice predict` runs it after the bundle's model plugin
 // has rebuilt the architecture.
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -183,9 +185,11 @@ class Predictor final : public sluice::Stage {
         text += "\n";
       }
       out << text;
+      // A full disk stops the predictions where it happens, not after the last batch.
+      if (!out) return Status::IoError(kOutputParam.Get(p) + ": cannot write: " + std::strerror(errno ? errno : EIO));
     }
     out.close();
-    if (!out) return Status::IoError(kOutputParam.Get(p) + ": write failed");
+    if (!out) return Status::IoError(kOutputParam.Get(p) + ": cannot write: " + std::strerror(errno ? errno : EIO));
     std::sort(batch_ms.begin(), batch_ms.end());
     double total = 0;
     for (double ms : batch_ms) total += ms;

@@ -275,6 +275,23 @@ TEST_F(ModelsTest, PredictNeverWritesIntoAStoreOverItsInputOrOverAFileUnlessForc
   EXPECT_TRUE(fs::exists(other)) << "another output's temporary file was removed";
   fs::remove(live);
   fs::remove(other);
+  // A full disk (a file-size limit here) stops the predictions with the reason, and
+  // leaves neither the output nor its temporary file.
+  // (Reading the store needs its 32 KB -shm file: the limit is above it, and the output
+  // well beyond: 40 copies of the rows, about 300 KB.)
+  const std::string full = dir_ / "full.csv";
+  const std::string rows = ReadFile(input);
+  std::string many = rows;
+  for (int i = 0; i < 40; ++i) many += rows.substr(rows.find('\n') + 1);
+  const std::string many_rows = dir_.Write("many.csv", many);
+  ProcessResult limited = RunProcess({"/bin/sh", "-c",
+                                      "trap '' XFSZ; exec prlimit --fsize=40000 " + SluiceBinary() +
+                                          " predict credit-risk --input " + many_rows + " --output " + full},
+                                     Options());
+  EXPECT_EQ(limited.exit_code, 1) << limited.err;
+  EXPECT_NE(limited.err.find(".full.csv.sluice-"), std::string::npos) << limited.err;
+  EXPECT_NE(limited.err.find(".partial: cannot write: File too large"), std::string::npos) << limited.err;
+  EXPECT_FALSE(fs::exists(full));
   for (const auto& entry : fs::directory_iterator(dir_.path())) {
     EXPECT_EQ(entry.path().string().find(".partial"), std::string::npos) << "left behind: " << entry.path();
   }
