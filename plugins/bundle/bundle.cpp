@@ -3,9 +3,11 @@
 // and registers it in the store's model registry under a name and the next version.
 #include <torch/version.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -48,7 +50,8 @@ Status WriteJson(const fs::path& path, const json& j) {
   std::ofstream out(path, std::ios::trunc);
   out << j.dump(2) << "\n";
   out.close();
-  return out ? Status::Ok() : Status::IoError("cannot write " + path.string());
+  return out ? Status::Ok()
+             : Status::IoError("cannot write " + path.string() + ": " + std::strerror(errno ? errno : EIO));
 }
 
 class Bundle final : public sluice::Stage {

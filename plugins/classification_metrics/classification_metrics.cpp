@@ -4,9 +4,11 @@
 #include <torch/nn.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "inference.hpp"
@@ -32,7 +34,7 @@ Status WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
   out.close();
-  return out ? Status::Ok() : Status::IoError("cannot write " + path);
+  return out ? Status::Ok() : Status::IoError("cannot write " + path + ": " + std::strerror(errno ? errno : EIO));
 }
 
 std::string Csv(const std::string& s) {
@@ -195,7 +197,8 @@ class ClassificationMetrics final : public sluice::Stage {
     };
     for (const auto& [name, svg] : images) {
       const std::string path = dir + "/" + name + ".svg";
-      if (!sluice::svg::WriteFile(path, svg)) return Status::IoError("cannot write " + path);
+      if (!sluice::svg::WriteFile(path, svg))
+        return Status::IoError("cannot write " + path + ": " + std::strerror(errno ? errno : EIO));
       SLUICE_RETURN_IF_ERROR(ctx.AddArtifact(name, path));
     }
     return Status::Ok();

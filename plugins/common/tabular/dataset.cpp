@@ -1,7 +1,9 @@
 #include "dataset.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <random>
@@ -190,7 +192,8 @@ Status BuildTableDataset(StageContext& ctx, const Table& table, const std::strin
   dataset->preprocessing = preprocessing.dump();
 
   const std::string rows_path = ctx.ScratchDir() + "/test_rows.csv";
-  if (!WriteRows(table, test, rows_path)) return Status::IoError("cannot write " + rows_path);
+  if (!WriteRows(table, test, rows_path))
+    return Status::IoError("cannot write " + rows_path + ": " + std::strerror(errno ? errno : EIO));
   SLUICE_RETURN_IF_ERROR(ctx.AddArtifact("test_rows", rows_path));
 
   ctx.Log(kTrainSize, 0, static_cast<double>(train.size()));

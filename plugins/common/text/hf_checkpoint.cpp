@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -36,7 +37,8 @@ Status WriteJsonFile(const fs::path& path, const json& j) {
   std::ofstream out(path, std::ios::trunc);
   out << j.dump(2) << "\n";
   out.close();
-  return out ? Status::Ok() : Status::IoError("cannot write " + path.string());
+  return out ? Status::Ok()
+             : Status::IoError("cannot write " + path.string() + ": " + std::strerror(errno ? errno : EIO));
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
@@ -273,7 +275,9 @@ Status WriteHfFiles(const fs::path& dir, BertNetwork& network, const TextPreproc
     std::ofstream vocab(dir / "vocab.txt", std::ios::trunc);
     for (const std::string& token : wordpiece->vocab()) vocab << token << "\n";
     vocab.close();
-    if (!vocab) return Status::IoError("cannot write " + (dir / "vocab.txt").string());
+    if (!vocab)
+      return Status::IoError("cannot write " + (dir / "vocab.txt").string() + ": " +
+                             std::strerror(errno ? errno : EIO));
   }
   const WordPieceOptions& o = wordpiece->options();
   SLUICE_RETURN_IF_ERROR(WriteJsonFile(dir / "tokenizer_config.json", {{"tokenizer_class", "BertTokenizer"},

@@ -1,5 +1,6 @@
 #include "safetensors.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -132,7 +133,7 @@ Status WriteSafetensors(const std::string& path, const std::vector<std::pair<std
       out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.numel() * 4));
     }
     out.close();
-    if (!out) return Status::IoError("cannot write " + partial);
+    if (!out) return Status::IoError("cannot write " + partial + ": " + std::strerror(errno ? errno : EIO));
   }
   std::error_code ec;
   std::filesystem::rename(partial, path, ec);
