@@ -202,6 +202,20 @@ TEST_F(QueryTest, TheLargestExpressionsAllowedRunInSqlite) {
   EXPECT_THROW(CompileWhere(wide + " or id = \"a000000000000003\""), QueryError);
 }
 
+// The run of trial `number` of study `s`, running.
+RunRecord TrialRun(const std::string& id, const StudyRecord& s, int64_t number) {
+  RunRecord r;
+  r.id = id;
+  r.pipeline = "p";
+  r.status = store::RunStatus::kRunning;
+  r.started_at = s.created_at;
+  r.host = "h";
+  r.spec = "{}";
+  r.study_id = s.id;
+  r.trial = number;
+  return r;
+}
+
 class StudyStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   testing::EngineStore store{GetParam()};
@@ -236,16 +250,7 @@ TEST_P(StudyStoreTest, ClaimsNumberedTrialsAndFindsValuesAtAStep) {
     });
     ASSERT_TRUE(t);
     const std::string run_id = "c00000000000000" + std::to_string(i);
-    RunRecord r;
-    r.id = run_id;
-    r.pipeline = "p";
-    r.status = store::RunStatus::kRunning;
-    r.started_at = s.created_at;
-    r.host = "h";
-    r.spec = "{}";
-    r.study_id = s.id;
-    r.trial = t->number;
-    store->CreateRun(r, {});
+    store->CreateRun(TrialRun(run_id, s, t->number), {});
     MetricWriter w(*store, run_id);
     w.Log("train.val_accuracy", 1, 0.1 * i);
   }
@@ -301,15 +306,7 @@ TEST_P(StudyStoreTest, TrialsOfADeadWorkerAreSettledFromTheirRuns) {
   for (int64_t i = 0; i < 5; ++i) {
     ASSERT_TRUE(studies.ClaimTrial(s.id, "1@gone", [](auto&, int64_t) { return std::optional<std::string>("{}"); }));
     if (i == 2) continue;
-    RunRecord r;
-    r.id = run_of(i);
-    r.pipeline = "p";
-    r.status = store::RunStatus::kRunning;
-    r.started_at = s.created_at;
-    r.host = "h";
-    r.spec = "{}";
-    r.study_id = s.id;
-    r.trial = i;
+    const RunRecord r = TrialRun(run_of(i), s, i);
     store->CreateRun(r, {});
     MetricWriter(*store, r.id).Log("eval.accuracy", 1, i == 4 ? std::nan("") : 0.5 + 0.1 * static_cast<double>(i));
     if (i == 0 || i == 4) store->FinishRun(r.id, store::RunStatus::kSucceeded, std::nullopt);
