@@ -156,7 +156,11 @@ int PredictCommand(const Args& args) {
   fs::path final_output;
   std::string output;
   if (to_stdout) {
-    output = (fs::temp_directory_path() / ("sluice-predict-" + std::to_string(getpid()) + ".csv")).string();
+    // Through a temporary file named as one beside an --output would be, so that those of
+    // killed predictions are found and removed the same way.
+    const fs::path named = fs::temp_directory_path() / "sluice-predict.csv";
+    RemoveKilledPartials(named);
+    output = PartialOutput(named, getpid()).string();
   } else {
     final_output = fs::absolute(vm["output"].as<std::string>()).lexically_normal();
     CheckOutput(final_output, input, bundle, vm["force"].as<bool>());

@@ -275,6 +275,17 @@ TEST_F(ModelsTest, PredictNeverWritesIntoAStoreOverItsInputOrOverAFileUnlessForc
   EXPECT_TRUE(fs::exists(other)) << "another output's temporary file was removed";
   fs::remove(live);
   fs::remove(other);
+  // Predictions to stdout go through the temporary folder, where a killed one's file is
+  // found the same way.
+  const fs::path tmp = dir_ / "tmp";
+  fs::create_directories(tmp);
+  dir_.Write("tmp/.sluice-predict.csv.sluice-" + std::to_string(child) + ".partial", "index,pr");
+  ProcessOptions with_tmp = Options();
+  with_tmp.env["TMPDIR"] = tmp.string();
+  ProcessResult printed = RunProcess({SluiceBinary(), "predict", "credit-risk", "--input", input}, with_tmp);
+  EXPECT_EQ(printed.exit_code, 0) << printed.err;
+  EXPECT_EQ(printed.out.rfind("index,pred,p_0,p_1\n", 0), 0u);
+  EXPECT_TRUE(fs::is_empty(tmp)) << "a temporary file was left in " << tmp;
   // A full disk (a file-size limit here) stops the predictions with the reason, and
   // leaves neither the output nor its temporary file.
   // (Reading the store needs its 32 KB -shm file: the limit is above it, and the output
