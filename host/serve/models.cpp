@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "exec/executor.hpp"
+#include "plugin/loader.hpp"
 
 namespace sluice::serve {
 
@@ -116,6 +117,7 @@ void ModelSlot::Stop() {
 // Takes the oldest request and every later one read for the same version, up to the
 // batch's size, waiting at most max_delay after the oldest arrived for more to come.
 void ModelSlot::Work() {
+  if (options_.intra_op_threads > 0) plugin::TorchRuntime(options_.intra_op_threads);
   std::vector<std::unique_ptr<Job>> batch;
   for (;;) {
     bool part = false;  // one request, larger than a batch or begun: RunPart

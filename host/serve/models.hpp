@@ -58,6 +58,8 @@ struct BatchOptions {
   int64_t max_batch = 64;
   std::chrono::microseconds max_delay{0};
   int threads = 1;
+  // LibTorch's threads for each inference thread's forward passes (0: as the process has them).
+  int intra_op_threads = 0;
 };
 
 // Rows from one request, answered together.

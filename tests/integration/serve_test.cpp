@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -258,6 +259,34 @@ TEST_F(ServeTest, ATextModelEmbedsAsPredictDoes) {
   Reply wrong = client.Post("/invocations", R"({"instances": [12]})");
   EXPECT_EQ(wrong.status, 400);
   EXPECT_EQ(wrong.Json()["error"], "row 1, column 'text': expected a string, got a number");
+
+  // By default a text model gets an inference thread per core: concurrent clients, each
+  // answered with its own text's embedding, whichever thread ran it.
+  std::atomic<int> mismatched{0};
+  std::vector<std::thread> clients;
+  for (size_t t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      Client mine(server.port);
+      for (size_t i = 0; i < 6; ++i) {
+        const size_t r = (t + i) % texts.size();
+        const Reply answer = mine.Post("/invocations", json{{"instances", {texts[r]}}}.dump());
+        const json embedding = answer.status == 200 ? answer.Json()["predictions"][0]["embedding"] : json();
+        bool same = embedding.size() == 384;
+        for (size_t c = 0; same && c < 384; ++c)
+          same = std::abs(embedding[c].get<double>() - predicted[r][1 + c]) < 1e-6;
+        if (!same) ++mismatched;
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(mismatched.load(), 0) << "concurrent requests answered with another text's embedding, or not at all";
+  server.child->Signal(SIGTERM);
+  const ProcessResult exited = server.child->Wait();
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  EXPECT_NE(
+      exited.err.find("minilm: model minilm v1 (following minilm), " + std::to_string(cores) + " inference thread"),
+      std::string::npos)
+      << exited.err;
 }
 
 TEST_F(ServeTest, AnImageModelTakesPixelTensorsAsPredictTakesIdxFiles) {
