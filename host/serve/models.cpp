@@ -2,11 +2,29 @@
 
 #include <algorithm>
 #include <iostream>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "exec/executor.hpp"
 #include "plugin/loader.hpp"
 
 namespace sluice::serve {
+
+namespace {
+
+// sluice keeps the memory its forward passes free for the next ones (host/cli/main.cpp);
+// a server that has had nothing to do for this long hands it back, so that a burst of large
+// batches does not leave it holding their memory for good.
+constexpr std::chrono::seconds kIdleBeforeReturningMemory{2};
+
+void ReturnFreedMemory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
+}  // namespace
 
 std::shared_ptr<LoadedModel> LoadedModel::Load(pipeline::ResolvedPipeline pipeline, const std::string& label,
                                                int64_t version, std::string& error) {
@@ -119,11 +137,20 @@ void ModelSlot::Stop() {
 void ModelSlot::Work() {
   if (options_.intra_op_threads > 0) plugin::TorchRuntime(options_.intra_op_threads);
   std::vector<std::unique_ptr<Job>> batch;
+  bool returned = true;  // the memory freed since the last forward pass went back to the kernel
   for (;;) {
     bool part = false;  // one request, larger than a batch or begun: RunPart
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      queued_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      const auto ready = [this] { return stopping_ || !queue_.empty(); };
+      if (!returned && !queued_.wait_for(lock, kIdleBeforeReturningMemory, ready)) {
+        lock.unlock();
+        ReturnFreedMemory();
+        returned = true;
+        continue;
+      }
+      queued_.wait(lock, ready);
+      returned = false;
       if (queue_.empty()) return;  // stopping, and everything answered
       const std::chrono::steady_clock::time_point deadline = queue_.front()->arrived + options_.max_delay;
       const LoadedModel* model = queue_.front()->model.get();

@@ -607,6 +607,44 @@ TEST_F(ServeTest, ABigRequestDoesNotHoldUpSmallOnes) {
   }
 }
 
+// Resident memory of process `pid`, MB (VmRSS).
+int64_t ResidentMb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) / 1024;
+  }
+  return -1;
+}
+
+// sluice keeps the memory it frees for the next requests while it is busy; once idle, the
+// server hands back what a big request took.
+TEST_F(ServeTest, AnIdleServerHandsBackTheMemoryABigRequestTook) {
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "AddressSanitizer's allocator, not glibc's, holds the memory here (and quarantines what is freed)";
+#endif
+  TrainCreditRisk();
+  const Arff arff = ReadArff(WekaExample("credit-g.arff"));
+  Server server = Serve({"credit-risk"});
+  Client client(server.port);
+  ASSERT_EQ(client.Get("/ping").status, 200);
+  const int64_t before = ResidentMb(server.child->pid());
+  const Reply reply = client.Post("/invocations", RepeatedBody(arff, 40).dump());
+  ASSERT_EQ(reply.status, 200) << reply.error;
+  const int64_t after = ResidentMb(server.child->pid());
+  ASSERT_GE(after - before, 40) << "the 40,000-row request took " << after - before << " MB (" << before
+                                << " MB before it): too little to see it handed back";
+  // Handed back after 2 s without work; looked for during a minute.
+  const int64_t target = after - (after - before) / 3;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  int64_t now = after;
+  while (now > target && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    now = ResidentMb(server.child->pid());
+  }
+  EXPECT_LE(now, target) << "resident memory: " << before << " MB before the request, " << after << " MB after it, "
+                         << now << " MB a minute later";
+}
+
 // The bodies being answered are bounded together (a parsed JSON body takes tens of times
 // its size): past --max-in-flight-mb a request is told to try again, and is taken once
 // the others are answered.
