@@ -88,18 +88,18 @@ std::optional<pipeline::ResolvedPipeline> ServingPipeline(const plugin::PluginRe
 // than one thread spreading each pass over every core (MiniLM in bf16, 16 clients, 2 cores:
 // 200 requests/s against 146, where LibTorch's threads spent a fifth of the time waiting for
 // each other). A table or image model's pass is short beside reading and writing HTTP, which
-// needs a core of its own (credit-risk: 10-15% fewer requests/s with two).
+// needs a core of its own (credit-risk: 10-15% fewer requests/s with two). On the CPU each
+// inference thread runs LibTorch's operators on its share of the cores.
 serve::BatchOptions InferenceThreads(serve::BatchOptions options, const fs::path& folder, const std::string& device) {
-  if (options.threads > 0) return options;
-  options.threads = 1;
-  if (device != "cpu") return options;
-  std::ifstream in(folder / bundle::kPreprocessingFile);
-  const json preprocessing = json::parse(in, nullptr, false);
-  if (preprocessing.is_object() && preprocessing.value("kind", "") == "text") {
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    options.threads = cores;
-    options.intra_op_threads = 1;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const bool cpu = device == "cpu";
+  if (options.threads == 0) {
+    std::ifstream in(folder / bundle::kPreprocessingFile);
+    const json preprocessing = json::parse(in, nullptr, false);
+    const bool text = preprocessing.is_object() && preprocessing.value("kind", "") == "text";
+    options.threads = cpu && text ? cores : 1;
   }
+  if (cpu) options.intra_op_threads = std::max(1, cores / options.threads);
   return options;
 }
 

@@ -58,7 +58,8 @@ struct BatchOptions {
   int64_t max_batch = 64;
   std::chrono::microseconds max_delay{0};
   int threads = 1;
-  // LibTorch's threads for each inference thread's forward passes (0: as the process has them).
+  // LibTorch's threads for each inference thread's forward passes (0: as the process has them;
+  // set on each inference thread, so that models served side by side keep their own).
   int intra_op_threads = 0;
 };
 
