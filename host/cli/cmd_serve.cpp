@@ -26,6 +26,7 @@
 
 #include "bundles.hpp"
 #include "commands.hpp"
+#include "exec/environment.hpp"
 #include "exec/interrupt.hpp"
 #include "http/server.hpp"
 #include "integrity.hpp"
@@ -33,7 +34,6 @@
 #include "serve/metrics.hpp"
 #include "serve/models.hpp"
 #include "serve/protocol.hpp"
-#include "sluice/bundle.hpp"
 #include "sluice/config.h"
 #include "sluice/excerpt.hpp"
 
@@ -64,12 +64,12 @@ struct ServeState {
   std::atomic<bool> stopping{false};
 };
 
-// The pipeline that loads `bundle` for serving: its model plugin, then model-server.
-std::optional<pipeline::ResolvedPipeline> ServingPipeline(const plugin::PluginRegistry& registry,
+// The pipeline that loads `bundle` (its manifest read) for serving: its model plugin, then
+// model-server.
+std::optional<pipeline::ResolvedPipeline> ServingPipeline(const plugin::PluginRegistry& registry, const json& manifest,
                                                           const fs::path& bundle, const std::string& label,
                                                           const std::string& device, const std::string& precision,
                                                           std::string& error) {
-  const json manifest = ReadManifest(bundle, label);
   pipeline::PipelineBuilder b = BundlePipeline("serve", manifest, label);
   b.Stage("serve", "model-server")
       .Input("model", "model.model")
@@ -90,15 +90,10 @@ std::optional<pipeline::ResolvedPipeline> ServingPipeline(const plugin::PluginRe
 // each other). A table or image model's pass is short beside reading and writing HTTP, which
 // needs a core of its own (credit-risk: 10-15% fewer requests/s with two). On the CPU each
 // inference thread runs LibTorch's operators on its share of the cores.
-serve::BatchOptions InferenceThreads(serve::BatchOptions options, const fs::path& folder, const std::string& device) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+serve::BatchOptions InferenceThreads(serve::BatchOptions options, const json& manifest, const std::string& device) {
+  const int cores = static_cast<int>(std::max(1u, exec::HardwareThreads()));
   const bool cpu = device == "cpu";
-  if (options.threads == 0) {
-    std::ifstream in(folder / bundle::kPreprocessingFile);
-    const json preprocessing = json::parse(in, nullptr, false);
-    const bool text = preprocessing.is_object() && preprocessing.value("kind", "") == "text";
-    options.threads = cpu && text ? cores : 1;
-  }
+  if (options.threads == 0) options.threads = cpu && manifest.value("input", "") == "text" ? cores : 1;
   if (cpu) options.intra_op_threads = std::max(1, cores / options.threads);
   return options;
 }
@@ -324,8 +319,8 @@ void FollowAliases(ServeState& state, std::chrono::milliseconds every, std::mute
       std::shared_ptr<serve::LoadedModel> loaded;
       try {
         if (Status s = store::VerifyModel(record); !s.ok()) throw store::StoreError(s.message());
-        std::optional<pipeline::ResolvedPipeline> pipeline =
-            ServingPipeline(state.registry, record.path, label, state.device, state.precision, error);
+        std::optional<pipeline::ResolvedPipeline> pipeline = ServingPipeline(
+            state.registry, ReadManifest(record.path, label), record.path, label, state.device, state.precision, error);
         if (pipeline) loaded = serve::LoadedModel::Load(std::move(*pipeline), label, record.version, error);
       } catch (const std::exception& e) {
         error = e.what();
@@ -434,8 +429,9 @@ int ServeCommand(const Args& args) {
       throw po::error("two models would be served as '" + name + "'; serve each name once");
     }
     std::string error;
+    const json manifest = ReadManifest(bundle, label);
     std::optional<pipeline::ResolvedPipeline> pipeline =
-        ServingPipeline(state.registry, bundle, label, state.device, state.precision, error);
+        ServingPipeline(state.registry, manifest, bundle, label, state.device, state.precision, error);
     if (!pipeline) {
       std::cerr << error << "\n";
       return kExitFailed;
@@ -448,7 +444,7 @@ int ServeCommand(const Args& args) {
     }
     // A reference without a version follows the registry: NAME (the latest) and NAME@ALIAS.
     const bool follows = record && reference.find(':') == std::string::npos;
-    const serve::BatchOptions threads = InferenceThreads(batching, bundle, state.device);
+    const serve::BatchOptions threads = InferenceThreads(batching, manifest, state.device);
     state.models[name].bundle = bundle;
     state.models[name].slot =
         std::make_unique<serve::ModelSlot>(name, reference, follows, std::move(loaded), threads, state.metrics);
