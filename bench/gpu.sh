@@ -7,7 +7,8 @@
 #
 # It finds LibTorch ($Torch_DIR, else the Python torch package's CMake prefix), builds
 # Sluice against it in build-gpu/, runs pipelines/fashion_mnist_cnn.toml on cuda with
-# fp32, bf16 and fp16 (loss scaling), and for one epoch on the CPU, and prints the
+# fp32, bf16 and fp16 (loss scaling), data-parallel over 2 ranks (NCCL, or Gloo where they
+# share one GPU), and for one epoch on the CPU, and prints the
 # trainer's throughput, test accuracy and the speedup over the CPU.
 # Fashion-MNIST comes from Debian's dataset-fashion-mnist, or $FASHION_MNIST_DIR.
 set -euo pipefail
@@ -70,7 +71,9 @@ label = sys.argv[1]
 if run["status"] != "succeeded":
     sys.exit(f"{label}: {run[\"status\"]}: {run[\"error\"]}")
 m = run["metrics"]
-print(f"{label}\t{m[\"train.samples_per_sec\"]:.0f}\t{m[\"eval.accuracy\"]:.4f}\t{run[\"environment\"].get(\"device\", \"?\")}")
+env = run["environment"]
+where = env.get("device", "?") + (f" ({env[\"world_size\"]} ranks, {env[\"dist_backend\"]})" if "dist_backend" in env else "")
+print(f"{label}\t{m[\"train.samples_per_sec\"]:.0f}\t{m[\"eval.accuracy\"]:.4f}\t{where}")
 ' "$label"
 }
 {
@@ -78,6 +81,8 @@ print(f"{label}\t{m[\"train.samples_per_sec\"]:.0f}\t{m[\"eval.accuracy\"]:.4f}\
   for precision in fp32 bf16 fp16; do
     run "cuda $precision" --set 'train.device="cuda"' --set "train.precision=\"$precision\"" --set "train.epochs=$epochs"
   done
+  # Data-parallel: NCCL where the host has a GPU per rank, else the ranks share GPU 0 over Gloo.
+  run "cuda fp32, 2 ranks" --set 'train.device="cuda"' --set "train.epochs=$epochs" --nproc 2
 } | tee "$store/results.tsv"
 "$python" - "$store/results.tsv" <<'PY'
 import sys

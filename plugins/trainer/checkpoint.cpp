@@ -101,8 +101,12 @@ void VerifyDigest(const std::string& path) {
 void LoadCheckpoint(const std::string& path, Network& network, torch::optim::Optimizer& optimizer, TrainState& state) {
   VerifyDigest(path);
   torch::serialize::InputArchive archive;
+  // Onto the network's device: a checkpoint rank 0 wrote on GPU 0 is read on each rank's
+  // own GPU (the optimizer's state included, which must sit beside its parameters).
+  const auto parameters = network.parameters();
+  const torch::Device device = parameters.empty() ? torch::Device(torch::kCPU) : parameters[0].device();
   try {
-    archive.load_from(path);
+    archive.load_from(path, device);
   } catch (const std::exception& e) {
     throw StageError("cannot read checkpoint " + path + ": " + e.what());
   }

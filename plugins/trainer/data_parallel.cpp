@@ -9,6 +9,9 @@
 #include <cmath>
 
 #include "sluice/stage.hpp"
+#ifdef SLUICE_TRAINER_NCCL
+#include "nccl_group.hpp"
+#endif
 
 namespace sluice::trainer {
 
@@ -48,7 +51,12 @@ struct DataParallel::Impl {
     size_t pending = 0;              // gradients not yet copied in this step
     c10::intrusive_ptr<c10d::Work> work;
   };
+  // Gloo always (on the CPU, and for CUDA tensors where NCCL cannot serve: ranks sharing
+  // a GPU); NCCL for the gradients and weights where every rank has a GPU of its own.
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+#ifdef SLUICE_TRAINER_NCCL
+  std::unique_ptr<NcclGroup> nccl;
+#endif
   std::vector<torch::Tensor> parameters;
   std::vector<unsigned> hooks;
   std::vector<Bucket> buckets;
@@ -68,12 +76,26 @@ struct DataParallel::Impl {
     }
   }
 
+  c10::intrusive_ptr<c10d::Work> Allreduce(std::vector<at::Tensor>& tensors) {
+#ifdef SLUICE_TRAINER_NCCL
+    if (nccl) return nccl->Allreduce(tensors);
+#endif
+    return group->allreduce(tensors);
+  }
+
+  c10::intrusive_ptr<c10d::Work> Broadcast(std::vector<at::Tensor>& tensors) {
+#ifdef SLUICE_TRAINER_NCCL
+    if (nccl) return nccl->Broadcast(tensors);
+#endif
+    return group->broadcast(tensors);
+  }
+
   // Buckets are launched in order, the same on every rank (collectives pair up by order).
   void LaunchReady() {
     while (next_launch < buckets.size() && buckets[next_launch].pending == 0) {
       Bucket& b = buckets[next_launch++];
       std::vector<at::Tensor> tensors = {b.flat};
-      b.work = group->allreduce(tensors);
+      b.work = Allreduce(tensors);
     }
   }
 
@@ -101,6 +123,22 @@ DataParallel::DataParallel(const DistributedV1& dist, const std::string& stage, 
                                    : c10d::ProcessGroupGloo::createDefaultDevice());
     options->threads = 1;
     m.group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank_, world_, options);
+#ifdef SLUICE_TRAINER_NCCL
+    // NCCL where every rank trains on a GPU of its own (the trainer gives local rank k
+    // GPU k while the host has enough): the ranks must agree, so each says whether it
+    // can and the group takes the minimum.
+    const bool own_gpu =
+        !m.parameters.empty() && m.parameters[0].is_cuda() && m.parameters[0].device().index() == dist.local_rank();
+    std::vector<at::Tensor> vote = {torch::tensor({own_gpu ? 1 : 0}, torch::kInt32)};
+    c10d::AllreduceOptions minimum;
+    minimum.reduceOp = c10d::ReduceOp::MIN;
+    m.Wait("choice of NCCL", m.group->allreduce(vote, minimum));
+    if (vote[0].item<int>() == 1) {
+      m.nccl = std::make_unique<NcclGroup>(
+          c10::make_intrusive<c10d::PrefixStore>("sluice/" + stage + "/nccl", RendezvousStore(dist)), rank_, world_,
+          Millis(dist.timeout_seconds()));
+    }
+#endif
   } catch (const std::exception& e) {
     std::string message = e.what();
     if (message.size() > 300) message = message.substr(0, 300) + "...";
@@ -113,7 +151,7 @@ DataParallel::DataParallel(const DistributedV1& dist, const std::string& stage, 
     torch::NoGradGuard no_grad;
     for (torch::Tensor& p : m.parameters) {
       std::vector<at::Tensor> tensors = {p.detach()};
-      m.Wait("broadcast of the initial weights", m.group->broadcast(tensors));
+      m.Wait("broadcast of the initial weights", m.Broadcast(tensors));
     }
   }
 
@@ -157,7 +195,12 @@ DataParallel::~DataParallel() {
   for (size_t k = 0; k < impl_->hooks.size(); ++k) impl_->parameters[k].remove_hook(impl_->hooks[k]);
 }
 
-const char* DataParallel::backend() const { return "gloo"; }
+const char* DataParallel::backend() const {
+#ifdef SLUICE_TRAINER_NCCL
+  if (impl_->nccl) return "nccl";
+#endif
+  return "gloo";
+}
 
 void DataParallel::BeginStep(double value, bool stop) {
   Impl& m = *impl_;
@@ -213,7 +256,7 @@ double DataParallel::MaxDifferenceFromRank0() {
   double worst = 0;
   for (const torch::Tensor& p : impl_->parameters) {
     std::vector<at::Tensor> tensors = {p.detach().clone()};
-    impl_->Wait("weight comparison", impl_->group->broadcast(tensors));
+    impl_->Wait("weight comparison", impl_->Broadcast(tensors));
     worst = std::max(worst, (tensors[0] - p).abs().max().item<double>());
   }
   return worst;

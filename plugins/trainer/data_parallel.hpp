@@ -1,5 +1,6 @@
 // Data-parallel training over c10d (PyTorch's distributed runtime): the ranks of a
-// `sluice run --nproc N` join a process group (Gloo on the CPU) through a TCPStore that
+// `sluice run --nproc N` join a process group (Gloo on the CPU; NCCL on GPUs where every
+// rank has one of its own, else Gloo again) through a TCPStore that
 // rank 0 serves, start from rank 0's weights, and sum their gradients after every
 // backward pass, in buckets launched as the backward pass produces them (the last
 // layers' gradients travel while the first layers' are still being computed), as

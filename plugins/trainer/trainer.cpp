@@ -5,6 +5,7 @@
 // backward, gradient clipping, optimizer step at the scheduled learning rate. Per epoch:
 // validation metrics, early stopping bookkeeping, a checkpoint. At the end: the best or
 // last weights, learning-curve images, the trained model.
+#include <torch/cuda.h>
 #include <torch/nn.h>
 #include <torch/optim.h>
 
@@ -308,7 +309,16 @@ class Trainer final : public sluice::Stage {
       if (data->validation.size() == 0) return Status::InvalidArgument("early stopping needs a validation split");
     }
 
-    const torch::Device device = sluice::ResolveDevice(kDeviceParam.Get(p));
+    auto* dist = ctx.Service<sluice::DistributedV1>();
+    if (dist && dist->world_size() < 2) dist = nullptr;
+    torch::Device device = sluice::ResolveDevice(kDeviceParam.Get(p));
+    // Data-parallel on GPUs: device "auto" or "cuda" gives local rank k the host's GPU k
+    // (round robin where the host has fewer GPUs than ranks: those ranks share them, over
+    // Gloo instead of NCCL); "cuda:N" puts every rank on GPU N.
+    if (dist && device.is_cuda() && kDeviceParam.Get(p).find(':') == std::string::npos) {
+      device = torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(
+                                               dist->local_rank() % static_cast<int>(torch::cuda::device_count())));
+    }
     ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("device", device.str());
     const std::string precision_name = kPrecisionParam.Get(p);
     const torch::ScalarType precision = precision_name == "bf16"   ? torch::kBFloat16
@@ -371,12 +381,7 @@ class Trainer final : public sluice::Stage {
     // (batch_size stays the global batch: the same steps as one process), gradients are
     // summed across ranks, and every rank applies the same update.
     std::unique_ptr<sluice::trainer::DataParallel> dp;
-    if (auto* dist = ctx.Service<sluice::DistributedV1>(); dist && dist->world_size() > 1) {
-      if (device.is_cuda()) {
-        return Status::InvalidArgument(
-            "data-parallel training runs on the CPU (Gloo) only in this version; set "
-            "device = \"cpu\" or run one rank");
-      }
+    if (dist) {
       dp = std::make_unique<sluice::trainer::DataParallel>(*dist, ctx.stage_name(), parameters);
       if (dp->rank() == 0) ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("dist_backend", dp->backend());
     }

@@ -144,6 +144,30 @@ TEST_F(DistributedTest, TwoRanksTrainAsOneProcessWithTheSameGlobalBatchAndRecord
   }
 }
 
+TEST_F(DistributedTest, TwoRanksOnGpusTrainAsOneProcessOverNcclOrGlooWhenTheyShareOne) {
+  // device = "cuda": local rank k trains on GPU k, over NCCL where each rank has a GPU of
+  // its own; on a host with one GPU both ranks share it, and their CUDA gradients travel
+  // over Gloo. Needs a CUDA build of LibTorch and a GPU (tools/torch2-check builds
+  // against one; bench/gpu.sh runs there).
+  WriteCreditPipeline("credit.toml", 48, 4, "optimizer = \"sgd\"\ndevice = \"cuda\"\ncheck_replicas = true\n");
+  const ProcessResult probe = Sluice({"run", "credit.toml", "--json", "--set", "train.epochs=1"});
+  if (probe.exit_code != 0 && Contains(probe.err, "no usable CUDA device")) {
+    GTEST_SKIP() << "no CUDA device here: " << probe.err.substr(0, 200);
+  }
+  ASSERT_EQ(probe.exit_code, 0) << probe.err;
+  const json single = SluiceJson({"run", "credit.toml", "--set", "train.lr=3e-2"});
+  ASSERT_EQ(single["status"], "succeeded") << single.dump();
+  const json ranks = SluiceJson({"run", "credit.toml", "--nproc", "2", "--set", "train.lr=3e-2"});
+  ASSERT_EQ(ranks["status"], "succeeded") << ranks.dump();
+  ExpectSameTraining(single["id"], ranks["id"]);
+
+  const json environment = SluiceJson({"runs", "show", ranks["id"]})["environment"];
+  const std::string cuda = environment.value("cuda", "");
+  const bool several = cuda.find("available (") == 0 && cuda.find("(1 device") == std::string::npos;
+  EXPECT_EQ(environment["dist_backend"], several ? "nccl" : "gloo") << environment.dump();
+  EXPECT_EQ(environment["device"], "cuda:0") << environment.dump();
+}
+
 TEST_F(DistributedTest, ARankWithNoExamplesInAShortLastBatchStillTakesItsPart) {
   // 650 / 649: the second batch has one example, which rank 1 gets; rank 0 has none.
   WriteCreditPipeline("credit.toml", 649, 3, "check_replicas = true\n");
