@@ -19,6 +19,7 @@
 
 #include "../trainer/batching.hpp"
 #include "../trainer/checkpoint.hpp"
+#include "../trainer/data_parallel.hpp"
 #include "../trainer/schedule.hpp"
 #include "fused_adamw.hpp"
 #include "hf_checkpoint.hpp"
@@ -144,7 +145,9 @@ class Mlm final : public sluice::Stage {
     masking.vocab_size = tokenizer.size();
     masking.special = {tokenizer.cls_id(), tokenizer.sep_id(), tokenizer.unk_id(), tokenizer.mask_id()};
 
-    const torch::Device device = sluice::ResolveDevice(kDeviceParam.Get(p));
+    auto* dist = ctx.Service<sluice::DistributedV1>();
+    if (dist && dist->world_size() < 2) dist = nullptr;
+    const torch::Device device = sluice::trainer::RankDevice(dist, kDeviceParam.Get(p));
     ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("device", device.str());
     const auto seed = static_cast<uint64_t>(p.Int("seed"));
     torch::manual_seed(seed);
@@ -196,12 +199,25 @@ class Mlm final : public sluice::Stage {
       ctx.Info("resuming after epoch " + std::to_string(state.epoch) + " (step " + std::to_string(state.global_step) +
                ") from " + checkpoint);
     }
+    // Data-parallel (`sluice run --nproc N`): as the trainer's. Every rank masks the whole
+    // global batch (one masking generator, the same draws as one process) and computes its
+    // contiguous share; its loss is its share of the global batch's masked-token mean.
+    std::unique_ptr<sluice::trainer::DataParallel> dp;
+    if (dist) {
+      std::vector<torch::Tensor> in_order;  // the module's order: the reverse of the backward pass's
+      for (const torch::Tensor& t : net->parameters()) {
+        if (t.requires_grad()) in_order.push_back(t);
+      }
+      dp = std::make_unique<sluice::trainer::DataParallel>(*dist, ctx.stage_name(), in_order);
+      if (dp->rank() == 0) ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("dist_backend", dp->backend());
+    }
     int64_t count = 0;
     for (const auto& t : net->encoder()->parameters()) count += t.numel();
     ctx.Info("pre-training bert " + std::to_string(config.num_hidden_layers) + "x" +
              std::to_string(config.hidden_size) + " (" + std::to_string(count) + " parameters) on " +
              std::to_string(n) + " texts, " + std::to_string(epochs) + " epochs of " + std::to_string(steps) +
-             " steps on " + device.str());
+             " steps on " + device.str() +
+             (dp ? ", data-parallel over " + std::to_string(dp->world_size()) + " ranks" : ""));
 
     const torch::Tensor lengths_t = data->train.features.ne(sluice::kPaddingId).sum(1).contiguous();
     const std::vector<int64_t> lengths(lengths_t.data_ptr<int64_t>(), lengths_t.data_ptr<int64_t>() + n);
@@ -219,27 +235,50 @@ class Mlm final : public sluice::Stage {
       int64_t tokens = 0, correct_sum = 0, chosen_sum = 0;
       double last = NAN;
       for (int64_t step = 0; step < steps; ++step) {
-        if (ctx.StopRequested()) {
+        const auto stopped = [&] {
           return Status::Cancelled("stopped in epoch " + std::to_string(epoch) + " at step " + std::to_string(step));
-        }
+        };
+        const bool stop = ctx.StopRequested();  // data-parallel ranks stop together, after this step
+        if (stop && !dp) return stopped();
         const int64_t begin = step * batch, end = std::min(n, begin + batch);
         const torch::Tensor idx = torch::from_blob(order.data() + begin, {end - begin}, torch::kInt64).clone();
         for (int64_t i = begin; i < end; ++i) tokens += lengths[static_cast<size_t>(order[static_cast<size_t>(i)])];
         torch::Tensor labels;
-        const torch::Tensor ids =
+        torch::Tensor ids =
             sluice::text::MaskTokens(data->train.features.index_select(0, idx), masking, state.masking, labels);
+        int64_t global_chosen = 0;
+        if (dp) {
+          global_chosen = labels.ne(-100).sum().item<int64_t>();
+          const int64_t rows = end - begin;
+          const int64_t lo = rows * dp->rank() / dp->world_size(), hi = rows * (dp->rank() + 1) / dp->world_size();
+          ids = ids.slice(0, lo, hi);
+          labels = labels.slice(0, lo, hi);
+        }
         for (auto& group : optimizer.param_groups()) group.options().set_lr(schedule.LearningRate(state.global_step));
         sluice::ClearGradients(optimizer);
         int64_t correct = 0, chosen = 0;
-        torch::Tensor loss = net->Loss(ids.to(device), labels.to(device), &correct, &chosen);
-        loss.backward();
+        // A rank whose share has no masked token (or no rows) skips its backward pass.
+        const bool any = !dp || labels.ne(-100).any().item<bool>();
+        torch::Tensor loss;
+        if (any) {
+          loss = net->Loss(ids.to(device), labels.to(device), &correct, &chosen);
+          if (dp)
+            loss = loss * (static_cast<double>(chosen) / static_cast<double>(std::max<int64_t>(1, global_chosen)));
+        }
+        double global_loss = 0;
+        if (dp) dp->BeginStep(any ? loss.item<double>() : 0.0, stop);
+        if (any) loss.backward();
+        if (dp) {
+          global_loss = dp->FinishStep();
+          if (dp->StopAgreed()) return stopped();
+        }
         if (kGradClipParam.Get(p) > 0) torch::nn::utils::clip_grad_norm_(parameters, kGradClipParam.Get(p));
         optimizer.step();
         ++state.global_step;
         correct_sum += correct;
         chosen_sum += chosen;
         if (state.global_step % kLogEveryParam.Get(p) == 0 || step + 1 == steps) {
-          last = loss.item<double>();
+          last = dp ? global_loss : loss.item<double>();
           if (!std::isfinite(last)) {
             return Status::InvalidArgument("the MLM loss became " + std::to_string(last) + " in epoch " +
                                            std::to_string(epoch) + " (learning rate too high?)");
@@ -252,6 +291,10 @@ class Mlm final : public sluice::Stage {
         ctx.ReportProgress(progress);
       }
       const double seconds = Now() - start;
+      if (dp) {  // the masked-token accuracy of all ranks' shares
+        correct_sum = std::llround(dp->SumAcrossRanks(static_cast<double>(correct_sum)));
+        chosen_sum = std::llround(dp->SumAcrossRanks(static_cast<double>(chosen_sum)));
+      }
       ctx.Log(kTokensPerSec, epoch, static_cast<double>(tokens) / seconds);
       ctx.Log(kEpochSeconds, epoch, seconds);
       ctx.Log(kLr, epoch, schedule.LearningRate(state.global_step - 1));
@@ -272,7 +315,7 @@ class Mlm final : public sluice::Stage {
       }
       ctx.Info(summary);
       state.epoch = epoch;
-      sluice::trainer::SaveCheckpoint(checkpoint, *net, optimizer, state);
+      if (!dp || dp->rank() == 0) sluice::trainer::SaveCheckpoint(checkpoint, *net, optimizer, state);
     }
 
     const std::string dir = ctx.ScratchDir();

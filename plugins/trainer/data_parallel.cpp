@@ -1,5 +1,6 @@
 #include "data_parallel.hpp"
 
+#include <torch/cuda.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -9,6 +10,7 @@
 #include <cmath>
 
 #include "sluice/stage.hpp"
+#include "sluice/torch.hpp"
 #ifdef SLUICE_TRAINER_NCCL
 #include "nccl_group.hpp"
 #endif
@@ -43,6 +45,13 @@ c10::intrusive_ptr<c10d::Store> RendezvousStore(const DistributedV1& dist) {
 }
 
 }  // namespace
+
+torch::Device RankDevice(const DistributedV1* dist, const std::string& spec) {
+  const torch::Device device = ResolveDevice(spec);
+  if (!dist || !device.is_cuda() || spec.find(':') != std::string::npos) return device;
+  const int gpus = static_cast<int>(torch::cuda::device_count());
+  return {torch::kCUDA, static_cast<torch::DeviceIndex>(dist->local_rank() % gpus)};
+}
 
 struct DataParallel::Impl {
   struct Bucket {

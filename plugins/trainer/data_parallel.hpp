@@ -19,6 +19,13 @@
 
 namespace sluice::trainer {
 
+// The device a training stage of this rank uses, `spec` being its device parameter:
+// with several ranks on GPUs, "auto" or "cuda" gives local rank k the host's GPU k
+// (round robin where the host has fewer GPUs than ranks: those ranks share them, over
+// Gloo instead of NCCL); "cuda:N" puts every rank on GPU N. `dist` is null when this
+// process runs alone.
+torch::Device RankDevice(const DistributedV1* dist, const std::string& spec);
+
 class DataParallel {
  public:
   // Joins the other ranks (every rank constructs one, in the same stage) and makes every

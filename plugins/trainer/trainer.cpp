@@ -5,7 +5,6 @@
 // backward, gradient clipping, optimizer step at the scheduled learning rate. Per epoch:
 // validation metrics, early stopping bookkeeping, a checkpoint. At the end: the best or
 // last weights, learning-curve images, the trained model.
-#include <torch/cuda.h>
 #include <torch/nn.h>
 #include <torch/optim.h>
 
@@ -311,14 +310,7 @@ class Trainer final : public sluice::Stage {
 
     auto* dist = ctx.Service<sluice::DistributedV1>();
     if (dist && dist->world_size() < 2) dist = nullptr;
-    torch::Device device = sluice::ResolveDevice(kDeviceParam.Get(p));
-    // Data-parallel on GPUs: device "auto" or "cuda" gives local rank k the host's GPU k
-    // (round robin where the host has fewer GPUs than ranks: those ranks share them, over
-    // Gloo instead of NCCL); "cuda:N" puts every rank on GPU N.
-    if (dist && device.is_cuda() && kDeviceParam.Get(p).find(':') == std::string::npos) {
-      device = torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(
-                                               dist->local_rank() % static_cast<int>(torch::cuda::device_count())));
-    }
+    const torch::Device device = sluice::trainer::RankDevice(dist, kDeviceParam.Get(p));
     ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("device", device.str());
     const std::string precision_name = kPrecisionParam.Get(p);
     const torch::ScalarType precision = precision_name == "bf16"   ? torch::kBFloat16

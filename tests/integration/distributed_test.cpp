@@ -168,6 +168,41 @@ TEST_F(DistributedTest, TwoRanksOnGpusTrainAsOneProcessOverNcclOrGlooWhenTheySha
   EXPECT_EQ(environment["device"], "cuda:0") << environment.dump();
 }
 
+TEST_F(DistributedTest, TwoRanksPreTrainAnEncoderAsOneProcessDoes) {
+  // BERT's masked-language-model pre-training (the mlm plugin) on 150 Reuters stories,
+  // without dropout (which each rank would draw for its own rows): every rank masks the
+  // whole global batch with the one masking generator and takes its share, so the losses
+  // match one process's. 150 / 16: a short last batch of 6.
+  const auto pipeline = [&](const std::string& name) {
+    dir_.Write(name,
+               "[pipeline]\nname = \"mlm-dp\"\nseed = 5\n\n"
+               "[stages.corpus]\nplugin = \"text\"\nfile = \"weka/examples/ReutersGrain-train.arff\"\n"
+               "text_column = \"Text\"\nlabel_column = \"none\"\nvocab = \"models/all-MiniLM-L6-v2\"\n"
+               "max_length = 32\nval_fraction = 0.1\ntest_fraction = 0.0\ntrain_examples = 150\n\n"
+               "[stages.model]\nplugin = \"transformer\"\nhead = \"none\"\nhidden_size = 32\n"
+               "num_hidden_layers = 1\nnum_attention_heads = 2\nintermediate_size = 64\n"
+               "max_position_embeddings = 32\nhidden_dropout_prob = 0.0\nattention_probs_dropout_prob = 0.0\n\n"
+               "[stages.pretrain]\nplugin = \"mlm\"\ninputs = { data = \"corpus\", model = \"model\" }\n"
+               "epochs = 2\nbatch_size = 16\nlog_every = 1\n");
+  };
+  pipeline("mlm.toml");
+  const json single = SluiceJson({"run", "mlm.toml"});
+  ASSERT_EQ(single["status"], "succeeded") << single.dump();
+  const json ranks = SluiceJson({"run", "mlm.toml", "--nproc", "2"});
+  ASSERT_EQ(ranks["status"], "succeeded") << ranks.dump();
+  for (const char* key :
+       {"pretrain.mlm_loss", "pretrain.val_mlm_loss", "pretrain.mlm_accuracy", "pretrain.val_mlm_accuracy"}) {
+    const std::vector<double> x = Series(single["id"], key), y = Series(ranks["id"], key);
+    ASSERT_EQ(x.size(), y.size()) << key;
+    ASSERT_FALSE(x.empty()) << key;
+    for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(x[i], y[i], 1e-5) << key << " at point " << i;
+  }
+  EXPECT_EQ(Series(ranks["id"], "pretrain.mlm_loss").size(), 20u) << "2 epochs of 10 steps, each logged";
+  const json environment = SluiceJson({"runs", "show", ranks["id"]})["environment"];
+  EXPECT_EQ(environment["world_size"], "2") << environment.dump();
+  EXPECT_EQ(environment["dist_backend"], "gloo") << environment.dump();
+}
+
 TEST_F(DistributedTest, ARankWithNoExamplesInAShortLastBatchStillTakesItsPart) {
   // 650 / 649: the second batch has one example, which rank 1 gets; rank 0 has none.
   WriteCreditPipeline("credit.toml", 649, 3, "check_replicas = true\n");
