@@ -56,6 +56,22 @@ class DistributedTest : public StoreCliTest {
                    "epochs = " +
                    std::to_string(epochs) + "\nbatch_size = 128\nlr = 1e-3\n");
   }
+  // BERT's masked-language-model pre-training (the mlm plugin) of a tiny encoder on 150
+  // Reuters stories (batches of 16: a short last batch of 6), without dropout (which each
+  // rank would draw for its own rows).
+  void WriteMlmPipeline(const std::string& name, int epochs) {
+    dir_.Write(name,
+               "[pipeline]\nname = \"mlm-dp\"\nseed = 5\n\n"
+               "[stages.corpus]\nplugin = \"text\"\nfile = \"weka/examples/ReutersGrain-train.arff\"\n"
+               "text_column = \"Text\"\nlabel_column = \"none\"\nvocab = \"models/all-MiniLM-L6-v2\"\n"
+               "max_length = 32\nval_fraction = 0.1\ntest_fraction = 0.0\ntrain_examples = 150\n\n"
+               "[stages.model]\nplugin = \"transformer\"\nhead = \"none\"\nhidden_size = 32\n"
+               "num_hidden_layers = 1\nnum_attention_heads = 2\nintermediate_size = 64\n"
+               "max_position_embeddings = 32\nhidden_dropout_prob = 0.0\nattention_probs_dropout_prob = 0.0\n\n"
+               "[stages.pretrain]\nplugin = \"mlm\"\ninputs = { data = \"corpus\", model = \"model\" }\n"
+               "epochs = " +
+                   std::to_string(epochs) + "\nbatch_size = 16\nlog_every = 1\n");
+  }
   std::vector<double> Series(const std::string& run, const std::string& key) {
     std::vector<double> out;
     for (const json& point : SluiceJson({"runs", "metrics", run, key})) out.push_back(point["value"]);
@@ -169,23 +185,9 @@ TEST_F(DistributedTest, TwoRanksOnGpusTrainAsOneProcessOverNcclOrGlooWhenTheySha
 }
 
 TEST_F(DistributedTest, TwoRanksPreTrainAnEncoderAsOneProcessDoes) {
-  // BERT's masked-language-model pre-training (the mlm plugin) on 150 Reuters stories,
-  // without dropout (which each rank would draw for its own rows): every rank masks the
-  // whole global batch with the one masking generator and takes its share, so the losses
-  // match one process's. 150 / 16: a short last batch of 6.
-  const auto pipeline = [&](const std::string& name) {
-    dir_.Write(name,
-               "[pipeline]\nname = \"mlm-dp\"\nseed = 5\n\n"
-               "[stages.corpus]\nplugin = \"text\"\nfile = \"weka/examples/ReutersGrain-train.arff\"\n"
-               "text_column = \"Text\"\nlabel_column = \"none\"\nvocab = \"models/all-MiniLM-L6-v2\"\n"
-               "max_length = 32\nval_fraction = 0.1\ntest_fraction = 0.0\ntrain_examples = 150\n\n"
-               "[stages.model]\nplugin = \"transformer\"\nhead = \"none\"\nhidden_size = 32\n"
-               "num_hidden_layers = 1\nnum_attention_heads = 2\nintermediate_size = 64\n"
-               "max_position_embeddings = 32\nhidden_dropout_prob = 0.0\nattention_probs_dropout_prob = 0.0\n\n"
-               "[stages.pretrain]\nplugin = \"mlm\"\ninputs = { data = \"corpus\", model = \"model\" }\n"
-               "epochs = 2\nbatch_size = 16\nlog_every = 1\n");
-  };
-  pipeline("mlm.toml");
+  // Every rank masks the whole global batch with the one masking generator and takes its
+  // share, so the losses match one process's.
+  WriteMlmPipeline("mlm.toml", 2);
   const json single = SluiceJson({"run", "mlm.toml"});
   ASSERT_EQ(single["status"], "succeeded") << single.dump();
   const json ranks = SluiceJson({"run", "mlm.toml", "--nproc", "2"});
@@ -201,6 +203,30 @@ TEST_F(DistributedTest, TwoRanksPreTrainAnEncoderAsOneProcessDoes) {
   const json environment = SluiceJson({"runs", "show", ranks["id"]})["environment"];
   EXPECT_EQ(environment["world_size"], "2") << environment.dump();
   EXPECT_EQ(environment["dist_backend"], "gloo") << environment.dump();
+}
+
+TEST_F(DistributedTest, PreTrainingStopsOnEveryRankWhenOneIsAskedAndResumesOnEveryRank) {
+  WriteMlmPipeline("mlm.toml", 12);
+  const json whole = SluiceJson({"run", "mlm.toml", "--nproc", "2"});
+  ASSERT_EQ(whole["status"], "succeeded") << whole.dump();
+
+  auto launcher = Start({"run", "mlm.toml", "--nproc", "2", "--json"}, Options());
+  const std::optional<ProcessResult> r = SignalRank1After(*launcher, "pretrain: epoch 1/12:", SIGINT);
+  ASSERT_TRUE(r.has_value()) << "the ranks did not stop";
+  EXPECT_EQ(r->exit_code, 130) << r->err;
+  const json interrupted = json::parse(r->out);
+  ASSERT_EQ(interrupted["status"], "interrupted") << interrupted.dump() << "\n" << r->err;
+  EXPECT_TRUE(Contains(interrupted["error"], "stage 'pretrain': stopped in epoch")) << interrupted.dump();
+
+  // Rank 1 reads rank 0's checkpoint (the masking generator's state included).
+  const ProcessResult resumed = Sluice({"run", "--resume", interrupted["id"], "--nproc", "2", "--json"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_TRUE(Contains(resumed.err, "resuming after epoch")) << resumed.err;
+  const json after = json::parse(resumed.out);
+  ASSERT_EQ(after["status"], "succeeded") << after.dump();
+  for (const char* key : {"pretrain.mlm_loss", "pretrain.val_mlm_loss", "pretrain.mlm_accuracy"}) {
+    EXPECT_NEAR(after["metrics"][key].get<double>(), whole["metrics"][key].get<double>(), 1e-6) << key;
+  }
 }
 
 TEST_F(DistributedTest, ARankWithNoExamplesInAShortLastBatchStillTakesItsPart) {
