@@ -145,7 +145,7 @@ DataParallel::DataParallel(const DistributedV1& dist, const std::string& stage, 
     if (vote[0].item<int>() == 1) {
       m.nccl = std::make_unique<NcclGroup>(
           c10::make_intrusive<c10d::PrefixStore>("sluice/" + stage + "/nccl", RendezvousStore(dist)), rank_, world_,
-          Millis(dist.timeout_seconds()));
+          m.parameters[0].device(), Millis(dist.timeout_seconds()));
     }
 #endif
   } catch (const std::exception& e) {

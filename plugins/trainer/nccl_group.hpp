@@ -17,9 +17,9 @@ namespace sluice::trainer {
 
 class NcclGroup {
  public:
-  // Every rank constructs one, with the same store; the communicators are made at the
-  // first collective, on the tensors' device (one GPU per rank).
-  NcclGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world, std::chrono::milliseconds timeout);
+  // Every rank constructs one, with the same store, each with its own GPU `device`.
+  NcclGroup(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world, torch::Device device,
+            std::chrono::milliseconds timeout);
   ~NcclGroup();
   NcclGroup(const NcclGroup&) = delete;
   NcclGroup& operator=(const NcclGroup&) = delete;
