@@ -186,10 +186,14 @@ void StudyStore::FinishTrial(const std::string& study_id, int64_t number, TrialS
 }
 
 void MarkTrialOfCrashedRun(Database& db, const std::string& run_id, const std::string& now) {
+  // Only where the run is now crashed: a worker that looked for dead runs may find one it
+  // saw running already ended, its lock gone with it, and the trial still 'running' until
+  // its worker writes the trial's end (with its next claim). Marking that trial lost would
+  // free its grid point for a second trial.
   db.Cached(
         "UPDATE trials SET state = 'lost', ended_at = ?1, run_id = ?2, revision = (SELECT "
         "coalesce(max(t.revision), 0) + 1 FROM trials t WHERE t.study_id = trials.study_id) WHERE (study_id, number) = "
-        "(SELECT study_id, trial FROM runs WHERE id = ?2) AND state = 'running'")
+        "(SELECT study_id, trial FROM runs WHERE id = ?2 AND status = 'crashed') AND state = 'running'")
       .Bind(1, now)
       .Bind(2, run_id)
       .Run();

@@ -50,8 +50,9 @@ struct PastRun {
 };
 
 // Inside a write transaction of `db`: the sweep trial that run `run_id` executed, if it
-// was one and is still running, becomes lost (its process died, or its heartbeat
-// stopped): another trial takes its place in the budget. Used when a crashed run is found.
+// was one, is still running, and the run is now crashed, becomes lost (its process died,
+// or its heartbeat stopped): another trial takes its place in the budget. Used when a
+// crashed run is found.
 void MarkTrialOfCrashedRun(Database& db, const std::string& run_id, const std::string& now);
 
 class StudyStore {

@@ -329,6 +329,39 @@ TEST_P(StudyStoreTest, TrialsOfADeadWorkerAreSettledFromTheirRuns) {
   EXPECT_EQ(studies.SettleOrphanedTrials(s.id, UnixNow() + 3600), 0) << "settled twice";
 }
 
+// A worker looking for dead runs lists the running ones, then tries each one's lock. A run
+// that ended in between has no lock any more, and looks dead; its trial stays 'running'
+// until its worker writes the trial's end with its next claim. That trial must not be
+// lost: its grid point would go to a second trial (seen in CI: 41 trials for a 40-point
+// grid, one point twice).
+TEST_P(StudyStoreTest, ATrialIsLostOnlyWhenItsRunCrashed) {
+  StudyStore studies(*store);
+  StudyRecord s;
+  s.id = "5000000000000003";
+  s.pipeline = "p";
+  s.spec = s.sweep = "{}";
+  s.space_key = "[]";
+  s.metric = "eval.accuracy";
+  s.direction = "maximize";
+  s.status = store::StudyStatus::kRunning;
+  s.created_at = IsoTime(UnixNow());
+  studies.CreateStudy(s, {});
+  for (int64_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(studies.ClaimTrial(s.id, "1@h", [](auto&, int64_t) { return std::optional<std::string>("{}"); }));
+    store->CreateRun(TrialRun("e00000000000000" + std::to_string(i), s, i), {});
+  }
+  store->FinishRun("e000000000000000", store::RunStatus::kSucceeded, std::nullopt);
+  store->FinishRun("e000000000000001", store::RunStatus::kCrashed, std::string("gone"));
+  store->db().WriteTransaction([&] {
+    store::MarkTrialOfCrashedRun(store->db(), "e000000000000000", IsoTime(UnixNow()));
+    store::MarkTrialOfCrashedRun(store->db(), "e000000000000001", IsoTime(UnixNow()));
+  });
+  const std::vector<TrialRecord> trials = studies.Trials(s.id);
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(store::Name(trials[0].state), "running") << "the trial of a run that succeeded was lost";
+  EXPECT_EQ(store::Name(trials[1].state), "lost");
+}
+
 TEST(StoreUpgradeTest, AStoreFromBeforeSweepsGainsStudiesAndThePrunedStatus) {
   testing::TempDir dir;
   std::filesystem::create_directories(dir.path() / "s");
