@@ -145,8 +145,7 @@ class Mlm final : public sluice::Stage {
     masking.vocab_size = tokenizer.size();
     masking.special = {tokenizer.cls_id(), tokenizer.sep_id(), tokenizer.unk_id(), tokenizer.mask_id()};
 
-    auto* dist = ctx.Service<sluice::DistributedV1>();
-    if (dist && dist->world_size() < 2) dist = nullptr;
+    const sluice::DistributedV1* dist = sluice::trainer::Ranks(ctx);
     const torch::Device device = sluice::trainer::RankDevice(dist, kDeviceParam.Get(p));
     ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("device", device.str());
     const auto seed = static_cast<uint64_t>(p.Int("seed"));
@@ -208,8 +207,7 @@ class Mlm final : public sluice::Stage {
       for (const torch::Tensor& t : net->parameters()) {
         if (t.requires_grad()) in_order.push_back(t);
       }
-      dp = std::make_unique<sluice::trainer::DataParallel>(*dist, ctx.stage_name(), in_order);
-      if (dp->rank() == 0) ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("dist_backend", dp->backend());
+      dp = sluice::trainer::JoinRanks(ctx, *dist, in_order);
     }
     int64_t count = 0;
     for (const auto& t : net->encoder()->parameters()) count += t.numel();

@@ -46,6 +46,18 @@ c10::intrusive_ptr<c10d::Store> RendezvousStore(const DistributedV1& dist) {
 
 }  // namespace
 
+const DistributedV1* Ranks(StageContext& ctx) {
+  const auto* dist = ctx.Service<DistributedV1>();
+  return dist && dist->world_size() > 1 ? dist : nullptr;
+}
+
+std::unique_ptr<DataParallel> JoinRanks(StageContext& ctx, const DistributedV1& dist,
+                                        std::vector<torch::Tensor> parameters) {
+  auto dp = std::make_unique<DataParallel>(dist, ctx.stage_name(), std::move(parameters));
+  if (dp->rank() == 0) ctx.RequireService<RunInfoV1>().SetEnvironment("dist_backend", dp->backend());
+  return dp;
+}
+
 torch::Device RankDevice(const DistributedV1* dist, const std::string& spec) {
   const torch::Device device = ResolveDevice(spec);
   if (!dist || !device.is_cuda() || spec.find(':') != std::string::npos) return device;

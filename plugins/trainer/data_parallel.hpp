@@ -16,8 +16,13 @@
 #include <vector>
 
 #include "sluice/services.hpp"
+#include "sluice/stage.hpp"
 
 namespace sluice::trainer {
+
+// The ranks this process trains among (`sluice run --nproc N`), or null when it trains
+// alone (no such service, or a world of one).
+const DistributedV1* Ranks(StageContext& ctx);
 
 // The device a training stage of this rank uses, `spec` being its device parameter:
 // with several ranks on GPUs, "auto" or "cuda" gives local rank k the host's GPU k
@@ -25,6 +30,13 @@ namespace sluice::trainer {
 // Gloo instead of NCCL); "cuda:N" puts every rank on GPU N. `dist` is null when this
 // process runs alone.
 torch::Device RankDevice(const DistributedV1* dist, const std::string& spec);
+
+class DataParallel;
+
+// Joins the ranks `dist` (see DataParallel's constructor) for the stage of `ctx`; rank 0
+// records the backend in the run's environment (`dist_backend`).
+std::unique_ptr<DataParallel> JoinRanks(StageContext& ctx, const DistributedV1& dist,
+                                        std::vector<torch::Tensor> parameters);
 
 class DataParallel {
  public:

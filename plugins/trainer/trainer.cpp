@@ -308,8 +308,7 @@ class Trainer final : public sluice::Stage {
       if (data->validation.size() == 0) return Status::InvalidArgument("early stopping needs a validation split");
     }
 
-    auto* dist = ctx.Service<sluice::DistributedV1>();
-    if (dist && dist->world_size() < 2) dist = nullptr;
+    const sluice::DistributedV1* dist = sluice::trainer::Ranks(ctx);
     const torch::Device device = sluice::trainer::RankDevice(dist, kDeviceParam.Get(p));
     ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("device", device.str());
     const std::string precision_name = kPrecisionParam.Get(p);
@@ -374,8 +373,7 @@ class Trainer final : public sluice::Stage {
     // summed across ranks, and every rank applies the same update.
     std::unique_ptr<sluice::trainer::DataParallel> dp;
     if (dist) {
-      dp = std::make_unique<sluice::trainer::DataParallel>(*dist, ctx.stage_name(), parameters);
-      if (dp->rank() == 0) ctx.RequireService<sluice::RunInfoV1>().SetEnvironment("dist_backend", dp->backend());
+      dp = sluice::trainer::JoinRanks(ctx, *dist, parameters);
     }
     const bool writer = !dp || dp->rank() == 0;  // the rank that writes checkpoints
     const bool check_replicas = dp && kCheckReplicasParam.Get(p);

@@ -216,6 +216,20 @@ RunRecord TrialRun(const std::string& id, const StudyRecord& s, int64_t number) 
   return r;
 }
 
+// A running study `id` of pipeline "p", maximizing eval.accuracy.
+StudyRecord RunningStudy(const std::string& id) {
+  StudyRecord s;
+  s.id = id;
+  s.pipeline = "p";
+  s.spec = s.sweep = "{}";
+  s.space_key = "[]";
+  s.metric = "eval.accuracy";
+  s.direction = "maximize";
+  s.status = store::StudyStatus::kRunning;
+  s.created_at = IsoTime(UnixNow());
+  return s;
+}
+
 class StudyStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   testing::EngineStore store{GetParam()};
@@ -225,16 +239,7 @@ INSTANTIATE_TEST_SUITE_P(Engines, StudyStoreTest, ::testing::Values("sqlite", "p
 
 TEST_P(StudyStoreTest, ClaimsNumberedTrialsAndFindsValuesAtAStep) {
   StudyStore studies(*store);
-  StudyRecord s;
-  s.id = "5000000000000001";
-  s.pipeline = "p";
-  s.spec = "{}";
-  s.sweep = "{}";
-  s.space_key = "[]";
-  s.metric = "eval.accuracy";
-  s.direction = "maximize";
-  s.status = store::StudyStatus::kRunning;
-  s.created_at = IsoTime(UnixNow());
+  const StudyRecord s = RunningStudy("5000000000000001");
   TrialRecord warm;
   warm.number = -1;
   warm.state = store::TrialState::kWarm;
@@ -290,15 +295,7 @@ TEST_P(StudyStoreTest, ClaimsNumberedTrialsAndFindsValuesAtAStep) {
 // from what its run recorded.
 TEST_P(StudyStoreTest, TrialsOfADeadWorkerAreSettledFromTheirRuns) {
   StudyStore studies(*store);
-  StudyRecord s;
-  s.id = "5000000000000002";
-  s.pipeline = "p";
-  s.spec = s.sweep = "{}";
-  s.space_key = "[]";
-  s.metric = "eval.accuracy";
-  s.direction = "maximize";
-  s.status = store::StudyStatus::kRunning;
-  s.created_at = IsoTime(UnixNow());
+  const StudyRecord s = RunningStudy("5000000000000002");
   studies.CreateStudy(s, {});
   // Trial 0: its run succeeded; 1: its run failed; 2: no run began; 3: its run runs;
   // 4: its run succeeded with NaN (the trial failed).
@@ -336,15 +333,7 @@ TEST_P(StudyStoreTest, TrialsOfADeadWorkerAreSettledFromTheirRuns) {
 // grid, one point twice).
 TEST_P(StudyStoreTest, ATrialIsLostOnlyWhenItsRunCrashed) {
   StudyStore studies(*store);
-  StudyRecord s;
-  s.id = "5000000000000003";
-  s.pipeline = "p";
-  s.spec = s.sweep = "{}";
-  s.space_key = "[]";
-  s.metric = "eval.accuracy";
-  s.direction = "maximize";
-  s.status = store::StudyStatus::kRunning;
-  s.created_at = IsoTime(UnixNow());
+  const StudyRecord s = RunningStudy("5000000000000003");
   studies.CreateStudy(s, {});
   for (int64_t i = 0; i < 2; ++i) {
     ASSERT_TRUE(studies.ClaimTrial(s.id, "1@h", [](auto&, int64_t) { return std::optional<std::string>("{}"); }));
