@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "forward_passes.hpp"
 #include "inference.hpp"
 #include "metrics.hpp"
 #include "sluice/plugin.hpp"
@@ -105,12 +106,13 @@ class ClassificationMetrics final : public sluice::Stage {
       torch::NoGradGuard no_grad;
       model->network->eval();
       const int64_t batch = kBatchSizeParam.Get(p);
+      const int64_t pass = sluice::inference::RowsPerPass(data->sample_shape, model->device);
       for (int64_t begin = 0; begin < n; begin += batch) {
         if (ctx.StopRequested()) return Status::Cancelled("stopped during evaluation");
         const int64_t end = std::min(n, begin + batch);
         const sluice::Inputs x = data->Range(split, begin, end).To(model->device);
         const auto t0 = std::chrono::steady_clock::now();
-        torch::Tensor logits = model->network->Forward(x);
+        torch::Tensor logits = sluice::inference::ForwardInPasses(*model->network, x, pass);
         if (model->device.is_cuda()) torch::cuda::synchronize();
         batch_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         torch::Tensor prob =

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "datasets.hpp"
+#include "forward_passes.hpp"
 #include "metrics.hpp"
 #include "sluice/testing/stage_harness.hpp"
 #include "sluice/testing/status_matchers.hpp"
@@ -21,6 +22,33 @@ class FixedNetwork final : public Network {
  private:
   torch::Tensor weight_;
 };
+
+// Sums each image's pixels per channel, recording the largest pass it was given.
+class PassCountingNetwork final : public Network {
+ public:
+  torch::Tensor forward(torch::Tensor x) override {
+    largest_pass = std::max(largest_pass, x.size(0));
+    return x.flatten(2).sum(2);
+  }
+  int64_t largest_pass = 0;
+};
+
+TEST(ForwardPassesTest, ImagesOnTheCpuGoThroughInPassesWithTheSameOutputs) {
+  EXPECT_EQ(inference::RowsPerPass({1, 28, 28}, torch::kCPU), 128);
+  EXPECT_EQ(inference::RowsPerPass({3, 56, 56}, torch::kCPU), 10);
+  EXPECT_GT(inference::RowsPerPass({41}, torch::kCPU), int64_t{1} << 40) << "tables go through at once";
+
+  torch::manual_seed(3);
+  Inputs x;
+  x.dense = torch::rand({1000, 3, 56, 56});
+  PassCountingNetwork whole, in_passes;
+  const torch::Tensor expected = whole.Forward(x);
+  const torch::Tensor got = inference::ForwardInPasses(in_passes, x, inference::RowsPerPass({3, 56, 56}, torch::kCPU));
+  EXPECT_EQ(whole.largest_pass, 1000);
+  EXPECT_EQ(in_passes.largest_pass, 10);
+  ASSERT_EQ(got.sizes(), expected.sizes());
+  EXPECT_TRUE(torch::equal(got, expected)) << "largest difference " << (got - expected).abs().max().item<double>();
+}
 
 TEST(ClassificationMetricsStageTest, PredictionsFileReproducesTheMetrics) {
   auto data = testing::Blobs(400, 3, 2);

@@ -11,6 +11,7 @@
 #include <limits>
 #include <set>
 
+#include "forward_passes.hpp"
 #include "sluice/bundle.hpp"
 #include "sluice/excerpt.hpp"
 
@@ -24,9 +25,7 @@ namespace {
 // Text batches are at most this many texts: attention's memory grows with the batch
 // times the square of the length.
 constexpr int64_t kMaxTextBatch = 64;
-// Rows per forward pass, on the CPU (see BundleModel::MicroBatch): images by their size
-// (128 of Fashion-MNIST's 28x28), texts in bfloat16.
-constexpr int64_t kImageValuesPerPass = 128 * 28 * 28;
+// Rows per forward pass of texts in bfloat16, on the CPU (see BundleModel::MicroBatch).
 constexpr int64_t kBf16TextPass = 16;
 
 Status ReadJson(const fs::path& path, json& out) {
@@ -202,13 +201,11 @@ Inputs BundleModel::ImageInputs(torch::Tensor pixels) const {
 }
 
 int64_t BundleModel::MicroBatch() const {
-  // Measured on Fashion-MNIST's CNN here: 1,024 images a pass run at a third of the rows/s
-  // of 128 (each pass's activations, 100 MB in float32, leave the caches and are mapped
-  // afresh by the allocator); short passes over length-sorted texts pay for less padding
-  // and stay in cache in bfloat16 (120 vs 80 texts/s for MiniLM at 16 vs 64).
+  // Images: see forward_passes.hpp. Short passes over length-sorted texts pay for less
+  // padding and stay in cache in bfloat16 (120 vs 80 texts/s for MiniLM at 16 vs 64).
   switch (kind_) {
     case InputKind::kImage:
-      return std::max<int64_t>(1, kImageValuesPerPass / std::max<int64_t>(1, schema_.num_dense()));
+      return ImagesPerPass(schema_.num_dense());
     case InputKind::kText:
       return precision_ == Precision::kBf16 ? kBf16TextPass : kMaxTextBatch;
     case InputKind::kTable:

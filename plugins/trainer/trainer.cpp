@@ -20,6 +20,7 @@
 #include "batching.hpp"
 #include "checkpoint.hpp"
 #include "data_parallel.hpp"
+#include "forward_passes.hpp"
 #include "fused_adamw.hpp"
 #include "metrics.hpp"
 #include "prefetcher.hpp"
@@ -82,6 +83,7 @@ std::map<std::string, double> Validate(sluice::Network& net, const sluice::Tenso
   double loss_sum = 0;
   std::vector<double> outputs;  // probabilities (n x classes) or predictions (n)
   outputs.reserve(static_cast<size_t>(n * (regression ? 1 : data.num_classes())));
+  const int64_t pass = sluice::inference::RowsPerPass(data.sample_shape, device);
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(n, begin + batch_size);
     sluice::Inputs x = data.Range(split, begin, end).To(device);
@@ -89,7 +91,7 @@ std::map<std::string, double> Validate(sluice::Network& net, const sluice::Tenso
     torch::Tensor out;
     {
       sluice::trainer::AutocastScope autocast(precision);
-      out = net.Forward(x);
+      out = sluice::inference::ForwardInPasses(net, x, pass);
     }
     out = out.to(torch::kFloat32);
     if (regression) {
