@@ -33,17 +33,29 @@ class PassCountingNetwork final : public Network {
   int64_t largest_pass = 0;
 };
 
-TEST(ForwardPassesTest, ImagesOnTheCpuGoThroughInPassesWithTheSameOutputs) {
-  EXPECT_EQ(inference::RowsPerPass({1, 28, 28}, torch::kCPU), 128);
-  EXPECT_EQ(inference::RowsPerPass({3, 56, 56}, torch::kCPU), 10);
-  EXPECT_GT(inference::RowsPerPass({41}, torch::kCPU), int64_t{1} << 40) << "tables go through at once";
+TEST(ForwardPassesTest, ImagesOnTheCpuAndTextsGoThroughInPassesWithTheSameOutputs) {
+  const auto rows_per_pass = [](std::vector<int64_t> sample_shape, torch::Device device) {
+    InputSchema schema;
+    schema.sample_shape = std::move(sample_shape);
+    return inference::RowsPerPass(schema, device);
+  };
+  EXPECT_EQ(rows_per_pass({1, 28, 28}, torch::kCPU), 128);
+  EXPECT_EQ(rows_per_pass({3, 56, 56}, torch::kCPU), 10);
+  EXPECT_GT(rows_per_pass({41}, torch::kCPU), int64_t{1} << 40) << "tables go through at once";
+  EXPECT_GT(rows_per_pass({3, 56, 56}, torch::kCUDA), int64_t{1} << 40) << "images on a GPU go through at once";
+  InputSchema text;
+  text.sample_shape = {128};
+  text.categorical_names = {kTokensColumn};
+  text.categorical_cardinality = {30522};
+  EXPECT_EQ(inference::RowsPerPass(text, torch::kCPU), 64);
+  EXPECT_EQ(inference::RowsPerPass(text, torch::kCUDA), 64);
 
   torch::manual_seed(3);
   Inputs x;
   x.dense = torch::rand({1000, 3, 56, 56});
   PassCountingNetwork whole, in_passes;
   const torch::Tensor expected = whole.Forward(x);
-  const torch::Tensor got = inference::ForwardInPasses(in_passes, x, inference::RowsPerPass({3, 56, 56}, torch::kCPU));
+  const torch::Tensor got = inference::ForwardInPasses(in_passes, x, rows_per_pass({3, 56, 56}, torch::kCPU));
   EXPECT_EQ(whole.largest_pass, 1000);
   EXPECT_EQ(in_passes.largest_pass, 10);
   ASSERT_EQ(got.sizes(), expected.sizes());

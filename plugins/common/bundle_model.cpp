@@ -22,9 +22,6 @@ using json = nlohmann::json;
 
 namespace {
 
-// Text batches are at most this many texts: attention's memory grows with the batch
-// times the square of the length.
-constexpr int64_t kMaxTextBatch = 64;
 // Rows per forward pass of texts in bfloat16, on the CPU (see BundleModel::MicroBatch).
 constexpr int64_t kBf16TextPass = 16;
 
@@ -147,7 +144,7 @@ Status BundleModel::Load(const fs::path& bundle, const ModelSpec& spec, const to
 int64_t BundleModel::output_width() const { return task_ == "regression" ? 1 : schema_.num_outputs; }
 
 int64_t BundleModel::max_batch(int64_t requested) const {
-  return kind_ == InputKind::kText ? std::min(requested, kMaxTextBatch) : requested;
+  return kind_ == InputKind::kText ? std::min(requested, kMaxTextsPerPass) : requested;
 }
 
 Status BundleModel::TableInputs(const tabular::Table& table, Inputs& out, std::vector<std::string>* notes) const {
@@ -207,7 +204,7 @@ int64_t BundleModel::MicroBatch() const {
     case InputKind::kImage:
       return ImagesPerPass(schema_.num_dense());
     case InputKind::kText:
-      return precision_ == Precision::kBf16 ? kBf16TextPass : kMaxTextBatch;
+      return precision_ == Precision::kBf16 ? kBf16TextPass : kMaxTextsPerPass;
     case InputKind::kTable:
       break;
   }

@@ -1,9 +1,10 @@
-// Forward passes over many rows on the CPU, sized by what a pass's activations cost: on
-// Fashion-MNIST's CNN here, a pass of 1,024 images runs at a half to a third of the rows/s of
-// passes of 128 (its activations, 100 MB in float32, leave the caches, and the allocator maps them
-// afresh, page by page, on every pass). The evaluation stages, the trainer's validation
-// and the bundles' inference (BundleModel) cut images this way; tables and texts have
-// rules of their own.
+// Forward passes over many rows, sized by what a pass's activations cost. Images on the
+// CPU: on Fashion-MNIST's CNN here, a pass of 1,024 images runs at a half to a third of
+// the rows/s of passes of 128 (its activations, 100 MB in float32, leave the caches, and
+// the allocator maps them afresh, page by page, on every pass). Texts, anywhere: at most
+// 64 a pass, attention's memory growing with the texts times the square of their length
+// (1,024 texts of 128 tokens would need gigabytes). The evaluation stages, the trainer's
+// validation and the bundles' inference (BundleModel) go by these rules.
 #ifndef SLUICE_PLUGINS_COMMON_FORWARD_PASSES_HPP_
 #define SLUICE_PLUGINS_COMMON_FORWARD_PASSES_HPP_
 
@@ -20,19 +21,21 @@ namespace sluice::inference {
 
 // Image values per pass on the CPU: 128 of Fashion-MNIST's 28x28.
 inline constexpr int64_t kImageValuesPerPass = 128 * 28 * 28;
+// Texts per pass.
+inline constexpr int64_t kMaxTextsPerPass = 64;
 
 // Images of `values_per_image` values each that one pass takes on the CPU.
 inline int64_t ImagesPerPass(int64_t values_per_image) {
   return std::max<int64_t>(1, kImageValuesPerPass / std::max<int64_t>(1, values_per_image));
 }
 
-// Rows per pass for rows shaped `sample_shape` on `device`: images (two dimensions or
-// more) on the CPU by their size; everything else at once.
-inline int64_t RowsPerPass(const std::vector<int64_t>& sample_shape, const torch::Device& device) {
-  if (!device.is_cpu() || sample_shape.size() < 2) return std::numeric_limits<int64_t>::max();
-  int64_t values = 1;
-  for (int64_t d : sample_shape) values *= d;
-  return ImagesPerPass(values);
+// Rows per pass for inputs of `schema` on `device`: texts (IsText) at most
+// kMaxTextsPerPass; images (two dimensions or more) on the CPU by their size; tables at
+// once.
+inline int64_t RowsPerPass(const InputSchema& schema, const torch::Device& device) {
+  if (IsText(schema)) return kMaxTextsPerPass;
+  if (!device.is_cpu() || schema.sample_shape.size() < 2) return std::numeric_limits<int64_t>::max();
+  return ImagesPerPass(schema.num_dense());
 }
 
 // net.Forward(x) in passes of at most `rows` rows, concatenated.

@@ -68,7 +68,7 @@ class RegressionMetrics final : public sluice::Stage {
       torch::NoGradGuard no_grad;
       model->network->eval();
       const int64_t batch = kBatchSizeParam.Get(p);
-      const int64_t pass = sluice::inference::RowsPerPass(data->sample_shape, model->device);
+      const int64_t pass = sluice::inference::RowsPerPass(data->schema(), model->device);
       for (int64_t begin = 0; begin < n; begin += batch) {
         if (ctx.StopRequested()) return Status::Cancelled("stopped during evaluation");
         const int64_t end = std::min(n, begin + batch);

@@ -83,7 +83,7 @@ std::map<std::string, double> Validate(sluice::Network& net, const sluice::Tenso
   double loss_sum = 0;
   std::vector<double> outputs;  // probabilities (n x classes) or predictions (n)
   outputs.reserve(static_cast<size_t>(n * (regression ? 1 : data.num_classes())));
-  const int64_t pass = sluice::inference::RowsPerPass(data.sample_shape, device);
+  const int64_t pass = sluice::inference::RowsPerPass(data.schema(), device);
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(n, begin + batch_size);
     sluice::Inputs x = data.Range(split, begin, end).To(device);
