@@ -276,7 +276,10 @@ class Trainer final : public sluice::Stage {
                        .doc("mixed precision on CUDA: bf16, or fp16 with loss scaling"))
             .param(kPrefetchParam.Default(2).range(0, 64).doc("batches prepared ahead on a worker thread (0: off)"))
             .param(sluice::SeedParam())
-            .param(kEvalBatchSizeParam.Default(1024).range(1, 1 << 20).doc("batch size for validation"))
+            .param(kEvalBatchSizeParam.Default(1024)
+                       .range(1, 1 << 20)
+                       .doc("examples per validation batch (run in passes of at most 64 texts, or about 128 images on "
+                            "the CPU)"))
             .param(kLogEveryParam.Default(1).range(1, 1 << 20).doc("log train.loss every N steps"))
             .param(kCheckReplicasParam.Default(false).doc(
                 "data-parallel: after every step, compare each rank's weights with rank 0's and fail on any "
