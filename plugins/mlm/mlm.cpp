@@ -305,7 +305,7 @@ class Mlm final : public sluice::Stage {
       std::string summary = line;
       if (data->validation.size() > 0) {
         double val_loss = 0, val_accuracy = 0;
-        Validate(*net, *data, masking, seed, kEvalBatchSizeParam.Get(p), device, val_loss, val_accuracy);
+        Validate(*net, *data, masking, seed, kEvalBatchSizeParam.Get(p), device, dp.get(), val_loss, val_accuracy);
         ctx.Log(kValLoss, epoch, val_loss);
         ctx.Log(kValAccuracy, epoch, val_accuracy);
         std::snprintf(line, sizeof line, ", val mlm loss %.4f, val masked accuracy %.4f", val_loss, val_accuracy);
@@ -358,25 +358,35 @@ class Mlm final : public sluice::Stage {
   }
 
   // Validation: the same tokens masked every epoch (a generator seeded afresh), so epochs
-  // compare.
+  // compare. Data-parallel, every rank masks every batch (the generator's sequence stays
+  // one process's) but runs only every world-th, and the ranks sum the counts.
   static void Validate(sluice::text::MlmNetwork& net, const sluice::TensorDataset& data,
                        const sluice::text::Masking& masking, uint64_t seed, int64_t batch, const torch::Device& device,
-                       double& loss, double& accuracy) {
+                       sluice::trainer::DataParallel* dp, double& loss, double& accuracy) {
     torch::NoGradGuard no_grad;
     net.eval();
     std::mt19937_64 rng(seed ^ 0x76616c6964617465ULL);
     const int64_t n = data.validation.size();
     double loss_sum = 0;
     int64_t correct_sum = 0, chosen_sum = 0;
-    for (int64_t begin = 0; begin < n; begin += batch) {
+    for (int64_t begin = 0, k = 0; begin < n; begin += batch, ++k) {
       torch::Tensor labels;
       const torch::Tensor ids = sluice::text::MaskTokens(
           data.validation.features.slice(0, begin, std::min(n, begin + batch)), masking, rng, labels);
+      if (dp && k % dp->world_size() != dp->rank()) continue;
       int64_t correct = 0, chosen = 0;
       const double l = net.Loss(ids.to(device), labels.to(device), &correct, &chosen).item<double>();
       loss_sum += l * static_cast<double>(chosen);
       correct_sum += correct;
       chosen_sum += chosen;
+    }
+    if (dp) {
+      torch::Tensor sums =
+          torch::tensor({loss_sum, static_cast<double>(correct_sum), static_cast<double>(chosen_sum)}, torch::kFloat64);
+      dp->SumAcrossRanks(sums);
+      loss_sum = sums[0].item<double>();
+      correct_sum = std::llround(sums[1].item<double>());
+      chosen_sum = std::llround(sums[2].item<double>());
     }
     loss = chosen_sum ? loss_sum / static_cast<double>(chosen_sum) : NAN;
     accuracy = chosen_sum ? static_cast<double>(correct_sum) / static_cast<double>(chosen_sum) : 0.0;

@@ -267,9 +267,14 @@ double DataParallel::FinishStep() {
 }
 
 double DataParallel::SumAcrossRanks(double value) {
-  std::vector<at::Tensor> tensors = {torch::tensor({value}, torch::kFloat64)};
+  torch::Tensor sum = torch::tensor({value}, torch::kFloat64);
+  SumAcrossRanks(sum);
+  return sum.item<double>();
+}
+
+void DataParallel::SumAcrossRanks(torch::Tensor& values) {
+  std::vector<at::Tensor> tensors = {values};
   impl_->Wait("all-reduce", impl_->group->allreduce(tensors));
-  return tensors[0].item<double>();
 }
 
 double DataParallel::MaxDifferenceFromRank0() {

@@ -66,6 +66,8 @@ class DataParallel {
 
   // The sum of `value` over the ranks.
   double SumAcrossRanks(double value);
+  // Sums a contiguous CPU tensor over the ranks, in place: every rank gets the same sums.
+  void SumAcrossRanks(torch::Tensor& values);
   // The largest absolute difference between this rank's parameters and rank 0's.
   double MaxDifferenceFromRank0();
   // Waits until every rank gets here.

@@ -73,19 +73,26 @@ double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 
 // Validation metrics, keyed without the "val_" prefix: loss, accuracy, f1_macro, roc_auc,
 // pr_auc (classification) or loss, rmse, mae, r2 (regression, in the target's units).
+// Data-parallel, each rank runs its contiguous share of the rows and the ranks sum what
+// they computed (zeros elsewhere), so every rank has every row's output and the same
+// metrics, at 1/world of the forward passes.
 std::map<std::string, double> Validate(sluice::Network& net, const sluice::TensorDataset& data,
                                        const sluice::Split& split, const torch::Device& device, int64_t batch_size,
-                                       torch::ScalarType precision) {
+                                       torch::ScalarType precision, sluice::trainer::DataParallel* dp) {
   torch::NoGradGuard no_grad;
   net.eval();
   const int64_t n = split.size();
   const bool regression = data.task == sluice::Task::kRegression;
+  const int64_t width = regression ? 1 : data.num_classes();
+  // Probabilities (n x classes) or predictions (n), then the loss's sum.
+  torch::Tensor results = torch::zeros({n * width + 1}, torch::kFloat64);
+  double* rows = results.data_ptr<double>();
   double loss_sum = 0;
-  std::vector<double> outputs;  // probabilities (n x classes) or predictions (n)
-  outputs.reserve(static_cast<size_t>(n * (regression ? 1 : data.num_classes())));
+  const int64_t lo = dp ? n * dp->rank() / dp->world_size() : 0;
+  const int64_t hi = dp ? n * (dp->rank() + 1) / dp->world_size() : n;
   const int64_t pass = sluice::inference::RowsPerPass(data.schema(), device);
-  for (int64_t begin = 0; begin < n; begin += batch_size) {
-    const int64_t end = std::min(n, begin + batch_size);
+  for (int64_t begin = lo; begin < hi; begin += batch_size) {
+    const int64_t end = std::min(hi, begin + batch_size);
     sluice::Inputs x = data.Range(split, begin, end).To(device);
     torch::Tensor y = split.targets.slice(0, begin, end).to(device);
     torch::Tensor out;
@@ -94,19 +101,22 @@ std::map<std::string, double> Validate(sluice::Network& net, const sluice::Tenso
       out = sluice::inference::ForwardInPasses(net, x, pass);
     }
     out = out.to(torch::kFloat32);
+    torch::Tensor values;
     if (regression) {
       out = out.reshape({-1});
       loss_sum += F::mse_loss(out, y, F::MSELossFuncOptions().reduction(torch::kSum)).item<double>();
-      torch::Tensor values = out.to(torch::kCPU, torch::kFloat64).mul(data.target_scale).add(data.target_shift);
-      outputs.insert(outputs.end(), values.data_ptr<double>(), values.data_ptr<double>() + values.numel());
+      values = out.to(torch::kCPU, torch::kFloat64).mul(data.target_scale).add(data.target_shift);
     } else {
       loss_sum += F::cross_entropy(out, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
-      torch::Tensor prob = torch::softmax(out, 1).to(torch::kCPU, torch::kFloat64).contiguous();
-      outputs.insert(outputs.end(), prob.data_ptr<double>(), prob.data_ptr<double>() + prob.numel());
+      values = torch::softmax(out, 1).to(torch::kCPU, torch::kFloat64).contiguous();
     }
+    std::copy(values.data_ptr<double>(), values.data_ptr<double>() + values.numel(), rows + begin * width);
   }
+  rows[n * width] = loss_sum;
+  if (dp) dp->SumAcrossRanks(results);
+  const std::vector<double> outputs(rows, rows + n * width);
   std::map<std::string, double> m;
-  m["loss"] = loss_sum / static_cast<double>(n);
+  m["loss"] = rows[n * width] / static_cast<double>(n);
   torch::Tensor targets = split.targets.to(torch::kCPU, torch::kFloat64).contiguous();
   if (regression) {
     std::vector<double> truth(targets.data_ptr<double>(), targets.data_ptr<double>() + n);
@@ -528,7 +538,8 @@ class Trainer final : public sluice::Stage {
                     static_cast<long long>(epochs), last_loss, samples_per_sec);
       std::string summary = line;
       if (data->validation.size() > 0) {
-        const auto val = Validate(*net, *data, data->validation, device, kEvalBatchSizeParam.Get(p), precision);
+        const auto val =
+            Validate(*net, *data, data->validation, device, kEvalBatchSizeParam.Get(p), precision, dp.get());
         for (const auto& [name, value] : val) {
           ctx.Log(ValidationMetric("val_" + name), epoch, value);
           state.history["val_" + name].push_back(value);

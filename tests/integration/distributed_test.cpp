@@ -238,6 +238,26 @@ TEST_F(DistributedTest, ARankWithNoExamplesInAShortLastBatchStillTakesItsPart) {
   ExpectSameTraining(single["id"], ranks["id"]);
 }
 
+TEST_F(DistributedTest, ThreeRanksValidateAThirdOfTheRowsEachAndAgreeWithOneProcess) {
+  // Each rank validates its share of the 151 validation rows (50, 50, 51, in batches of 16
+  // with a short last one) and the ranks sum their outputs: the validation curve, and so
+  // early stopping on it, is one process's.
+  WriteCreditPipeline("credit.toml", 48, 6,
+                      "optimizer = \"sgd\"\nearly_stopping = \"val_roc_auc\"\npatience = 2\neval_batch_size = 16\n");
+  const std::vector<std::string> args = {"run", "credit.toml", "--set", "data.val_fraction=0.151"};
+  const json single = SluiceJson(args);
+  ASSERT_EQ(single["status"], "succeeded") << single.dump();
+  EXPECT_EQ(single["metrics"]["data.validation_size"], 151) << single.dump();
+  std::vector<std::string> three = args;
+  three.insert(three.end(), {"--nproc", "3"});
+  const json ranks = SluiceJson(three);
+  ASSERT_EQ(ranks["status"], "succeeded") << ranks.dump();
+  ExpectSameTraining(single["id"], ranks["id"]);
+  for (const char* key : {"train.val_accuracy", "train.val_f1_macro", "train.val_pr_auc", "train.best_epoch"}) {
+    EXPECT_NEAR(ranks["metrics"][key].get<double>(), single["metrics"][key].get<double>(), 1e-9) << key;
+  }
+}
+
 TEST_F(DistributedTest, TwoNodesOverLoopbackRecordOneRunInNodeZerosStore) {
   WriteCreditPipeline("credit.toml", 64, 4, "check_replicas = true\n");
   const json single = SluiceJson({"run", "credit.toml"});
