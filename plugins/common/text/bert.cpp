@@ -49,7 +49,10 @@ class SelfAttention final : public nn::Module {
 
   // h [B, L, H]; bias [B, L]: 0 for tokens, the lowest float for padding.
   torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& bias) {
-    return Attention(Dense(query_, h), Dense(key_, h), Dense(value_, h), bias, heads_, dropout_, is_training());
+    // In the weights' type: a bfloat16 bundle's h is cast once for the three products, not
+    // by autocast once for each.
+    const torch::Tensor x = h.to(query_->weight.scalar_type());
+    return Attention(Dense(query_, x), Dense(key_, x), Dense(value_, x), bias, heads_, dropout_, is_training());
   }
 
  private:
