@@ -273,7 +273,7 @@ torch::Tensor AttentionReference(const torch::Tensor& q, const torch::Tensor& k,
     // bfloat16 inference: LibTorch's CPU arithmetic on bfloat16 runs slowest where it
     // mixes types, and the scores are L times the size of q. q is scaled instead of the
     // scores, and the padding's bias added in bfloat16 (whose range holds the lowest
-    // float): half the time of the whole forward pass, measured at BERT's shapes.
+    // float). The two had taken a fifth of the forward pass at 64 texts of 128 tokens.
     scores = torch::matmul(split(q).mul(1.0 / std::sqrt(static_cast<double>(d))), split(k).transpose(-1, -2));
     scores.add_(bias.to(torch::kBFloat16).view({b, 1, 1, l}));
   } else {
