@@ -4,8 +4,9 @@ same credit-risk model saved as an MLflow pyfunc model) and a Flask app served b
 (bench/serve_peer.py). The load generator is Debian's wrk, one row of credit-g per request
 (MLflow's dataframe_split), at concurrency 1, 16 and 64, several rounds, alternating, the
 medians reported: requests/s, p50 and p99 latency, failed requests (an error status, or
-no answer within wrk's 60 s timeout), and the servers' resident memory. Per-request overhead: sluice's p50 at concurrency 1 minus its mean
-forward pass (from its own /metrics).
+no answer within wrk's 60 s timeout), and the servers' resident memory. Per-request
+overhead: sluice's p50 at concurrency 1 minus its mean forward pass (from its own
+/metrics).
 
   tools/setup --bench && /usr/bin/python3 bench/serve.py [BUILD] [--rounds 3] [--seconds 8]
 """

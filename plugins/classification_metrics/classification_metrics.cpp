@@ -72,8 +72,7 @@ class ClassificationMetrics final : public sluice::Stage {
             .param(kSplitParam.Default("test").choices({"test", "validation", "train"}).doc("which split to evaluate"))
             .param(kBatchSizeParam.Default(1024)
                        .range(1, 1 << 20)
-                       .doc("examples per timed inference batch (run in passes of at most 64 texts, or about 128 "
-                            "images on the CPU)"))
+                       .doc(std::string("examples per timed inference batch ") + sluice::inference::kPassesDoc))
             .param(kCalibrationBinsParam.Default(10).range(2, 100).doc("equal-width bins of the calibration error"));
     for (const MetricSpec& m : {kAccuracy, kPrecisionMacro, kRecallMacro, kF1Macro, kPrecisionWeighted, kRecallWeighted,
                                 kF1Weighted, kRocAuc, kPrAuc, kLogLoss, kCalibrationError}) {

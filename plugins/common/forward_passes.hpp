@@ -23,6 +23,8 @@ namespace sluice::inference {
 inline constexpr int64_t kImageValuesPerPass = 128 * 28 * 28;
 // Texts per pass.
 inline constexpr int64_t kMaxTextsPerPass = 64;
+// How a batch-size parameter's batches are run, for its documentation (kept beside the rule).
+inline constexpr char kPassesDoc[] = "(run in passes of at most 64 texts, or about 128 images on the CPU)";
 
 // Images of `values_per_image` values each that one pass takes on the CPU.
 inline int64_t ImagesPerPass(int64_t values_per_image) {

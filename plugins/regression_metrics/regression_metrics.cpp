@@ -48,8 +48,7 @@ class RegressionMetrics final : public sluice::Stage {
             .param(kSplitParam.Default("test").choices({"test", "validation", "train"}).doc("which split to evaluate"))
             .param(kBatchSizeParam.Default(1024)
                        .range(1, 1 << 20)
-                       .doc("examples per timed inference batch (run in passes of at most 64 texts, or about 128 "
-                            "images on the CPU)"));
+                       .doc(std::string("examples per timed inference batch ") + sluice::inference::kPassesDoc));
     for (const MetricSpec& m : {kMse, kRmse, kMae, kR2}) contract.metric(m);
     return sluice::inference::DeclareMetrics(contract);
   }

@@ -288,8 +288,7 @@ class Trainer final : public sluice::Stage {
             .param(sluice::SeedParam())
             .param(kEvalBatchSizeParam.Default(1024)
                        .range(1, 1 << 20)
-                       .doc("examples per validation batch (run in passes of at most 64 texts, or about 128 images on "
-                            "the CPU)"))
+                       .doc(std::string("examples per validation batch ") + sluice::inference::kPassesDoc))
             .param(kLogEveryParam.Default(1).range(1, 1 << 20).doc("log train.loss every N steps"))
             .param(kCheckReplicasParam.Default(false).doc(
                 "data-parallel: after every step, compare each rank's weights with rank 0's and fail on any "
